@@ -1,0 +1,499 @@
+//! The one place that drives OpenMLS for a group: create, join, encrypt, process, commit,
+//! merge, export. The rest of the engine speaks in epochs, members and commits and never
+//! touches OpenMLS types directly.
+//!
+//! Handshake messages (commits) are MLS `PublicMessage`s: they are signed, not encrypted by
+//! MLS, so a member can re-process a retained commit after a crash or while catching up without
+//! any ratchet state. The engine wraps them in an epoch-keyed AEAD envelope (see
+//! [`crate::wire::sealed`]) so outsiders still cannot read them. Application messages are MLS
+//! `PrivateMessage`s as usual.
+
+use openmls::prelude::tls_codec::{Deserialize as _, Serialize as _};
+use openmls::prelude::*;
+use openmls_rust_crypto::RustCrypto;
+
+use super::provider::Provider;
+use crate::identity::Identity;
+use crate::roster::{Roster, RosterEntry};
+use crate::types::{Epoch, GroupId as DemlsGroupId, MemberId};
+
+/// The only ciphersuite de-MLS groups use.
+pub const CIPHERSUITE: Ciphersuite = Ciphersuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519;
+
+/// Label of the exporter secret that keys the commit envelope of an epoch.
+const COMMIT_ENVELOPE_LABEL: &str = "demls commit envelope";
+
+type Boxed = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why an MLS operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MlsError {
+    /// Bytes did not decode as the expected MLS structure.
+    #[error("malformed MLS message: {0}")]
+    Malformed(String),
+    /// The message is of a kind the protocol never uses here (e.g. a standalone proposal).
+    #[error("unexpected MLS content: {0}")]
+    Unexpected(&'static str),
+    /// OpenMLS rejected an incoming message (bad signature, wrong epoch, not decryptable...).
+    #[error("MLS rejected the message: {0}")]
+    Rejected(#[source] Boxed),
+    /// A KeyPackage failed validation.
+    #[error("invalid key package: {0}")]
+    InvalidKeyPackage(String),
+    /// Creating a group, KeyPackage, message or commit failed.
+    #[error("MLS operation failed: {0}")]
+    Operation(#[source] Boxed),
+    /// Joining from a Welcome failed.
+    #[error("cannot join from welcome: {0}")]
+    Welcome(#[source] Boxed),
+    /// The group was not found in storage.
+    #[error("group not found in storage")]
+    NotFound,
+}
+
+fn boxed<E: std::error::Error + Send + Sync + 'static>(e: E) -> Boxed {
+    Box::new(e)
+}
+
+/// Tunables of the MLS layer.
+#[derive(Clone, Debug)]
+pub struct MlsParams {
+    /// How many past epochs' message secrets are kept to decrypt late application messages.
+    pub max_past_epochs: usize,
+    /// Sender-ratchet tolerance for out-of-order application messages.
+    pub out_of_order_tolerance: u32,
+    /// Sender-ratchet maximum forward distance.
+    pub maximum_forward_distance: u32,
+}
+
+impl Default for MlsParams {
+    fn default() -> Self {
+        MlsParams {
+            max_past_epochs: 3,
+            out_of_order_tolerance: 64,
+            maximum_forward_distance: 10_000,
+        }
+    }
+}
+
+fn join_config(params: &MlsParams) -> MlsGroupJoinConfig {
+    MlsGroupJoinConfig::builder()
+        .wire_format_policy(PURE_PLAINTEXT_WIRE_FORMAT_POLICY)
+        .use_ratchet_tree_extension(false)
+        .max_past_epochs(params.max_past_epochs)
+        .sender_ratchet_configuration(SenderRatchetConfiguration::new(
+            params.out_of_order_tolerance,
+            params.maximum_forward_distance,
+        ))
+        .build()
+}
+
+fn credential_with_key(identity: &Identity) -> CredentialWithKey {
+    CredentialWithKey {
+        credential: BasicCredential::new(identity.member_id().as_bytes().to_vec()).into(),
+        signature_key: identity.public_key().to_vec().into(),
+    }
+}
+
+/// A freshly generated KeyPackage: its wire bytes (an `MlsMessage`) and its reference.
+pub struct NewKeyPackage {
+    /// TLS-serialized `MlsMessage` carrying the KeyPackage.
+    pub message: Vec<u8>,
+    /// The KeyPackage reference (hash).
+    pub reference: Vec<u8>,
+}
+
+/// Generates a KeyPackage for `identity`; its private keys are written through `provider`.
+pub fn new_key_package(
+    provider: &Provider,
+    identity: &Identity,
+) -> Result<NewKeyPackage, MlsError> {
+    let bundle = KeyPackage::builder()
+        .build(
+            CIPHERSUITE,
+            provider,
+            identity,
+            credential_with_key(identity),
+        )
+        .map_err(|e| MlsError::Operation(boxed(e)))?;
+    let key_package = bundle.key_package().clone();
+    let reference = key_package
+        .hash_ref(provider.crypto())
+        .map_err(|e| MlsError::Operation(boxed(e)))?;
+    let message = MlsMessageOut::from(key_package)
+        .tls_serialize_detached()
+        .map_err(|e| MlsError::Operation(boxed(e)))?;
+    Ok(NewKeyPackage {
+        message,
+        reference: reference.as_slice().to_vec(),
+    })
+}
+
+/// A KeyPackage received from the network that passed validation.
+#[derive(Clone, Debug)]
+pub struct ValidKeyPackage {
+    /// The validated KeyPackage.
+    pub key_package: KeyPackage,
+    /// Its reference (hash).
+    pub reference: Vec<u8>,
+    /// The member id it would have once added.
+    pub member_id: MemberId,
+}
+
+/// Validates a KeyPackage message: signature, lifetime, ciphersuite, and that the credential's
+/// identity is the member id derived from its signature key.
+pub fn validate_key_package(
+    crypto: &RustCrypto,
+    message: &[u8],
+) -> Result<ValidKeyPackage, MlsError> {
+    let msg = MlsMessageIn::tls_deserialize_exact(message)
+        .map_err(|e| MlsError::Malformed(e.to_string()))?;
+    let MlsMessageBodyIn::KeyPackage(kp_in) = msg.extract() else {
+        return Err(MlsError::Unexpected("expected a KeyPackage"));
+    };
+    let key_package = kp_in
+        .validate(crypto, ProtocolVersion::Mls10)
+        .map_err(|e| MlsError::InvalidKeyPackage(e.to_string()))?;
+    if key_package.ciphersuite() != CIPHERSUITE {
+        return Err(MlsError::InvalidKeyPackage(
+            "unsupported ciphersuite".into(),
+        ));
+    }
+    let leaf = key_package.leaf_node();
+    let member_id = MemberId::from_signature_key(leaf.signature_key().as_slice());
+    let credential = BasicCredential::try_from(leaf.credential().clone())
+        .map_err(|_| MlsError::InvalidKeyPackage("credential is not a basic credential".into()))?;
+    if credential.identity() != member_id.as_bytes() {
+        return Err(MlsError::InvalidKeyPackage(
+            "credential identity is not derived from the signature key".into(),
+        ));
+    }
+    let reference = key_package
+        .hash_ref(crypto)
+        .map_err(|e| MlsError::Operation(boxed(e)))?;
+    Ok(ValidKeyPackage {
+        key_package,
+        reference: reference.as_slice().to_vec(),
+        member_id,
+    })
+}
+
+/// What an incoming group message turned out to be.
+pub enum Processed {
+    /// An application message from `sender_leaf`.
+    Application {
+        /// The sender's leaf index.
+        sender_leaf: u32,
+        /// The decrypted plaintext.
+        plaintext: Vec<u8>,
+    },
+    /// A commit from `sender_leaf`, staged but not merged.
+    Commit {
+        /// The committer's leaf index.
+        sender_leaf: u32,
+        /// The commit's authenticated data (our commit info).
+        aad: Vec<u8>,
+        /// The staged commit, to inspect and then merge or drop.
+        staged: Box<StagedCommit>,
+    },
+    /// Our own application message echoed back; nothing to do.
+    Own,
+}
+
+/// The result of creating a commit.
+pub struct CommitOutput {
+    /// TLS-serialized `MlsMessage` (a `PublicMessage` commit).
+    pub commit: Vec<u8>,
+    /// TLS-serialized `MlsMessage` Welcome, when members were added.
+    pub welcome: Option<Vec<u8>>,
+}
+
+/// Members a staged commit adds and removes.
+pub struct CommitChanges {
+    /// References of the KeyPackages added.
+    pub added_key_packages: Vec<Vec<u8>>,
+    /// Leaf indices removed.
+    pub removed_leaves: Vec<u32>,
+    /// True if the commit contains proposals other than Add and Remove.
+    pub has_other_proposals: bool,
+}
+
+/// One MLS group's state.
+pub struct MlsState {
+    group: MlsGroup,
+}
+
+impl MlsState {
+    /// Creates a new group with `identity` as its only member.
+    pub fn create(
+        provider: &Provider,
+        identity: &Identity,
+        group_id: &DemlsGroupId,
+        params: &MlsParams,
+    ) -> Result<MlsState, MlsError> {
+        let config = MlsGroupCreateConfig::builder()
+            .ciphersuite(CIPHERSUITE)
+            .wire_format_policy(PURE_PLAINTEXT_WIRE_FORMAT_POLICY)
+            .use_ratchet_tree_extension(false)
+            .max_past_epochs(params.max_past_epochs)
+            .sender_ratchet_configuration(SenderRatchetConfiguration::new(
+                params.out_of_order_tolerance,
+                params.maximum_forward_distance,
+            ))
+            .build();
+        let group = MlsGroup::new_with_group_id(
+            provider,
+            identity,
+            &config,
+            GroupId::from_slice(group_id.as_bytes()),
+            credential_with_key(identity),
+        )
+        .map_err(|e| MlsError::Operation(boxed(e)))?;
+        Ok(MlsState { group })
+    }
+
+    /// Loads a group from storage.
+    pub fn load(provider: &Provider, group_id: &DemlsGroupId) -> Result<MlsState, MlsError> {
+        MlsGroup::load(
+            provider.storage(),
+            &GroupId::from_slice(group_id.as_bytes()),
+        )
+        .map_err(|e| MlsError::Operation(boxed(e)))?
+        .map(|group| MlsState { group })
+        .ok_or(MlsError::NotFound)
+    }
+
+    /// Joins from a Welcome, given the ratchet tree that was delivered separately.
+    pub fn join(
+        provider: &Provider,
+        welcome: Welcome,
+        ratchet_tree: &[u8],
+        params: &MlsParams,
+    ) -> Result<MlsState, MlsError> {
+        let tree = RatchetTreeIn::tls_deserialize_exact(ratchet_tree)
+            .map_err(|e| MlsError::Malformed(e.to_string()))?;
+        let staged =
+            StagedWelcome::new_from_welcome(provider, &join_config(params), welcome, Some(tree))
+                .map_err(|e| MlsError::Welcome(boxed(e)))?;
+        let group = staged
+            .into_group(provider)
+            .map_err(|e| MlsError::Welcome(boxed(e)))?;
+        Ok(MlsState { group })
+    }
+
+    /// The current epoch.
+    pub fn epoch(&self) -> Epoch {
+        self.group.epoch().as_u64()
+    }
+
+    /// Our own leaf index.
+    pub fn own_leaf(&self) -> u32 {
+        self.group.own_leaf_index().u32()
+    }
+
+    /// False once we have been removed from the group.
+    pub fn is_active(&self) -> bool {
+        self.group.is_active()
+    }
+
+    /// The epoch authenticator of the current epoch.
+    pub fn epoch_authenticator(&self) -> Vec<u8> {
+        self.group.epoch_authenticator().as_slice().to_vec()
+    }
+
+    /// The membership of the current epoch. Member ids are derived from the leaves' signature
+    /// keys, never taken from credentials.
+    pub fn roster(&self) -> Roster {
+        let entries = self
+            .group
+            .members()
+            .map(|m| RosterEntry {
+                leaf: m.index.u32(),
+                id: MemberId::from_signature_key(&m.signature_key),
+                signature_key: m.signature_key,
+            })
+            .collect();
+        Roster::new(self.epoch(), entries)
+    }
+
+    /// The key of this epoch's commit envelope.
+    pub fn commit_envelope_key(&self, crypto: &RustCrypto) -> Result<[u8; 16], MlsError> {
+        let secret = self
+            .group
+            .export_secret(crypto, COMMIT_ENVELOPE_LABEL, &[], 16)
+            .map_err(|e| MlsError::Operation(boxed(e)))?;
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&secret);
+        Ok(key)
+    }
+
+    /// Exports the ratchet tree (TLS-serialized) for joiners.
+    pub fn export_tree(&self) -> Result<Vec<u8>, MlsError> {
+        self.group
+            .export_ratchet_tree()
+            .tls_serialize_detached()
+            .map_err(|e| MlsError::Operation(boxed(e)))
+    }
+
+    /// Encrypts an application message.
+    pub fn encrypt(
+        &mut self,
+        provider: &Provider,
+        identity: &Identity,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, MlsError> {
+        let msg = self
+            .group
+            .create_message(provider, identity, plaintext)
+            .map_err(|e| MlsError::Operation(boxed(e)))?;
+        msg.tls_serialize_detached()
+            .map_err(|e| MlsError::Operation(boxed(e)))
+    }
+
+    /// Decodes an MLS message and reports its group id and epoch without processing it.
+    pub fn peek(bytes: &[u8]) -> Result<(ProtocolMessage, Vec<u8>, Epoch), MlsError> {
+        let msg = MlsMessageIn::tls_deserialize_exact(bytes)
+            .map_err(|e| MlsError::Malformed(e.to_string()))?;
+        let protocol = msg
+            .try_into_protocol_message()
+            .map_err(|_| MlsError::Unexpected("expected a group message"))?;
+        let group_id = protocol.group_id().as_slice().to_vec();
+        let epoch = protocol.epoch().as_u64();
+        Ok((protocol, group_id, epoch))
+    }
+
+    /// Processes an incoming group message. Nothing is merged: a commit comes back staged.
+    pub fn process(
+        &mut self,
+        provider: &Provider,
+        message: ProtocolMessage,
+    ) -> Result<Processed, MlsError> {
+        let processed = self
+            .group
+            .process_message(provider, message)
+            .map_err(|e| MlsError::Rejected(boxed(e)))?;
+        let sender_leaf = match processed.sender() {
+            Sender::Member(leaf) => leaf.u32(),
+            _ => return Err(MlsError::Unexpected("sender is not a member")),
+        };
+        let aad = processed.aad().to_vec();
+        match processed.into_content() {
+            ProcessedMessageContent::ApplicationMessage(app) => Ok(Processed::Application {
+                sender_leaf,
+                plaintext: app.into_bytes(),
+            }),
+            ProcessedMessageContent::StagedCommitMessage(staged) => Ok(Processed::Commit {
+                sender_leaf,
+                aad,
+                staged,
+            }),
+            ProcessedMessageContent::OwnPrivateMessage => Ok(Processed::Own),
+            _ => Err(MlsError::Unexpected("standalone proposals are not used")),
+        }
+    }
+
+    /// What a staged commit changes.
+    pub fn changes(crypto: &RustCrypto, staged: &StagedCommit) -> Result<CommitChanges, MlsError> {
+        let mut added_key_packages = Vec::new();
+        for add in staged.add_proposals() {
+            let reference = add
+                .add_proposal()
+                .key_package()
+                .hash_ref(crypto)
+                .map_err(|e| MlsError::Operation(boxed(e)))?;
+            added_key_packages.push(reference.as_slice().to_vec());
+        }
+        let removed_leaves = staged
+            .remove_proposals()
+            .map(|r| r.remove_proposal().removed().u32())
+            .collect();
+        let has_other_proposals = staged
+            .queued_proposals()
+            .any(|p| !matches!(p.proposal(), Proposal::Add(_) | Proposal::Remove(_)));
+        Ok(CommitChanges {
+            added_key_packages,
+            removed_leaves,
+            has_other_proposals,
+        })
+    }
+
+    /// Merges a staged commit from another member.
+    pub fn merge_staged(
+        &mut self,
+        provider: &Provider,
+        staged: StagedCommit,
+    ) -> Result<(), MlsError> {
+        self.group
+            .clear_pending_commit(provider.storage())
+            .map_err(|e| MlsError::Operation(boxed(e)))?;
+        self.group
+            .merge_staged_commit(provider, staged)
+            .map_err(|e| MlsError::Operation(boxed(e)))
+    }
+
+    /// Creates a commit adding `adds` and removing `removes`, with `aad` as authenticated data.
+    /// The commit stays pending until [`merge_pending`](Self::merge_pending).
+    pub fn commit(
+        &mut self,
+        provider: &Provider,
+        identity: &Identity,
+        adds: Vec<KeyPackage>,
+        removes: Vec<u32>,
+        aad: Vec<u8>,
+    ) -> Result<CommitOutput, MlsError> {
+        self.group
+            .clear_pending_commit(provider.storage())
+            .map_err(|e| MlsError::Operation(boxed(e)))?;
+        self.group.set_aad(aad);
+        let bundle = self
+            .group
+            .commit_builder()
+            .propose_adds(adds)
+            .propose_removals(removes.into_iter().map(LeafNodeIndex::new))
+            .load_psks(provider.storage())
+            .map_err(|e| MlsError::Operation(boxed(e)))?
+            .build(provider.rand(), provider.crypto(), identity, |_| true)
+            .map_err(|e| MlsError::Operation(boxed(e)))?
+            .stage_commit(provider)
+            .map_err(|e| MlsError::Operation(boxed(e)))?;
+        let (commit, welcome, _group_info) = bundle.into_messages();
+        let commit = commit
+            .tls_serialize_detached()
+            .map_err(|e| MlsError::Operation(boxed(e)))?;
+        let welcome = welcome
+            .map(|w| w.tls_serialize_detached())
+            .transpose()
+            .map_err(|e| MlsError::Operation(boxed(e)))?;
+        Ok(CommitOutput { commit, welcome })
+    }
+
+    /// Merges our own pending commit.
+    pub fn merge_pending(&mut self, provider: &Provider) -> Result<(), MlsError> {
+        self.group
+            .merge_pending_commit(provider)
+            .map_err(|e| MlsError::Operation(boxed(e)))
+    }
+
+    /// Deletes the group's state from storage.
+    pub fn delete(&mut self, provider: &Provider) -> Result<(), MlsError> {
+        self.group
+            .delete(provider.storage())
+            .map_err(|e| MlsError::Operation(boxed(e)))
+    }
+}
+
+/// Decodes a Welcome message and returns it with the KeyPackage references it is addressed to.
+pub fn decode_welcome(bytes: &[u8]) -> Result<(Welcome, Vec<Vec<u8>>), MlsError> {
+    let msg = MlsMessageIn::tls_deserialize_exact(bytes)
+        .map_err(|e| MlsError::Malformed(e.to_string()))?;
+    let MlsMessageBodyIn::Welcome(welcome) = msg.extract() else {
+        return Err(MlsError::Unexpected("expected a Welcome"));
+    };
+    let refs = welcome
+        .secrets()
+        .iter()
+        .map(|s| s.new_member().as_slice().to_vec())
+        .collect();
+    Ok((welcome, refs))
+}

@@ -1,0 +1,693 @@
+//! OpenMLS's `StorageProvider`, implemented once over any [`Storage`](crate::Storage) backend
+//! through the step's [`Txn`].
+//!
+//! Entities are encoded with postcard (compact binary; JSON for the few entities that need a
+//! self-describing format) instead of the JSON used by OpenMLS's
+//! own memory provider: at 10,000 members the ratchet tree is written on every merge, and the
+//! encoding is most of that cost. Keys are `label ‖ 0x1f ‖ postcard(key)` in [`Space::Mls`].
+
+use openmls_traits::storage::{CURRENT_VERSION, StorageProvider, traits};
+use serde::Serialize;
+
+use crate::storage::{Space, StorageError};
+use crate::txn::Txn;
+
+/// Why the OpenMLS storage provider failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MlsStoreError {
+    /// The storage backend failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// A stored entity could not be encoded or decoded.
+    #[error("MLS entity codec error: {0}")]
+    Codec(#[from] postcard::Error),
+    /// A stored JSON entity could not be encoded or decoded.
+    #[error("MLS entity codec error: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Entities whose serde implementation needs a self-describing format (OpenMLS deserializes
+/// the join config's past-epoch deletion policy as an untagged enum). They are tiny, so JSON
+/// costs nothing; everything else is postcard.
+const JSON_LABELS: &[&[u8]] = &[JOIN_CONFIG];
+
+fn encode(label: &[u8], value: &impl Serialize) -> Result<Vec<u8>, MlsStoreError> {
+    if JSON_LABELS.contains(&label) {
+        Ok(serde_json::to_vec(value)?)
+    } else {
+        Ok(postcard::to_allocvec(value)?)
+    }
+}
+
+fn decode<V: serde::de::DeserializeOwned>(label: &[u8], bytes: &[u8]) -> Result<V, MlsStoreError> {
+    if JSON_LABELS.contains(&label) {
+        Ok(serde_json::from_slice(bytes)?)
+    } else {
+        Ok(postcard::from_bytes(bytes)?)
+    }
+}
+
+/// The OpenMLS storage provider of one engine step.
+pub struct MlsStore<'t, 's> {
+    txn: &'t Txn<'s>,
+}
+
+impl<'t, 's> MlsStore<'t, 's> {
+    /// Wraps the step's transaction.
+    pub fn new(txn: &'t Txn<'s>) -> Self {
+        MlsStore { txn }
+    }
+
+    fn key(label: &[u8], key: &impl Serialize) -> Result<Vec<u8>, MlsStoreError> {
+        let mut out = Vec::with_capacity(label.len() + 40);
+        out.extend_from_slice(label);
+        out.push(0x1f);
+        let encoded = postcard::to_allocvec(key)?;
+        out.extend_from_slice(&encoded);
+        Ok(out)
+    }
+
+    fn write(
+        &self,
+        label: &[u8],
+        key: &impl Serialize,
+        value: &impl Serialize,
+    ) -> Result<(), MlsStoreError> {
+        let value = encode(label, value)?;
+        self.txn.put(Space::Mls, Self::key(label, key)?, value);
+        Ok(())
+    }
+
+    fn read<V: serde::de::DeserializeOwned>(
+        &self,
+        label: &[u8],
+        key: &impl Serialize,
+    ) -> Result<Option<V>, MlsStoreError> {
+        match self.txn.get(Space::Mls, &Self::key(label, key)?)? {
+            Some(bytes) => decode(label, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn delete(&self, label: &[u8], key: &impl Serialize) -> Result<(), MlsStoreError> {
+        self.txn.delete(Space::Mls, Self::key(label, key)?);
+        Ok(())
+    }
+
+    /// Lists are stored as a postcard vector of individually encoded items, so items can be
+    /// compared by bytes without knowing their type.
+    fn read_raw_list(
+        &self,
+        label: &[u8],
+        key: &impl Serialize,
+    ) -> Result<Vec<Vec<u8>>, MlsStoreError> {
+        Ok(self.read::<Vec<Vec<u8>>>(label, key)?.unwrap_or_default())
+    }
+
+    fn append(
+        &self,
+        label: &[u8],
+        key: &impl Serialize,
+        item: &impl Serialize,
+    ) -> Result<(), MlsStoreError> {
+        let mut list = self.read_raw_list(label, key)?;
+        list.push(postcard::to_allocvec(item)?);
+        self.write(label, key, &list)
+    }
+
+    fn remove_item(
+        &self,
+        label: &[u8],
+        key: &impl Serialize,
+        item: &impl Serialize,
+    ) -> Result<(), MlsStoreError> {
+        let mut list = self.read_raw_list(label, key)?;
+        let item = postcard::to_allocvec(item)?;
+        if let Some(pos) = list.iter().position(|stored| *stored == item) {
+            list.remove(pos);
+        }
+        self.write(label, key, &list)
+    }
+
+    fn read_list<V: serde::de::DeserializeOwned>(
+        &self,
+        label: &[u8],
+        key: &impl Serialize,
+    ) -> Result<Vec<V>, MlsStoreError> {
+        self.read_raw_list(label, key)?
+            .iter()
+            .map(|bytes| postcard::from_bytes(bytes).map_err(MlsStoreError::from))
+            .collect()
+    }
+}
+
+const JOIN_CONFIG: &[u8] = b"join_config";
+const OWN_LEAF_NODES: &[u8] = b"own_leaf_nodes";
+const PROPOSAL_REFS: &[u8] = b"proposal_refs";
+const QUEUED_PROPOSAL: &[u8] = b"queued_proposal";
+const TREE: &[u8] = b"tree";
+const INTERIM_TRANSCRIPT_HASH: &[u8] = b"interim_transcript_hash";
+const CONTEXT: &[u8] = b"context";
+const CONFIRMATION_TAG: &[u8] = b"confirmation_tag";
+const GROUP_STATE: &[u8] = b"group_state";
+const MESSAGE_SECRETS: &[u8] = b"message_secrets";
+const RESUMPTION_PSK_STORE: &[u8] = b"resumption_psk_store";
+const OWN_LEAF_INDEX: &[u8] = b"own_leaf_index";
+const EPOCH_SECRETS: &[u8] = b"epoch_secrets";
+const SIGNATURE_KEY_PAIR: &[u8] = b"signature_key_pair";
+const ENCRYPTION_KEY_PAIR: &[u8] = b"encryption_key_pair";
+const EPOCH_KEY_PAIRS: &[u8] = b"epoch_key_pairs";
+const KEY_PACKAGE: &[u8] = b"key_package";
+const PSK: &[u8] = b"psk";
+
+impl StorageProvider<CURRENT_VERSION> for MlsStore<'_, '_> {
+    type Error = MlsStoreError;
+
+    fn write_mls_join_config<
+        GroupId: traits::GroupId<CURRENT_VERSION>,
+        MlsGroupJoinConfig: traits::MlsGroupJoinConfig<CURRENT_VERSION>,
+    >(
+        &self,
+        group_id: &GroupId,
+        config: &MlsGroupJoinConfig,
+    ) -> Result<(), Self::Error> {
+        self.write(JOIN_CONFIG, group_id, config)
+    }
+
+    fn append_own_leaf_node<
+        GroupId: traits::GroupId<CURRENT_VERSION>,
+        LeafNode: traits::LeafNode<CURRENT_VERSION>,
+    >(
+        &self,
+        group_id: &GroupId,
+        leaf_node: &LeafNode,
+    ) -> Result<(), Self::Error> {
+        self.append(OWN_LEAF_NODES, group_id, leaf_node)
+    }
+
+    fn queue_proposal<
+        GroupId: traits::GroupId<CURRENT_VERSION>,
+        ProposalRef: traits::ProposalRef<CURRENT_VERSION>,
+        QueuedProposal: traits::QueuedProposal<CURRENT_VERSION>,
+    >(
+        &self,
+        group_id: &GroupId,
+        proposal_ref: &ProposalRef,
+        proposal: &QueuedProposal,
+    ) -> Result<(), Self::Error> {
+        self.write(QUEUED_PROPOSAL, &(group_id, proposal_ref), proposal)?;
+        self.append(PROPOSAL_REFS, group_id, proposal_ref)
+    }
+
+    fn write_tree<
+        GroupId: traits::GroupId<CURRENT_VERSION>,
+        TreeSync: traits::TreeSync<CURRENT_VERSION>,
+    >(
+        &self,
+        group_id: &GroupId,
+        tree: &TreeSync,
+    ) -> Result<(), Self::Error> {
+        self.write(TREE, group_id, tree)
+    }
+
+    fn write_interim_transcript_hash<
+        GroupId: traits::GroupId<CURRENT_VERSION>,
+        InterimTranscriptHash: traits::InterimTranscriptHash<CURRENT_VERSION>,
+    >(
+        &self,
+        group_id: &GroupId,
+        interim_transcript_hash: &InterimTranscriptHash,
+    ) -> Result<(), Self::Error> {
+        self.write(INTERIM_TRANSCRIPT_HASH, group_id, interim_transcript_hash)
+    }
+
+    fn write_context<
+        GroupId: traits::GroupId<CURRENT_VERSION>,
+        GroupContext: traits::GroupContext<CURRENT_VERSION>,
+    >(
+        &self,
+        group_id: &GroupId,
+        group_context: &GroupContext,
+    ) -> Result<(), Self::Error> {
+        self.write(CONTEXT, group_id, group_context)
+    }
+
+    fn write_confirmation_tag<
+        GroupId: traits::GroupId<CURRENT_VERSION>,
+        ConfirmationTag: traits::ConfirmationTag<CURRENT_VERSION>,
+    >(
+        &self,
+        group_id: &GroupId,
+        confirmation_tag: &ConfirmationTag,
+    ) -> Result<(), Self::Error> {
+        self.write(CONFIRMATION_TAG, group_id, confirmation_tag)
+    }
+
+    fn write_group_state<
+        GroupState: traits::GroupState<CURRENT_VERSION>,
+        GroupId: traits::GroupId<CURRENT_VERSION>,
+    >(
+        &self,
+        group_id: &GroupId,
+        group_state: &GroupState,
+    ) -> Result<(), Self::Error> {
+        self.write(GROUP_STATE, group_id, group_state)
+    }
+
+    fn write_message_secrets<
+        GroupId: traits::GroupId<CURRENT_VERSION>,
+        MessageSecrets: traits::MessageSecrets<CURRENT_VERSION>,
+    >(
+        &self,
+        group_id: &GroupId,
+        message_secrets: &MessageSecrets,
+    ) -> Result<(), Self::Error> {
+        self.write(MESSAGE_SECRETS, group_id, message_secrets)
+    }
+
+    fn write_resumption_psk_store<
+        GroupId: traits::GroupId<CURRENT_VERSION>,
+        ResumptionPskStore: traits::ResumptionPskStore<CURRENT_VERSION>,
+    >(
+        &self,
+        group_id: &GroupId,
+        resumption_psk_store: &ResumptionPskStore,
+    ) -> Result<(), Self::Error> {
+        self.write(RESUMPTION_PSK_STORE, group_id, resumption_psk_store)
+    }
+
+    fn write_own_leaf_index<
+        GroupId: traits::GroupId<CURRENT_VERSION>,
+        LeafNodeIndex: traits::LeafNodeIndex<CURRENT_VERSION>,
+    >(
+        &self,
+        group_id: &GroupId,
+        own_leaf_index: &LeafNodeIndex,
+    ) -> Result<(), Self::Error> {
+        self.write(OWN_LEAF_INDEX, group_id, own_leaf_index)
+    }
+
+    fn write_group_epoch_secrets<
+        GroupId: traits::GroupId<CURRENT_VERSION>,
+        GroupEpochSecrets: traits::GroupEpochSecrets<CURRENT_VERSION>,
+    >(
+        &self,
+        group_id: &GroupId,
+        group_epoch_secrets: &GroupEpochSecrets,
+    ) -> Result<(), Self::Error> {
+        self.write(EPOCH_SECRETS, group_id, group_epoch_secrets)
+    }
+
+    fn write_signature_key_pair<
+        SignaturePublicKey: traits::SignaturePublicKey<CURRENT_VERSION>,
+        SignatureKeyPair: traits::SignatureKeyPair<CURRENT_VERSION>,
+    >(
+        &self,
+        public_key: &SignaturePublicKey,
+        signature_key_pair: &SignatureKeyPair,
+    ) -> Result<(), Self::Error> {
+        self.write(SIGNATURE_KEY_PAIR, public_key, signature_key_pair)
+    }
+
+    fn write_encryption_key_pair<
+        EncryptionKey: traits::EncryptionKey<CURRENT_VERSION>,
+        HpkeKeyPair: traits::HpkeKeyPair<CURRENT_VERSION>,
+    >(
+        &self,
+        public_key: &EncryptionKey,
+        key_pair: &HpkeKeyPair,
+    ) -> Result<(), Self::Error> {
+        self.write(ENCRYPTION_KEY_PAIR, public_key, key_pair)
+    }
+
+    fn write_encryption_epoch_key_pairs<
+        GroupId: traits::GroupId<CURRENT_VERSION>,
+        EpochKey: traits::EpochKey<CURRENT_VERSION>,
+        HpkeKeyPair: traits::HpkeKeyPair<CURRENT_VERSION>,
+    >(
+        &self,
+        group_id: &GroupId,
+        epoch: &EpochKey,
+        leaf_index: u32,
+        key_pairs: &[HpkeKeyPair],
+    ) -> Result<(), Self::Error> {
+        self.write(EPOCH_KEY_PAIRS, &(group_id, epoch, leaf_index), &key_pairs)
+    }
+
+    fn write_key_package<
+        HashReference: traits::HashReference<CURRENT_VERSION>,
+        KeyPackage: traits::KeyPackage<CURRENT_VERSION>,
+    >(
+        &self,
+        hash_ref: &HashReference,
+        key_package: &KeyPackage,
+    ) -> Result<(), Self::Error> {
+        self.write(KEY_PACKAGE, hash_ref, key_package)
+    }
+
+    fn write_psk<
+        PskId: traits::PskId<CURRENT_VERSION>,
+        PskBundle: traits::PskBundle<CURRENT_VERSION>,
+    >(
+        &self,
+        psk_id: &PskId,
+        psk: &PskBundle,
+    ) -> Result<(), Self::Error> {
+        self.write(PSK, psk_id, psk)
+    }
+
+    fn mls_group_join_config<
+        GroupId: traits::GroupId<CURRENT_VERSION>,
+        MlsGroupJoinConfig: traits::MlsGroupJoinConfig<CURRENT_VERSION>,
+    >(
+        &self,
+        group_id: &GroupId,
+    ) -> Result<Option<MlsGroupJoinConfig>, Self::Error> {
+        self.read(JOIN_CONFIG, group_id)
+    }
+
+    fn own_leaf_nodes<
+        GroupId: traits::GroupId<CURRENT_VERSION>,
+        LeafNode: traits::LeafNode<CURRENT_VERSION>,
+    >(
+        &self,
+        group_id: &GroupId,
+    ) -> Result<Vec<LeafNode>, Self::Error> {
+        self.read_list(OWN_LEAF_NODES, group_id)
+    }
+
+    fn queued_proposal_refs<
+        GroupId: traits::GroupId<CURRENT_VERSION>,
+        ProposalRef: traits::ProposalRef<CURRENT_VERSION>,
+    >(
+        &self,
+        group_id: &GroupId,
+    ) -> Result<Vec<ProposalRef>, Self::Error> {
+        self.read_list(PROPOSAL_REFS, group_id)
+    }
+
+    fn queued_proposals<
+        GroupId: traits::GroupId<CURRENT_VERSION>,
+        ProposalRef: traits::ProposalRef<CURRENT_VERSION>,
+        QueuedProposal: traits::QueuedProposal<CURRENT_VERSION>,
+    >(
+        &self,
+        group_id: &GroupId,
+    ) -> Result<Vec<(ProposalRef, QueuedProposal)>, Self::Error> {
+        let refs: Vec<ProposalRef> = self.read_list(PROPOSAL_REFS, group_id)?;
+        let mut out = Vec::with_capacity(refs.len());
+        for proposal_ref in refs {
+            if let Some(proposal) = self.read(QUEUED_PROPOSAL, &(group_id, &proposal_ref))? {
+                out.push((proposal_ref, proposal));
+            }
+        }
+        Ok(out)
+    }
+
+    fn tree<
+        GroupId: traits::GroupId<CURRENT_VERSION>,
+        TreeSync: traits::TreeSync<CURRENT_VERSION>,
+    >(
+        &self,
+        group_id: &GroupId,
+    ) -> Result<Option<TreeSync>, Self::Error> {
+        self.read(TREE, group_id)
+    }
+
+    fn group_context<
+        GroupId: traits::GroupId<CURRENT_VERSION>,
+        GroupContext: traits::GroupContext<CURRENT_VERSION>,
+    >(
+        &self,
+        group_id: &GroupId,
+    ) -> Result<Option<GroupContext>, Self::Error> {
+        self.read(CONTEXT, group_id)
+    }
+
+    fn interim_transcript_hash<
+        GroupId: traits::GroupId<CURRENT_VERSION>,
+        InterimTranscriptHash: traits::InterimTranscriptHash<CURRENT_VERSION>,
+    >(
+        &self,
+        group_id: &GroupId,
+    ) -> Result<Option<InterimTranscriptHash>, Self::Error> {
+        self.read(INTERIM_TRANSCRIPT_HASH, group_id)
+    }
+
+    fn confirmation_tag<
+        GroupId: traits::GroupId<CURRENT_VERSION>,
+        ConfirmationTag: traits::ConfirmationTag<CURRENT_VERSION>,
+    >(
+        &self,
+        group_id: &GroupId,
+    ) -> Result<Option<ConfirmationTag>, Self::Error> {
+        self.read(CONFIRMATION_TAG, group_id)
+    }
+
+    fn group_state<
+        GroupState: traits::GroupState<CURRENT_VERSION>,
+        GroupId: traits::GroupId<CURRENT_VERSION>,
+    >(
+        &self,
+        group_id: &GroupId,
+    ) -> Result<Option<GroupState>, Self::Error> {
+        self.read(GROUP_STATE, group_id)
+    }
+
+    fn message_secrets<
+        GroupId: traits::GroupId<CURRENT_VERSION>,
+        MessageSecrets: traits::MessageSecrets<CURRENT_VERSION>,
+    >(
+        &self,
+        group_id: &GroupId,
+    ) -> Result<Option<MessageSecrets>, Self::Error> {
+        self.read(MESSAGE_SECRETS, group_id)
+    }
+
+    fn resumption_psk_store<
+        GroupId: traits::GroupId<CURRENT_VERSION>,
+        ResumptionPskStore: traits::ResumptionPskStore<CURRENT_VERSION>,
+    >(
+        &self,
+        group_id: &GroupId,
+    ) -> Result<Option<ResumptionPskStore>, Self::Error> {
+        self.read(RESUMPTION_PSK_STORE, group_id)
+    }
+
+    fn own_leaf_index<
+        GroupId: traits::GroupId<CURRENT_VERSION>,
+        LeafNodeIndex: traits::LeafNodeIndex<CURRENT_VERSION>,
+    >(
+        &self,
+        group_id: &GroupId,
+    ) -> Result<Option<LeafNodeIndex>, Self::Error> {
+        self.read(OWN_LEAF_INDEX, group_id)
+    }
+
+    fn group_epoch_secrets<
+        GroupId: traits::GroupId<CURRENT_VERSION>,
+        GroupEpochSecrets: traits::GroupEpochSecrets<CURRENT_VERSION>,
+    >(
+        &self,
+        group_id: &GroupId,
+    ) -> Result<Option<GroupEpochSecrets>, Self::Error> {
+        self.read(EPOCH_SECRETS, group_id)
+    }
+
+    fn signature_key_pair<
+        SignaturePublicKey: traits::SignaturePublicKey<CURRENT_VERSION>,
+        SignatureKeyPair: traits::SignatureKeyPair<CURRENT_VERSION>,
+    >(
+        &self,
+        public_key: &SignaturePublicKey,
+    ) -> Result<Option<SignatureKeyPair>, Self::Error> {
+        self.read(SIGNATURE_KEY_PAIR, public_key)
+    }
+
+    fn encryption_key_pair<
+        HpkeKeyPair: traits::HpkeKeyPair<CURRENT_VERSION>,
+        EncryptionKey: traits::EncryptionKey<CURRENT_VERSION>,
+    >(
+        &self,
+        public_key: &EncryptionKey,
+    ) -> Result<Option<HpkeKeyPair>, Self::Error> {
+        self.read(ENCRYPTION_KEY_PAIR, public_key)
+    }
+
+    fn encryption_epoch_key_pairs<
+        GroupId: traits::GroupId<CURRENT_VERSION>,
+        EpochKey: traits::EpochKey<CURRENT_VERSION>,
+        HpkeKeyPair: traits::HpkeKeyPair<CURRENT_VERSION>,
+    >(
+        &self,
+        group_id: &GroupId,
+        epoch: &EpochKey,
+        leaf_index: u32,
+    ) -> Result<Vec<HpkeKeyPair>, Self::Error> {
+        Ok(self
+            .read(EPOCH_KEY_PAIRS, &(group_id, epoch, leaf_index))?
+            .unwrap_or_default())
+    }
+
+    fn key_package<
+        KeyPackageRef: traits::HashReference<CURRENT_VERSION>,
+        KeyPackage: traits::KeyPackage<CURRENT_VERSION>,
+    >(
+        &self,
+        hash_ref: &KeyPackageRef,
+    ) -> Result<Option<KeyPackage>, Self::Error> {
+        self.read(KEY_PACKAGE, hash_ref)
+    }
+
+    fn psk<PskBundle: traits::PskBundle<CURRENT_VERSION>, PskId: traits::PskId<CURRENT_VERSION>>(
+        &self,
+        psk_id: &PskId,
+    ) -> Result<Option<PskBundle>, Self::Error> {
+        self.read(PSK, psk_id)
+    }
+
+    fn remove_proposal<
+        GroupId: traits::GroupId<CURRENT_VERSION>,
+        ProposalRef: traits::ProposalRef<CURRENT_VERSION>,
+    >(
+        &self,
+        group_id: &GroupId,
+        proposal_ref: &ProposalRef,
+    ) -> Result<(), Self::Error> {
+        self.remove_item(PROPOSAL_REFS, group_id, proposal_ref)?;
+        self.delete(QUEUED_PROPOSAL, &(group_id, proposal_ref))
+    }
+
+    fn delete_own_leaf_nodes<GroupId: traits::GroupId<CURRENT_VERSION>>(
+        &self,
+        group_id: &GroupId,
+    ) -> Result<(), Self::Error> {
+        self.delete(OWN_LEAF_NODES, group_id)
+    }
+
+    fn delete_group_config<GroupId: traits::GroupId<CURRENT_VERSION>>(
+        &self,
+        group_id: &GroupId,
+    ) -> Result<(), Self::Error> {
+        self.delete(JOIN_CONFIG, group_id)
+    }
+
+    fn delete_tree<GroupId: traits::GroupId<CURRENT_VERSION>>(
+        &self,
+        group_id: &GroupId,
+    ) -> Result<(), Self::Error> {
+        self.delete(TREE, group_id)
+    }
+
+    fn delete_confirmation_tag<GroupId: traits::GroupId<CURRENT_VERSION>>(
+        &self,
+        group_id: &GroupId,
+    ) -> Result<(), Self::Error> {
+        self.delete(CONFIRMATION_TAG, group_id)
+    }
+
+    fn delete_group_state<GroupId: traits::GroupId<CURRENT_VERSION>>(
+        &self,
+        group_id: &GroupId,
+    ) -> Result<(), Self::Error> {
+        self.delete(GROUP_STATE, group_id)
+    }
+
+    fn delete_context<GroupId: traits::GroupId<CURRENT_VERSION>>(
+        &self,
+        group_id: &GroupId,
+    ) -> Result<(), Self::Error> {
+        self.delete(CONTEXT, group_id)
+    }
+
+    fn delete_interim_transcript_hash<GroupId: traits::GroupId<CURRENT_VERSION>>(
+        &self,
+        group_id: &GroupId,
+    ) -> Result<(), Self::Error> {
+        self.delete(INTERIM_TRANSCRIPT_HASH, group_id)
+    }
+
+    fn delete_message_secrets<GroupId: traits::GroupId<CURRENT_VERSION>>(
+        &self,
+        group_id: &GroupId,
+    ) -> Result<(), Self::Error> {
+        self.delete(MESSAGE_SECRETS, group_id)
+    }
+
+    fn delete_all_resumption_psk_secrets<GroupId: traits::GroupId<CURRENT_VERSION>>(
+        &self,
+        group_id: &GroupId,
+    ) -> Result<(), Self::Error> {
+        self.delete(RESUMPTION_PSK_STORE, group_id)
+    }
+
+    fn delete_own_leaf_index<GroupId: traits::GroupId<CURRENT_VERSION>>(
+        &self,
+        group_id: &GroupId,
+    ) -> Result<(), Self::Error> {
+        self.delete(OWN_LEAF_INDEX, group_id)
+    }
+
+    fn delete_group_epoch_secrets<GroupId: traits::GroupId<CURRENT_VERSION>>(
+        &self,
+        group_id: &GroupId,
+    ) -> Result<(), Self::Error> {
+        self.delete(EPOCH_SECRETS, group_id)
+    }
+
+    fn clear_proposal_queue<
+        GroupId: traits::GroupId<CURRENT_VERSION>,
+        ProposalRef: traits::ProposalRef<CURRENT_VERSION>,
+    >(
+        &self,
+        group_id: &GroupId,
+    ) -> Result<(), Self::Error> {
+        let refs: Vec<ProposalRef> = self.read_list(PROPOSAL_REFS, group_id)?;
+        for proposal_ref in refs {
+            self.delete(QUEUED_PROPOSAL, &(group_id, &proposal_ref))?;
+        }
+        self.delete(PROPOSAL_REFS, group_id)
+    }
+
+    fn delete_signature_key_pair<
+        SignaturePublicKey: traits::SignaturePublicKey<CURRENT_VERSION>,
+    >(
+        &self,
+        public_key: &SignaturePublicKey,
+    ) -> Result<(), Self::Error> {
+        self.delete(SIGNATURE_KEY_PAIR, public_key)
+    }
+
+    fn delete_encryption_key_pair<EncryptionKey: traits::EncryptionKey<CURRENT_VERSION>>(
+        &self,
+        public_key: &EncryptionKey,
+    ) -> Result<(), Self::Error> {
+        self.delete(ENCRYPTION_KEY_PAIR, public_key)
+    }
+
+    fn delete_encryption_epoch_key_pairs<
+        GroupId: traits::GroupId<CURRENT_VERSION>,
+        EpochKey: traits::EpochKey<CURRENT_VERSION>,
+    >(
+        &self,
+        group_id: &GroupId,
+        epoch: &EpochKey,
+        leaf_index: u32,
+    ) -> Result<(), Self::Error> {
+        self.delete(EPOCH_KEY_PAIRS, &(group_id, epoch, leaf_index))
+    }
+
+    fn delete_key_package<KeyPackageRef: traits::HashReference<CURRENT_VERSION>>(
+        &self,
+        hash_ref: &KeyPackageRef,
+    ) -> Result<(), Self::Error> {
+        self.delete(KEY_PACKAGE, hash_ref)
+    }
+
+    fn delete_psk<PskKey: traits::PskId<CURRENT_VERSION>>(
+        &self,
+        psk_id: &PskKey,
+    ) -> Result<(), Self::Error> {
+        self.delete(PSK, psk_id)
+    }
+}

@@ -1,0 +1,108 @@
+//! The MLS wrapper end to end over the KV-backed storage provider: every step runs in its own
+//! transaction that is committed, and state is reloaded from storage between steps, so the
+//! postcard encoding of every OpenMLS entity is exercised.
+
+use openmls_rust_crypto::RustCrypto;
+
+use super::*;
+use crate::identity::Identity;
+use crate::testing::MapStorage;
+use crate::txn::Txn;
+use crate::types::GroupId;
+
+fn step<T>(store: &MapStorage, f: impl FnOnce(&Provider) -> T) -> T {
+    let crypto = RustCrypto::default();
+    let txn = Txn::new(store);
+    let out = f(&Provider::new(&crypto, &txn));
+    txn.commit().unwrap();
+    out
+}
+
+#[test]
+fn create_add_join_message_and_remove_through_kv_storage() {
+    let crypto = RustCrypto::default();
+    let params = MlsParams::default();
+    let gid = GroupId::new(b"g".to_vec()).unwrap();
+    let (alice, bob) = (
+        Identity::from_seed([1; 32]).unwrap(),
+        Identity::from_seed([2; 32]).unwrap(),
+    );
+    let (sa, sb) = (MapStorage::default(), MapStorage::default());
+
+    step(&sa, |p| MlsState::create(p, &alice, &gid, &params).unwrap());
+    let kp = step(&sb, |p| new_key_package(p, &bob).unwrap());
+    let valid = validate_key_package(&crypto, &kp.message).unwrap();
+    assert_eq!(valid.member_id, bob.member_id());
+    assert_eq!(valid.reference, kp.reference);
+
+    let (out, tree, auth_a) = step(&sa, |p| {
+        let mut g = MlsState::load(p, &gid).unwrap();
+        let out = g
+            .commit(
+                p,
+                &alice,
+                vec![valid.key_package.clone()],
+                vec![],
+                b"info".to_vec(),
+            )
+            .unwrap();
+        g.merge_pending(p).unwrap();
+        (out, g.export_tree().unwrap(), g.epoch_authenticator())
+    });
+    let (welcome, refs) = decode_welcome(out.welcome.as_ref().unwrap()).unwrap();
+    assert_eq!(refs, vec![kp.reference.clone()]);
+    let auth_b = step(&sb, |p| {
+        MlsState::join(p, welcome, &tree, &params)
+            .unwrap()
+            .epoch_authenticator()
+    });
+    assert_eq!(auth_a, auth_b);
+
+    // Alice -> Bob and Bob -> Alice, each on freshly loaded state.
+    let ct = step(&sa, |p| {
+        MlsState::load(p, &gid)
+            .unwrap()
+            .encrypt(p, &alice, b"hi bob")
+            .unwrap()
+    });
+    let got = step(&sb, |p| {
+        let mut g = MlsState::load(p, &gid).unwrap();
+        let (msg, group, epoch) = MlsState::peek(&ct).unwrap();
+        assert_eq!((group.as_slice(), epoch), (&b"g"[..], 1));
+        match g.process(p, msg).unwrap() {
+            Processed::Application {
+                sender_leaf,
+                plaintext,
+            } => (sender_leaf, plaintext),
+            _ => panic!("expected an application message"),
+        }
+    });
+    assert_eq!(got, (0, b"hi bob".to_vec()));
+
+    // Alice removes Bob; Bob processes the commit and sees himself removed.
+    let out = step(&sa, |p| {
+        let mut g = MlsState::load(p, &gid).unwrap();
+        let out = g.commit(p, &alice, vec![], vec![1], vec![]).unwrap();
+        g.merge_pending(p).unwrap();
+        assert_eq!(g.roster().len(), 1);
+        out
+    });
+    step(&sb, |p| {
+        let mut g = MlsState::load(p, &gid).unwrap();
+        let (msg, _, _) = MlsState::peek(&out.commit).unwrap();
+        let Processed::Commit {
+            sender_leaf,
+            staged,
+            ..
+        } = g.process(p, msg).unwrap()
+        else {
+            panic!("expected a commit")
+        };
+        assert_eq!(sender_leaf, 0);
+        let changes = MlsState::changes(&crypto, &staged).unwrap();
+        assert_eq!(changes.removed_leaves, vec![1]);
+        assert!(!changes.has_other_proposals);
+        g.merge_staged(p, *staged).unwrap();
+        assert!(!g.is_active());
+    });
+}

@@ -1,0 +1,58 @@
+//! Test-only helpers for the framework's unit tests (integration tests use the real backends).
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use crate::storage::{Space, Storage, StorageError, WriteBatch, WriteOp};
+
+/// A minimal map-backed store for unit tests.
+#[derive(Default)]
+pub struct MapStorage {
+    map: Mutex<BTreeMap<(Space, Vec<u8>), Vec<u8>>>,
+}
+
+impl Storage for MapStorage {
+    fn name(&self) -> &str {
+        "unit-test-map"
+    }
+
+    fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self
+            .map
+            .lock()
+            .unwrap()
+            .get(&(space, key.to_vec()))
+            .cloned())
+    }
+
+    fn scan_prefix(
+        &self,
+        space: Space,
+        prefix: &[u8],
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+        let map = self.map.lock().unwrap();
+        Ok(map
+            .range((space, prefix.to_vec())..)
+            .take_while(|((s, k), _)| *s == space && k.starts_with(prefix))
+            .map(|((_, k), v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
+    fn apply(&self, batch: WriteBatch) -> Result<(), StorageError> {
+        let mut map = self.map.lock().unwrap();
+        for op in batch.into_ops() {
+            match op {
+                WriteOp::Put { space, key, value } => {
+                    map.insert((space, key), value);
+                }
+                WriteOp::Delete { space, key } => {
+                    map.remove(&(space, key));
+                }
+                WriteOp::DeletePrefix { space, prefix } => {
+                    map.retain(|(s, k), _| !(*s == space && k.starts_with(&prefix)));
+                }
+            }
+        }
+        Ok(())
+    }
+}
