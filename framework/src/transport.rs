@@ -66,7 +66,8 @@ pub enum TransportError {
 /// - `subscribe` and `unsubscribe` are idempotent. After `unsubscribe` returns, no message for
 ///   that topic is returned by `recv` unless it was already queued.
 /// - `recv` waits for the next inbound message; after shutdown it returns
-///   [`TransportError::Closed`]. Inbound queues must be bounded: when full, the transport drops
+///   [`TransportError::Closed`]. It must be cancel-safe: dropping its future before it
+///   completes (the node does so inside `select!`) must not lose a message. Inbound queues must be bounded: when full, the transport drops
 ///   (and may count) messages rather than growing without limit.
 /// - All methods take `&self` and may be called concurrently.
 #[async_trait]

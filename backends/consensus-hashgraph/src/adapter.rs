@@ -1,0 +1,277 @@
+//! [`HashgraphConsensus`]: the framework's `Consensus` trait over the crate's engine.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use consensus_hashgraph::{
+    Config, Consensus as Engine, ConsensusMessage, Ed25519, Error, Event, Outcome as HgOutcome,
+    ProposalDigest, ProposalParams, Rejection, VoterSet as HgVoterSet, proposal_digest,
+};
+use demls::consensus::{
+    Consensus, ConsensusError, ConsensusEvent, OpenRequest, Opened, Outcome, StateChange, Tally,
+    VoterLookup, VoterSet,
+};
+use demls::{IdentitySigner, ProposalId, Timestamp};
+
+use crate::records::RecordStore;
+use crate::signer::IdentityVoteSigner;
+
+/// The crate's voter sets are built once per framework voter set (one per epoch) and cached;
+/// building one decompresses every key (≈5 µs each).
+const VOTER_SET_CACHE: usize = 8;
+
+/// The proposal name written on the wire.
+const PROPOSAL_NAME: &str = "demls";
+
+/// One group's hashgraph consensus.
+pub struct HashgraphConsensus {
+    engine: Engine<RecordStore, Ed25519>,
+    signer: IdentityVoteSigner,
+    voter_sets: VecDeque<([u8; 32], Arc<HgVoterSet<Ed25519>>)>,
+}
+
+fn digest_of(id: &ProposalId) -> ProposalDigest {
+    ProposalDigest::from_slice(id.as_bytes()).expect("proposal ids and digests are both 32 bytes")
+}
+
+fn id_of(digest: &ProposalDigest) -> ProposalId {
+    ProposalId(*digest.as_bytes())
+}
+
+fn map_error(e: Error) -> ConsensusError {
+    match e {
+        Error::Rejected(r) => match r.root() {
+            Rejection::NotEligible => ConsensusError::NotEligible,
+            Rejection::BadSignature => ConsensusError::BadSignature,
+            Rejection::Replay(_) => ConsensusError::Replayed,
+            Rejection::NotYetValid { .. }
+            | Rejection::Expired { .. }
+            | Rejection::VoteOutsideWindow { .. } => ConsensusError::Expired,
+            other => ConsensusError::Integrity(other.to_string()),
+        },
+        Error::Decode(d) => ConsensusError::Malformed(d.to_string()),
+        Error::UnknownProposal(_) => ConsensusError::UnknownProposal,
+        Error::AlreadyVoted(_) => ConsensusError::AlreadyVoted,
+        Error::NotAVoter => {
+            ConsensusError::InvalidRequest("the local member is not a voter".into())
+        }
+        other => ConsensusError::Internal(other.to_string()),
+    }
+}
+
+fn map_outcome(o: HgOutcome) -> Outcome {
+    match o {
+        HgOutcome::Yes => Outcome::Yes,
+        HgOutcome::No => Outcome::No,
+        HgOutcome::Failed(_) | HgOutcome::TieRetry => Outcome::Failed,
+    }
+}
+
+impl HashgraphConsensus {
+    /// A fresh engine.
+    pub fn new(config: Config, signer: Arc<dyn IdentitySigner>) -> HashgraphConsensus {
+        HashgraphConsensus {
+            engine: Engine::new(config, RecordStore::default()),
+            signer: IdentityVoteSigner(signer),
+            voter_sets: VecDeque::new(),
+        }
+    }
+
+    /// An engine resumed from persisted records.
+    pub fn restore(
+        config: Config,
+        signer: Arc<dyn IdentitySigner>,
+        records: Vec<(Vec<u8>, Vec<u8>)>,
+        now: Timestamp,
+    ) -> Result<HashgraphConsensus, ConsensusError> {
+        let store =
+            RecordStore::restore(records).map_err(|e| ConsensusError::Internal(e.to_string()))?;
+        let mut sets = Vec::new();
+        for keys in store.voter_sets().values() {
+            let set = HgVoterSet::new(keys).map_err(|e| ConsensusError::Internal(e.to_string()))?;
+            sets.push(Arc::new(set));
+        }
+        let engine = Engine::restore(config, store, &sets, now.0).map_err(map_error)?;
+        Ok(HashgraphConsensus {
+            engine,
+            signer: IdentityVoteSigner(signer),
+            voter_sets: VecDeque::new(),
+        })
+    }
+
+    fn voter_set(&mut self, voters: &VoterSet) -> Result<Arc<HgVoterSet<Ed25519>>, ConsensusError> {
+        if let Some((_, set)) = self.voter_sets.iter().find(|(id, _)| id == voters.id()) {
+            return Ok(set.clone());
+        }
+        let set = Arc::new(
+            HgVoterSet::new(voters.keys())
+                .map_err(|e| ConsensusError::InvalidRequest(e.to_string()))?,
+        );
+        if self.voter_sets.len() >= VOTER_SET_CACHE {
+            self.voter_sets.pop_back();
+        }
+        self.voter_sets.push_front((*voters.id(), set.clone()));
+        Ok(set)
+    }
+}
+
+impl Consensus for HashgraphConsensus {
+    fn open(&mut self, request: OpenRequest<'_>, now: Timestamp) -> Result<Opened, ConsensusError> {
+        let voters = self.voter_set(request.voters)?;
+        self.engine
+            .store_mut()
+            .remember_voter_set(voters.fingerprint(), request.voters.keys());
+        let params = ProposalParams {
+            name: PROPOSAL_NAME.into(),
+            payload: request.payload.to_vec(),
+            voters,
+            expiration_timestamp: request.expires_at.0,
+            liveness_criteria_yes: request.liveness_yes,
+        };
+        let (digest, proposal) = self
+            .engine
+            .open(params, request.own_vote, &self.signer, now.0)
+            .map_err(map_error)?;
+        Ok(Opened {
+            id: id_of(&digest),
+            messages: vec![ConsensusMessage::Proposal(proposal).encode()],
+        })
+    }
+
+    fn vote(
+        &mut self,
+        id: &ProposalId,
+        yes: bool,
+        now: Timestamp,
+    ) -> Result<Vec<Vec<u8>>, ConsensusError> {
+        let cast = self
+            .engine
+            .vote(&digest_of(id), yes, &self.signer, now.0)
+            .map_err(map_error)?;
+        Ok(vec![cast.message.encode()])
+    }
+
+    fn ingest(
+        &mut self,
+        message: &[u8],
+        voters: VoterLookup<'_>,
+        now: Timestamp,
+    ) -> Result<Vec<Vec<u8>>, ConsensusError> {
+        let message = ConsensusMessage::decode(message)
+            .map_err(|e| ConsensusError::Malformed(e.to_string()))?;
+        let report = match message {
+            ConsensusMessage::Proposal(proposal) => {
+                let digest = proposal_digest(&proposal);
+                let set = match self.engine.voters(&digest) {
+                    Some(set) => set.clone(),
+                    None => {
+                        let framework_set =
+                            voters(&proposal.payload).map_err(ConsensusError::NoVoterSet)?;
+                        let set = self.voter_set(&framework_set)?;
+                        self.engine
+                            .store_mut()
+                            .remember_voter_set(set.fingerprint(), framework_set.keys());
+                        set
+                    }
+                };
+                self.engine
+                    .ingest(ConsensusMessage::Proposal(proposal), &set, now.0)
+                    .map_err(map_error)?
+            }
+            ConsensusMessage::Vote(vote) => {
+                self.engine.ingest_vote(vote, now.0).map_err(map_error)?
+            }
+        };
+        if report.duplicates > 0
+            && report.accepted == 0
+            && report.queued == 0
+            && report.buffered == 0
+            && report.new_proposal.is_none()
+        {
+            return Err(ConsensusError::Duplicate);
+        }
+        // Gossipsub mode never forwards; P2P mode would forward the grown proposal, which the
+        // group's broadcast topic makes unnecessary.
+        Ok(Vec::new())
+    }
+
+    fn tick(&mut self, now: Timestamp) {
+        if let Err(e) = self.engine.tick(now.0) {
+            tracing::error!(error = %e, "consensus tick failed");
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Timestamp> {
+        self.engine.next_deadline().map(Timestamp)
+    }
+
+    fn poll_event(&mut self) -> Option<ConsensusEvent> {
+        let event = self.engine.poll_event()?;
+        Some(match event {
+            Event::ProposalReceived(info) => ConsensusEvent::ProposalReceived {
+                id: id_of(&info.digest),
+                owner: info.owner,
+                payload: info.payload,
+            },
+            Event::Decided {
+                digest,
+                outcome,
+                yes,
+                no,
+                silent,
+                ..
+            } => ConsensusEvent::Decided {
+                id: id_of(&digest),
+                outcome: map_outcome(outcome),
+                tally: Tally {
+                    yes,
+                    no,
+                    eligible: yes + no + silent,
+                },
+            },
+            Event::Equivocation { evidence } => {
+                // Two length-prefixed vote messages.
+                let mut bytes = Vec::new();
+                for vote in [&evidence.first, &evidence.second] {
+                    let encoded = ConsensusMessage::Vote(vote.clone()).encode();
+                    bytes.extend_from_slice(&(encoded.len() as u32).to_be_bytes());
+                    bytes.extend(encoded);
+                }
+                ConsensusEvent::Equivocation {
+                    id: id_of(&evidence.digest),
+                    voter: evidence.first.vote_owner.clone(),
+                    evidence: bytes,
+                }
+            }
+            Event::VoteRejected {
+                digest,
+                vote_owner,
+                reason,
+                ..
+            } => ConsensusEvent::VoteRejected {
+                id: id_of(&digest),
+                voter: vote_owner,
+                reason: reason.to_string(),
+            },
+        })
+    }
+
+    fn outcome(&self, id: &ProposalId) -> Option<Outcome> {
+        self.engine.outcome(&digest_of(id)).map(map_outcome)
+    }
+
+    fn has_voted(&self, id: &ProposalId) -> bool {
+        self.engine
+            .has_voted(&digest_of(id), self.signer.0.public_key())
+    }
+
+    fn forget(&mut self, id: &ProposalId, now: Timestamp) {
+        if let Err(e) = self.engine.forget(&digest_of(id), now.0) {
+            tracing::warn!(error = %e, "consensus forget failed");
+        }
+    }
+
+    fn take_changes(&mut self) -> Vec<StateChange> {
+        self.engine.store_mut().take_changes()
+    }
+}

@@ -1,0 +1,280 @@
+//! The `Consensus` plugin trait: binary (YES/NO) decisions on opaque proposals among a known
+//! set of voters.
+//!
+//! The group engine uses it for every voting proposal and never sees how votes are formed,
+//! forwarded or counted; the hashgraph-like engine (`backends/consensus-hashgraph`) is the
+//! default, and another engine plugs in by implementing this trait and registering a
+//! [`ConsensusFactory`]. Consensus messages travel inside MLS application messages, so a
+//! plugin only ever sees bytes that a current member sent; it must still verify every vote's
+//! own signature, because votes are forwarded and counted by everyone.
+
+use std::sync::Arc;
+
+use crate::identity::IdentitySigner;
+use crate::types::{GroupId, ProposalId, Timestamp};
+
+/// The eligible voters of a proposal: the Ed25519 signature keys of the roster of the epoch
+/// in which it was opened. Cheap to clone; its `id` lets plugins cache derived structures.
+#[derive(Clone, Debug)]
+pub struct VoterSet {
+    id: [u8; 32],
+    keys: Arc<[Vec<u8>]>,
+}
+
+impl VoterSet {
+    /// Builds a voter set; `keys` must be distinct (a roster's keys are).
+    pub fn new(keys: Vec<Vec<u8>>) -> VoterSet {
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        for key in &keys {
+            ctx.update(&(key.len() as u32).to_be_bytes());
+            ctx.update(key);
+        }
+        let mut id = [0u8; 32];
+        id.copy_from_slice(ctx.finish().as_ref());
+        VoterSet {
+            id,
+            keys: keys.into(),
+        }
+    }
+
+    /// A digest identifying this exact set (same keys in the same order → same id).
+    pub fn id(&self) -> &[u8; 32] {
+        &self.id
+    }
+
+    /// The voters' public keys.
+    pub fn keys(&self) -> &[Vec<u8>] {
+        &self.keys
+    }
+
+    /// Number of eligible voters.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// True when nobody may vote.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+/// What to open.
+pub struct OpenRequest<'a> {
+    /// The opaque payload being decided (the engine's `GroupProposal`).
+    pub payload: &'a [u8],
+    /// Who may vote.
+    pub voters: &'a VoterSet,
+    /// When voting ends; undecided proposals are resolved at this time.
+    pub expires_at: Timestamp,
+    /// At expiry, count silent voters as YES (`true`) or NO (`false`).
+    pub liveness_yes: bool,
+    /// The opener's own vote, cast together with the proposal.
+    pub own_vote: Option<bool>,
+}
+
+/// A freshly opened proposal.
+pub struct Opened {
+    /// Its id.
+    pub id: ProposalId,
+    /// Messages to broadcast to the group (opaque to the engine).
+    pub messages: Vec<Vec<u8>>,
+}
+
+/// How a proposal ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Outcome {
+    /// Accepted.
+    Yes,
+    /// Rejected (including a tie under a reject policy).
+    No,
+    /// No decision: too few voters before expiry, or a tie to be re-run.
+    Failed,
+}
+
+/// Vote counts at a decision.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Distinct YES voters.
+    pub yes: u32,
+    /// Distinct NO voters.
+    pub no: u32,
+    /// Eligible voters.
+    pub eligible: u32,
+}
+
+/// Something a consensus plugin reports to the engine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConsensusEvent {
+    /// A proposal opened by someone else was seen for the first time.
+    ProposalReceived {
+        /// Its id.
+        id: ProposalId,
+        /// The opener's public key (a member of the voter set).
+        owner: Vec<u8>,
+        /// The opaque payload.
+        payload: Vec<u8>,
+    },
+    /// A vote accepted earlier (e.g. queued for batch verification) turned out invalid when it
+    /// was checked; it was never counted.
+    VoteRejected {
+        /// The proposal the vote claimed.
+        id: ProposalId,
+        /// The claimed voter's key.
+        voter: Vec<u8>,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A proposal reached its final outcome. Emitted exactly once per proposal.
+    Decided {
+        /// The proposal.
+        id: ProposalId,
+        /// The outcome.
+        outcome: Outcome,
+        /// The counts it was decided on.
+        tally: Tally,
+    },
+    /// A voter signed conflicting votes; `evidence` lets anyone verify it.
+    Equivocation {
+        /// The proposal.
+        id: ProposalId,
+        /// The equivocating voter's key.
+        voter: Vec<u8>,
+        /// Plugin-defined encoding of both signed votes.
+        evidence: Vec<u8>,
+    },
+}
+
+/// A persistence record change; the engine writes it in the same transaction as the step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StateChange {
+    /// Store `value` under `key`.
+    Put(Vec<u8>, Vec<u8>),
+    /// Remove `key`.
+    Delete(Vec<u8>),
+}
+
+/// Why a consensus operation or an incoming consensus message was rejected.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConsensusError {
+    /// The bytes are not a valid consensus message.
+    #[error("malformed consensus message: {0}")]
+    Malformed(String),
+    /// A vote's or proposal's signature does not verify.
+    #[error("invalid signature")]
+    BadSignature,
+    /// The signer is not in the proposal's voter set.
+    #[error("voter is not eligible for this proposal")]
+    NotEligible,
+    /// The proposal is unknown (never seen, or forgotten).
+    #[error("unknown proposal")]
+    UnknownProposal,
+    /// The proposal or vote is outside its time window.
+    #[error("proposal or vote expired or not yet valid")]
+    Expired,
+    /// A replay of something already finished.
+    #[error("replayed message")]
+    Replayed,
+    /// An exact duplicate of something already counted; nothing changed.
+    #[error("duplicate vote")]
+    Duplicate,
+    /// The local member already voted on this proposal.
+    #[error("already voted")]
+    AlreadyVoted,
+    /// The proposal is already decided.
+    #[error("proposal already decided")]
+    AlreadyDecided,
+    /// A hash chain or structural check failed.
+    #[error("integrity check failed: {0}")]
+    Integrity(String),
+    /// The voter set could not be determined for a new proposal (the engine's lookup refused).
+    #[error("no voter set for this proposal: {0}")]
+    NoVoterSet(String),
+    /// The local parameters make the request impossible (e.g. opener not a voter).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// A bug or broken invariant inside the plugin.
+    #[error("internal consensus error: {0}")]
+    Internal(String),
+}
+
+/// Maps a new proposal's payload to its voter set, or refuses it.
+pub type VoterLookup<'a> = &'a dyn Fn(&[u8]) -> Result<VoterSet, String>;
+
+/// One group's consensus instance.
+///
+/// # Note for implementers
+/// - Time is always the caller's `now`; never read a clock.
+/// - Any method that returns `Err` must leave the instance exactly as it was.
+/// - `ingest` receives untrusted bytes. For a proposal not seen before it calls `voters` with
+///   the payload and binds the returned set to the proposal for its whole life; votes from keys
+///   outside that set are rejected and never counted.
+/// - Messages returned by `open`, `vote` and `ingest` are broadcast by the engine to the group.
+/// - Every decision is reported exactly once as [`ConsensusEvent::Decided`] through
+///   `poll_event`, whether it was reached by votes or by `tick` at expiry; decisions are final.
+///   The plugin must not report `ProposalReceived` for proposals it opened itself.
+/// - The decision must depend only on the set of valid votes, never on their arrival order.
+/// - Everything needed to resume after a restart is reported through `take_changes`; the
+///   factory receives those records back (see [`ConsensusContext::restored`]).
+pub trait Consensus: Send {
+    /// Opens a proposal (with the opener's vote when `own_vote` is set).
+    fn open(&mut self, request: OpenRequest<'_>, now: Timestamp) -> Result<Opened, ConsensusError>;
+
+    /// Casts the local member's vote; returns the messages to broadcast.
+    fn vote(
+        &mut self,
+        id: &ProposalId,
+        yes: bool,
+        now: Timestamp,
+    ) -> Result<Vec<Vec<u8>>, ConsensusError>;
+
+    /// Ingests a message from the network; returns messages to forward (may be empty).
+    fn ingest(
+        &mut self,
+        message: &[u8],
+        voters: VoterLookup<'_>,
+        now: Timestamp,
+    ) -> Result<Vec<Vec<u8>>, ConsensusError>;
+
+    /// Advances time: resolves expired proposals, flushes pending work.
+    fn tick(&mut self, now: Timestamp);
+
+    /// The earliest time `tick` has work to do.
+    fn next_deadline(&self) -> Option<Timestamp>;
+
+    /// The next pending event.
+    fn poll_event(&mut self) -> Option<ConsensusEvent>;
+
+    /// The outcome of a decided proposal.
+    fn outcome(&self, id: &ProposalId) -> Option<Outcome>;
+
+    /// Whether the local member has voted on `id`.
+    fn has_voted(&self, id: &ProposalId) -> bool;
+
+    /// Drops a finished proposal's state (the engine no longer needs it).
+    fn forget(&mut self, id: &ProposalId, now: Timestamp);
+
+    /// Persistence records changed since the last call.
+    fn take_changes(&mut self) -> Vec<StateChange>;
+}
+
+/// What a factory needs to create a group's consensus instance.
+pub struct ConsensusContext {
+    /// The group.
+    pub group_id: GroupId,
+    /// Signs the local member's votes with its identity key.
+    pub signer: Arc<dyn IdentitySigner>,
+    /// Records previously reported through [`Consensus::take_changes`], to resume from.
+    pub restored: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The current time.
+    pub now: Timestamp,
+}
+
+/// Creates consensus instances; one factory per node, built from the `[consensus]` config.
+pub trait ConsensusFactory: Send + Sync {
+    /// The backend name (e.g. `"hashgraph"`).
+    fn name(&self) -> &str;
+
+    /// Creates (or restores) the instance of one group.
+    fn create(&self, context: ConsensusContext) -> Result<Box<dyn Consensus>, ConsensusError>;
+}

@@ -1,0 +1,327 @@
+//! One group's in-memory state and how it is loaded from and written to storage.
+//!
+//! The durable parts (MLS state, proposal records, buffered KeyPackages, retained commits,
+//! policy and consensus records) are always reloadable from storage; the transient parts
+//! (messages buffered for a future epoch, parked commits) are bounded and may be lost in a
+//! crash, because the network or catch-up delivers them again.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use openmls_rust_crypto::RustCrypto;
+
+use super::records::{
+    BufferedKeyPackage, CommitRecord, GroupMeta, Keys, ProposalRecord, decode, encode,
+};
+use super::topics::GroupTopics;
+use crate::consensus::{Consensus, ConsensusContext, ConsensusFactory, StateChange, VoterSet};
+use crate::identity::Identity;
+use crate::mls::{MlsError, MlsState, Provider};
+use crate::roster::Roster;
+use crate::steward::{EpochView, StewardPolicy, StewardPolicyFactory};
+use crate::storage::{Space, StorageError};
+use crate::txn::Txn;
+use crate::types::{Epoch, GroupId, MemberId, ProposalId, Timestamp, Topic};
+
+use super::EngineError;
+
+/// A message held until its epoch is reached, or a commit held until its proposals are decided.
+#[derive(Clone, Debug)]
+pub(crate) struct Held {
+    pub topic: Topic,
+    pub payload: Vec<u8>,
+    pub epoch: Epoch,
+    pub since: Timestamp,
+    /// For a parked commit: the proposals whose decision it waits for.
+    pub waiting: Vec<ProposalId>,
+}
+
+/// The roster and voter set of one recent epoch.
+pub(crate) struct EpochMembers {
+    pub epoch: Epoch,
+    pub roster: Arc<Roster>,
+    pub voters: VoterSet,
+}
+
+impl EpochMembers {
+    pub(crate) fn of(roster: Roster) -> EpochMembers {
+        let voters = VoterSet::new(
+            roster
+                .entries()
+                .iter()
+                .map(|e| e.signature_key.clone())
+                .collect(),
+        );
+        EpochMembers {
+            epoch: roster.epoch(),
+            roster: Arc::new(roster),
+            voters,
+        }
+    }
+}
+
+/// One group this node is a member of.
+pub(crate) struct Group {
+    pub id: GroupId,
+    pub keys: Keys,
+    pub topics: GroupTopics,
+    pub mls: MlsState,
+    /// Current epoch first, then older ones (bounded).
+    pub epochs: VecDeque<EpochMembers>,
+    pub commit_key: [u8; 16],
+    pub consensus: Box<dyn Consensus>,
+    pub policy: Box<dyn StewardPolicy>,
+    pub proposals: BTreeMap<ProposalId, ProposalRecord>,
+    pub key_packages: BTreeMap<MemberId, BufferedKeyPackage>,
+    pub commits: BTreeMap<Epoch, CommitRecord>,
+    pub meta: GroupMeta,
+    /// Messages for future epochs.
+    pub future: Vec<Held>,
+    /// Commits waiting for their proposals' decisions.
+    pub parked: Vec<Held>,
+    /// Set when OpenMLS was called in the current step (its in-memory state may have moved).
+    pub mls_touched: bool,
+    /// Record writes of the current step.
+    dirty: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+}
+
+impl Group {
+    /// Wraps a freshly created or joined MLS group.
+    pub(crate) fn new(
+        id: GroupId,
+        mls: MlsState,
+        crypto: &RustCrypto,
+        consensus: Box<dyn Consensus>,
+        policy: Box<dyn StewardPolicy>,
+    ) -> Result<Group, EngineError> {
+        let commit_key = mls.commit_envelope_key(crypto)?;
+        let members = EpochMembers::of(mls.roster());
+        Ok(Group {
+            keys: Keys::of(&id),
+            topics: GroupTopics::of(&id),
+            id,
+            mls,
+            epochs: VecDeque::from([members]),
+            commit_key,
+            consensus,
+            policy,
+            proposals: BTreeMap::new(),
+            key_packages: BTreeMap::new(),
+            commits: BTreeMap::new(),
+            meta: GroupMeta::default(),
+            future: Vec::new(),
+            parked: Vec::new(),
+            mls_touched: false,
+            dirty: Vec::new(),
+        })
+    }
+
+    /// Loads a group's durable state.
+    pub(crate) fn load(
+        id: GroupId,
+        txn: &Txn<'_>,
+        crypto: &RustCrypto,
+        identity: &Arc<Identity>,
+        consensus: &dyn ConsensusFactory,
+        policies: &dyn StewardPolicyFactory,
+        now: Timestamp,
+    ) -> Result<Group, EngineError> {
+        let keys = Keys::of(&id);
+        let mls = MlsState::load(&Provider::new(crypto, txn), &id)?;
+        let restored = txn.scan_prefix(Space::Consensus, &keys.consensus())?;
+        let prefix_len = keys.consensus().len();
+        let consensus = consensus.create(ConsensusContext {
+            group_id: id.clone(),
+            signer: identity.clone(),
+            restored: restored
+                .into_iter()
+                .map(|(k, v)| (k[prefix_len..].to_vec(), v))
+                .collect(),
+            now,
+        })?;
+        let saved_policy = txn.get(Space::Engine, &keys.policy())?;
+        let policy = policies.create(&id, saved_policy.as_deref())?;
+        let mut group = Group::new(id, mls, crypto, consensus, policy)?;
+        if let Some(meta) = txn.get(Space::Engine, &keys.meta())? {
+            group.meta = decode("group meta", &meta)?;
+        }
+        for (_, v) in txn.scan_prefix(Space::Engine, &keys.proposals())? {
+            let rec: ProposalRecord = decode("proposal record", &v)?;
+            group.proposals.insert(rec.id, rec);
+        }
+        for (_, v) in txn.scan_prefix(Space::Engine, &keys.key_packages())? {
+            let rec: BufferedKeyPackage = decode("key package record", &v)?;
+            group.key_packages.insert(rec.member, rec);
+        }
+        for (_, v) in txn.scan_prefix(Space::Engine, &keys.commits())? {
+            let rec: CommitRecord = decode("commit record", &v)?;
+            group.commits.insert(rec.epoch, rec);
+        }
+        Ok(group)
+    }
+
+    /// The current epoch.
+    pub(crate) fn epoch(&self) -> Epoch {
+        self.mls.epoch()
+    }
+
+    /// The current roster.
+    pub(crate) fn roster(&self) -> &Arc<Roster> {
+        &self.epochs[0].roster
+    }
+
+    /// The roster and voter set of a recent epoch.
+    pub(crate) fn members_at(&self, epoch: Epoch) -> Option<&EpochMembers> {
+        self.epochs.iter().find(|m| m.epoch == epoch)
+    }
+
+    /// Ids of members whose removal is decided YES and not yet committed.
+    pub(crate) fn pending_removals(&self) -> Vec<MemberId> {
+        self.proposals
+            .values()
+            .filter(|r| r.is_ready())
+            .filter_map(|r| match r.action {
+                super::event::ProposalAction::Remove { member } => Some(member),
+                super::event::ProposalAction::Add { .. } => None,
+            })
+            .collect()
+    }
+
+    /// Runs `f` with the policy's view of the current epoch.
+    pub(crate) fn with_view<T>(
+        &self,
+        me: MemberId,
+        f: impl FnOnce(&dyn StewardPolicy, &EpochView<'_>) -> T,
+    ) -> T {
+        let pending = self.pending_removals();
+        let view = EpochView {
+            group_id: &self.id,
+            epoch: self.epoch(),
+            roster: self.roster(),
+            me,
+            pending_removals: &pending,
+        };
+        f(self.policy.as_ref(), &view)
+    }
+
+    /// Records a proposal change for this step.
+    pub(crate) fn put_proposal(&mut self, rec: ProposalRecord) {
+        self.dirty
+            .push((self.keys.proposal(&rec.id), Some(encode(&rec))));
+        self.proposals.insert(rec.id, rec);
+    }
+
+    /// Records a buffered KeyPackage change for this step.
+    pub(crate) fn put_key_package(&mut self, rec: BufferedKeyPackage) {
+        self.dirty
+            .push((self.keys.key_package(&rec.member), Some(encode(&rec))));
+        self.key_packages.insert(rec.member, rec);
+    }
+
+    /// Drops a buffered KeyPackage.
+    pub(crate) fn remove_key_package(&mut self, member: &MemberId) {
+        if self.key_packages.remove(member).is_some() {
+            self.dirty.push((self.keys.key_package(member), None));
+        }
+    }
+
+    /// Drops a proposal record.
+    pub(crate) fn remove_proposal(&mut self, id: &ProposalId) {
+        if self.proposals.remove(id).is_some() {
+            self.dirty.push((self.keys.proposal(id), None));
+        }
+    }
+
+    /// Retains an accepted commit, trimming the history to `keep` entries.
+    pub(crate) fn put_commit(&mut self, rec: CommitRecord, keep: usize) {
+        self.dirty
+            .push((self.keys.commit(rec.epoch), Some(encode(&rec))));
+        self.commits.insert(rec.epoch, rec);
+        while self.commits.len() > keep.max(1) {
+            let Some((&oldest, _)) = self.commits.iter().next() else {
+                break;
+            };
+            self.commits.remove(&oldest);
+            self.dirty.push((self.keys.commit(oldest), None));
+        }
+    }
+
+    /// Writes everything this step changed (records, meta, policy, consensus) into `txn`.
+    pub(crate) fn flush(&mut self, txn: &Txn<'_>) {
+        for (key, value) in self.dirty.drain(..) {
+            match value {
+                Some(v) => txn.put(Space::Engine, key, v),
+                None => txn.delete(Space::Engine, key),
+            }
+        }
+        txn.put(Space::Engine, self.keys.meta(), encode(&self.meta));
+        txn.put(Space::Engine, self.keys.policy(), self.policy.save());
+        let prefix = self.keys.consensus();
+        for change in self.consensus.take_changes() {
+            match change {
+                StateChange::Put(k, v) => {
+                    txn.put(Space::Consensus, [prefix.as_slice(), &k].concat(), v)
+                }
+                StateChange::Delete(k) => {
+                    txn.delete(Space::Consensus, [prefix.as_slice(), &k].concat())
+                }
+            }
+        }
+        self.mls_touched = false;
+    }
+
+    /// Forgets this step's unwritten record changes (the step is being rolled back).
+    pub(crate) fn discard_dirty(&mut self) {
+        self.dirty.clear();
+        self.mls_touched = false;
+    }
+
+    /// Erases every record of the group from storage (MLS state is deleted separately).
+    pub(crate) fn erase(&mut self, txn: &Txn<'_>) {
+        self.dirty.clear();
+        txn.delete_prefix(Space::Engine, self.keys.all());
+        txn.delete_prefix(Space::Consensus, self.keys.consensus());
+    }
+
+    /// Reloads OpenMLS state from storage after a rolled-back step.
+    pub(crate) fn reload_mls(
+        &mut self,
+        txn: &Txn<'_>,
+        crypto: &RustCrypto,
+    ) -> Result<(), MlsError> {
+        self.mls = MlsState::load(&Provider::new(crypto, txn), &self.id)?;
+        self.mls_touched = false;
+        Ok(())
+    }
+
+    /// Installs the roster of a new epoch, keeping `keep_past` older ones.
+    pub(crate) fn push_epoch(
+        &mut self,
+        crypto: &RustCrypto,
+        keep_past: usize,
+    ) -> Result<(), MlsError> {
+        self.epochs.push_front(EpochMembers::of(self.mls.roster()));
+        self.epochs.truncate(keep_past + 1);
+        self.commit_key = self.mls.commit_envelope_key(crypto)?;
+        Ok(())
+    }
+
+    /// Earliest time this group needs a tick.
+    pub(crate) fn next_deadline(&self, params: &super::EngineParams) -> Option<Timestamp> {
+        let parked = self
+            .parked
+            .iter()
+            .map(|h| h.since.plus_ms(params.commit_grace_ms))
+            .min();
+        [self.meta.commit_due, self.consensus.next_deadline(), parked]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+}
+
+impl From<StorageError> for EngineError {
+    fn from(e: StorageError) -> Self {
+        EngineError::Storage(e)
+    }
+}

@@ -1,0 +1,284 @@
+//! The single place where inbound bytes are dispatched: size and envelope checks, routing by
+//! group and kind, epoch windows, and the processing of MLS application messages and commits.
+
+use super::event::{Event, RejectReason};
+use super::group::{Group, Held};
+use super::output::Output;
+use super::{Abort, Engine, EngineError, Step, epoch, governance, keypackages, reject, validation};
+use crate::mls::{MlsState, Processed};
+use crate::types::{GroupId, Timestamp, Topic};
+use crate::wire::{Envelope, Frame, Kind, frame, sealed};
+
+pub(crate) type Requeue = Vec<(Topic, Vec<u8>)>;
+
+fn rejected(group_id: Option<GroupId>, reason: RejectReason, detail: impl Into<String>) -> Output {
+    let detail = detail.into();
+    tracing::debug!(?reason, %detail, "inbound message rejected");
+    let mut out = Output::default();
+    out.event(Event::Rejected {
+        group_id,
+        reason,
+        detail,
+    });
+    out
+}
+
+impl Engine {
+    /// Processes one inbound message as one step.
+    pub(super) fn handle_one(
+        &mut self,
+        topic: &Topic,
+        payload: &[u8],
+        now: Timestamp,
+    ) -> Result<(Output, Requeue), EngineError> {
+        if payload.len() > self.params.max_inbound_bytes {
+            let detail = format!(
+                "{} bytes > {}",
+                payload.len(),
+                self.params.max_inbound_bytes
+            );
+            return Ok((rejected(None, RejectReason::Oversized, detail), Vec::new()));
+        }
+        let (env, kind) = match Envelope::decode_checked(payload) {
+            Ok(v) => v,
+            Err(e) => {
+                return Ok((
+                    rejected(None, RejectReason::Malformed, e.to_string()),
+                    Vec::new(),
+                ));
+            }
+        };
+        let Some(gid) = GroupId::new(env.group_id.clone()) else {
+            return Ok((
+                rejected(None, RejectReason::Malformed, "group id"),
+                Vec::new(),
+            ));
+        };
+        if let Some(group) = self.groups.get(&gid) {
+            let expected = match kind {
+                Kind::Mls | Kind::Commit => &group.topics.group,
+                _ => &group.topics.welcome,
+            };
+            if topic != expected {
+                return Ok((
+                    rejected(Some(gid), RejectReason::WrongTopic, topic.as_str()),
+                    Vec::new(),
+                ));
+            }
+            let topic = topic.clone();
+            return match kind {
+                Kind::Mls => self.group_step(&gid, now, |g, s| on_mls(g, s, &topic, env)),
+                Kind::Commit => self.group_step(&gid, now, |g, s| on_commit(g, s, &topic, env)),
+                Kind::KeyPackage => self.group_step(&gid, now, |g, s| {
+                    keypackages::on_key_package(g, s, &env.body)
+                }),
+                // Welcomes and trees for other joiners: nothing for a member to do.
+                Kind::Welcome | Kind::RatchetTree | Kind::Unspecified => {
+                    Ok((Output::default(), Vec::new()))
+                }
+            };
+        }
+        if self.joins.contains_key(&gid) {
+            return self.on_join_traffic(&gid, topic, kind, env, payload, now);
+        }
+        Ok((
+            rejected(
+                Some(gid),
+                RejectReason::UnknownGroup,
+                "not a member or joining",
+            ),
+            Vec::new(),
+        ))
+    }
+}
+
+/// Decides what to do with a message of `epoch` given the group's current epoch: process it
+/// now (`Ok(true)`), hold it for later (`Ok(false)`), or refuse it.
+fn epoch_window(
+    group: &mut Group,
+    step: &Step<'_>,
+    topic: &Topic,
+    payload: Vec<u8>,
+    epoch: u64,
+    oldest_ok: u64,
+) -> Result<bool, Abort> {
+    let current = group.epoch();
+    if epoch > current {
+        if epoch - current > step.params.max_future_epochs {
+            return reject(
+                RejectReason::FutureEpoch,
+                format!("epoch {epoch}, current {current}"),
+            );
+        }
+        if group.future.len() + group.parked.len() >= step.params.max_buffered_messages {
+            return reject(RejectReason::BufferFull, "future-epoch buffer full");
+        }
+        group.future.push(Held {
+            topic: topic.clone(),
+            payload,
+            epoch,
+            since: step.now,
+            waiting: Vec::new(),
+        });
+        return Ok(false);
+    }
+    if epoch < oldest_ok {
+        return reject(
+            RejectReason::StaleEpoch,
+            format!("epoch {epoch}, current {current}"),
+        );
+    }
+    Ok(true)
+}
+
+/// An MLS application message: a chat message or a consensus message.
+fn on_mls(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    topic: &Topic,
+    env: Envelope,
+) -> Result<(), Abort> {
+    let oldest = group
+        .epoch()
+        .saturating_sub(step.params.max_past_epochs as u64);
+    let epoch = env.epoch;
+    let raw = Envelope::new(Kind::Mls, &env.group_id, epoch, env.body.clone()).encode_to_vec();
+    if !epoch_window(group, step, topic, raw, epoch, oldest)? {
+        return Ok(());
+    }
+    let (message, mls_gid, mls_epoch) = match MlsState::peek(&env.body) {
+        Ok(v) => v,
+        Err(e) => return reject(RejectReason::Malformed, e.to_string()),
+    };
+    if mls_gid != env.group_id || mls_epoch != epoch {
+        return reject(
+            RejectReason::Malformed,
+            "MLS header does not match the envelope",
+        );
+    }
+    let Some(sender_roster) = group.members_at(epoch).map(|m| m.roster.clone()) else {
+        return reject(
+            RejectReason::StaleEpoch,
+            format!("no roster for epoch {epoch}"),
+        );
+    };
+    group.mls_touched = true;
+    let processed = match group.mls.process(&step.provider(), message) {
+        Ok(p) => p,
+        Err(e) => return reject(RejectReason::MlsRejected, e.to_string()),
+    };
+    let (sender_leaf, plaintext) = match processed {
+        Processed::Own => return Ok(()),
+        Processed::Commit { .. } => {
+            return reject(RejectReason::Malformed, "commit outside a commit envelope");
+        }
+        Processed::Application {
+            sender_leaf,
+            plaintext,
+        } => (sender_leaf, plaintext),
+    };
+    let Some(sender) = sender_roster.at_leaf(sender_leaf).map(|e| e.id) else {
+        return reject(
+            RejectReason::NotAMember,
+            format!("no member at leaf {sender_leaf}"),
+        );
+    };
+    let frame: Frame = match crate::wire::decode_frame(&plaintext) {
+        Ok(f) => f,
+        Err(e) => return reject(RejectReason::Malformed, e.to_string()),
+    };
+    match frame.body {
+        Some(frame::Body::Chat(chat)) => {
+            if chat.payload.len() > step.params.max_app_message_bytes {
+                return reject(RejectReason::Oversized, "application payload");
+            }
+            step.out.event(Event::MessageReceived {
+                group_id: group.id.clone(),
+                sender,
+                message_id: chat.message_id,
+                payload: chat.payload,
+                epoch,
+            });
+            Ok(())
+        }
+        Some(frame::Body::Consensus(bytes)) => governance::ingest(group, step, &bytes),
+        None => reject(RejectReason::Malformed, "empty frame"),
+    }
+}
+
+/// A sealed commit.
+fn on_commit(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    topic: &Topic,
+    env: Envelope,
+) -> Result<(), Abort> {
+    let epoch = env.epoch;
+    let current = group.epoch();
+    if epoch < current {
+        if group
+            .commits
+            .get(&epoch)
+            .is_some_and(|c| c.sealed == env.body)
+        {
+            return Ok(()); // the commit we already applied, seen again
+        }
+        return reject(
+            RejectReason::StaleEpoch,
+            format!("commit for epoch {epoch}, current {current}"),
+        );
+    }
+    let raw = Envelope::new(Kind::Commit, &env.group_id, epoch, env.body.clone()).encode_to_vec();
+    if !epoch_window(group, step, topic, raw.clone(), epoch, current)? {
+        return Ok(());
+    }
+    let Ok(commit_bytes) = sealed::open(&group.commit_key, &env.group_id, epoch, &env.body) else {
+        return reject(
+            RejectReason::NotAMember,
+            "sealed commit does not open with this epoch's key",
+        );
+    };
+    let (message, mls_gid, mls_epoch) = match MlsState::peek(&commit_bytes) {
+        Ok(v) => v,
+        Err(e) => return reject(RejectReason::Malformed, e.to_string()),
+    };
+    if mls_gid != env.group_id || mls_epoch != epoch {
+        return reject(
+            RejectReason::Malformed,
+            "MLS header does not match the envelope",
+        );
+    }
+    group.mls_touched = true;
+    let (sender_leaf, aad, staged) = match group.mls.process(&step.provider(), message) {
+        Ok(Processed::Commit {
+            sender_leaf,
+            aad,
+            staged,
+        }) => (sender_leaf, aad, staged),
+        Ok(_) => return reject(RejectReason::Malformed, "not a commit"),
+        Err(e) => return reject(RejectReason::MlsRejected, e.to_string()),
+    };
+    match validation::validate(group, step, sender_leaf, &aad, &staged)? {
+        validation::Verdict::Accept(plan) => {
+            group.mls.merge_staged(&step.provider(), *staged)?;
+            epoch::after_merge(group, step, plan, env.body)
+        }
+        validation::Verdict::Park(detail, waiting) => {
+            if group.future.len() + group.parked.len() >= step.params.max_buffered_messages {
+                return reject(RejectReason::BufferFull, "parked-commit buffer full");
+            }
+            tracing::debug!(group = %group.id.display(), %detail, "commit parked");
+            group.parked.push(Held {
+                topic: topic.clone(),
+                payload: raw,
+                epoch,
+                since: step.now,
+                waiting,
+            });
+            // Nothing was merged; drop whatever OpenMLS staged.
+            let txn = step.txn;
+            group.reload_mls(txn, step.crypto)?;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! The joiner's side: announce a KeyPackage, wait for a Welcome addressed to it and for the
+//! ratchet tree of the same epoch (delivered separately, never inside the Welcome), then join.
+//! Group traffic that arrives before the Welcome is held and replayed after joining.
+
+use serde::{Deserialize, Serialize};
+
+use super::event::{Event, RejectReason};
+use super::inbound::Requeue;
+use super::output::Output;
+use super::records::{decode, encode};
+use super::topics::GroupTopics;
+use super::{Engine, EngineError, EngineParams};
+use crate::identity::Identity;
+use crate::mls::{MlsState, Provider, decode_welcome, new_key_package};
+use crate::storage::Space;
+use crate::txn::Txn;
+use crate::types::{Epoch, GroupId, Timestamp, Topic};
+use crate::wire::{Envelope, Kind};
+
+const MAX_WELCOMES: usize = 4;
+const MAX_TREES: usize = 8;
+
+/// What survives a restart of a pending join.
+#[derive(Serialize, Deserialize)]
+struct JoinRecord {
+    group_id: Vec<u8>,
+    key_package: Vec<u8>,
+    references: Vec<Vec<u8>>,
+}
+
+fn record_key(group_id: &GroupId) -> Vec<u8> {
+    [b"j/".as_slice(), group_id.as_bytes()].concat()
+}
+
+/// A join in progress.
+pub(crate) struct PendingJoin {
+    pub group_id: GroupId,
+    pub topics: GroupTopics,
+    key_package: Vec<u8>,
+    references: Vec<Vec<u8>>,
+    pub next_announce: Timestamp,
+    welcomes: Vec<(Epoch, Vec<u8>)>,
+    trees: Vec<(Epoch, Vec<u8>)>,
+    buffered: Vec<(Topic, Vec<u8>)>,
+}
+
+impl PendingJoin {
+    /// Generates a KeyPackage and announces it.
+    pub(crate) fn start(
+        group_id: GroupId,
+        provider: &Provider<'_, '_, '_>,
+        identity: &Identity,
+        params: &EngineParams,
+        now: Timestamp,
+        out: &mut Output,
+    ) -> Result<PendingJoin, EngineError> {
+        let kp = new_key_package(provider, identity)?;
+        let join = PendingJoin {
+            topics: GroupTopics::of(&group_id),
+            group_id,
+            key_package: kp.message,
+            references: vec![kp.reference.clone()],
+            next_announce: now.plus_ms(params.join_announce_interval_ms),
+            welcomes: Vec::new(),
+            trees: Vec::new(),
+            buffered: Vec::new(),
+        };
+        out.subscribe.push(join.topics.welcome.clone());
+        out.subscribe.push(join.topics.group.clone());
+        join.announce(out);
+        out.event(Event::JoinRequested {
+            group_id: join.group_id.clone(),
+            key_package_ref: kp.reference,
+        });
+        tracing::info!(group = %join.group_id.display(), "join requested");
+        Ok(join)
+    }
+
+    fn announce(&self, out: &mut Output) {
+        let env = Envelope::new(
+            Kind::KeyPackage,
+            self.group_id.as_bytes(),
+            0,
+            self.key_package.clone(),
+        );
+        out.publish(&self.topics.welcome, env.encode_to_vec());
+    }
+
+    /// Re-announces the KeyPackage when due.
+    pub(crate) fn tick(&mut self, now: Timestamp, params: &EngineParams, out: &mut Output) {
+        if now >= self.next_announce {
+            self.announce(out);
+            self.next_announce = now.plus_ms(params.join_announce_interval_ms);
+        }
+    }
+
+    pub(crate) fn persist(&self, txn: &Txn<'_>) {
+        let rec = JoinRecord {
+            group_id: self.group_id.as_bytes().to_vec(),
+            key_package: self.key_package.clone(),
+            references: self.references.clone(),
+        };
+        txn.put(Space::Node, record_key(&self.group_id), encode(&rec));
+    }
+
+    pub(crate) fn load_all(txn: &Txn<'_>) -> Result<Vec<PendingJoin>, EngineError> {
+        let mut out = Vec::new();
+        for (_, v) in txn.scan_prefix(Space::Node, b"j/")? {
+            let rec: JoinRecord = decode("pending join", &v)?;
+            let Some(group_id) = GroupId::new(rec.group_id) else {
+                continue;
+            };
+            out.push(PendingJoin {
+                topics: GroupTopics::of(&group_id),
+                group_id,
+                key_package: rec.key_package,
+                references: rec.references,
+                next_announce: Timestamp(0),
+                welcomes: Vec::new(),
+                trees: Vec::new(),
+                buffered: Vec::new(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+impl Engine {
+    /// Traffic for a group this node is joining.
+    pub(super) fn on_join_traffic(
+        &mut self,
+        gid: &GroupId,
+        topic: &Topic,
+        kind: Kind,
+        env: Envelope,
+        raw: &[u8],
+        now: Timestamp,
+    ) -> Result<(Output, Requeue), EngineError> {
+        let max_buffered = self.params.max_buffered_messages;
+        let Some(join) = self.joins.get_mut(gid) else {
+            return Ok((Output::default(), Vec::new()));
+        };
+        let expected = match kind {
+            Kind::Mls | Kind::Commit => &join.topics.group,
+            _ => &join.topics.welcome,
+        };
+        let mut out = Output::default();
+        if topic != expected {
+            out.event(Event::Rejected {
+                group_id: Some(gid.clone()),
+                reason: RejectReason::WrongTopic,
+                detail: topic.as_str().to_owned(),
+            });
+            return Ok((out, Vec::new()));
+        }
+        match kind {
+            Kind::Mls | Kind::Commit => {
+                if join.buffered.len() < max_buffered {
+                    join.buffered.push((topic.clone(), raw.to_vec()));
+                }
+                return Ok((out, Vec::new()));
+            }
+            Kind::Welcome => {
+                let Ok((_, refs)) = decode_welcome(&env.body) else {
+                    out.event(Event::Rejected {
+                        group_id: Some(gid.clone()),
+                        reason: RejectReason::Malformed,
+                        detail: "undecodable welcome".into(),
+                    });
+                    return Ok((out, Vec::new()));
+                };
+                if !refs.iter().any(|r| join.references.contains(r)) {
+                    return Ok((out, Vec::new())); // a Welcome for someone else
+                }
+                if join.welcomes.len() >= MAX_WELCOMES {
+                    join.welcomes.remove(0);
+                }
+                join.welcomes.push((env.epoch, env.body));
+            }
+            Kind::RatchetTree => {
+                if join.trees.len() >= MAX_TREES {
+                    join.trees.remove(0);
+                }
+                join.trees.push((env.epoch, env.body));
+            }
+            Kind::KeyPackage | Kind::Unspecified => return Ok((out, Vec::new())),
+        }
+        self.try_complete_join(gid, now)
+    }
+
+    /// Joins if a Welcome for this node and a ratchet tree of the same epoch are both here.
+    fn try_complete_join(
+        &mut self,
+        gid: &GroupId,
+        now: Timestamp,
+    ) -> Result<(Output, Requeue), EngineError> {
+        let storage = self.storage.clone();
+        let Some(join) = self.joins.get(gid) else {
+            return Ok((Output::default(), Vec::new()));
+        };
+        let mut bad_trees = Vec::new();
+        let mut joined = None;
+        'outer: for (w_epoch, welcome_bytes) in &join.welcomes {
+            for (t_idx, (t_epoch, tree)) in join.trees.iter().enumerate().rev() {
+                if t_epoch != w_epoch {
+                    continue;
+                }
+                let Ok((welcome, _)) = decode_welcome(welcome_bytes) else {
+                    continue 'outer;
+                };
+                let txn = Txn::new(&*storage);
+                let provider = Provider::new(&self.crypto, &txn);
+                match MlsState::join(&provider, welcome, tree, &self.params.mls()) {
+                    Ok(mls) => {
+                        let mut group = self.new_group(gid.clone(), mls, now)?;
+                        group.flush(&txn);
+                        txn.delete(Space::Node, record_key(gid));
+                        txn.commit()?;
+                        joined = Some(group);
+                        break 'outer;
+                    }
+                    Err(e) => {
+                        tracing::debug!(group = %gid.display(), error = %e, "welcome + tree did not join");
+                        bad_trees.push(t_idx);
+                    }
+                }
+            }
+        }
+        let mut out = Output::default();
+        let Some(group) = joined else {
+            if let Some(join) = self.joins.get_mut(gid) {
+                bad_trees.sort_unstable();
+                bad_trees.dedup();
+                for idx in bad_trees.into_iter().rev() {
+                    join.trees.remove(idx);
+                }
+            }
+            return Ok((out, Vec::new()));
+        };
+        // Traffic from before our epoch was not meant for us: drop it silently.
+        let epoch = group.epoch();
+        let requeue = self
+            .joins
+            .remove(gid)
+            .map(|j| j.buffered)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(_, raw)| {
+                Envelope::decode_checked(raw).is_ok_and(|(env, _)| env.epoch >= epoch)
+            })
+            .collect();
+        tracing::info!(group = %gid.display(), epoch = group.epoch(), "joined");
+        out.event(Event::Joined {
+            group_id: gid.clone(),
+            epoch: group.epoch(),
+            members: group.roster().len() as u32,
+        });
+        self.groups.insert(gid.clone(), group);
+        Ok((out, requeue))
+    }
+}

@@ -1,0 +1,650 @@
+//! The sans-IO group engine: bytes and time in, publications and events out.
+//!
+//! [`Engine`] owns every group a node is in (or joining), the node's identity and its storage.
+//! It never reads a clock, opens a socket or spawns a thread: the [`Node`](crate::Node), the
+//! deterministic simulator and embedders such as ChatSDK drive it by calling
+//! [`handle`](Engine::handle), [`tick`](Engine::tick) and the command methods, and carry out the
+//! returned [`Output`].
+//!
+//! Every call is one atomic *step*: its storage writes are buffered in a [`Txn`] and applied
+//! together at the end. A step that refuses its input discards the buffer and reloads any
+//! in-memory state OpenMLS may have touched, so rejected input leaves no trace.
+
+mod commit;
+mod epoch;
+mod event;
+mod governance;
+mod group;
+mod inbound;
+mod join;
+mod keypackages;
+mod output;
+mod params;
+mod records;
+mod topics;
+mod validation;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use openmls_rust_crypto::RustCrypto;
+
+pub use event::{Event, ProposalAction, RejectReason};
+pub use output::{Outbound, Output};
+pub use params::{EngineParams, VotingMode};
+pub use records::ProposalStatus;
+pub use topics::GroupTopics;
+
+use self::group::Group;
+use self::join::PendingJoin;
+use crate::consensus::{ConsensusError, ConsensusFactory};
+use crate::identity::Identity;
+use crate::mls::{MlsError, Provider};
+use crate::steward::{PolicyError, StewardPolicyFactory};
+use crate::storage::{Space, Storage, StorageError};
+use crate::transport::Inbound;
+use crate::txn::Txn;
+use crate::types::{Epoch, GroupId, MemberId, ProposalId, Timestamp, Topic};
+
+/// Why an engine command failed. Inbound messages never fail this way: a refused message
+/// becomes an [`Event::Rejected`]; only storage failures surface as errors from `handle`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// The node is not in this group.
+    #[error("not a member of group {0:?}")]
+    UnknownGroup(GroupId),
+    /// The group already exists (or a join is already under way).
+    #[error("group {0:?} already exists")]
+    GroupExists(GroupId),
+    /// The request is invalid (bad id, unknown member, proposal not open...).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// A payload is larger than allowed.
+    #[error("payload of {size} bytes exceeds the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// Its size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The stored identity differs from the configured one.
+    #[error("storage belongs to another identity ({stored}), not the configured one")]
+    IdentityMismatch {
+        /// The member id found in storage.
+        stored: MemberId,
+    },
+    /// Storage failed; the step was not applied.
+    #[error(transparent)]
+    Storage(StorageError),
+    /// An MLS operation failed.
+    #[error(transparent)]
+    Mls(#[from] MlsError),
+    /// The consensus plugin refused.
+    #[error(transparent)]
+    Consensus(#[from] ConsensusError),
+    /// The steward policy refused.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+}
+
+/// Why a step stops early.
+pub(crate) enum Abort {
+    /// The input is refused: roll the step back and report it.
+    Reject(RejectReason, String),
+    /// Something failed that is not the input's fault.
+    Fatal(EngineError),
+}
+
+impl<E: Into<EngineError>> From<E> for Abort {
+    fn from(e: E) -> Self {
+        Abort::Fatal(e.into())
+    }
+}
+
+pub(crate) fn reject<T>(reason: RejectReason, detail: impl Into<String>) -> Result<T, Abort> {
+    Err(Abort::Reject(reason, detail.into()))
+}
+
+/// The context of one step.
+pub(crate) struct Step<'a> {
+    pub txn: &'a Txn<'a>,
+    pub crypto: &'a RustCrypto,
+    pub identity: &'a Identity,
+    pub params: &'a EngineParams,
+    pub now: Timestamp,
+    pub out: Output,
+    /// Inbound messages to process as separate steps after this one commits.
+    pub requeue: Vec<(Topic, Vec<u8>)>,
+}
+
+impl<'a> Step<'a> {
+    pub(crate) fn provider(&self) -> Provider<'a, 'a, 'a> {
+        Provider::new(self.crypto, self.txn)
+    }
+
+    pub(crate) fn me(&self) -> MemberId {
+        self.identity.member_id()
+    }
+}
+
+/// A snapshot of one group for the application.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupSummary {
+    /// The group.
+    pub group_id: GroupId,
+    /// Current epoch.
+    pub epoch: Epoch,
+    /// Members in leaf order.
+    pub members: Vec<MemberId>,
+    /// The epoch authenticator.
+    pub authenticator: Vec<u8>,
+    /// Who may commit now, most preferred first.
+    pub stewards: Vec<MemberId>,
+    /// Proposals known here, with their status.
+    pub proposals: Vec<(ProposalId, ProposalAction, ProposalStatus)>,
+}
+
+const IDENTITY_KEY: &[u8] = b"identity";
+
+/// The sans-IO engine of one node.
+pub struct Engine {
+    identity: Arc<Identity>,
+    storage: Arc<dyn Storage>,
+    crypto: RustCrypto,
+    consensus: Arc<dyn ConsensusFactory>,
+    policies: Arc<dyn StewardPolicyFactory>,
+    params: EngineParams,
+    groups: BTreeMap<GroupId, Group>,
+    joins: BTreeMap<GroupId, PendingJoin>,
+}
+
+impl Engine {
+    /// Opens the engine on `storage`: loads (or creates and stores) the identity and every
+    /// group and pending join found there. With `seed`, the identity is that seed's; opening a
+    /// storage that holds a different identity fails.
+    pub fn open(
+        storage: Arc<dyn Storage>,
+        consensus: Arc<dyn ConsensusFactory>,
+        policies: Arc<dyn StewardPolicyFactory>,
+        params: EngineParams,
+        seed: Option<[u8; 32]>,
+        now: Timestamp,
+    ) -> Result<Engine, EngineError> {
+        let crypto = RustCrypto::default();
+        let identity = match storage.get(Space::Node, IDENTITY_KEY)? {
+            Some(stored) => {
+                let stored: [u8; 32] = stored
+                    .try_into()
+                    .map_err(|_| StorageError::Corrupt("identity record".into()))?;
+                let identity = Identity::from_seed(stored)
+                    .map_err(|_| StorageError::Corrupt("identity seed".into()))?;
+                if let Some(seed) = seed {
+                    let wanted = Identity::from_seed(seed)
+                        .map_err(|e| EngineError::InvalidRequest(e.to_string()))?;
+                    if wanted.member_id() != identity.member_id() {
+                        return Err(EngineError::IdentityMismatch {
+                            stored: identity.member_id(),
+                        });
+                    }
+                }
+                identity
+            }
+            None => {
+                let identity = match seed {
+                    Some(seed) => Identity::from_seed(seed)
+                        .map_err(|e| EngineError::InvalidRequest(e.to_string()))?,
+                    None => Identity::generate(),
+                };
+                let mut batch = crate::storage::WriteBatch::new();
+                batch.put(Space::Node, IDENTITY_KEY.to_vec(), identity.seed().to_vec());
+                storage.apply(batch)?;
+                identity
+            }
+        };
+        let mut engine = Engine {
+            identity: Arc::new(identity),
+            storage,
+            crypto,
+            consensus,
+            policies,
+            params,
+            groups: BTreeMap::new(),
+            joins: BTreeMap::new(),
+        };
+        engine.load_all(now)?;
+        Ok(engine)
+    }
+
+    fn load_all(&mut self, now: Timestamp) -> Result<(), EngineError> {
+        let storage = self.storage.clone();
+        let txn = Txn::new(&*storage);
+        for (key, _) in txn.scan_prefix(Space::Engine, b"g")? {
+            if let Some(gid) = records::Keys::group_of_meta_key(&key) {
+                let group = Group::load(
+                    gid.clone(),
+                    &txn,
+                    &self.crypto,
+                    &self.identity,
+                    &*self.consensus,
+                    &*self.policies,
+                    now,
+                )?;
+                self.groups.insert(gid, group);
+            }
+        }
+        for join in PendingJoin::load_all(&txn)? {
+            self.joins.insert(join.group_id.clone(), join);
+        }
+        Ok(())
+    }
+
+    /// This node's member id.
+    pub fn member_id(&self) -> MemberId {
+        self.identity.member_id()
+    }
+
+    /// This node's identity.
+    pub fn identity(&self) -> &Arc<Identity> {
+        &self.identity
+    }
+
+    /// The engine's parameters.
+    pub fn params(&self) -> &EngineParams {
+        &self.params
+    }
+
+    /// Lowers the inbound size limit (the node sets it to its transport's limit).
+    pub fn limit_inbound(&mut self, max_bytes: usize) {
+        self.params.max_inbound_bytes = self.params.max_inbound_bytes.min(max_bytes);
+    }
+
+    /// Groups this node is a member of.
+    pub fn groups(&self) -> Vec<GroupId> {
+        self.groups.keys().cloned().collect()
+    }
+
+    /// Groups this node is waiting to join.
+    pub fn pending_joins(&self) -> Vec<GroupId> {
+        self.joins.keys().cloned().collect()
+    }
+
+    /// Every topic the node must be subscribed to (used when a node restarts).
+    pub fn topics(&self) -> Vec<Topic> {
+        let mut topics: Vec<Topic> = self
+            .groups
+            .values()
+            .flat_map(|g| [g.topics.group.clone(), g.topics.welcome.clone()])
+            .collect();
+        topics.extend(
+            self.joins
+                .values()
+                .flat_map(|j| [j.topics.group.clone(), j.topics.welcome.clone()]),
+        );
+        topics.sort();
+        topics.dedup();
+        topics
+    }
+
+    /// A snapshot of a group.
+    pub fn group_summary(&self, group_id: &GroupId) -> Option<GroupSummary> {
+        let g = self.groups.get(group_id)?;
+        Some(GroupSummary {
+            group_id: group_id.clone(),
+            epoch: g.epoch(),
+            members: g.roster().ids().collect(),
+            authenticator: g.mls.epoch_authenticator(),
+            stewards: g.with_view(self.member_id(), |p, v| p.stewards(v)),
+            proposals: g
+                .proposals
+                .values()
+                .map(|r| (r.id, r.action, r.status))
+                .collect(),
+        })
+    }
+
+    /// The earliest time [`tick`](Engine::tick) has work to do.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        let groups = self
+            .groups
+            .values()
+            .filter_map(|g| g.next_deadline(&self.params));
+        let joins = self.joins.values().map(|j| j.next_announce);
+        groups.chain(joins).min()
+    }
+
+    /// Creates a group with this node as its only member (and steward).
+    pub fn create_group(
+        &mut self,
+        group_id: GroupId,
+        now: Timestamp,
+    ) -> Result<Output, EngineError> {
+        if self.groups.contains_key(&group_id) || self.joins.contains_key(&group_id) {
+            return Err(EngineError::GroupExists(group_id));
+        }
+        let storage = self.storage.clone();
+        let txn = Txn::new(&*storage);
+        let provider = Provider::new(&self.crypto, &txn);
+        let mls =
+            crate::mls::MlsState::create(&provider, &self.identity, &group_id, &self.params.mls())?;
+        let mut group = self.new_group(group_id.clone(), mls, now)?;
+        group.flush(&txn);
+        txn.commit()?;
+        let mut out = Output::default();
+        out.subscribe.push(group.topics.group.clone());
+        out.subscribe.push(group.topics.welcome.clone());
+        out.event(Event::GroupCreated {
+            group_id: group_id.clone(),
+            epoch: group.epoch(),
+        });
+        tracing::info!(group = %group_id.display(), "group created");
+        self.groups.insert(group_id, group);
+        Ok(out)
+    }
+
+    fn new_group(
+        &self,
+        id: GroupId,
+        mls: crate::mls::MlsState,
+        now: Timestamp,
+    ) -> Result<Group, EngineError> {
+        let consensus = self.consensus.create(crate::consensus::ConsensusContext {
+            group_id: id.clone(),
+            signer: self.identity.clone(),
+            restored: Vec::new(),
+            now,
+        })?;
+        let policy = self.policies.create(&id, None)?;
+        Group::new(id, mls, &self.crypto, consensus, policy)
+    }
+
+    /// Starts joining a group: announces a fresh KeyPackage on its welcome topic and waits for
+    /// a Welcome. The KeyPackage is re-announced periodically until the node is added.
+    pub fn request_join(
+        &mut self,
+        group_id: GroupId,
+        now: Timestamp,
+    ) -> Result<Output, EngineError> {
+        if self.groups.contains_key(&group_id) || self.joins.contains_key(&group_id) {
+            return Err(EngineError::GroupExists(group_id));
+        }
+        let storage = self.storage.clone();
+        let txn = Txn::new(&*storage);
+        let mut out = Output::default();
+        let join = PendingJoin::start(
+            group_id.clone(),
+            &Provider::new(&self.crypto, &txn),
+            &self.identity,
+            &self.params,
+            now,
+            &mut out,
+        )?;
+        join.persist(&txn);
+        txn.commit()?;
+        self.joins.insert(group_id, join);
+        Ok(out)
+    }
+
+    /// Encrypts and publishes an application message; returns its message id.
+    pub fn send_message(
+        &mut self,
+        group_id: &GroupId,
+        payload: &[u8],
+        now: Timestamp,
+    ) -> Result<(Vec<u8>, Output), EngineError> {
+        if payload.len() > self.params.max_app_message_bytes {
+            return Err(EngineError::PayloadTooLarge {
+                size: payload.len(),
+                limit: self.params.max_app_message_bytes,
+            });
+        }
+        let mut message_id = vec![0u8; 16];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut message_id)
+            .map_err(|_| EngineError::InvalidRequest("random number generator failed".into()))?;
+        let frame = crate::wire::Frame {
+            body: Some(crate::wire::frame::Body::Chat(crate::wire::Chat {
+                message_id: message_id.clone(),
+                payload: payload.to_vec(),
+                sent_at: now.0,
+            })),
+        };
+        let out = self.group_command(group_id, now, |group, step| {
+            governance::publish_frame(group, step, &frame)?;
+            Ok(())
+        })?;
+        Ok((message_id, out))
+    }
+
+    /// Opens a vote on adding the holder of `key_package` (an `MlsMessage` KeyPackage).
+    pub fn propose_add(
+        &mut self,
+        group_id: &GroupId,
+        key_package: &[u8],
+        now: Timestamp,
+    ) -> Result<(ProposalId, Output), EngineError> {
+        let mut id = None;
+        let out = self.group_command(group_id, now, |group, step| {
+            id = Some(keypackages::propose_add(group, step, key_package)?);
+            Ok(())
+        })?;
+        id.map(|id| (id, out))
+            .ok_or_else(|| EngineError::InvalidRequest("no proposal opened".into()))
+    }
+
+    /// Opens a vote on removing `member`.
+    pub fn propose_remove(
+        &mut self,
+        group_id: &GroupId,
+        member: MemberId,
+        now: Timestamp,
+    ) -> Result<(ProposalId, Output), EngineError> {
+        let mut id = None;
+        let out = self.group_command(group_id, now, |group, step| {
+            if !group.roster().contains(&member) {
+                return reject(
+                    RejectReason::InvalidRequest,
+                    format!("{member} is not a member"),
+                );
+            }
+            id = Some(governance::open_proposal(
+                group,
+                step,
+                ProposalAction::Remove { member },
+                None,
+            )?);
+            Ok(())
+        })?;
+        id.map(|id| (id, out))
+            .ok_or_else(|| EngineError::InvalidRequest("no proposal opened".into()))
+    }
+
+    /// Casts this node's vote on an open proposal.
+    pub fn vote(
+        &mut self,
+        group_id: &GroupId,
+        proposal: ProposalId,
+        yes: bool,
+        now: Timestamp,
+    ) -> Result<Output, EngineError> {
+        self.group_command(group_id, now, |group, step| {
+            governance::cast_vote(group, step, proposal, yes)
+        })
+    }
+
+    /// Processes one message from the transport.
+    pub fn handle(&mut self, inbound: &Inbound, now: Timestamp) -> Result<Output, EngineError> {
+        let mut out = Output::default();
+        let mut queue = VecDeque::from([(inbound.topic.clone(), inbound.payload.clone())]);
+        // Each requeued message is one the engine buffered earlier; buffers are bounded, so
+        // this loop is too.
+        while let Some((topic, payload)) = queue.pop_front() {
+            let (o, requeue) = self.handle_one(&topic, &payload, now)?;
+            out.append(o);
+            queue.extend(requeue);
+        }
+        Ok(out)
+    }
+
+    /// Advances time: commits that are due, consensus expiries, parked-commit timeouts,
+    /// KeyPackage re-announcements.
+    pub fn tick(&mut self, now: Timestamp) -> Result<Output, EngineError> {
+        let mut out = Output::default();
+        let ids: Vec<GroupId> = self.groups.keys().cloned().collect();
+        let mut requeue = Vec::new();
+        for gid in ids {
+            let due = self
+                .groups
+                .get(&gid)
+                .and_then(|g| g.next_deadline(&self.params))
+                .is_some_and(|d| d <= now);
+            if !due {
+                continue;
+            }
+            let (o, r) = self.group_step(&gid, now, |group, step| {
+                group.consensus.tick(step.now);
+                governance::drain_consensus(group, step)?;
+                validation::expire_parked(group, step);
+                if group.meta.commit_due.is_some_and(|d| d <= step.now) {
+                    commit::create_commit(group, step)?;
+                }
+                Ok(())
+            })?;
+            out.append(o);
+            requeue.extend(r);
+        }
+        for join in self.joins.values_mut() {
+            join.tick(now, &self.params, &mut out);
+        }
+        for (topic, payload) in requeue {
+            let (o, r) = self.handle_one(&topic, &payload, now)?;
+            out.append(o);
+            for (t, p) in r {
+                out.append(self.handle(
+                    &Inbound {
+                        topic: t,
+                        payload: p,
+                        message_id: Vec::new(),
+                    },
+                    now,
+                )?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs a command step on a group; a refusal becomes an error.
+    fn group_command(
+        &mut self,
+        group_id: &GroupId,
+        now: Timestamp,
+        f: impl FnOnce(&mut Group, &mut Step<'_>) -> Result<(), Abort>,
+    ) -> Result<Output, EngineError> {
+        if !self.groups.contains_key(group_id) {
+            return Err(EngineError::UnknownGroup(group_id.clone()));
+        }
+        let mut refused = None;
+        let (mut out, requeue) =
+            self.group_step(group_id, now, |group, step| match f(group, step) {
+                Err(Abort::Reject(reason, detail)) => {
+                    refused = Some((reason, detail.clone()));
+                    Err(Abort::Reject(reason, detail))
+                }
+                other => other,
+            })?;
+        if let Some((_, detail)) = refused {
+            return Err(EngineError::InvalidRequest(detail));
+        }
+        for (topic, payload) in requeue {
+            out.append(self.handle(
+                &Inbound {
+                    topic,
+                    payload,
+                    message_id: Vec::new(),
+                },
+                now,
+            )?);
+        }
+        Ok(out)
+    }
+
+    /// Runs one atomic step on a group. On refusal the step's writes are dropped, touched
+    /// OpenMLS state is reloaded, and a [`Event::Rejected`] is the step's only output.
+    fn group_step(
+        &mut self,
+        group_id: &GroupId,
+        now: Timestamp,
+        f: impl FnOnce(&mut Group, &mut Step<'_>) -> Result<(), Abort>,
+    ) -> Result<(Output, Vec<(Topic, Vec<u8>)>), EngineError> {
+        let storage = self.storage.clone();
+        let Some(group) = self.groups.get_mut(group_id) else {
+            return Err(EngineError::UnknownGroup(group_id.clone()));
+        };
+        let txn = Txn::new(&*storage);
+        let mut step = Step {
+            txn: &txn,
+            crypto: &self.crypto,
+            identity: &self.identity,
+            params: &self.params,
+            now,
+            out: Output::default(),
+            requeue: Vec::new(),
+        };
+        let result = f(group, &mut step);
+        let Step { out, requeue, .. } = step;
+        match result {
+            Ok(()) => {
+                let erased = !group.mls.is_active();
+                if !erased {
+                    group.flush(&txn);
+                }
+                if let Err(e) = txn.commit() {
+                    self.reload_group(group_id, now)?;
+                    return Err(e.into());
+                }
+                if erased {
+                    self.groups.remove(group_id);
+                }
+                Ok((out, requeue))
+            }
+            Err(Abort::Reject(reason, detail)) => {
+                drop(txn);
+                let touched = group.mls_touched;
+                group.discard_dirty();
+                if touched {
+                    let reload = Txn::new(&*storage);
+                    group.reload_mls(&reload, &self.crypto)?;
+                }
+                tracing::debug!(group = %group_id.display(), ?reason, %detail, "input rejected");
+                let mut out = Output::default();
+                out.event(Event::Rejected {
+                    group_id: Some(group_id.clone()),
+                    reason,
+                    detail,
+                });
+                Ok((out, Vec::new()))
+            }
+            Err(Abort::Fatal(e)) => {
+                drop(txn);
+                self.reload_group(group_id, now)?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Replaces a group's in-memory state with what storage holds.
+    fn reload_group(&mut self, group_id: &GroupId, now: Timestamp) -> Result<(), EngineError> {
+        let storage = self.storage.clone();
+        let txn = Txn::new(&*storage);
+        let group = Group::load(
+            group_id.clone(),
+            &txn,
+            &self.crypto,
+            &self.identity,
+            &*self.consensus,
+            &*self.policies,
+            now,
+        )?;
+        self.groups.insert(group_id.clone(), group);
+        Ok(())
+    }
+}

@@ -1,0 +1,49 @@
+//! What one engine step asks the outside world to do.
+
+use super::event::Event;
+use crate::types::Topic;
+
+/// A payload to publish.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outbound {
+    /// Where to publish it.
+    pub topic: Topic,
+    /// The encoded envelope.
+    pub payload: Vec<u8>,
+}
+
+/// The effects of one engine step, to be carried out in order by the driver.
+#[derive(Debug, Default)]
+pub struct Output {
+    /// Topics to subscribe to (before publishing).
+    pub subscribe: Vec<Topic>,
+    /// Payloads to publish, in order.
+    pub publish: Vec<Outbound>,
+    /// Topics to unsubscribe from (after publishing).
+    pub unsubscribe: Vec<Topic>,
+    /// Events for the application, in order.
+    pub events: Vec<Event>,
+}
+
+impl Output {
+    /// Appends everything of `other`.
+    pub fn append(&mut self, other: Output) {
+        self.subscribe.extend(other.subscribe);
+        self.publish.extend(other.publish);
+        self.unsubscribe.extend(other.unsubscribe);
+        self.events.extend(other.events);
+    }
+
+    /// Queues a publication.
+    pub(crate) fn publish(&mut self, topic: &Topic, payload: Vec<u8>) {
+        self.publish.push(Outbound {
+            topic: topic.clone(),
+            payload,
+        });
+    }
+
+    /// Queues an event.
+    pub(crate) fn event(&mut self, event: Event) {
+        self.events.push(event);
+    }
+}

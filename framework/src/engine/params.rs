@@ -1,0 +1,79 @@
+//! The group engine's tunables, read from the `[group]` table of a node's TOML file.
+
+use serde::Deserialize;
+
+use crate::mls::MlsParams;
+
+/// How the local member votes on proposals it receives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VotingMode {
+    /// Vote YES on every valid proposal and NO on invalid ones, immediately.
+    Auto,
+    /// Emit [`Event::VoteRequested`](crate::engine::Event::VoteRequested) and wait for the
+    /// application to call `vote`; invalid proposals still get an automatic NO.
+    Manual,
+}
+
+/// Group engine parameters (`[group]` in the node's TOML). Every field has a default.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct EngineParams {
+    /// How long a voting proposal stays open, in milliseconds.
+    pub vote_timeout_ms: u64,
+    /// At a proposal's expiry, count silent voters as YES (`true`) or NO.
+    pub liveness_yes: bool,
+    /// Automatic or application-driven voting.
+    pub voting: VotingMode,
+    /// How long a commit that references proposals not yet decided here is held while their
+    /// votes arrive, in milliseconds, before it is rejected.
+    pub commit_grace_ms: u64,
+    /// How often a node waiting to join re-announces its KeyPackage, in milliseconds.
+    pub join_announce_interval_ms: u64,
+    /// Epochs for which a KeyPackage announced on the welcome topic stays buffered.
+    pub key_package_epochs: u64,
+    /// Messages from up to this many epochs ahead are buffered until the epoch is reached.
+    pub max_future_epochs: u64,
+    /// At most this many messages are buffered per group (future epochs and parked commits).
+    pub max_buffered_messages: usize,
+    /// Largest application payload accepted by `send`, in bytes.
+    pub max_app_message_bytes: usize,
+    /// Largest inbound envelope accepted, in bytes (the node lowers it to the transport limit).
+    pub max_inbound_bytes: usize,
+    /// Accepted commits retained per group (for catch-up and fork detection).
+    pub retained_commits: usize,
+    /// Past epochs whose message keys are kept to decrypt late application messages.
+    pub max_past_epochs: usize,
+    /// Finished proposals are forgotten this many epochs after the epoch they were opened in.
+    pub proposal_retention_epochs: u64,
+}
+
+impl Default for EngineParams {
+    fn default() -> Self {
+        EngineParams {
+            vote_timeout_ms: 10_000,
+            liveness_yes: true,
+            voting: VotingMode::Auto,
+            commit_grace_ms: 10_000,
+            join_announce_interval_ms: 5_000,
+            key_package_epochs: 3,
+            max_future_epochs: 8,
+            max_buffered_messages: 4_096,
+            max_app_message_bytes: 64 * 1024,
+            max_inbound_bytes: 16 * 1024 * 1024,
+            retained_commits: 64,
+            max_past_epochs: 3,
+            proposal_retention_epochs: 16,
+        }
+    }
+}
+
+impl EngineParams {
+    /// The MLS-layer parameters implied by these.
+    pub fn mls(&self) -> MlsParams {
+        MlsParams {
+            max_past_epochs: self.max_past_epochs,
+            ..MlsParams::default()
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! The group engine's persistent records and their storage keys.
+//!
+//! Each record is its own key (postcard-encoded) so a step writes only what it changed: a new
+//! vote never rewrites the proposal table, and a commit never rewrites the commit history.
+//! Key layout in [`Space::Engine`](crate::Space::Engine):
+//! `g ‖ len(group id) ‖ group id ‖ / ‖ kind ‖ id`.
+
+use serde::{Deserialize, Serialize};
+
+use super::event::ProposalAction;
+use crate::consensus::Outcome;
+use crate::types::{Epoch, GroupId, MemberId, ProposalId, Timestamp};
+
+/// Where a proposal stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProposalStatus {
+    /// Voting.
+    Open,
+    /// Voting ended with this outcome; not (yet) committed.
+    Decided(Outcome),
+    /// Applied by the commit that started this epoch.
+    Committed(Epoch),
+    /// Decided YES but no longer applicable (target gone, KeyPackage expired).
+    Obsolete,
+}
+
+/// A voting proposal as the engine tracks it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalRecord {
+    /// Consensus id.
+    pub id: ProposalId,
+    /// The epoch whose roster votes on it.
+    pub epoch: Epoch,
+    /// Who opened it.
+    pub owner: MemberId,
+    /// What it asks for.
+    pub action: ProposalAction,
+    /// For adds: the KeyPackage message and its reference.
+    pub key_package: Option<(Vec<u8>, Vec<u8>)>,
+    /// Whether this member found it valid when it arrived.
+    pub locally_valid: bool,
+    /// Current status.
+    pub status: ProposalStatus,
+    /// When it was opened or first seen here.
+    pub seen_at: Timestamp,
+    /// When it was decided here.
+    pub decided_at: Option<Timestamp>,
+}
+
+impl ProposalRecord {
+    /// True when decided YES and not yet committed.
+    pub fn is_ready(&self) -> bool {
+        self.status == ProposalStatus::Decided(Outcome::Yes)
+    }
+}
+
+/// A KeyPackage announced on the welcome topic, kept for a few epochs so any steward can use it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BufferedKeyPackage {
+    /// The would-be member.
+    pub member: MemberId,
+    /// The KeyPackage message.
+    pub message: Vec<u8>,
+    /// Its reference.
+    pub reference: Vec<u8>,
+    /// The epoch in which it was received.
+    pub received_epoch: Epoch,
+    /// The add proposal opened for it, if any.
+    pub proposal: Option<ProposalId>,
+}
+
+/// An accepted commit, retained for catch-up and fork detection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitRecord {
+    /// The epoch the commit was applied in (it started `epoch + 1`).
+    pub epoch: Epoch,
+    /// The sealed commit exactly as published (envelope body).
+    pub sealed: Vec<u8>,
+    /// Who committed.
+    pub committer: MemberId,
+    /// The authenticator of the epoch the commit started.
+    pub authenticator_after: Vec<u8>,
+}
+
+/// Small per-group scalars.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupMeta {
+    /// When this member should next try to commit, if it is a steward with work.
+    pub commit_due: Option<Timestamp>,
+}
+
+/// Storage keys of one group's records.
+pub(crate) struct Keys {
+    prefix: Vec<u8>,
+}
+
+impl Keys {
+    pub(crate) fn of(group_id: &GroupId) -> Keys {
+        let gid = group_id.as_bytes();
+        let mut prefix = Vec::with_capacity(gid.len() + 3);
+        prefix.push(b'g');
+        prefix.push(gid.len() as u8);
+        prefix.extend_from_slice(gid);
+        prefix.push(b'/');
+        Keys { prefix }
+    }
+
+    fn with(&self, kind: u8, id: &[u8]) -> Vec<u8> {
+        let mut k = self.prefix.clone();
+        k.push(kind);
+        k.extend_from_slice(id);
+        k
+    }
+
+    /// Everything of the group.
+    pub(crate) fn all(&self) -> Vec<u8> {
+        self.prefix.clone()
+    }
+
+    pub(crate) fn meta(&self) -> Vec<u8> {
+        self.with(b'm', &[])
+    }
+
+    pub(crate) fn policy(&self) -> Vec<u8> {
+        self.with(b's', &[])
+    }
+
+    pub(crate) fn proposals(&self) -> Vec<u8> {
+        self.with(b'p', &[])
+    }
+
+    pub(crate) fn proposal(&self, id: &ProposalId) -> Vec<u8> {
+        self.with(b'p', id.as_bytes())
+    }
+
+    pub(crate) fn key_packages(&self) -> Vec<u8> {
+        self.with(b'k', &[])
+    }
+
+    pub(crate) fn key_package(&self, member: &MemberId) -> Vec<u8> {
+        self.with(b'k', member.as_bytes())
+    }
+
+    pub(crate) fn commits(&self) -> Vec<u8> {
+        self.with(b'c', &[])
+    }
+
+    pub(crate) fn commit(&self, epoch: Epoch) -> Vec<u8> {
+        self.with(b'c', &epoch.to_be_bytes())
+    }
+
+    /// Prefix of the consensus plugin's records (in the consensus space).
+    pub(crate) fn consensus(&self) -> Vec<u8> {
+        self.prefix.clone()
+    }
+
+    /// The group id of a meta key, for listing groups.
+    pub(crate) fn group_of_meta_key(key: &[u8]) -> Option<GroupId> {
+        let (&b'g', rest) = key.split_first()? else {
+            return None;
+        };
+        let (&len, rest) = rest.split_first()?;
+        let len = usize::from(len);
+        if rest.len() != len + 2 || rest[len] != b'/' || rest[len + 1] != b'm' {
+            return None;
+        }
+        GroupId::new(rest[..len].to_vec())
+    }
+}
+
+/// Encodes a record.
+pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    postcard::to_allocvec(value).expect("engine records always encode")
+}
+
+/// Decodes a record, reporting corruption as a storage error.
+pub(crate) fn decode<T: for<'de> Deserialize<'de>>(
+    what: &str,
+    bytes: &[u8],
+) -> Result<T, crate::storage::StorageError> {
+    postcard::from_bytes(bytes)
+        .map_err(|e| crate::storage::StorageError::Corrupt(format!("{what}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meta_keys_name_their_group_and_nothing_else() {
+        let gid = GroupId::new(b"abc".to_vec()).unwrap();
+        let k = Keys::of(&gid);
+        assert_eq!(Keys::group_of_meta_key(&k.meta()), Some(gid));
+        assert_eq!(Keys::group_of_meta_key(&k.policy()), None);
+        assert_eq!(
+            Keys::group_of_meta_key(&k.proposal(&ProposalId([1; 32]))),
+            None
+        );
+        assert!(k.proposal(&ProposalId([1; 32])).starts_with(&k.proposals()));
+        assert!(k.commit(5) < k.commit(6));
+    }
+}

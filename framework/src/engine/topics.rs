@@ -1,0 +1,42 @@
+//! Delivery addresses of a group, shaped as Waku content topics
+//! (`/{application}/{version}/{name}/{encoding}`).
+//!
+//! The group id never appears in the clear: the name is a truncated SHA-256 of it, and it is
+//! kept out of the `application` segment, which Waku nodes may use for routing decisions.
+
+use crate::types::{GroupId, Topic};
+
+/// The two topics of a group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupTopics {
+    /// Members' traffic: MLS messages and sealed commits.
+    pub group: Topic,
+    /// Joiners' traffic: KeyPackage announcements, Welcomes and ratchet trees.
+    pub welcome: Topic,
+}
+
+impl GroupTopics {
+    /// The topics of `group_id`.
+    pub fn of(group_id: &GroupId) -> GroupTopics {
+        let digest = ring::digest::digest(&ring::digest::SHA256, group_id.as_bytes());
+        let name = hex::encode(&digest.as_ref()[..16]);
+        GroupTopics {
+            group: Topic::new(format!("/demls/1/{name}-group/proto")),
+            welcome: Topic::new(format!("/demls/1/{name}-welcome/proto")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics_hide_the_group_id_and_differ_by_purpose() {
+        let t = GroupTopics::of(&GroupId::new(b"secret-group".to_vec()).unwrap());
+        assert!(!t.group.as_str().contains("secret"));
+        assert_ne!(t.group, t.welcome);
+        assert!(t.group.as_str().starts_with("/demls/1/"));
+        assert_eq!(t.group.as_str().split('/').count(), 5);
+    }
+}

@@ -1,0 +1,46 @@
+//! The payload of a voting proposal: which group change is being voted on.
+
+/// A group change put to a vote. It is bound to the group and to the epoch whose roster votes
+/// on it.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct GroupProposal {
+    /// The MLS group id.
+    #[prost(bytes = "vec", tag = "1")]
+    pub group_id: Vec<u8>,
+    /// The epoch in which the proposal was opened; its roster is the voter set.
+    #[prost(uint64, tag = "2")]
+    pub epoch: u64,
+    /// The change.
+    #[prost(oneof = "group_proposal::Action", tags = "3, 4")]
+    pub action: Option<group_proposal::Action>,
+}
+
+/// The variants of [`GroupProposal`].
+pub mod group_proposal {
+    /// The change a proposal asks for.
+    #[derive(Clone, PartialEq, prost::Oneof)]
+    pub enum Action {
+        /// Admit a new member.
+        #[prost(message, tag = "3")]
+        Add(super::AddMember),
+        /// Remove a member.
+        #[prost(message, tag = "4")]
+        Remove(super::RemoveMember),
+    }
+}
+
+/// Admit the holder of a KeyPackage.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct AddMember {
+    /// The KeyPackage as an `MlsMessage` (TLS-serialized), exactly as announced.
+    #[prost(bytes = "vec", tag = "1")]
+    pub key_package: Vec<u8>,
+}
+
+/// Remove a member.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RemoveMember {
+    /// The member id (20 bytes) of the member to remove.
+    #[prost(bytes = "vec", tag = "1")]
+    pub member_id: Vec<u8>,
+}

@@ -1,0 +1,291 @@
+//! A deterministic in-test network for driving sans-IO engines: every publication is queued
+//! and delivered in order to every other engine subscribed to its topic; time advances only
+//! to the next engine deadline. Same inputs → same run.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+
+use demls::engine::{Engine, EngineParams, Event, Output};
+use demls::policy::single::{SinglePolicyConfig, SinglePolicyFactory};
+use demls::{GroupId, Inbound, MemberId, Timestamp, Topic};
+use demls_consensus_hashgraph::HashgraphFactory;
+use demls_storage_memory::MemoryStorage;
+
+/// The start of simulated time (2026-01-01T00:00:00Z), so KeyPackage lifetimes are valid.
+pub const T0: u64 = 1_767_225_600_000;
+
+pub struct Member {
+    pub engine: Engine,
+    pub storage: MemoryStorage,
+    pub events: Vec<Event>,
+    pub subscribed: BTreeSet<Topic>,
+    /// Whether it currently receives traffic.
+    pub online: bool,
+}
+
+pub struct Net {
+    pub members: Vec<Member>,
+    pub now: Timestamp,
+    queue: VecDeque<(usize, Topic, Vec<u8>)>,
+    /// Interceptor applied to every delivery (tests use it to tamper or drop).
+    pub delivered: u64,
+}
+
+pub fn params() -> EngineParams {
+    EngineParams::default()
+}
+
+pub fn seed(i: usize) -> [u8; 32] {
+    let mut s = [0u8; 32];
+    s[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
+    s
+}
+
+pub fn gid(name: &str) -> GroupId {
+    GroupId::new(name.as_bytes().to_vec()).unwrap()
+}
+
+impl Net {
+    pub fn new(n: usize) -> Net {
+        Net::with_params(n, params())
+    }
+
+    pub fn with_params(n: usize, params: EngineParams) -> Net {
+        let mut net = Net {
+            members: Vec::new(),
+            now: Timestamp(T0),
+            queue: VecDeque::new(),
+            delivered: 0,
+        };
+        for i in 0..n {
+            net.add_member(i, params.clone());
+        }
+        net
+    }
+
+    pub fn add_member(&mut self, i: usize, params: EngineParams) -> usize {
+        let storage = MemoryStorage::new();
+        let engine = Engine::open(
+            Arc::new(storage.clone()),
+            Arc::new(HashgraphFactory::default()),
+            Arc::new(SinglePolicyFactory::new(SinglePolicyConfig::default())),
+            params,
+            Some(seed(i)),
+            self.now,
+        )
+        .unwrap();
+        self.members.push(Member {
+            engine,
+            storage,
+            events: Vec::new(),
+            subscribed: BTreeSet::new(),
+            online: true,
+        });
+        self.members.len() - 1
+    }
+
+    pub fn id(&self, i: usize) -> MemberId {
+        self.members[i].engine.member_id()
+    }
+
+    /// Carries out an engine output of member `from`.
+    pub fn apply(&mut self, from: usize, out: Output) {
+        let m = &mut self.members[from];
+        m.subscribed.extend(out.subscribe);
+        for o in out.publish {
+            self.queue.push_back((from, o.topic, o.payload));
+        }
+        for t in out.unsubscribe {
+            m.subscribed.remove(&t);
+        }
+        m.events.extend(out.events);
+    }
+
+    /// Injects raw bytes to member `to` on `topic`, as if from the network.
+    pub fn inject(&mut self, to: usize, topic: &Topic, payload: Vec<u8>) -> Output {
+        let inbound = Inbound {
+            topic: topic.clone(),
+            payload,
+            message_id: Vec::new(),
+        };
+        self.members[to].engine.handle(&inbound, self.now).unwrap()
+    }
+
+    /// Delivers every queued message (and what it causes) until the queue is empty.
+    pub fn flush(&mut self) {
+        while let Some((from, topic, payload)) = self.queue.pop_front() {
+            for to in 0..self.members.len() {
+                if to == from
+                    || !self.members[to].online
+                    || !self.members[to].subscribed.contains(&topic)
+                {
+                    continue;
+                }
+                self.delivered += 1;
+                let inbound = Inbound {
+                    topic: topic.clone(),
+                    payload: payload.clone(),
+                    message_id: Vec::new(),
+                };
+                let out = self.members[to].engine.handle(&inbound, self.now).unwrap();
+                self.apply(to, out);
+            }
+        }
+    }
+
+    /// Runs until nothing is queued and no deadline falls within `max_ms` from now.
+    pub fn run(&mut self, max_ms: u64) {
+        let end = self.now.plus_ms(max_ms);
+        loop {
+            self.flush();
+            let next = self
+                .members
+                .iter()
+                .filter(|m| m.online)
+                .filter_map(|m| m.engine.next_deadline())
+                .min();
+            match next {
+                Some(t) if t <= end => {
+                    self.now = self.now.max(t);
+                    for i in 0..self.members.len() {
+                        if !self.members[i].online {
+                            continue;
+                        }
+                        if self.members[i]
+                            .engine
+                            .next_deadline()
+                            .is_some_and(|d| d <= self.now)
+                        {
+                            let out = self.members[i].engine.tick(self.now).unwrap();
+                            self.apply(i, out);
+                        }
+                    }
+                }
+                _ => break,
+            }
+        }
+        self.now = self.now.max(end.min(self.now));
+    }
+
+    /// Advances the clock by `ms` (running everything due meanwhile).
+    pub fn advance(&mut self, ms: u64) {
+        let target = self.now.plus_ms(ms);
+        self.run(ms);
+        self.now = target;
+        for i in 0..self.members.len() {
+            if self.members[i].online {
+                let out = self.members[i].engine.tick(self.now).unwrap();
+                self.apply(i, out);
+            }
+        }
+        self.flush();
+    }
+
+    pub fn create(&mut self, i: usize, g: &GroupId) {
+        let out = self.members[i]
+            .engine
+            .create_group(g.clone(), self.now)
+            .unwrap();
+        self.apply(i, out);
+    }
+
+    pub fn join(&mut self, i: usize, g: &GroupId) {
+        let out = self.members[i]
+            .engine
+            .request_join(g.clone(), self.now)
+            .unwrap();
+        self.apply(i, out);
+    }
+
+    pub fn send(&mut self, i: usize, g: &GroupId, payload: &[u8]) -> Vec<u8> {
+        let (id, out) = self.members[i]
+            .engine
+            .send_message(g, payload, self.now)
+            .unwrap();
+        self.apply(i, out);
+        id
+    }
+
+    pub fn propose_remove(&mut self, i: usize, g: &GroupId, target: MemberId) {
+        let (_, out) = self.members[i]
+            .engine
+            .propose_remove(g, target, self.now)
+            .unwrap();
+        self.apply(i, out);
+    }
+
+    /// Members (indices) of group `g`.
+    pub fn in_group(&self, g: &GroupId) -> Vec<usize> {
+        (0..self.members.len())
+            .filter(|&i| self.members[i].engine.group_summary(g).is_some())
+            .collect()
+    }
+
+    /// Asserts that every listed member has the same epoch, roster and authenticator, and
+    /// returns that epoch.
+    pub fn assert_converged(&self, g: &GroupId, who: &[usize]) -> u64 {
+        let first = self.members[who[0]]
+            .engine
+            .group_summary(g)
+            .expect("member of the group");
+        let roster: BTreeSet<MemberId> = first.members.iter().copied().collect();
+        let expected: BTreeSet<MemberId> = who.iter().map(|&i| self.id(i)).collect();
+        assert_eq!(
+            roster, expected,
+            "roster differs from the expected member set"
+        );
+        for &i in who {
+            let s = self.members[i]
+                .engine
+                .group_summary(g)
+                .expect("member of the group");
+            assert_eq!(s.epoch, first.epoch, "member {i} epoch");
+            assert_eq!(s.members, first.members, "member {i} roster");
+            assert_eq!(
+                s.authenticator, first.authenticator,
+                "member {i} authenticator"
+            );
+        }
+        first.epoch
+    }
+
+    /// Message ids member `i` received in group `g`.
+    pub fn received(&self, i: usize, g: &GroupId) -> BTreeMap<Vec<u8>, Vec<u8>> {
+        self.members[i]
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::MessageReceived {
+                    group_id,
+                    message_id,
+                    payload,
+                    ..
+                } if group_id == g => Some((message_id.clone(), payload.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn events_of(&self, i: usize) -> &[Event] {
+        &self.members[i].events
+    }
+
+    pub fn clear_events(&mut self) {
+        for m in &mut self.members {
+            m.events.clear();
+        }
+    }
+
+    /// Rejection reasons member `i` reported.
+    pub fn rejections(&self, i: usize) -> Vec<demls::RejectReason> {
+        self.members[i]
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Rejected { reason, .. } => Some(*reason),
+                _ => None,
+            })
+            .collect()
+    }
+}
