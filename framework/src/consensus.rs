@@ -265,7 +265,7 @@ pub struct ConsensusContext {
     /// Signs the local member's votes with its identity key.
     pub signer: Arc<dyn IdentitySigner>,
     /// Records previously reported through [`Consensus::take_changes`], to resume from.
-    pub restored: Vec<(Vec<u8>, Vec<u8>)>,
+    pub restored: crate::storage::Entries,
     /// The current time.
     pub now: Timestamp,
 }

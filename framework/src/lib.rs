@@ -37,6 +37,6 @@ pub use identity::{Identity, IdentitySigner};
 pub use node::{Node, NodeBuilder, NodeError};
 pub use roster::{Roster, RosterEntry};
 pub use steward::{EpochView, PolicyError, StewardPolicy, StewardPolicyFactory};
-pub use storage::{Space, Storage, StorageError, WriteBatch, WriteOp};
+pub use storage::{Entries, Space, Storage, StorageError, WriteBatch, WriteOp};
 pub use transport::{Inbound, Transport, TransportError};
 pub use types::{Epoch, GroupId, MemberId, ProposalId, Timestamp, Topic};

@@ -10,6 +10,9 @@
 
 use std::fmt;
 
+/// Key-value pairs, as returned by [`Storage::scan_prefix`].
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// A namespace inside the store. Backends may map spaces to tables or to key prefixes; keys in
 /// different spaces never collide.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -214,11 +217,7 @@ pub trait Storage: Send + Sync {
     fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError>;
 
     /// Reads every entry of `space` whose key starts with `prefix`, sorted by key.
-    fn scan_prefix(
-        &self,
-        space: Space,
-        prefix: &[u8],
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError>;
+    fn scan_prefix(&self, space: Space, prefix: &[u8]) -> Result<Entries, StorageError>;
 
     /// Applies `batch` atomically.
     fn apply(&self, batch: WriteBatch) -> Result<(), StorageError>;

@@ -3,12 +3,14 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use crate::storage::{Space, Storage, StorageError, WriteBatch, WriteOp};
+use crate::storage::{Entries, Space, Storage, StorageError, WriteBatch, WriteOp};
+
+type Map = BTreeMap<(Space, Vec<u8>), Vec<u8>>;
 
 /// A minimal map-backed store for unit tests.
 #[derive(Default)]
 pub struct MapStorage {
-    map: Mutex<BTreeMap<(Space, Vec<u8>), Vec<u8>>>,
+    map: Mutex<Map>,
 }
 
 impl Storage for MapStorage {
@@ -25,11 +27,7 @@ impl Storage for MapStorage {
             .cloned())
     }
 
-    fn scan_prefix(
-        &self,
-        space: Space,
-        prefix: &[u8],
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+    fn scan_prefix(&self, space: Space, prefix: &[u8]) -> Result<Entries, StorageError> {
         let map = self.map.lock().unwrap();
         Ok(map
             .range((space, prefix.to_vec())..)

@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use crate::storage::{Space, Storage, StorageError, WriteBatch};
+use crate::storage::{Entries, Space, Storage, StorageError, WriteBatch};
 
 /// A write-buffering transaction over a [`Storage`] backend.
 pub struct Txn<'s> {
@@ -52,11 +52,7 @@ impl<'s> Txn<'s> {
     }
 
     /// Reads every entry under `prefix`, merged with this step's writes, sorted by key.
-    pub fn scan_prefix(
-        &self,
-        space: Space,
-        prefix: &[u8],
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+    pub fn scan_prefix(&self, space: Space, prefix: &[u8]) -> Result<Entries, StorageError> {
         let inner = self.inner.borrow();
         let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = self
             .base

@@ -114,3 +114,125 @@ fn ten_founders_add_ten_joiners_by_vote_remove_three_and_everyone_converges() {
         );
     }
 }
+
+#[test]
+fn removing_the_steward_is_committed_by_the_next_member() {
+    let g = gid("steward-leaves");
+    let mut net = Net::new(4);
+    net.create(0, &g);
+    for i in 1..4 {
+        net.join(i, &g);
+    }
+    net.run(10_000);
+    net.assert_converged(&g, &[0, 1, 2, 3]);
+    let steward = net.id(0);
+    let leaf_order = net.members[0].engine.group_summary(&g).unwrap().members;
+    assert_eq!(leaf_order[0], steward);
+    let next = leaf_order[1];
+    net.propose_remove(2, &g, steward);
+    net.run(10_000);
+    net.assert_converged(&g, &[1, 2, 3]);
+    let committer = net.events_of(1).iter().rev().find_map(|e| match e {
+        Event::EpochAdvanced { committer, .. } => Some(*committer),
+        _ => None,
+    });
+    assert_eq!(
+        committer,
+        Some(next),
+        "the next member in leaf order committed"
+    );
+    assert!(
+        net.events_of(0)
+            .iter()
+            .any(|e| matches!(e, Event::Removed { .. }))
+    );
+    // The new steward keeps the group going: a new member can still join.
+    net.add_member(4, common::params());
+    net.join(4, &g);
+    net.run(10_000);
+    net.assert_converged(&g, &[1, 2, 3, 4]);
+}
+
+#[test]
+fn in_manual_mode_members_decide_and_a_rejected_add_is_never_committed() {
+    let g = gid("manual");
+    let mut params = common::params();
+    params.voting = demls::engine::VotingMode::Manual;
+    let mut net = Net::with_params(4, params);
+    net.create(0, &g);
+    net.join(1, &g);
+    net.run(3_000);
+    // One voter (the creator) decides alone: its own vote is cast with the proposal.
+    net.assert_converged(&g, &[0, 1]);
+    net.join(2, &g);
+    net.run(1_000);
+    let requested: Vec<_> = net
+        .events_of(1)
+        .iter()
+        .filter_map(|e| match e {
+            Event::VoteRequested { proposal, .. } => Some(*proposal),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        requested.len(),
+        1,
+        "member 1 is asked to vote on the add of member 2"
+    );
+    let out = net.members[1]
+        .engine
+        .vote(&g, requested[0], false, net.now)
+        .unwrap();
+    net.apply(1, out);
+    net.run(1_000);
+    let decided = net.events_of(0).iter().find_map(|e| match e {
+        Event::ProposalDecided {
+            proposal, outcome, ..
+        } if *proposal == requested[0] => Some(*outcome),
+        _ => None,
+    });
+    assert_eq!(decided, Some(demls::Outcome::No), "n = 2 needs unanimity");
+    net.run(20_000);
+    net.assert_converged(&g, &[0, 1]);
+    assert!(net.members[2].engine.group_summary(&g).is_none());
+    // Voting twice is refused.
+    assert!(
+        net.members[1]
+            .engine
+            .vote(&g, requested[0], true, net.now)
+            .is_err()
+    );
+}
+
+#[test]
+fn an_engine_reopened_on_its_storage_continues_in_the_group() {
+    let g = gid("restart");
+    let mut net = Net::new(3);
+    net.create(0, &g);
+    net.join(1, &g);
+    net.join(2, &g);
+    net.run(5_000);
+    net.assert_converged(&g, &[0, 1, 2]);
+    // Member 1 restarts from its storage.
+    let storage = net.members[1].storage.clone();
+    net.members[1].engine = demls::Engine::open(
+        std::sync::Arc::new(storage),
+        std::sync::Arc::new(demls_consensus_hashgraph::HashgraphFactory::default()),
+        std::sync::Arc::new(demls::policy::single::SinglePolicyFactory::new(
+            Default::default(),
+        )),
+        common::params(),
+        Some(common::seed(1)),
+        net.now,
+    )
+    .unwrap();
+    net.assert_converged(&g, &[0, 1, 2]);
+    let id = net.send(1, &g, b"back");
+    net.run(1_000);
+    assert!(net.received(0, &g).contains_key(&id));
+    // And it still takes part in votes and commits.
+    let target = net.id(2);
+    net.propose_remove(1, &g, target);
+    net.run(5_000);
+    net.assert_converged(&g, &[0, 1]);
+}

@@ -31,16 +31,20 @@ impl HashgraphOptions {
             section: "consensus".into(),
             message: message.into(),
         };
-        let mut config = Config::default();
-        config.mode = match self.mode.as_deref() {
+        let mode = match self.mode.as_deref() {
             None | Some("gossipsub") => Mode::Gossipsub,
             Some("p2p") => Mode::P2p,
             Some(_) => return Err(invalid("mode must be \"gossipsub\" or \"p2p\"")),
         };
-        config.tie_policy = match self.tie_policy.as_deref() {
+        let tie_policy = match self.tie_policy.as_deref() {
             None | Some("reject") => TiePolicy::Reject,
             Some("retry") => TiePolicy::Retry,
             Some(_) => return Err(invalid("tie_policy must be \"reject\" or \"retry\"")),
+        };
+        let mut config = Config {
+            mode,
+            tie_policy,
+            ..Config::default()
         };
         if let Some(v) = self.allowed_clock_skew_ms {
             config.allowed_clock_skew_ms = v;

@@ -4,12 +4,12 @@
 use super::event::{Event, RejectReason};
 use super::group::{Group, Held};
 use super::output::Output;
-use super::{Abort, Engine, EngineError, Step, epoch, governance, keypackages, reject, validation};
+use super::{
+    Abort, Engine, EngineError, Requeue, Step, epoch, governance, keypackages, reject, validation,
+};
 use crate::mls::{MlsState, Processed};
 use crate::types::{GroupId, Timestamp, Topic};
 use crate::wire::{Envelope, Frame, Kind, frame, sealed};
-
-pub(crate) type Requeue = Vec<(Topic, Vec<u8>)>;
 
 fn rejected(group_id: Option<GroupId>, reason: RejectReason, detail: impl Into<String>) -> Output {
     let detail = detail.into();

@@ -5,11 +5,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::event::{Event, RejectReason};
-use super::inbound::Requeue;
 use super::output::Output;
 use super::records::{decode, encode};
 use super::topics::GroupTopics;
-use super::{Engine, EngineError, EngineParams};
+use super::{Engine, EngineError, EngineParams, Requeue};
 use crate::identity::Identity;
 use crate::mls::{MlsState, Provider, decode_welcome, new_key_package};
 use crate::storage::Space;

@@ -88,6 +88,9 @@ pub enum EngineError {
     Policy(#[from] PolicyError),
 }
 
+/// Inbound messages to process again, each as its own step (held messages whose time came).
+pub(crate) type Requeue = Vec<(Topic, Vec<u8>)>;
+
 /// Why a step stops early.
 pub(crate) enum Abort {
     /// The input is refused: roll the step back and report it.
@@ -115,7 +118,7 @@ pub(crate) struct Step<'a> {
     pub now: Timestamp,
     pub out: Output,
     /// Inbound messages to process as separate steps after this one commits.
-    pub requeue: Vec<(Topic, Vec<u8>)>,
+    pub requeue: Requeue,
 }
 
 impl<'a> Step<'a> {
@@ -574,7 +577,7 @@ impl Engine {
         group_id: &GroupId,
         now: Timestamp,
         f: impl FnOnce(&mut Group, &mut Step<'_>) -> Result<(), Abort>,
-    ) -> Result<(Output, Vec<(Topic, Vec<u8>)>), EngineError> {
+    ) -> Result<(Output, Requeue), EngineError> {
         let storage = self.storage.clone();
         let Some(group) = self.groups.get_mut(group_id) else {
             return Err(EngineError::UnknownGroup(group_id.clone()));

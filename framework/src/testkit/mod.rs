@@ -17,8 +17,8 @@
 //!    ```
 //!
 //! 2. Create `tests/conformance.rs` with one macro call. Each call stamps one named `#[test]`
-//!    per case, so a failure reads as a sentence
-//!    (`conformance::unsubscribe_stops_delivery ... FAILED`):
+//!    per case, so a failure reads as a sentence (`test unsubscribe_stops_delivery ... FAILED`);
+//!    call it inside a `mod` to group the names:
 //!
 //!    ```ignore
 //!    // A storage backend: a closure that opens a fresh, empty store per call.
@@ -35,7 +35,9 @@
 //!    (see [`storage::ApplyFailure`]).
 //!
 //! Every case is also a public function ([`transport`] and [`storage`]), so a backend can call
-//! single cases from its own tests, e.g. with a non-default configuration.
+//! single cases from its own tests, e.g. with a non-default configuration: storage cases are
+//! plain functions, and transport cases run with [`run`], e.g.
+//! `demls::testkit::run(transport::recv_is_cancel_safe(&harness))`.
 //!
 //! Real network transports need a moment before a subscription is effective; the transport
 //! suite handles that itself (it publishes probe messages until every subscriber has seen one,

@@ -15,6 +15,8 @@ use demls_storage_memory::MemoryStorage;
 /// The start of simulated time (2026-01-01T00:00:00Z), so KeyPackage lifetimes are valid.
 pub const T0: u64 = 1_767_225_600_000;
 
+pub mod adversary;
+
 pub struct Member {
     pub engine: Engine,
     pub storage: MemoryStorage,
@@ -110,6 +112,16 @@ impl Net {
             message_id: Vec::new(),
         };
         self.members[to].engine.handle(&inbound, self.now).unwrap()
+    }
+
+    /// Removes and returns every queued publication (tests inspect, tamper with or drop them).
+    pub fn take_queue(&mut self) -> Vec<(usize, Topic, Vec<u8>)> {
+        self.queue.drain(..).collect()
+    }
+
+    /// Queues a publication as if member `from` had published it.
+    pub fn enqueue(&mut self, from: usize, topic: Topic, payload: Vec<u8>) {
+        self.queue.push_back((from, topic, payload));
     }
 
     /// Delivers every queued message (and what it causes) until the queue is empty.

@@ -6,7 +6,6 @@
 //! compare the store against a plain in-memory model where that is simpler than spelling the
 //! expected result out. The optional [`a_failed_batch_leaves_the_store_unchanged`] case runs
 //! only for backends that can be made to fail an `apply` ([`ApplyFailure`]).
-
 //!
 //! The cases live in four files: [`basics`] (single operations, scans, spaces), [`batches`]
 //! (ordering, atomicity, concurrency), [`scale`] (large values, many keys) and [`mls`] (an

@@ -7,7 +7,6 @@
 //! messages until every subscriber has received one (probes are skipped everywhere else), and
 //! "nothing arrives" is checked by publishing a sentinel after the forbidden message, waiting
 //! for the sentinel, and then for a further [`TransportHarness::quiet`] period.
-
 //!
 //! The cases live in three files by what they check: [`delivery`] (who receives what),
 //! [`payloads`] (integrity, limits and order of what is received) and [`lifecycle`]

@@ -1,0 +1,369 @@
+//! Quickstart: five in-process members form a de-MLS group by votes, chat, vote one member out,
+//! and print a readable trace of epochs, votes, commits and decrypted messages.
+//!
+//! ```text
+//! cargo run --release --example quickstart
+//! ```
+//!
+//! Every node is built from the same embedded TOML profile (memory transport, memory storage,
+//! hashgraph consensus, single steward): no external service is involved.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use demls::engine::{Event, ProposalAction};
+use demls::{MemberId, Node, NodeConfig, Outcome};
+use tokio::sync::mpsc;
+
+/// The embedded default profile; each node gets its own name.
+const PROFILE: &str = r#"
+[node]
+name = "NAME"
+
+[transport]
+backend = "memory"
+network = "quickstart"
+
+[storage]
+backend = "memory"
+
+[consensus]
+backend = "hashgraph"
+
+[steward]
+backend = "single"
+commit_delay_ms = 150
+
+[group]
+vote_timeout_ms = 5000
+"#;
+
+const GROUP: &[u8] = b"demo";
+const NAMES: [&str; 5] = ["alice", "bob", "carol", "dave", "erin"];
+
+/// What the run ended with, for the test that exercises this example.
+#[derive(Debug)]
+pub struct Summary {
+    /// Final epoch at every remaining member.
+    pub epochs: Vec<u64>,
+    /// Whether all remaining members share roster and authenticator.
+    pub converged: bool,
+    /// Messages decrypted in total.
+    pub delivered: usize,
+    /// Whether the removed member saw its removal.
+    pub removed_notified: bool,
+}
+
+/// Prints events from every node and lets the main task wait for conditions.
+struct Trace {
+    start: Instant,
+    names: BTreeMap<MemberId, &'static str>,
+    rx: mpsc::UnboundedReceiver<(&'static str, Event)>,
+    log: Vec<(&'static str, Event)>,
+}
+
+impl Trace {
+    fn who(&self, id: &MemberId) -> String {
+        self.names
+            .get(id)
+            .map_or_else(|| id.short(), |n| (*n).to_owned())
+    }
+
+    fn describe(&self, action: &ProposalAction) -> String {
+        match action {
+            ProposalAction::Add { member } => format!("add {}", self.who(member)),
+            ProposalAction::Remove { member } => format!("remove {}", self.who(member)),
+        }
+    }
+
+    fn print(&self, node: &str, event: &Event) {
+        let line = match event {
+            Event::GroupCreated { epoch, .. } => format!("created the group (epoch {epoch})"),
+            Event::JoinRequested { .. } => "announced a KeyPackage, asking to join".into(),
+            Event::KeyPackageReceived { member, .. } if node == "alice" => {
+                format!("saw {}'s KeyPackage", self.who(member))
+            }
+            Event::ProposalOpened {
+                proposal,
+                owner,
+                action,
+                epoch,
+                ..
+            } if self.who(owner) == node => {
+                format!(
+                    "opened proposal {}: {} (voters: roster of epoch {epoch})",
+                    proposal.short(),
+                    self.describe(action)
+                )
+            }
+            Event::VoteCast { proposal, yes, .. } => {
+                format!(
+                    "voted {} on {}",
+                    if *yes { "YES" } else { "NO" },
+                    proposal.short()
+                )
+            }
+            Event::ProposalDecided {
+                proposal,
+                action,
+                outcome,
+                yes,
+                no,
+                eligible,
+                ..
+            } => {
+                let verdict = match outcome {
+                    Outcome::Yes => "YES",
+                    Outcome::No => "NO",
+                    Outcome::Failed => "FAILED",
+                };
+                format!(
+                    "{} ({}) decided {verdict}: {yes} yes / {no} no of {eligible}",
+                    proposal.short(),
+                    self.describe(action)
+                )
+            }
+            Event::CommitCreated {
+                epoch, proposals, ..
+            } => {
+                format!("committed {} proposal(s) -> epoch {epoch}", proposals.len())
+            }
+            Event::EpochAdvanced {
+                epoch,
+                committer,
+                added,
+                removed,
+                members,
+                authenticator,
+                ..
+            } => {
+                let mut changes: Vec<String> =
+                    added.iter().map(|m| format!("+{}", self.who(m))).collect();
+                changes.extend(removed.iter().map(|m| format!("-{}", self.who(m))));
+                format!(
+                    "epoch {epoch}: {} by {} ({members} members, authenticator {})",
+                    changes.join(" "),
+                    self.who(committer),
+                    authenticator
+                        .iter()
+                        .take(4)
+                        .map(|b| format!("{b:02x}"))
+                        .collect::<String>()
+                )
+            }
+            Event::Joined { epoch, members, .. } => {
+                format!("joined at epoch {epoch} ({members} members)")
+            }
+            Event::MessageReceived {
+                sender,
+                payload,
+                epoch,
+                ..
+            } => {
+                format!(
+                    "<- {} [epoch {epoch}]: {:?}",
+                    self.who(sender),
+                    String::from_utf8_lossy(payload)
+                )
+            }
+            Event::Removed {
+                epoch, committer, ..
+            } => {
+                format!(
+                    "was removed at epoch {epoch} (commit by {})",
+                    self.who(committer)
+                )
+            }
+            Event::Rejected { reason, detail, .. } => format!("REJECTED {reason}: {detail}"),
+            Event::PublishFailed { detail, .. } => format!("publish failed: {detail}"),
+            _ => return,
+        };
+        println!(
+            "[{:>6.3}s] {node:<5}  {line}",
+            self.start.elapsed().as_secs_f64()
+        );
+    }
+
+    /// Consumes events (printing them) until `done` holds over the log, or times out.
+    async fn until(
+        &mut self,
+        what: &str,
+        done: impl Fn(&[(&'static str, Event)]) -> bool,
+    ) -> Result<(), String> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while !done(&self.log) {
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some((node, event))) => {
+                    self.print(node, &event);
+                    self.log.push((node, event));
+                }
+                _ => return Err(format!("timed out waiting for: {what}")),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn count(log: &[(&'static str, Event)], f: impl Fn(&str, &Event) -> bool) -> usize {
+    log.iter().filter(|(n, e)| f(n, e)).count()
+}
+
+/// Runs the whole scenario.
+pub async fn run() -> Result<Summary, String> {
+    demls_transport_memory::link();
+    demls_storage_memory::link();
+    demls_consensus_hashgraph::link();
+
+    let (tx, rx) = mpsc::unbounded_channel();
+    let mut nodes = Vec::new();
+    let mut names = BTreeMap::new();
+    for name in NAMES {
+        let config =
+            NodeConfig::from_toml_str(&PROFILE.replace("NAME", name)).map_err(|e| e.to_string())?;
+        let node = Node::start(config).await.map_err(|e| e.to_string())?;
+        names.insert(node.member_id(), name);
+        let (events, tx) = (node.clone(), tx.clone());
+        tokio::spawn(async move {
+            while let Some(event) = events.next_event().await {
+                if tx.send((name, event)).is_err() {
+                    break;
+                }
+            }
+        });
+        nodes.push(node);
+    }
+    let mut trace = Trace {
+        start: Instant::now(),
+        names,
+        rx,
+        log: Vec::new(),
+    };
+    println!("== five members: {}", NAMES.join(", "));
+
+    println!("== alice creates the group; bob asks to join and the group (alice alone) votes");
+    nodes[0]
+        .create_group(GROUP)
+        .await
+        .map_err(|e| e.to_string())?;
+    nodes[1]
+        .join_group(GROUP)
+        .await
+        .map_err(|e| e.to_string())?;
+    trace
+        .until("bob joined", |l| {
+            count(l, |n, e| n == "bob" && matches!(e, Event::Joined { .. })) == 1
+        })
+        .await?;
+
+    println!("== carol, dave and erin ask to join at once; alice and bob vote");
+    for node in &nodes[2..] {
+        node.join_group(GROUP).await.map_err(|e| e.to_string())?;
+    }
+    trace
+        .until("everyone joined", |l| {
+            count(l, |_, e| matches!(e, Event::Joined { .. })) == 4
+        })
+        .await?;
+
+    println!("== everyone says hello");
+    for (i, node) in nodes.iter().enumerate() {
+        node.send(GROUP, format!("hello from {}", NAMES[i]).as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    trace
+        .until("20 messages decrypted", |l| {
+            count(l, |_, e| matches!(e, Event::MessageReceived { .. })) == 20
+        })
+        .await?;
+
+    println!("== carol proposes removing dave; the group votes and the steward commits");
+    nodes[2]
+        .propose_remove(GROUP, nodes[3].member_id().as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    trace
+        .until("dave removed everywhere", |l| {
+            count(l, |n, e| n == "dave" && matches!(e, Event::Removed { .. })) == 1
+                && count(
+                    l,
+                    |_, e| matches!(e, Event::EpochAdvanced { removed, .. } if !removed.is_empty()),
+                ) == 4
+        })
+        .await?;
+
+    println!("== the remaining four chat on");
+    for i in [0usize, 1, 2, 4] {
+        nodes[i]
+            .send(GROUP, format!("{} is still here", NAMES[i]).as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    trace
+        .until("12 more messages decrypted", |l| {
+            count(l, |_, e| matches!(e, Event::MessageReceived { .. })) == 32
+        })
+        .await?;
+
+    let mut summaries = Vec::new();
+    for i in [0usize, 1, 2, 4] {
+        summaries.push(
+            nodes[i]
+                .group(GROUP)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("not in group")?,
+        );
+    }
+    let converged = summaries.windows(2).all(|w| {
+        w[0].epoch == w[1].epoch
+            && w[0].members == w[1].members
+            && w[0].authenticator == w[1].authenticator
+    });
+    println!(
+        "== done in {:.2}s: epoch {}, {} members, authenticators {}",
+        trace.start.elapsed().as_secs_f64(),
+        summaries[0].epoch,
+        summaries[0].members.len(),
+        if converged {
+            "equal at every member"
+        } else {
+            "DIFFER"
+        }
+    );
+    let removed_notified = count(&trace.log, |n, e| {
+        n == "dave" && matches!(e, Event::Removed { .. })
+    }) == 1;
+    for node in &nodes {
+        node.shutdown().await;
+    }
+    Ok(Summary {
+        epochs: summaries.iter().map(|s| s.epoch).collect(),
+        converged,
+        delivered: count(&trace.log, |_, e| {
+            matches!(e, Event::MessageReceived { .. })
+        }),
+        removed_notified,
+    })
+}
+
+#[allow(dead_code)]
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    match run().await {
+        Ok(summary) if summary.converged => {}
+        Ok(summary) => {
+            eprintln!("members did not converge: {summary:?}");
+            std::process::exit(1);
+        }
+        Err(e) => {
+            eprintln!("quickstart failed: {e}");
+            std::process::exit(1);
+        }
+    }
+}
