@@ -208,6 +208,23 @@ fn count(log: &[(&'static str, Event)], f: impl Fn(&str, &Event) -> bool) -> usi
     log.iter().filter(|(n, e)| f(n, e)).count()
 }
 
+/// Each node's latest (epoch, member count), from its Joined / EpochAdvanced / GroupCreated events.
+fn latest_epochs(log: &[(&'static str, Event)]) -> BTreeMap<&'static str, (u64, u32)> {
+    let mut out = BTreeMap::new();
+    for (node, event) in log {
+        match event {
+            Event::GroupCreated { epoch, .. } => {
+                out.insert(*node, (*epoch, 1));
+            }
+            Event::Joined { epoch, members, .. } | Event::EpochAdvanced { epoch, members, .. } => {
+                out.insert(*node, (*epoch, *members));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// Runs the whole scenario.
 pub async fn run() -> Result<Summary, String> {
     demls_transport_memory::link();
