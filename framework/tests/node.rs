@@ -50,7 +50,11 @@ async fn an_unknown_backend_name_is_an_error_listing_the_available_ones() {
     let mut config = profile("x", "errors", "");
     config.transport.backend = "carrier-pigeon".into();
     match Node::start(config).await {
-        Err(NodeError::Config(ConfigError::UnknownBackend { slot, name, available })) => {
+        Err(NodeError::Config(ConfigError::UnknownBackend {
+            slot,
+            name,
+            available,
+        })) => {
             assert_eq!(slot, Slot::Transport);
             assert_eq!(name, "carrier-pigeon");
             assert_eq!(available, vec!["memory".to_string()]);
@@ -82,13 +86,25 @@ async fn an_unknown_key_in_a_backend_table_is_named() {
 async fn a_missing_or_broken_config_file_is_reported_with_its_location() {
     link();
     let missing = Node::from_config_file("/definitely/not/here.toml").await;
-    assert!(matches!(missing, Err(NodeError::Config(ConfigError::Io { .. }))));
+    assert!(matches!(
+        missing,
+        Err(NodeError::Config(ConfigError::Io { .. }))
+    ));
     let dir = std::env::temp_dir().join(format!("demls-config-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("broken.toml");
-    std::fs::write(&path, "[node]\nname = \"a\"\n[transport\nbackend = \"memory\"\n").unwrap();
+    std::fs::write(
+        &path,
+        "[node]\nname = \"a\"\n[transport\nbackend = \"memory\"\n",
+    )
+    .unwrap();
     match Node::from_config_file(&path).await {
-        Err(NodeError::Config(ConfigError::Parse { path: Some(p), line, column, .. })) => {
+        Err(NodeError::Config(ConfigError::Parse {
+            path: Some(p),
+            line,
+            column,
+            ..
+        })) => {
             assert_eq!(p, path);
             assert_eq!((line, column), (3, 11));
         }
@@ -100,9 +116,13 @@ async fn a_missing_or_broken_config_file_is_reported_with_its_location() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_from_toml_form_a_group_chat_and_remove_a_member() {
     link();
-    let alice = Node::start(profile("alice", "node-test", "")).await.unwrap();
+    let alice = Node::start(profile("alice", "node-test", ""))
+        .await
+        .unwrap();
     let bob = Node::start(profile("bob", "node-test", "")).await.unwrap();
-    let carol = Node::start(profile("carol", "node-test", "")).await.unwrap();
+    let carol = Node::start(profile("carol", "node-test", ""))
+        .await
+        .unwrap();
     // Carol's events go to a callback instead of the queue.
     let seen: Arc<Mutex<Vec<Event>>> = Arc::default();
     let sink = seen.clone();
@@ -112,45 +132,97 @@ async fn nodes_from_toml_form_a_group_chat_and_remove_a_member() {
     bob.join_group(b"room").await.unwrap();
     wait_for(&bob, "bob joined", |e| matches!(e, Event::Joined { .. })).await;
     carol.join_group(b"room").await.unwrap();
-    wait_for(&alice, "carol added", |e| matches!(e, Event::EpochAdvanced { epoch: 2, .. })).await;
+    wait_for(&alice, "carol added", |e| {
+        matches!(e, Event::EpochAdvanced { epoch: 2, .. })
+    })
+    .await;
     // A message is readable by the members of the epoch it is sent in: let bob reach epoch 2.
-    wait_for(&bob, "bob in epoch 2", |e| matches!(e, Event::EpochAdvanced { epoch: 2, .. })).await;
+    wait_for(&bob, "bob in epoch 2", |e| {
+        matches!(e, Event::EpochAdvanced { epoch: 2, .. })
+    })
+    .await;
 
     let id = bob.send(b"room", b"hi all").await.unwrap();
-    let got = wait_for(&alice, "bob's message", |e| matches!(e, Event::MessageReceived { .. })).await;
-    assert!(matches!(got, Event::MessageReceived { ref message_id, ref payload, .. } if *message_id == id && payload == b"hi all"));
+    let got = wait_for(&alice, "bob's message", |e| {
+        matches!(e, Event::MessageReceived { .. })
+    })
+    .await;
+    assert!(
+        matches!(got, Event::MessageReceived { ref message_id, ref payload, .. } if *message_id == id && payload == b"hi all")
+    );
     for _ in 0..100 {
-        if seen.lock().unwrap().iter().any(|e| matches!(e, Event::MessageReceived { .. })) {
+        if seen
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, Event::MessageReceived { .. }))
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(seen.lock().unwrap().iter().any(|e| matches!(e, Event::Joined { .. })));
-    assert!(seen.lock().unwrap().iter().any(|e| matches!(e, Event::MessageReceived { .. })));
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, Event::Joined { .. }))
+    );
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, Event::MessageReceived { .. }))
+    );
 
-    alice.propose_remove(b"room", bob.member_id().as_bytes()).await.unwrap();
+    alice
+        .propose_remove(b"room", bob.member_id().as_bytes())
+        .await
+        .unwrap();
     wait_for(&bob, "bob removed", |e| matches!(e, Event::Removed { .. })).await;
-    wait_for(&alice, "epoch 3", |e| matches!(e, Event::EpochAdvanced { epoch: 3, .. })).await;
+    wait_for(&alice, "epoch 3", |e| {
+        matches!(e, Event::EpochAdvanced { epoch: 3, .. })
+    })
+    .await;
     let a = alice.group(b"room").await.unwrap().unwrap();
     for _ in 0..100 {
-        if carol.group(b"room").await.unwrap().is_some_and(|c| c.epoch == 3) {
+        if carol
+            .group(b"room")
+            .await
+            .unwrap()
+            .is_some_and(|c| c.epoch == 3)
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let c = carol.group(b"room").await.unwrap().unwrap();
-    assert_eq!((a.epoch, &a.members, &a.authenticator), (c.epoch, &c.members, &c.authenticator));
+    assert_eq!(
+        (a.epoch, &a.members, &a.authenticator),
+        (c.epoch, &c.members, &c.authenticator)
+    );
     assert_eq!(a.members, vec![alice.member_id(), carol.member_id()]);
     assert!(bob.group(b"room").await.unwrap().is_none());
 
     // Bad arguments at the edge are typed errors.
-    assert!(matches!(alice.send(b"", b"x").await, Err(NodeError::InvalidGroupId)));
-    assert!(matches!(alice.propose_remove(b"room", b"short").await, Err(NodeError::InvalidMemberId)));
-    assert!(matches!(alice.send(b"nope", b"x").await, Err(NodeError::Engine(_))));
+    assert!(matches!(
+        alice.send(b"", b"x").await,
+        Err(NodeError::InvalidGroupId)
+    ));
+    assert!(matches!(
+        alice.propose_remove(b"room", b"short").await,
+        Err(NodeError::InvalidMemberId)
+    ));
+    assert!(matches!(
+        alice.send(b"nope", b"x").await,
+        Err(NodeError::Engine(_))
+    ));
     for n in [&alice, &bob, &carol] {
         n.shutdown().await;
     }
-    assert!(matches!(alice.send(b"room", b"x").await, Err(NodeError::Stopped)));
+    assert!(matches!(
+        alice.send(b"room", b"x").await,
+        Err(NodeError::Stopped)
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -164,11 +236,15 @@ async fn a_node_restarted_from_the_same_config_is_still_in_its_groups() {
              [storage]\nbackend = \"memory\"\nname = \"{store}\"\n"
         )
     };
-    let dora = Node::start(NodeConfig::from_toml_str(&text("dora-store")).unwrap()).await.unwrap();
+    let dora = Node::start(NodeConfig::from_toml_str(&text("dora-store")).unwrap())
+        .await
+        .unwrap();
     let member = dora.member_id();
     dora.create_group(b"kept").await.unwrap();
     dora.shutdown().await;
-    let again = Node::start(NodeConfig::from_toml_str(&text("dora-store")).unwrap()).await.unwrap();
+    let again = Node::start(NodeConfig::from_toml_str(&text("dora-store")).unwrap())
+        .await
+        .unwrap();
     assert_eq!(again.member_id(), member, "the configured identity is used");
     let groups = again.groups().await.unwrap();
     assert_eq!(groups.len(), 1);
@@ -178,6 +254,8 @@ async fn a_node_restarted_from_the_same_config_is_still_in_its_groups() {
     let other = text("dora-store").replace(&seed, &"43".repeat(32));
     assert!(matches!(
         Node::start(NodeConfig::from_toml_str(&other).unwrap()).await,
-        Err(NodeError::Engine(demls::EngineError::IdentityMismatch { .. }))
+        Err(NodeError::Engine(
+            demls::EngineError::IdentityMismatch { .. }
+        ))
     ));
 }
