@@ -276,9 +276,13 @@ pub async fn run() -> Result<Summary, String> {
     for node in &nodes[2..] {
         node.join_group(GROUP).await.map_err(|e| e.to_string())?;
     }
+    // A message is readable by the members of the epoch it is sent in, so wait until all five
+    // share one epoch (the joiners joined it, alice and bob moved to it).
     trace
-        .until("everyone joined", |l| {
-            count(l, |_, e| matches!(e, Event::Joined { .. })) == 4
+        .until("all five in one epoch", |l| {
+            let epochs = latest_epochs(l);
+            let first = epochs.values().next().copied();
+            epochs.len() == 5 && epochs.values().all(|&e| Some(e) == first && e.1 == 5)
         })
         .await?;
 
