@@ -236,3 +236,77 @@ fn an_engine_reopened_on_its_storage_continues_in_the_group() {
     net.run(5_000);
     net.assert_converged(&g, &[0, 1]);
 }
+
+#[test]
+fn a_member_restarted_in_the_middle_of_a_vote_resumes_it() {
+    let g = gid("vote-restart");
+    let mut params = common::params();
+    params.voting = demls::engine::VotingMode::Manual;
+    let mut net = Net::with_params(4, params.clone());
+    net.create(0, &g);
+    for i in 1..4 {
+        net.join(i, &g);
+        net.run(3_000);
+        // Everyone already in votes YES on each add.
+        for j in 1..i {
+            let pending: Vec<_> = net
+                .events_of(j)
+                .iter()
+                .filter_map(|e| match e {
+                    Event::VoteRequested { proposal, .. } => Some(*proposal),
+                    _ => None,
+                })
+                .collect();
+            for p in pending {
+                if let Ok(out) = net.members[j].engine.vote(&g, p, true, net.now) {
+                    net.apply(j, out);
+                }
+            }
+        }
+        net.run(3_000);
+    }
+    net.assert_converged(&g, &[0, 1, 2, 3]);
+    net.clear_events();
+    let target = net.id(3);
+    net.propose_remove(0, &g, target);
+    net.flush();
+    let proposal = net
+        .events_of(2)
+        .iter()
+        .find_map(|e| match e {
+            Event::VoteRequested { proposal, .. } => Some(*proposal),
+            _ => None,
+        })
+        .unwrap();
+    let out = net.members[1]
+        .engine
+        .vote(&g, proposal, true, net.now)
+        .unwrap();
+    net.apply(1, out);
+    net.flush();
+    // Member 2 restarts before voting: the open proposal and the votes it has seen come back.
+    net.members[2].engine = demls::Engine::open(
+        std::sync::Arc::new(net.members[2].storage.clone()),
+        std::sync::Arc::new(demls_consensus_hashgraph::HashgraphFactory::default()),
+        std::sync::Arc::new(demls::policy::single::SinglePolicyFactory::new(
+            Default::default(),
+        )),
+        params,
+        Some(common::seed(2)),
+        net.now,
+    )
+    .unwrap();
+    let summary = net.members[2].engine.group_summary(&g).unwrap();
+    assert!(
+        summary.proposals.iter().any(
+            |(id, _, status)| *id == proposal && *status == demls::engine::ProposalStatus::Open
+        )
+    );
+    let out = net.members[2]
+        .engine
+        .vote(&g, proposal, true, net.now)
+        .unwrap();
+    net.apply(2, out);
+    net.run(5_000);
+    net.assert_converged(&g, &[0, 1, 2]);
+}

@@ -84,14 +84,24 @@ impl HashgraphConsensus {
         records: Vec<(Vec<u8>, Vec<u8>)>,
         now: Timestamp,
     ) -> Result<HashgraphConsensus, ConsensusError> {
-        let store =
+        let (store, journaled) =
             RecordStore::restore(records).map_err(|e| ConsensusError::Internal(e.to_string()))?;
         let mut sets = Vec::new();
         for keys in store.voter_sets().values() {
             let set = HgVoterSet::new(keys).map_err(|e| ConsensusError::Internal(e.to_string()))?;
             sets.push(Arc::new(set));
         }
-        let engine = Engine::restore(config, store, &sets, now.0).map_err(map_error)?;
+        let mut engine = Engine::restore(config, store, &sets, now.0).map_err(map_error)?;
+        // Votes that were waiting for verification when the node stopped.
+        for vote in journaled {
+            let digest = ProposalDigest::from_slice(&vote.proposal_hash);
+            let hash = vote.vote_hash.clone();
+            if engine.ingest_vote(vote, now.0).is_err() {
+                if let Some(digest) = digest {
+                    engine.store_mut().settle(&digest, &hash);
+                }
+            }
+        }
         Ok(HashgraphConsensus {
             engine,
             signer: IdentityVoteSigner(signer),
@@ -162,24 +172,35 @@ impl Consensus for HashgraphConsensus {
         let report = match message {
             ConsensusMessage::Proposal(proposal) => {
                 let digest = proposal_digest(&proposal);
-                let set = match self.engine.voters(&digest) {
-                    Some(set) => set.clone(),
+                let (set, new_set) = match self.engine.voters(&digest) {
+                    Some(set) => (set.clone(), None),
                     None => {
                         let framework_set =
                             voters(&proposal.payload).map_err(ConsensusError::NoVoterSet)?;
-                        let set = self.voter_set(&framework_set)?;
-                        self.engine
-                            .store_mut()
-                            .remember_voter_set(set.fingerprint(), framework_set.keys());
-                        set
+                        (self.voter_set(&framework_set)?, Some(framework_set))
                     }
                 };
-                self.engine
+                let votes = proposal.votes.clone();
+                let report = self
+                    .engine
                     .ingest(ConsensusMessage::Proposal(proposal), &set, now.0)
-                    .map_err(map_error)?
+                    .map_err(map_error)?;
+                let store = self.engine.store_mut();
+                if let Some(framework_set) = new_set {
+                    store.remember_voter_set(set.fingerprint(), framework_set.keys());
+                }
+                if report.queued + report.buffered > 0 {
+                    votes.iter().for_each(|v| store.journal(v));
+                }
+                report
             }
             ConsensusMessage::Vote(vote) => {
-                self.engine.ingest_vote(vote, now.0).map_err(map_error)?
+                let journal = vote.clone();
+                let report = self.engine.ingest_vote(vote, now.0).map_err(map_error)?;
+                if report.queued + report.buffered > 0 {
+                    self.engine.store_mut().journal(&journal);
+                }
+                report
             }
         };
         if report.duplicates > 0

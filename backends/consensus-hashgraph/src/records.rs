@@ -1,8 +1,8 @@
 //! The consensus crate's [`Store`] as key-value records that the demls engine persists in the
 //! same transaction as the step that produced them.
 //!
-//! The store keeps the current records in memory (the crate reads them back only when
-//! restoring) and a log of changes that [`RecordStore::take_changes`] hands to the engine.
+//! The store keeps the current records in the crate's own [`MemoryStore`] (the crate reads
+//! them back only when restoring) and a log of changes that [`RecordStore::take_changes`] hands to the engine.
 //! Record layout (keys are relative to the group's consensus prefix):
 //!
 //! | key | value |
@@ -12,12 +12,18 @@
 //! | `d` ‖ digest | outcome (u8) ‖ yes ‖ no ‖ silent (u32 BE) ‖ at (u64 BE) |
 //! | `r` ‖ digest | replay protection until (u64 BE) |
 //! | `s` ‖ fingerprint | the voter set's keys, 32 bytes each, in order |
+//! | `q` ‖ digest ‖ vote hash | a vote received but not yet verified (protobuf) |
+//!
+//! The crate stores only verified votes; votes waiting in its batch-verification queue would be
+//! lost in a crash, and a member that restarted in the middle of a vote could then never decide
+//! it. So every received vote is journaled (`q`) until the crate stores it or rejects it, and
+//! journaled votes are ingested again on restore.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use consensus_hashgraph::{
-    Decision, FailReason, Outcome, Proposal, ProposalDigest, Store, StoreError, StoredProposal,
-    Vote,
+    Decision, FailReason, MemoryStore, Outcome, Proposal, ProposalDigest, Store, StoreError,
+    StoredProposal, Vote,
 };
 use demls::consensus::StateChange;
 use prost::Message;
@@ -27,20 +33,16 @@ use prost::Message;
 #[error("corrupt consensus record: {0}")]
 pub(crate) struct CorruptRecord(pub String);
 
-#[derive(Default)]
-struct Entry {
-    proposal: Option<StoredProposal>,
-    votes: Vec<Vote>,
-    decision: Option<Decision>,
-}
-
-/// An in-memory [`Store`] that logs every change as a persistence record.
+/// The crate's [`MemoryStore`] plus a log of every change as a persistence record.
 #[derive(Default)]
 pub(crate) struct RecordStore {
-    entries: BTreeMap<ProposalDigest, Entry>,
-    replay: BTreeMap<ProposalDigest, u64>,
+    inner: MemoryStore,
+    /// Votes stored per proposal, for the next vote record's sequence number.
+    vote_counts: BTreeMap<ProposalDigest, u32>,
     /// Voter sets (fingerprint → keys) already written, so each is written once.
     voter_sets: BTreeMap<[u8; 32], Vec<Vec<u8>>>,
+    /// Journaled, not yet verified votes per proposal.
+    unverified: BTreeMap<ProposalDigest, BTreeSet<[u8; 32]>>,
     changes: Vec<StateChange>,
 }
 
@@ -48,6 +50,12 @@ fn key(tag: u8, digest: &ProposalDigest) -> Vec<u8> {
     let mut k = Vec::with_capacity(33);
     k.push(tag);
     k.extend_from_slice(digest.as_bytes());
+    k
+}
+
+fn journal_key(digest: &ProposalDigest, hash: &[u8; 32]) -> Vec<u8> {
+    let mut k = key(b'q', digest);
+    k.extend_from_slice(hash);
     k
 }
 
@@ -99,9 +107,13 @@ fn decode_decision(bytes: &[u8]) -> Result<Decision, CorruptRecord> {
 
 impl RecordStore {
     /// Rebuilds the store from records previously taken with [`take_changes`](Self::take_changes).
-    /// Returns the store and the voter sets it references.
-    pub(crate) fn restore(records: Vec<(Vec<u8>, Vec<u8>)>) -> Result<RecordStore, CorruptRecord> {
+    /// Returns the store and the journaled votes to ingest again.
+    pub(crate) fn restore(
+        records: Vec<(Vec<u8>, Vec<u8>)>,
+    ) -> Result<(RecordStore, Vec<Vote>), CorruptRecord> {
         let mut store = RecordStore::default();
+        let mut journaled = Vec::new();
+        let io = |e: StoreError| CorruptRecord(e.to_string());
         for (k, v) in records {
             let (&tag, rest) = k
                 .split_first()
@@ -120,22 +132,27 @@ impl RecordStore {
                     voter_set.copy_from_slice(&v[..32]);
                     let header =
                         Proposal::decode(&v[32..]).map_err(|e| CorruptRecord(e.to_string()))?;
-                    store.entries.entry(digest).or_default().proposal = Some(StoredProposal {
+                    let stored = StoredProposal {
                         digest,
                         header,
                         voter_set,
-                    });
+                    };
+                    store.inner.save_proposal(&stored).map_err(io)?;
                 }
                 b'v' => {
                     let digest = digest_of(rest)?;
                     let vote =
                         Vote::decode(v.as_slice()).map_err(|e| CorruptRecord(e.to_string()))?;
-                    // Keys sort by sequence number, so pushing keeps append order.
-                    store.entries.entry(digest).or_default().votes.push(vote);
+                    // Keys sort by sequence number, so appending keeps the original order.
+                    store.inner.save_votes(&digest, &[vote]).map_err(io)?;
+                    *store.vote_counts.entry(digest).or_default() += 1;
                 }
                 b'd' => {
                     let digest = digest_of(rest)?;
-                    store.entries.entry(digest).or_default().decision = Some(decode_decision(&v)?);
+                    store
+                        .inner
+                        .save_decision(&digest, &decode_decision(&v)?)
+                        .map_err(io)?;
                 }
                 b'r' => {
                     let digest = digest_of(rest)?;
@@ -143,7 +160,10 @@ impl RecordStore {
                         .as_slice()
                         .try_into()
                         .map_err(|_| CorruptRecord("replay mark".into()))?;
-                    store.replay.insert(digest, u64::from_be_bytes(until));
+                    store
+                        .inner
+                        .save_replay_mark(&digest, u64::from_be_bytes(until))
+                        .map_err(io)?;
                 }
                 b's' => {
                     let fingerprint: [u8; 32] = rest
@@ -156,10 +176,53 @@ impl RecordStore {
                         .voter_sets
                         .insert(fingerprint, v.chunks(32).map(<[u8]>::to_vec).collect());
                 }
+                b'q' => {
+                    let digest = digest_of(rest)?;
+                    let hash: [u8; 32] = rest
+                        .get(32..)
+                        .and_then(|h| h.try_into().ok())
+                        .ok_or_else(|| CorruptRecord("journal key".into()))?;
+                    let vote =
+                        Vote::decode(v.as_slice()).map_err(|e| CorruptRecord(e.to_string()))?;
+                    store.unverified.entry(digest).or_default().insert(hash);
+                    journaled.push(vote);
+                }
                 _ => return Err(CorruptRecord(format!("unknown record tag {tag}"))),
             }
         }
-        Ok(store)
+        Ok((store, journaled))
+    }
+
+    /// Journals a received vote until it is stored or rejected.
+    pub(crate) fn journal(&mut self, vote: &Vote) {
+        let (Some(digest), Ok(hash)) = (
+            ProposalDigest::from_slice(&vote.proposal_hash),
+            <[u8; 32]>::try_from(vote.vote_hash.as_slice()),
+        ) else {
+            return;
+        };
+        if self.unverified.entry(digest).or_default().insert(hash) {
+            self.changes.push(StateChange::Put(
+                journal_key(&digest, &hash),
+                vote.encode_to_vec(),
+            ));
+        }
+    }
+
+    /// Ends the journaling of a vote (stored, rejected or forgotten).
+    pub(crate) fn settle(&mut self, digest: &ProposalDigest, vote_hash: &[u8]) {
+        let Ok(hash) = <[u8; 32]>::try_from(vote_hash) else {
+            return;
+        };
+        if let Some(set) = self.unverified.get_mut(digest) {
+            if set.remove(&hash) {
+                self.changes
+                    .push(StateChange::Delete(journal_key(digest, &hash)));
+            }
+            if set.is_empty() {
+                self.unverified.remove(digest);
+            }
+        }
     }
 
     /// The voter sets referenced by stored proposals (fingerprint → keys).
@@ -190,21 +253,19 @@ impl Store for RecordStore {
         value.extend_from_slice(&proposal.header.encode_to_vec());
         self.changes
             .push(StateChange::Put(key(b'p', &proposal.digest), value));
-        self.entries.entry(proposal.digest).or_default().proposal = Some(proposal.clone());
-        Ok(())
+        self.inner.save_proposal(proposal)
     }
 
     fn save_votes(&mut self, digest: &ProposalDigest, votes: &[Vote]) -> Result<(), StoreError> {
-        let entry = self.entries.entry(*digest).or_default();
+        let count = self.vote_counts.entry(*digest).or_default();
         for vote in votes {
-            let seq = entry.votes.len() as u32;
             self.changes.push(StateChange::Put(
-                vote_key(digest, seq),
+                vote_key(digest, *count),
                 vote.encode_to_vec(),
             ));
-            entry.votes.push(vote.clone());
+            *count += 1;
         }
-        Ok(())
+        self.inner.save_votes(digest, votes)
     }
 
     fn save_decision(
@@ -216,20 +277,17 @@ impl Store for RecordStore {
             key(b'd', digest),
             encode_decision(decision),
         ));
-        self.entries.entry(*digest).or_default().decision = Some(*decision);
-        Ok(())
+        self.inner.save_decision(digest, decision)
     }
 
     fn remove_proposal(&mut self, digest: &ProposalDigest) -> Result<(), StoreError> {
-        if let Some(entry) = self.entries.remove(digest) {
-            self.changes.push(StateChange::Delete(key(b'p', digest)));
-            self.changes.push(StateChange::Delete(key(b'd', digest)));
-            for seq in 0..entry.votes.len() as u32 {
-                self.changes
-                    .push(StateChange::Delete(vote_key(digest, seq)));
-            }
+        self.changes.push(StateChange::Delete(key(b'p', digest)));
+        self.changes.push(StateChange::Delete(key(b'd', digest)));
+        for seq in 0..self.vote_counts.remove(digest).unwrap_or(0) {
+            self.changes
+                .push(StateChange::Delete(vote_key(digest, seq)));
         }
-        Ok(())
+        self.inner.remove_proposal(digest)
     }
 
     fn save_replay_mark(&mut self, digest: &ProposalDigest, until: u64) -> Result<(), StoreError> {
@@ -237,44 +295,32 @@ impl Store for RecordStore {
             key(b'r', digest),
             until.to_be_bytes().to_vec(),
         ));
-        self.replay.insert(*digest, until);
-        Ok(())
+        self.inner.save_replay_mark(digest, until)
     }
 
     fn remove_replay_mark(&mut self, digest: &ProposalDigest) -> Result<(), StoreError> {
-        if self.replay.remove(digest).is_some() {
-            self.changes.push(StateChange::Delete(key(b'r', digest)));
-        }
-        Ok(())
+        self.changes.push(StateChange::Delete(key(b'r', digest)));
+        self.inner.remove_replay_mark(digest)
     }
 
     fn list_proposals(&self) -> Result<Vec<ProposalDigest>, StoreError> {
-        Ok(self
-            .entries
-            .iter()
-            .filter(|(_, e)| e.proposal.is_some())
-            .map(|(d, _)| *d)
-            .collect())
+        self.inner.list_proposals()
     }
 
     fn load_proposal(&self, digest: &ProposalDigest) -> Result<Option<StoredProposal>, StoreError> {
-        Ok(self.entries.get(digest).and_then(|e| e.proposal.clone()))
+        self.inner.load_proposal(digest)
     }
 
     fn load_votes(&self, digest: &ProposalDigest) -> Result<Vec<Vote>, StoreError> {
-        Ok(self
-            .entries
-            .get(digest)
-            .map(|e| e.votes.clone())
-            .unwrap_or_default())
+        self.inner.load_votes(digest)
     }
 
     fn load_decision(&self, digest: &ProposalDigest) -> Result<Option<Decision>, StoreError> {
-        Ok(self.entries.get(digest).and_then(|e| e.decision))
+        self.inner.load_decision(digest)
     }
 
     fn load_replay_marks(&self) -> Result<Vec<(ProposalDigest, u64)>, StoreError> {
-        Ok(self.replay.iter().map(|(d, u)| (*d, *u)).collect())
+        self.inner.load_replay_marks()
     }
 }
 
@@ -295,6 +341,7 @@ mod tests {
         assert!(decode_decision(&[9; 21]).is_err());
         assert!(decode_decision(&[1; 3]).is_err());
         assert!(RecordStore::restore(vec![(vec![b'x'], vec![])]).is_err());
+        assert!(RecordStore::restore(vec![(vec![b'q', 1], vec![])]).is_err());
         assert!(RecordStore::restore(vec![(vec![b'p', 1, 2], vec![])]).is_err());
     }
 }

@@ -7,6 +7,8 @@ use super::output::Output;
 use super::{
     Abort, Engine, EngineError, Requeue, Step, epoch, governance, keypackages, reject, validation,
 };
+use openmls::prelude::ProtocolMessage;
+
 use crate::mls::{MlsState, Processed};
 use crate::types::{GroupId, Timestamp, Topic};
 use crate::wire::{Envelope, Frame, Kind, frame, sealed};
@@ -131,6 +133,21 @@ fn epoch_window(
     Ok(true)
 }
 
+/// Decodes an MLS message whose header must name the envelope's group and epoch.
+fn peek_matching(bytes: &[u8], group_id: &[u8], epoch: u64) -> Result<ProtocolMessage, Abort> {
+    let (message, mls_gid, mls_epoch) = match MlsState::peek(bytes) {
+        Ok(v) => v,
+        Err(e) => return reject(RejectReason::Malformed, e.to_string()),
+    };
+    if mls_gid != group_id || mls_epoch != epoch {
+        return reject(
+            RejectReason::Malformed,
+            "MLS header does not match the envelope",
+        );
+    }
+    Ok(message)
+}
+
 /// An MLS application message: a chat message or a consensus message.
 fn on_mls(
     group: &mut Group,
@@ -146,16 +163,7 @@ fn on_mls(
     if !epoch_window(group, step, topic, raw, epoch, oldest)? {
         return Ok(());
     }
-    let (message, mls_gid, mls_epoch) = match MlsState::peek(&env.body) {
-        Ok(v) => v,
-        Err(e) => return reject(RejectReason::Malformed, e.to_string()),
-    };
-    if mls_gid != env.group_id || mls_epoch != epoch {
-        return reject(
-            RejectReason::Malformed,
-            "MLS header does not match the envelope",
-        );
-    }
+    let message = peek_matching(&env.body, &env.group_id, epoch)?;
     let Some(sender_roster) = group.members_at(epoch).map(|m| m.roster.clone()) else {
         return reject(
             RejectReason::StaleEpoch,
@@ -238,16 +246,7 @@ fn on_commit(
             "sealed commit does not open with this epoch's key",
         );
     };
-    let (message, mls_gid, mls_epoch) = match MlsState::peek(&commit_bytes) {
-        Ok(v) => v,
-        Err(e) => return reject(RejectReason::Malformed, e.to_string()),
-    };
-    if mls_gid != env.group_id || mls_epoch != epoch {
-        return reject(
-            RejectReason::Malformed,
-            "MLS header does not match the envelope",
-        );
-    }
+    let message = peek_matching(&commit_bytes, &env.group_id, epoch)?;
     group.mls_touched = true;
     let (sender_leaf, aad, staged) = match group.mls.process(&step.provider(), message) {
         Ok(Processed::Commit {

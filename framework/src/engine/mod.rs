@@ -21,6 +21,7 @@ mod keypackages;
 mod output;
 mod params;
 mod records;
+mod step;
 mod topics;
 mod validation;
 
@@ -34,6 +35,8 @@ pub use output::{Outbound, Output};
 pub use params::{EngineParams, VotingMode};
 pub use records::ProposalStatus;
 pub use topics::GroupTopics;
+
+pub(crate) use step::{Abort, Requeue, Step, reject};
 
 use self::group::Group;
 use self::join::PendingJoin;
@@ -86,49 +89,6 @@ pub enum EngineError {
     /// The steward policy refused.
     #[error(transparent)]
     Policy(#[from] PolicyError),
-}
-
-/// Inbound messages to process again, each as its own step (held messages whose time came).
-pub(crate) type Requeue = Vec<(Topic, Vec<u8>)>;
-
-/// Why a step stops early.
-pub(crate) enum Abort {
-    /// The input is refused: roll the step back and report it.
-    Reject(RejectReason, String),
-    /// Something failed that is not the input's fault.
-    Fatal(EngineError),
-}
-
-impl<E: Into<EngineError>> From<E> for Abort {
-    fn from(e: E) -> Self {
-        Abort::Fatal(e.into())
-    }
-}
-
-pub(crate) fn reject<T>(reason: RejectReason, detail: impl Into<String>) -> Result<T, Abort> {
-    Err(Abort::Reject(reason, detail.into()))
-}
-
-/// The context of one step.
-pub(crate) struct Step<'a> {
-    pub txn: &'a Txn<'a>,
-    pub crypto: &'a RustCrypto,
-    pub identity: &'a Identity,
-    pub params: &'a EngineParams,
-    pub now: Timestamp,
-    pub out: Output,
-    /// Inbound messages to process as separate steps after this one commits.
-    pub requeue: Requeue,
-}
-
-impl<'a> Step<'a> {
-    pub(crate) fn provider(&self) -> Provider<'a, 'a, 'a> {
-        Provider::new(self.crypto, self.txn)
-    }
-
-    pub(crate) fn me(&self) -> MemberId {
-        self.identity.member_id()
-    }
 }
 
 /// A snapshot of one group for the application.
@@ -425,13 +385,9 @@ impl Engine {
         key_package: &[u8],
         now: Timestamp,
     ) -> Result<(ProposalId, Output), EngineError> {
-        let mut id = None;
-        let out = self.group_command(group_id, now, |group, step| {
-            id = Some(keypackages::propose_add(group, step, key_package)?);
-            Ok(())
-        })?;
-        id.map(|id| (id, out))
-            .ok_or_else(|| EngineError::InvalidRequest("no proposal opened".into()))
+        self.proposal_command(group_id, now, |group, step| {
+            keypackages::propose_add(group, step, key_package)
+        })
     }
 
     /// Opens a vote on removing `member`.
@@ -441,24 +397,15 @@ impl Engine {
         member: MemberId,
         now: Timestamp,
     ) -> Result<(ProposalId, Output), EngineError> {
-        let mut id = None;
-        let out = self.group_command(group_id, now, |group, step| {
+        self.proposal_command(group_id, now, |group, step| {
             if !group.roster().contains(&member) {
                 return reject(
                     RejectReason::InvalidRequest,
                     format!("{member} is not a member"),
                 );
             }
-            id = Some(governance::open_proposal(
-                group,
-                step,
-                ProposalAction::Remove { member },
-                None,
-            )?);
-            Ok(())
-        })?;
-        id.map(|id| (id, out))
-            .ok_or_else(|| EngineError::InvalidRequest("no proposal opened".into()))
+            governance::open_proposal(group, step, ProposalAction::Remove { member }, None)
+        })
     }
 
     /// Casts this node's vote on an open proposal.
@@ -533,121 +480,5 @@ impl Engine {
             }
         }
         Ok(out)
-    }
-
-    /// Runs a command step on a group; a refusal becomes an error.
-    fn group_command(
-        &mut self,
-        group_id: &GroupId,
-        now: Timestamp,
-        f: impl FnOnce(&mut Group, &mut Step<'_>) -> Result<(), Abort>,
-    ) -> Result<Output, EngineError> {
-        if !self.groups.contains_key(group_id) {
-            return Err(EngineError::UnknownGroup(group_id.clone()));
-        }
-        let mut refused = None;
-        let (mut out, requeue) =
-            self.group_step(group_id, now, |group, step| match f(group, step) {
-                Err(Abort::Reject(reason, detail)) => {
-                    refused = Some((reason, detail.clone()));
-                    Err(Abort::Reject(reason, detail))
-                }
-                other => other,
-            })?;
-        if let Some((_, detail)) = refused {
-            return Err(EngineError::InvalidRequest(detail));
-        }
-        for (topic, payload) in requeue {
-            out.append(self.handle(
-                &Inbound {
-                    topic,
-                    payload,
-                    message_id: Vec::new(),
-                },
-                now,
-            )?);
-        }
-        Ok(out)
-    }
-
-    /// Runs one atomic step on a group. On refusal the step's writes are dropped, touched
-    /// OpenMLS state is reloaded, and a [`Event::Rejected`] is the step's only output.
-    fn group_step(
-        &mut self,
-        group_id: &GroupId,
-        now: Timestamp,
-        f: impl FnOnce(&mut Group, &mut Step<'_>) -> Result<(), Abort>,
-    ) -> Result<(Output, Requeue), EngineError> {
-        let storage = self.storage.clone();
-        let Some(group) = self.groups.get_mut(group_id) else {
-            return Err(EngineError::UnknownGroup(group_id.clone()));
-        };
-        let txn = Txn::new(&*storage);
-        let mut step = Step {
-            txn: &txn,
-            crypto: &self.crypto,
-            identity: &self.identity,
-            params: &self.params,
-            now,
-            out: Output::default(),
-            requeue: Vec::new(),
-        };
-        let result = f(group, &mut step);
-        let Step { out, requeue, .. } = step;
-        match result {
-            Ok(()) => {
-                let erased = !group.mls.is_active();
-                if !erased {
-                    group.flush(&txn);
-                }
-                if let Err(e) = txn.commit() {
-                    self.reload_group(group_id, now)?;
-                    return Err(e.into());
-                }
-                if erased {
-                    self.groups.remove(group_id);
-                }
-                Ok((out, requeue))
-            }
-            Err(Abort::Reject(reason, detail)) => {
-                drop(txn);
-                let touched = group.mls_touched;
-                group.discard_dirty();
-                if touched {
-                    let reload = Txn::new(&*storage);
-                    group.reload_mls(&reload, &self.crypto)?;
-                }
-                tracing::debug!(group = %group_id.display(), ?reason, %detail, "input rejected");
-                let mut out = Output::default();
-                out.event(Event::Rejected {
-                    group_id: Some(group_id.clone()),
-                    reason,
-                    detail,
-                });
-                Ok((out, Vec::new()))
-            }
-            Err(Abort::Fatal(e)) => {
-                drop(txn);
-                self.reload_group(group_id, now)?;
-                Err(e)
-            }
-        }
-    }
-
-    /// Replaces a group's in-memory state with what storage holds.
-    fn reload_group(&mut self, group_id: &GroupId, now: Timestamp) -> Result<(), EngineError> {
-        let storage = self.storage.clone();
-        let txn = Txn::new(&*storage);
-        let group = Group::load(
-            group_id.clone(),
-            &txn,
-            &self.crypto,
-            &self.identity,
-            &*self.consensus,
-            &*self.policies,
-            now,
-        )?;
-        self.groups.insert(group_id.clone(), group);
-        Ok(())
     }
 }

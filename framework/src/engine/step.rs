@@ -1,0 +1,195 @@
+//! The step machinery: every engine call runs as one atomic step over storage. A step's writes
+//! are buffered in a [`Txn`] and applied together; a refused input drops them and reloads any
+//! OpenMLS state the step touched, so it leaves no trace.
+
+use super::event::{Event, RejectReason};
+use super::group::Group;
+use super::output::Output;
+use super::{Engine, EngineError, EngineParams};
+use crate::identity::Identity;
+use crate::mls::Provider;
+use crate::transport::Inbound;
+use crate::txn::Txn;
+use crate::types::{GroupId, MemberId, ProposalId, Timestamp, Topic};
+use openmls_rust_crypto::RustCrypto;
+
+/// Inbound messages to process again, each as its own step (held messages whose time came).
+pub(crate) type Requeue = Vec<(Topic, Vec<u8>)>;
+
+/// Why a step stops early.
+pub(crate) enum Abort {
+    /// The input is refused: roll the step back and report it.
+    Reject(RejectReason, String),
+    /// Something failed that is not the input's fault.
+    Fatal(EngineError),
+}
+
+impl<E: Into<EngineError>> From<E> for Abort {
+    fn from(e: E) -> Self {
+        Abort::Fatal(e.into())
+    }
+}
+
+pub(crate) fn reject<T>(reason: RejectReason, detail: impl Into<String>) -> Result<T, Abort> {
+    Err(Abort::Reject(reason, detail.into()))
+}
+
+/// The context of one step.
+pub(crate) struct Step<'a> {
+    pub txn: &'a Txn<'a>,
+    pub crypto: &'a RustCrypto,
+    pub identity: &'a Identity,
+    pub params: &'a EngineParams,
+    pub now: Timestamp,
+    pub out: Output,
+    /// Inbound messages to process as separate steps after this one commits.
+    pub requeue: Requeue,
+}
+
+impl<'a> Step<'a> {
+    pub(crate) fn provider(&self) -> Provider<'a, 'a, 'a> {
+        Provider::new(self.crypto, self.txn)
+    }
+
+    pub(crate) fn me(&self) -> MemberId {
+        self.identity.member_id()
+    }
+}
+
+impl Engine {
+    /// Runs a command that opens a proposal; returns its id.
+    pub(super) fn proposal_command(
+        &mut self,
+        group_id: &GroupId,
+        now: Timestamp,
+        f: impl FnOnce(&mut Group, &mut Step<'_>) -> Result<ProposalId, Abort>,
+    ) -> Result<(ProposalId, Output), EngineError> {
+        let mut id = None;
+        let out = self.group_command(group_id, now, |group, step| {
+            id = Some(f(group, step)?);
+            Ok(())
+        })?;
+        id.map(|id| (id, out))
+            .ok_or_else(|| EngineError::InvalidRequest("no proposal opened".into()))
+    }
+
+    /// Runs a command step on a group; a refusal becomes an error.
+    pub(super) fn group_command(
+        &mut self,
+        group_id: &GroupId,
+        now: Timestamp,
+        f: impl FnOnce(&mut Group, &mut Step<'_>) -> Result<(), Abort>,
+    ) -> Result<Output, EngineError> {
+        if !self.groups.contains_key(group_id) {
+            return Err(EngineError::UnknownGroup(group_id.clone()));
+        }
+        let mut refused = None;
+        let (mut out, requeue) =
+            self.group_step(group_id, now, |group, step| match f(group, step) {
+                Err(Abort::Reject(reason, detail)) => {
+                    refused = Some((reason, detail.clone()));
+                    Err(Abort::Reject(reason, detail))
+                }
+                other => other,
+            })?;
+        if let Some((_, detail)) = refused {
+            return Err(EngineError::InvalidRequest(detail));
+        }
+        for (topic, payload) in requeue {
+            out.append(self.handle(
+                &Inbound {
+                    topic,
+                    payload,
+                    message_id: Vec::new(),
+                },
+                now,
+            )?);
+        }
+        Ok(out)
+    }
+
+    /// Runs one atomic step on a group. On refusal the step's writes are dropped, touched
+    /// OpenMLS state is reloaded, and a [`Event::Rejected`] is the step's only output.
+    pub(super) fn group_step(
+        &mut self,
+        group_id: &GroupId,
+        now: Timestamp,
+        f: impl FnOnce(&mut Group, &mut Step<'_>) -> Result<(), Abort>,
+    ) -> Result<(Output, Requeue), EngineError> {
+        let storage = self.storage.clone();
+        let Some(group) = self.groups.get_mut(group_id) else {
+            return Err(EngineError::UnknownGroup(group_id.clone()));
+        };
+        let txn = Txn::new(&*storage);
+        let mut step = Step {
+            txn: &txn,
+            crypto: &self.crypto,
+            identity: &self.identity,
+            params: &self.params,
+            now,
+            out: Output::default(),
+            requeue: Vec::new(),
+        };
+        let result = f(group, &mut step);
+        let Step { out, requeue, .. } = step;
+        match result {
+            Ok(()) => {
+                let erased = !group.mls.is_active();
+                if !erased {
+                    group.flush(&txn);
+                }
+                if let Err(e) = txn.commit() {
+                    self.reload_group(group_id, now)?;
+                    return Err(e.into());
+                }
+                if erased {
+                    self.groups.remove(group_id);
+                }
+                Ok((out, requeue))
+            }
+            Err(Abort::Reject(reason, detail)) => {
+                drop(txn);
+                let touched = group.mls_touched;
+                group.discard_dirty();
+                if touched {
+                    let reload = Txn::new(&*storage);
+                    group.reload_mls(&reload, &self.crypto)?;
+                }
+                tracing::debug!(group = %group_id.display(), ?reason, %detail, "input rejected");
+                let mut out = Output::default();
+                out.event(Event::Rejected {
+                    group_id: Some(group_id.clone()),
+                    reason,
+                    detail,
+                });
+                Ok((out, Vec::new()))
+            }
+            Err(Abort::Fatal(e)) => {
+                drop(txn);
+                self.reload_group(group_id, now)?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Replaces a group's in-memory state with what storage holds.
+    pub(super) fn reload_group(
+        &mut self,
+        group_id: &GroupId,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let storage = self.storage.clone();
+        let txn = Txn::new(&*storage);
+        let group = Group::load(
+            group_id.clone(),
+            &txn,
+            &self.crypto,
+            &self.identity,
+            &*self.consensus,
+            &*self.policies,
+            now,
+        )?;
+        self.groups.insert(group_id.clone(), group);
+        Ok(())
+    }
+}
