@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod consensus;
 pub mod engine;
+pub mod entropy;
 pub mod identity;
 pub mod mls;
 pub mod node;

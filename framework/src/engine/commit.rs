@@ -121,7 +121,8 @@ pub(crate) fn create_commit(group: &mut Group, step: &mut Step<'_>) -> Result<()
         removes,
         wire::encode(&info),
     )?;
-    let sealed = sealed::seal(&key, group.id.as_bytes(), epoch, &output.commit);
+    let nonce = step.crypto.entropy().array()?;
+    let sealed = sealed::seal(&key, group.id.as_bytes(), epoch, nonce, &output.commit);
     group.mls.merge_pending(&step.provider())?;
     let gid = group.id.as_bytes().to_vec();
     step.out.publish(

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use openmls_rust_crypto::RustCrypto;
+use crate::mls::Crypto;
 
 use super::records::{
     BufferedKeyPackage, CommitRecord, GroupMeta, Keys, ProposalRecord, decode, encode,
@@ -90,7 +90,7 @@ impl Group {
     pub(crate) fn new(
         id: GroupId,
         mls: MlsState,
-        crypto: &RustCrypto,
+        crypto: &Crypto,
         consensus: Box<dyn Consensus>,
         policy: Box<dyn StewardPolicy>,
     ) -> Result<Group, EngineError> {
@@ -120,7 +120,7 @@ impl Group {
     pub(crate) fn load(
         id: GroupId,
         txn: &Txn<'_>,
-        crypto: &RustCrypto,
+        crypto: &Crypto,
         identity: &Arc<Identity>,
         consensus: &dyn ConsensusFactory,
         policies: &dyn StewardPolicyFactory,
@@ -284,22 +284,14 @@ impl Group {
     }
 
     /// Reloads OpenMLS state from storage after a rolled-back step.
-    pub(crate) fn reload_mls(
-        &mut self,
-        txn: &Txn<'_>,
-        crypto: &RustCrypto,
-    ) -> Result<(), MlsError> {
+    pub(crate) fn reload_mls(&mut self, txn: &Txn<'_>, crypto: &Crypto) -> Result<(), MlsError> {
         self.mls = MlsState::load(&Provider::new(crypto, txn), &self.id)?;
         self.mls_touched = false;
         Ok(())
     }
 
     /// Installs the roster of a new epoch, keeping `keep_past` older ones.
-    pub(crate) fn push_epoch(
-        &mut self,
-        crypto: &RustCrypto,
-        keep_past: usize,
-    ) -> Result<(), MlsError> {
+    pub(crate) fn push_epoch(&mut self, crypto: &Crypto, keep_past: usize) -> Result<(), MlsError> {
         self.epochs.push_front(EpochMembers::of(self.mls.roster()));
         self.epochs.truncate(keep_past + 1);
         self.commit_key = self.mls.commit_envelope_key(crypto)?;

@@ -53,7 +53,7 @@ impl PendingJoin {
         now: Timestamp,
         out: &mut Output,
     ) -> Result<PendingJoin, EngineError> {
-        let kp = new_key_package(provider, identity)?;
+        let kp = new_key_package(provider, identity, now)?;
         let join = PendingJoin {
             topics: GroupTopics::of(&group_id),
             group_id,

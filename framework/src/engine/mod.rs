@@ -28,7 +28,7 @@ mod validation;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use openmls_rust_crypto::RustCrypto;
+use crate::mls::Crypto;
 
 pub use event::{Event, ProposalAction, RejectReason};
 pub use output::{Outbound, Output};
@@ -89,6 +89,9 @@ pub enum EngineError {
     /// The steward policy refused.
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    /// The entropy source failed.
+    #[error(transparent)]
+    Entropy(#[from] crate::entropy::EntropyError),
 }
 
 /// A snapshot of one group for the application.
@@ -114,7 +117,7 @@ const IDENTITY_KEY: &[u8] = b"identity";
 pub struct Engine {
     identity: Arc<Identity>,
     storage: Arc<dyn Storage>,
-    crypto: RustCrypto,
+    crypto: Crypto,
     consensus: Arc<dyn ConsensusFactory>,
     policies: Arc<dyn StewardPolicyFactory>,
     params: EngineParams,
@@ -134,7 +137,7 @@ impl Engine {
         seed: Option<[u8; 32]>,
         now: Timestamp,
     ) -> Result<Engine, EngineError> {
-        let crypto = RustCrypto::default();
+        let crypto = Crypto::default();
         let identity = match storage.get(Space::Node, IDENTITY_KEY)? {
             Some(stored) => {
                 let stored: [u8; 32] = stored
@@ -210,6 +213,12 @@ impl Engine {
     /// This node's identity.
     pub fn identity(&self) -> &Arc<Identity> {
         &self.identity
+    }
+
+    /// Makes every random byte the engine draws from now on come from `seed` (for the
+    /// deterministic simulator; never in production). Call right after opening.
+    pub fn set_entropy_seed(&mut self, seed: [u8; 32]) {
+        self.crypto = Crypto::new(crate::entropy::Entropy::seeded(seed));
     }
 
     /// The engine's parameters.
@@ -288,8 +297,13 @@ impl Engine {
         let storage = self.storage.clone();
         let txn = Txn::new(&*storage);
         let provider = Provider::new(&self.crypto, &txn);
-        let mls =
-            crate::mls::MlsState::create(&provider, &self.identity, &group_id, &self.params.mls())?;
+        let mls = crate::mls::MlsState::create(
+            &provider,
+            &self.identity,
+            &group_id,
+            &self.params.mls(),
+            now,
+        )?;
         let mut group = self.new_group(group_id.clone(), mls, now)?;
         group.flush(&txn);
         txn.commit()?;
@@ -361,9 +375,7 @@ impl Engine {
                 limit: self.params.max_app_message_bytes,
             });
         }
-        let mut message_id = vec![0u8; 16];
-        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut message_id)
-            .map_err(|_| EngineError::InvalidRequest("random number generator failed".into()))?;
+        let message_id = self.crypto.entropy().array::<16>()?.to_vec();
         let frame = crate::wire::Frame {
             body: Some(crate::wire::frame::Body::Chat(crate::wire::Chat {
                 message_id: message_id.clone(),

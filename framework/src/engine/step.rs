@@ -7,11 +7,11 @@ use super::group::Group;
 use super::output::Output;
 use super::{Engine, EngineError, EngineParams};
 use crate::identity::Identity;
+use crate::mls::Crypto;
 use crate::mls::Provider;
 use crate::transport::Inbound;
 use crate::txn::Txn;
 use crate::types::{GroupId, MemberId, ProposalId, Timestamp, Topic};
-use openmls_rust_crypto::RustCrypto;
 
 /// Inbound messages to process again, each as its own step (held messages whose time came).
 pub(crate) type Requeue = Vec<(Topic, Vec<u8>)>;
@@ -37,7 +37,7 @@ pub(crate) fn reject<T>(reason: RejectReason, detail: impl Into<String>) -> Resu
 /// The context of one step.
 pub(crate) struct Step<'a> {
     pub txn: &'a Txn<'a>,
-    pub crypto: &'a RustCrypto,
+    pub crypto: &'a Crypto,
     pub identity: &'a Identity,
     pub params: &'a EngineParams,
     pub now: Timestamp,

@@ -15,7 +15,7 @@ use openmls_rust_crypto::RustCrypto;
 use super::provider::Provider;
 use crate::identity::Identity;
 use crate::roster::{Roster, RosterEntry};
-use crate::types::{Epoch, GroupId as DemlsGroupId, MemberId};
+use crate::types::{Epoch, GroupId as DemlsGroupId, MemberId, Timestamp};
 
 /// The only ciphersuite de-MLS groups use.
 pub const CIPHERSUITE: Ciphersuite = Ciphersuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519;
@@ -89,6 +89,15 @@ fn join_config(params: &MlsParams) -> MlsGroupJoinConfig {
         .build()
 }
 
+/// Lifetime of our leaf nodes and KeyPackages: one hour of clock skew back, twelve weeks
+/// forward, computed from the caller's time (the engine never reads a clock).
+fn lifetime(now: Timestamp) -> Lifetime {
+    const SKEW: u64 = 3_600;
+    const VALIDITY: u64 = 12 * 7 * 24 * 3_600;
+    let secs = now.0 / 1_000;
+    Lifetime::init(secs.saturating_sub(SKEW), secs + VALIDITY)
+}
+
 fn credential_with_key(identity: &Identity) -> CredentialWithKey {
     CredentialWithKey {
         credential: BasicCredential::new(identity.member_id().as_bytes().to_vec()).into(),
@@ -108,8 +117,10 @@ pub struct NewKeyPackage {
 pub fn new_key_package(
     provider: &Provider,
     identity: &Identity,
+    now: Timestamp,
 ) -> Result<NewKeyPackage, MlsError> {
     let bundle = KeyPackage::builder()
+        .key_package_lifetime(lifetime(now))
         .build(
             CIPHERSUITE,
             provider,
@@ -231,9 +242,11 @@ impl MlsState {
         identity: &Identity,
         group_id: &DemlsGroupId,
         params: &MlsParams,
+        now: Timestamp,
     ) -> Result<MlsState, MlsError> {
         let config = MlsGroupCreateConfig::builder()
             .ciphersuite(CIPHERSUITE)
+            .lifetime(lifetime(now))
             .wire_format_policy(PURE_PLAINTEXT_WIRE_FORMAT_POLICY)
             .use_ratchet_tree_extension(false)
             .max_past_epochs(params.max_past_epochs)

@@ -1,10 +1,12 @@
 //! OpenMLS behind one module: the storage provider over [`Storage`](crate::Storage), the
 //! provider bundle, and [`MlsState`], the wrapper the engine uses for every MLS operation.
 
+mod crypto;
 mod group;
 mod provider;
 mod store;
 
+pub use crypto::Crypto;
 pub use group::{
     CIPHERSUITE, CommitChanges, CommitOutput, MlsError, MlsParams, MlsState, NewKeyPackage,
     Processed, ValidKeyPackage, decode_welcome, new_key_package, validate_key_package,

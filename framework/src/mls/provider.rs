@@ -1,21 +1,22 @@
-//! The `OpenMlsProvider` of one engine step: RustCrypto for cryptography and randomness, and
-//! [`MlsStore`] over the step's transaction for storage.
+//! The `OpenMlsProvider` of one engine step: [`Crypto`] for cryptography, the engine's
+//! [`Entropy`] for randomness, and [`MlsStore`] over the step's transaction for storage.
 
-use openmls_rust_crypto::RustCrypto;
 use openmls_traits::OpenMlsProvider;
 
+use super::crypto::Crypto;
 use super::store::MlsStore;
+use crate::entropy::Entropy;
 use crate::txn::Txn;
 
-/// Bundles crypto and the step's storage for OpenMLS calls.
+/// Bundles crypto, randomness and the step's storage for OpenMLS calls.
 pub struct Provider<'a, 't, 's> {
-    crypto: &'a RustCrypto,
+    crypto: &'a Crypto,
     storage: MlsStore<'t, 's>,
 }
 
 impl<'a, 't, 's> Provider<'a, 't, 's> {
     /// A provider whose writes land in `txn`.
-    pub fn new(crypto: &'a RustCrypto, txn: &'t Txn<'s>) -> Self {
+    pub fn new(crypto: &'a Crypto, txn: &'t Txn<'s>) -> Self {
         Provider {
             crypto,
             storage: MlsStore::new(txn),
@@ -24,8 +25,8 @@ impl<'a, 't, 's> Provider<'a, 't, 's> {
 }
 
 impl<'t, 's> OpenMlsProvider for Provider<'_, 't, 's> {
-    type CryptoProvider = RustCrypto;
-    type RandProvider = RustCrypto;
+    type CryptoProvider = Crypto;
+    type RandProvider = Entropy;
     type StorageProvider = MlsStore<'t, 's>;
 
     fn storage(&self) -> &Self::StorageProvider {
@@ -37,6 +38,6 @@ impl<'t, 's> OpenMlsProvider for Provider<'_, 't, 's> {
     }
 
     fn rand(&self) -> &Self::RandProvider {
-        self.crypto
+        self.crypto.entropy()
     }
 }

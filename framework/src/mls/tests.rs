@@ -2,7 +2,7 @@
 //! transaction that is committed, and state is reloaded from storage between steps, so the
 //! postcard encoding of every OpenMLS entity is exercised.
 
-use openmls_rust_crypto::RustCrypto;
+use crate::mls::Crypto;
 
 use super::*;
 use crate::identity::Identity;
@@ -11,7 +11,7 @@ use crate::txn::Txn;
 use crate::types::GroupId;
 
 fn step<T>(store: &MapStorage, f: impl FnOnce(&Provider) -> T) -> T {
-    let crypto = RustCrypto::default();
+    let crypto = Crypto::default();
     let txn = Txn::new(store);
     let out = f(&Provider::new(&crypto, &txn));
     txn.commit().unwrap();
@@ -20,7 +20,7 @@ fn step<T>(store: &MapStorage, f: impl FnOnce(&Provider) -> T) -> T {
 
 #[test]
 fn create_add_join_message_and_remove_through_kv_storage() {
-    let crypto = RustCrypto::default();
+    let crypto = Crypto::default();
     let params = MlsParams::default();
     let gid = GroupId::new(b"g".to_vec()).unwrap();
     let (alice, bob) = (
@@ -29,8 +29,10 @@ fn create_add_join_message_and_remove_through_kv_storage() {
     );
     let (sa, sb) = (MapStorage::default(), MapStorage::default());
 
-    step(&sa, |p| MlsState::create(p, &alice, &gid, &params).unwrap());
-    let kp = step(&sb, |p| new_key_package(p, &bob).unwrap());
+    step(&sa, |p| {
+        MlsState::create(p, &alice, &gid, &params, now()).unwrap()
+    });
+    let kp = step(&sb, |p| new_key_package(p, &bob, now()).unwrap());
     let valid = validate_key_package(&crypto, &kp.message).unwrap();
     assert_eq!(valid.member_id, bob.member_id());
     assert_eq!(valid.reference, kp.reference);
@@ -105,4 +107,9 @@ fn create_add_join_message_and_remove_through_kv_storage() {
         g.merge_staged(p, *staged).unwrap();
         assert!(!g.is_active());
     });
+}
+
+/// Wall-clock time: OpenMLS checks KeyPackage lifetimes against the system clock.
+fn now() -> crate::types::Timestamp {
+    crate::clock::Clock::now(&crate::clock::SystemClock)
 }

@@ -7,7 +7,6 @@
 //! `"demls/commit/v1" ‖ len(group_id) as u8 ‖ group_id ‖ epoch as u64 big-endian`.
 
 use ring::aead::{AES_128_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use ring::rand::{SecureRandom, SystemRandom};
 
 use super::WireError;
 use crate::types::Epoch;
@@ -27,12 +26,18 @@ fn key(raw: &[u8; 16]) -> LessSafeKey {
     LessSafeKey::new(UnboundKey::new(&AES_128_GCM, raw).expect("a 16-byte AES-128 key"))
 }
 
-/// Seals `commit` for `group_id` at `epoch` under `raw_key`.
-pub fn seal(raw_key: &[u8; 16], group_id: &[u8], epoch: Epoch, commit: &[u8]) -> Vec<u8> {
-    let mut nonce = [0u8; NONCE_LEN];
-    SystemRandom::new()
-        .fill(&mut nonce)
-        .expect("the system random number generator failed");
+/// Length of the random nonce a sealed commit starts with.
+pub const SEAL_NONCE_LEN: usize = NONCE_LEN;
+
+/// Seals `commit` for `group_id` at `epoch` under `raw_key`, with a fresh random `nonce`
+/// (each key seals exactly one commit per member, so a random nonce never repeats in practice).
+pub fn seal(
+    raw_key: &[u8; 16],
+    group_id: &[u8],
+    epoch: Epoch,
+    nonce: [u8; SEAL_NONCE_LEN],
+    commit: &[u8],
+) -> Vec<u8> {
     let mut in_out = commit.to_vec();
     key(raw_key)
         .seal_in_place_append_tag(
@@ -73,7 +78,7 @@ mod tests {
     #[test]
     fn sealed_commits_open_only_with_the_same_key_group_and_epoch() {
         let k = [9u8; 16];
-        let sealed = seal(&k, b"g", 3, b"commit");
+        let sealed = seal(&k, b"g", 3, [7; SEAL_NONCE_LEN], b"commit");
         assert_eq!(open(&k, b"g", 3, &sealed).unwrap(), b"commit");
         assert!(open(&[8u8; 16], b"g", 3, &sealed).is_err());
         assert!(open(&k, b"h", 3, &sealed).is_err());

@@ -2,19 +2,19 @@
 //! real member's storage, so it can decrypt, forge and commit as that member without touching
 //! the real member's state.
 
+use demls::mls::Crypto;
 use demls::mls::{MlsState, Processed, Provider};
 use demls::storage::{Space, Storage, WriteBatch};
 use demls::txn::Txn;
 use demls::wire::{self, CommitInfo, Envelope, Frame, Kind, frame, sealed};
 use demls::{GroupId, Identity};
 use demls_storage_memory::MemoryStorage;
-use openmls_rust_crypto::RustCrypto;
 
 pub struct Adversary {
     storage: MemoryStorage,
     identity: Identity,
     group: GroupId,
-    crypto: RustCrypto,
+    crypto: Crypto,
 }
 
 /// A deep copy of a store (clones of a `MemoryStorage` share data).
@@ -37,7 +37,7 @@ impl Adversary {
             storage: snapshot(&net.members[i].storage),
             identity: Identity::from_seed(super::seed(i)).unwrap(),
             group: g.clone(),
-            crypto: RustCrypto::default(),
+            crypto: Crypto::default(),
         }
     }
 
@@ -108,7 +108,7 @@ impl Adversary {
             let out = mls
                 .commit(p, &self.identity, vec![], removes, wire::encode(&info))
                 .unwrap();
-            let body = sealed::seal(&key, self.group.as_bytes(), epoch, &out.commit);
+            let body = sealed::seal(&key, self.group.as_bytes(), epoch, [9; 12], &out.commit);
             Envelope::new(Kind::Commit, self.group.as_bytes(), epoch, body).encode_to_vec()
         })
     }

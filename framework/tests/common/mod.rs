@@ -12,8 +12,15 @@ use demls::{GroupId, Inbound, MemberId, Timestamp, Topic};
 use demls_consensus_hashgraph::HashgraphFactory;
 use demls_storage_memory::MemoryStorage;
 
-/// The start of simulated time (2026-01-01T00:00:00Z), so KeyPackage lifetimes are valid.
-pub const T0: u64 = 1_767_225_600_000;
+/// The start of simulated time: today's midnight (UTC). OpenMLS checks KeyPackage lifetimes
+/// against the wall clock, so simulated time must stay near it.
+pub fn t0() -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    now - now % 86_400_000
+}
 
 pub mod adversary;
 
@@ -30,8 +37,10 @@ pub struct Net {
     pub members: Vec<Member>,
     pub now: Timestamp,
     queue: VecDeque<(usize, Topic, Vec<u8>)>,
-    /// Interceptor applied to every delivery (tests use it to tamper or drop).
+    /// Messages delivered so far.
     pub delivered: u64,
+    /// When set, every engine draws its randomness from a seed derived from this.
+    pub entropy: Option<u64>,
 }
 
 pub fn params() -> EngineParams {
@@ -53,12 +62,23 @@ impl Net {
         Net::with_params(n, params())
     }
 
+    /// A network whose engines draw every random byte from `run_seed`.
+    pub fn seeded(n: usize, run_seed: u64) -> Net {
+        let mut net = Net::with_params(0, params());
+        net.entropy = Some(run_seed);
+        for i in 0..n {
+            net.add_member(i, params());
+        }
+        net
+    }
+
     pub fn with_params(n: usize, params: EngineParams) -> Net {
         let mut net = Net {
             members: Vec::new(),
-            now: Timestamp(T0),
+            now: Timestamp(t0()),
             queue: VecDeque::new(),
             delivered: 0,
+            entropy: None,
         };
         for i in 0..n {
             net.add_member(i, params.clone());
@@ -68,7 +88,7 @@ impl Net {
 
     pub fn add_member(&mut self, i: usize, params: EngineParams) -> usize {
         let storage = MemoryStorage::new();
-        let engine = Engine::open(
+        let mut engine = Engine::open(
             Arc::new(storage.clone()),
             Arc::new(HashgraphFactory::default()),
             Arc::new(SinglePolicyFactory::new(SinglePolicyConfig::default())),
@@ -77,6 +97,11 @@ impl Net {
             self.now,
         )
         .unwrap();
+        if let Some(run_seed) = self.entropy {
+            let mut s = seed(i);
+            s[24..].copy_from_slice(&run_seed.to_be_bytes());
+            engine.set_entropy_seed(s);
+        }
         self.members.push(Member {
             engine,
             storage,

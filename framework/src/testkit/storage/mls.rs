@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use openmls_rust_crypto::RustCrypto;
+use crate::mls::Crypto;
 
 use crate::identity::Identity;
 use crate::mls::{
@@ -20,7 +20,7 @@ use crate::types::GroupId;
 
 /// Runs `f` in one committed transaction over `store`.
 fn step<T>(store: &dyn Storage, f: impl FnOnce(&Provider) -> T) -> T {
-    let crypto = RustCrypto::default();
+    let crypto = Crypto::default();
     let txn = Txn::new(store);
     let out = f(&Provider::new(&crypto, &txn));
     if let Err(e) = txn.commit() {
@@ -38,7 +38,7 @@ fn load(p: &Provider, gid: &GroupId) -> MlsState {
 /// ways; Alice removes Bob, and Bob sees himself removed. Every step reloads state from the
 /// backend.
 pub fn an_mls_group_round_trips_through_the_store(open: &dyn Fn() -> Arc<dyn Storage>) {
-    let crypto = RustCrypto::default();
+    let crypto = Crypto::default();
     let params = MlsParams::default();
     let gid = GroupId::new(b"conformance".to_vec()).expect("a valid group id");
     let alice = Identity::from_seed([0xa1; 32]).expect("a valid seed");
@@ -47,13 +47,15 @@ pub fn an_mls_group_round_trips_through_the_store(open: &dyn Fn() -> Arc<dyn Sto
     let (sa, sb) = (sa.as_ref(), sb.as_ref());
 
     step(sa, |p| {
-        MlsState::create(p, &alice, &gid, &params).expect("alice creates the group")
+        MlsState::create(p, &alice, &gid, &params, now()).expect("alice creates the group")
     });
     assert!(
         !sa.scan_prefix(Space::Mls, b"").expect("scan").is_empty(),
         "creating a group wrote nothing to the Mls space"
     );
-    let kp = step(sb, |p| new_key_package(p, &bob).expect("bob's key package"));
+    let kp = step(sb, |p| {
+        new_key_package(p, &bob, now()).expect("bob's key package")
+    });
     let valid = validate_key_package(&crypto, &kp.message).expect("bob's key package is valid");
 
     let (commit, tree, alice_auth) = step(sa, |p| {
@@ -136,4 +138,9 @@ pub fn an_mls_group_round_trips_through_the_store(open: &dyn Fn() -> Arc<dyn Sto
         !step(sb, |p| load(p, &gid).is_active()),
         "bob's reloaded state does not show him removed"
     );
+}
+
+/// Wall-clock time: OpenMLS checks KeyPackage lifetimes against the system clock.
+fn now() -> crate::types::Timestamp {
+    crate::clock::Clock::now(&crate::clock::SystemClock)
 }
