@@ -73,6 +73,14 @@ impl Trace {
         match action {
             ProposalAction::Add { member } => format!("add {}", self.who(member)),
             ProposalAction::Remove { member } => format!("remove {}", self.who(member)),
+            ProposalAction::Election { stewards, .. } => {
+                let names: Vec<String> = stewards.iter().map(|m| self.who(m)).collect();
+                format!("elect stewards [{}]", names.join(", "))
+            }
+            ProposalAction::Emergency { violation, target } => match target {
+                Some(t) => format!("emergency: remove {} ({violation:?})", self.who(t)),
+                None => format!("emergency: {violation:?}"),
+            },
         }
     }
 

@@ -37,7 +37,10 @@ pub use engine::{Engine, EngineError, EngineParams, Event, GroupSummary, Output,
 pub use identity::{Identity, IdentitySigner};
 pub use node::{Node, NodeBuilder, NodeError};
 pub use roster::{Roster, RosterEntry};
-pub use steward::{EpochView, PolicyError, StewardPolicy, StewardPolicyFactory};
+pub use steward::{
+    CommitFacts, CommitRank, EpochView, PolicyAction, PolicyError, ReadyProposal, StewardPolicy,
+    StewardPolicyFactory,
+};
 pub use storage::{Entries, Space, Storage, StorageError, WriteBatch, WriteOp};
 pub use transport::{Inbound, Transport, TransportError};
 pub use types::{Epoch, GroupId, MemberId, ProposalId, Timestamp, Topic};

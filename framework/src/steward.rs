@@ -1,12 +1,28 @@
-//! The `StewardPolicy` plugin trait: who may commit in an epoch, when, and how that set of
-//! stewards is chosen and checked.
+//! The `StewardPolicy` plugin trait: who may commit in an epoch, when, how the steward set is
+//! chosen and checked, and how stewards are held to account.
 //!
-//! The engine asks the policy before it commits and before it accepts anyone else's commit;
-//! it never hard-codes who the steward is. Built-in policies live in [`crate::policy`] and are
-//! selected with `[steward] backend = "..."`.
+//! The engine asks the policy before it commits and before it accepts anyone else's commit; it
+//! never hard-codes who the steward is. It also tells the policy about decisions, commits,
+//! observed violations and the passage of time, and carries out the proposals the policy asks
+//! for (steward elections, emergency criteria proposals). Built-in policies live in
+//! [`crate::policy`] and are selected with `[steward] backend = "..."`.
 
+use crate::engine::{ProposalAction, ProposalKind, Violation};
 use crate::roster::Roster;
-use crate::types::{Epoch, GroupId, MemberId, Timestamp};
+use crate::types::{Epoch, GroupId, MemberId, ProposalId, Timestamp};
+
+/// A proposal decided YES and not yet committed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadyProposal {
+    /// Its id.
+    pub id: ProposalId,
+    /// What it asks for.
+    pub action: ProposalAction,
+    /// The epoch whose roster voted on it.
+    pub epoch: Epoch,
+    /// When it was decided here.
+    pub decided_at: Timestamp,
+}
 
 /// What a policy sees of the group when deciding.
 pub struct EpochView<'a> {
@@ -18,8 +34,42 @@ pub struct EpochView<'a> {
     pub roster: &'a Roster,
     /// The local member.
     pub me: MemberId,
-    /// Members whose removal has been voted YES but not yet committed.
+    /// Members whose removal has been decided YES but not yet committed.
     pub pending_removals: &'a [MemberId],
+    /// Proposals decided YES and not yet committed, in id order.
+    pub ready: &'a [ReadyProposal],
+    /// Proposals (of any kind) still being voted on.
+    pub open: &'a [(ProposalId, ProposalAction)],
+}
+
+/// A commit the engine wants to make or has received, as the policy judges it.
+pub struct CommitFacts<'a> {
+    /// Who committed.
+    pub author: MemberId,
+    /// Members it removes.
+    pub removed: &'a [MemberId],
+    /// The voting proposals it applies.
+    pub proposals: &'a [(ProposalId, ProposalAction)],
+}
+
+/// How good an authorized commit is when several compete for one epoch: the engine applies
+/// the commit with the most proposals, then the lowest `position`, then the smallest author id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CommitRank {
+    /// The author's standing (e.g. its index in the steward list); lower is preferred.
+    pub position: u32,
+}
+
+/// Something the policy asks the engine to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PolicyAction {
+    /// Open a voting proposal (a steward election or an emergency criteria proposal).
+    Propose {
+        /// What to propose.
+        action: ProposalAction,
+        /// Evidence to carry with an emergency proposal.
+        evidence: Vec<u8>,
+    },
 }
 
 /// Why a policy refused.
@@ -34,6 +84,12 @@ pub enum PolicyError {
         /// Who the policy expected, in priority order.
         expected: Vec<MemberId>,
     },
+    /// A proposal this policy is asked to judge is invalid.
+    #[error("invalid proposal: {0}")]
+    InvalidProposal(String),
+    /// The policy does not handle this kind of proposal.
+    #[error("{0:?} proposals are not supported by this steward policy")]
+    Unsupported(ProposalKind),
     /// Saved policy state could not be restored.
     #[error("corrupt policy state: {0}")]
     CorruptState(String),
@@ -45,15 +101,19 @@ pub enum PolicyError {
 /// Decides who commits.
 ///
 /// # Note for implementers
-/// - Every member runs the same policy on the same roster and must reach the same answers:
-///   `authorize_commit` may depend only on the view and the commit itself (never on local
-///   timing or local votes), so that all honest members accept or reject a commit alike.
-/// - `commit_at` is local planning: when, if ever, *this* member should commit pending
-///   proposals that became ready at `ready_at`.
+/// - Every member runs the same policy and must reach the same answers where agreement
+///   matters: [`authorize_commit`](Self::authorize_commit), [`voters`](Self::voters),
+///   [`validate_proposal`](Self::validate_proposal) and the effect of
+///   [`on_commit`](Self::on_commit) may depend only on the view, the commit or proposal itself
+///   and state changed by earlier commits — never on local timing, local votes or local
+///   scores — so that all honest members accept or reject alike.
+/// - [`commit_at`](Self::commit_at), [`tick`](Self::tick), scores and the proposals the policy
+///   asks for are local planning and may differ between members.
 /// - A steward never commits its own removal (MLS forbids it): the engine leaves such
-///   proposals out of the local member's commits, and a policy must let someone else commit
+///   proposals out of the local member's commits, so a policy must let someone else commit
 ///   them.
-/// - State that must survive a restart is returned by `save` and handed back to the factory.
+/// - State that must survive a restart is returned by [`save`](Self::save) and handed back to
+///   the factory.
 pub trait StewardPolicy: Send {
     /// The policy's name (e.g. `"single"`).
     fn name(&self) -> &str;
@@ -61,24 +121,91 @@ pub trait StewardPolicy: Send {
     /// Members allowed to commit in this epoch, most preferred first.
     fn stewards(&self, view: &EpochView<'_>) -> Vec<MemberId>;
 
-    /// Accepts or refuses a commit by `author` that removes `removed` members.
+    /// Accepts or refuses a commit; an accepted one gets its rank for commit selection.
     fn authorize_commit(
         &self,
         view: &EpochView<'_>,
-        author: &MemberId,
-        removed: &[MemberId],
-    ) -> Result<(), PolicyError>;
+        commit: &CommitFacts<'_>,
+    ) -> Result<CommitRank, PolicyError>;
+
+    /// How long a member collects competing commits for an epoch before applying the best
+    /// one (0: apply the first valid commit at once — right when only one member may commit).
+    fn selection_window_ms(&self) -> u64 {
+        0
+    }
 
     /// When the local member should commit proposals that became ready at `ready_at`, or
     /// `None` if it should not.
     fn commit_at(&self, view: &EpochView<'_>, ready_at: Timestamp) -> Option<Timestamp>;
 
     /// Whether the local member should open an add proposal for a KeyPackage announced on the
-    /// welcome topic (so that exactly the stewards, not every member, do it).
-    fn opens_add_proposals(&self, view: &EpochView<'_>) -> bool;
+    /// welcome topic `waited_ms` ago (so that stewards, not every member, do it — and others
+    /// step in if they stay silent).
+    fn opens_add_proposal(&self, view: &EpochView<'_>, waited_ms: u64) -> bool;
 
-    /// Called after every epoch change.
+    /// The eligible voters of proposals of `kind` opened in this epoch; `None` means every
+    /// member (the default).
+    fn voters(&self, view: &EpochView<'_>, kind: ProposalKind) -> Option<Vec<MemberId>> {
+        let _ = (view, kind);
+        None
+    }
+
+    /// Judges a steward election or emergency proposal opened in `view.epoch` by `owner`
+    /// (membership proposals are judged by the engine). Policies that do not use these kinds
+    /// refuse them.
+    fn validate_proposal(
+        &self,
+        view: &EpochView<'_>,
+        owner: &MemberId,
+        action: &ProposalAction,
+        evidence: &[u8],
+    ) -> Result<(), PolicyError> {
+        let _ = (view, owner, evidence);
+        Err(PolicyError::Unsupported(action.kind()))
+    }
+
+    /// A proposal reached its outcome here.
+    fn on_decided(
+        &mut self,
+        view: &EpochView<'_>,
+        owner: &MemberId,
+        action: &ProposalAction,
+        accepted: bool,
+        now: Timestamp,
+    ) -> Vec<PolicyAction> {
+        let _ = (view, owner, action, accepted, now);
+        Vec::new()
+    }
+
+    /// A commit authorized in `view` was applied (called before the epoch changes).
+    fn on_commit(&mut self, view: &EpochView<'_>, commit: &CommitFacts<'_>, now: Timestamp);
+
+    /// The engine saw `offender` misbehave.
+    fn on_violation(
+        &mut self,
+        view: &EpochView<'_>,
+        offender: &MemberId,
+        violation: Violation,
+        evidence: &[u8],
+        now: Timestamp,
+    ) -> Vec<PolicyAction> {
+        let _ = (view, offender, violation, evidence, now);
+        Vec::new()
+    }
+
+    /// Called after every epoch change, with the new epoch's view.
     fn on_epoch(&mut self, view: &EpochView<'_>, now: Timestamp);
+
+    /// Time passed: timers (inactivity, re-election, deadlock) may fire.
+    fn tick(&mut self, view: &EpochView<'_>, now: Timestamp) -> Vec<PolicyAction> {
+        let _ = (view, now);
+        Vec::new()
+    }
+
+    /// The earliest time [`tick`](Self::tick) has work to do.
+    fn next_deadline(&self) -> Option<Timestamp> {
+        None
+    }
 
     /// State to persist.
     fn save(&self) -> Vec<u8>;

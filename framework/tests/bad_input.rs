@@ -145,6 +145,7 @@ fn chat(payload: &[u8]) -> Frame {
             message_id: vec![7; 16],
             payload: payload.to_vec(),
             sent_at: 0,
+            history: Vec::new(),
         })),
     }
 }

@@ -2,26 +2,35 @@
 
 use std::collections::BTreeSet;
 
-use super::event::{Event, ProposalAction};
-use super::group::Group;
+use super::event::{Event, ProposalAction, Violation};
+use super::group::{Candidate, Group};
 use super::records::{ProposalRecord, ProposalStatus};
 use super::validation::CommitPlan;
 use super::{Abort, Step, epoch};
 use crate::mls::validate_key_package;
 use crate::roster::Roster;
+use crate::steward::CommitFacts;
 use crate::types::{MemberId, ProposalId};
 use crate::wire::{self, CommitInfo, Envelope, Kind, sealed};
 
 /// Whether a decided-YES proposal can still be applied to `roster`.
 pub(crate) fn applicable(rec: &ProposalRecord, roster: &Roster) -> bool {
-    match rec.action {
-        ProposalAction::Add { member } => !roster.contains(&member) && rec.key_package.is_some(),
-        ProposalAction::Remove { member } => roster.contains(&member),
+    match &rec.action {
+        ProposalAction::Add { member } => !roster.contains(member) && rec.key_package.is_some(),
+        ProposalAction::Remove { member } => roster.contains(member),
+        ProposalAction::Emergency {
+            target: Some(member),
+            ..
+        } => roster.contains(member),
+        ProposalAction::Emergency { target: None, .. } | ProposalAction::Election { .. } => true,
     }
 }
 
 /// Plans this member's next commit: sets `commit_due` if it is a steward with work to do.
 pub(crate) fn schedule(group: &mut Group, step: &mut Step<'_>) {
+    if !group.candidates.is_empty() {
+        return; // a commit for this epoch is already being selected
+    }
     let roster = group.roster().clone();
     let ready_at = group
         .proposals
@@ -40,43 +49,58 @@ pub(crate) fn schedule(group: &mut Group, step: &mut Step<'_>) {
     };
 }
 
-/// The proposals this member would commit now: decided YES, still applicable, at most one per
-/// target member, and never its own removal.
+/// The proposals this member would commit now: decided YES and still applicable; at most one
+/// per target member, one steward election (the latest), one deadlock declaration; never its
+/// own removal. In id order.
 fn select(group: &Group, me: MemberId) -> Vec<ProposalRecord> {
     let roster = group.roster();
-    let mut seen = BTreeSet::new();
-    group
+    let ready: Vec<&ProposalRecord> = group
         .proposals
         .values()
         .filter(|r| r.is_ready() && applicable(r, roster))
-        .filter(|r| r.action != ProposalAction::Remove { member: me })
-        .filter(|r| seen.insert(r.action.member()))
+        .filter(|r| r.action.removes() != Some(me))
+        .collect();
+    let election = ready
+        .iter()
+        .filter_map(|r| match &r.action {
+            ProposalAction::Election { retry_round, .. } => Some(((r.epoch, *retry_round), r.id)),
+            _ => None,
+        })
+        .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)))
+        .map(|(_, id)| id);
+    let deadlock = ready
+        .iter()
+        .find(|r| {
+            matches!(
+                r.action,
+                ProposalAction::Emergency {
+                    violation: Violation::Deadlock,
+                    ..
+                }
+            )
+        })
+        .map(|r| r.id);
+    let mut members = BTreeSet::new();
+    ready
+        .into_iter()
+        .filter(|r| match &r.action {
+            ProposalAction::Election { .. } => Some(r.id) == election,
+            ProposalAction::Emergency { target: None, .. } => Some(r.id) == deadlock,
+            action => action.member().is_some_and(|m| members.insert(m)),
+        })
         .cloned()
         .collect()
 }
 
-/// Builds, publishes and applies a commit of every selectable proposal, if the policy lets
-/// this member commit it.
+/// Builds and publishes a commit of every selectable proposal, if the policy lets this member
+/// commit it, and applies it (or enters it into the selection window).
 pub(crate) fn create_commit(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> {
     group.meta.commit_due = None;
+    if !group.candidates.is_empty() {
+        return Ok(());
+    }
     let me = step.me();
     let mut chosen = select(group, me);
-    if chosen.is_empty() {
-        return Ok(());
-    }
-    let removed: Vec<MemberId> = chosen
-        .iter()
-        .filter_map(|r| match r.action {
-            ProposalAction::Remove { member } => Some(member),
-            ProposalAction::Add { .. } => None,
-        })
-        .collect();
-    if let Err(e) = group.with_view(me, |policy, view| {
-        policy.authorize_commit(view, &me, &removed)
-    }) {
-        tracing::debug!(group = %group.id.display(), error = %e, "not committing: not this member's turn");
-        return Ok(());
-    }
     // KeyPackages are re-validated: one may have expired since the vote.
     let mut adds = Vec::new();
     let mut obsolete = Vec::new();
@@ -102,6 +126,21 @@ pub(crate) fn create_commit(group: &mut Group, step: &mut Step<'_>) -> Result<()
     if chosen.is_empty() {
         return Ok(());
     }
+    let removed: Vec<MemberId> = chosen.iter().filter_map(|r| r.action.removes()).collect();
+    let named: Vec<(ProposalId, ProposalAction)> =
+        chosen.iter().map(|r| (r.id, r.action.clone())).collect();
+    let facts = CommitFacts {
+        author: me,
+        removed: &removed,
+        proposals: &named,
+    };
+    let rank = match group.with_view(me, |policy, view| policy.authorize_commit(view, &facts)) {
+        Ok(rank) => rank,
+        Err(e) => {
+            tracing::debug!(group = %group.id.display(), error = %e, "not committing: not this member's turn");
+            return Ok(());
+        }
+    };
     let roster = group.roster().clone();
     let removes: Vec<u32> = removed
         .iter()
@@ -123,30 +162,34 @@ pub(crate) fn create_commit(group: &mut Group, step: &mut Step<'_>) -> Result<()
     )?;
     let nonce = step.crypto.entropy().array()?;
     let sealed = sealed::seal(&key, group.id.as_bytes(), epoch, nonce, &output.commit);
-    group.mls.merge_pending(&step.provider())?;
     let gid = group.id.as_bytes().to_vec();
     step.out.publish(
         &group.topics.group,
         Envelope::new(Kind::Commit, &gid, epoch, sealed.clone()).encode_to_vec(),
     );
-    if let Some(welcome) = output.welcome {
-        let tree = group.mls.export_tree()?;
-        let topic = group.topics.welcome.clone();
-        step.out.publish(
-            &topic,
-            Envelope::new(Kind::Welcome, &gid, epoch + 1, welcome).encode_to_vec(),
-        );
-        step.out.publish(
-            &topic,
-            Envelope::new(Kind::RatchetTree, &gid, epoch + 1, tree).encode_to_vec(),
-        );
-    }
     tracing::info!(group = %group.id.display(), epoch = epoch + 1, proposals = ids.len(), "commit created");
     step.out.event(Event::CommitCreated {
         group_id: group.id.clone(),
         epoch: epoch + 1,
         proposals: ids.clone(),
     });
+    let window = group.policy.selection_window_ms();
+    if window > 0 {
+        // Our commit competes with any other steward's for this epoch: it stays pending in
+        // OpenMLS until the window closes and the best candidate is applied.
+        group.candidates.push(Candidate {
+            author: me,
+            rank,
+            proposals: ids,
+            sealed,
+            own: true,
+        });
+        group.meta.selection_due = Some(step.now.plus_ms(window));
+        group.pending_welcome = output.welcome;
+        return Ok(());
+    }
+    group.mls.merge_pending(&step.provider())?;
+    publish_welcome(group, step, output.welcome)?;
     epoch::after_merge(
         group,
         step,
@@ -156,4 +199,28 @@ pub(crate) fn create_commit(group: &mut Group, step: &mut Step<'_>) -> Result<()
         },
         sealed,
     )
+}
+
+/// Publishes the Welcome of our applied commit and, separately, the new epoch's ratchet tree.
+pub(crate) fn publish_welcome(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    welcome: Option<Vec<u8>>,
+) -> Result<(), Abort> {
+    let Some(welcome) = welcome else {
+        return Ok(());
+    };
+    let tree = group.mls.export_tree()?;
+    let gid = group.id.as_bytes().to_vec();
+    let epoch = group.epoch();
+    let topic = group.topics.welcome.clone();
+    step.out.publish(
+        &topic,
+        Envelope::new(Kind::Welcome, &gid, epoch, welcome).encode_to_vec(),
+    );
+    step.out.publish(
+        &topic,
+        Envelope::new(Kind::RatchetTree, &gid, epoch, tree).encode_to_vec(),
+    );
+    Ok(())
 }

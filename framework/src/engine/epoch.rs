@@ -1,17 +1,18 @@
-//! What happens when a commit has been merged: the new roster, records marked committed, the
-//! retained commit, buffered KeyPackages and messages, and — if this member was removed — the
-//! erasure of the group.
+//! What happens when a commit has been merged: the steward policy learns of it, the new roster
+//! is installed, records are marked committed (and moot ones obsolete), the commit is retained,
+//! buffered KeyPackages and messages are handled, and — if this member was removed — the group
+//! is erased.
 
 use std::collections::BTreeSet;
 
 use super::commit;
-use super::event::Event;
+use super::event::{Event, ProposalAction, Violation};
 use super::group::Group;
 use super::records::{CommitRecord, ProposalStatus};
 use super::validation::CommitPlan;
-use super::{Abort, Step};
-use crate::steward::EpochView;
-use crate::types::MemberId;
+use super::{Abort, Step, governance};
+use crate::steward::CommitFacts;
+use crate::types::{MemberId, ProposalId};
 
 /// Finishes an epoch transition after `plan`'s commit was merged.
 pub(crate) fn after_merge(
@@ -21,6 +22,9 @@ pub(crate) fn after_merge(
     sealed: Vec<u8>,
 ) -> Result<(), Abort> {
     let epoch = group.epoch();
+    group.candidates.clear();
+    group.meta.selection_due = None;
+    group.pending_welcome = None;
     if !group.mls.is_active() {
         tracing::info!(group = %group.id.display(), epoch, "removed from the group");
         step.out.event(Event::Removed {
@@ -34,6 +38,22 @@ pub(crate) fn after_merge(
         step.out.unsubscribe.push(group.topics.welcome.clone());
         return Ok(());
     }
+    let me = step.me();
+    let named: Vec<(ProposalId, ProposalAction)> = plan
+        .proposals
+        .iter()
+        .filter_map(|id| group.proposals.get(id).map(|r| (*id, r.action.clone())))
+        .collect();
+    let removed: Vec<MemberId> = named.iter().filter_map(|(_, a)| a.removes()).collect();
+    // The policy sees the commit in the epoch it was made in (the roster is not swapped yet).
+    group.with_policy_mut(me, |policy, view| {
+        let facts = CommitFacts {
+            author: plan.committer,
+            removed: &removed,
+            proposals: &named,
+        };
+        policy.on_commit(view, &facts, step.now)
+    });
     let old: BTreeSet<MemberId> = group.roster().ids().collect();
     group.push_epoch(step.crypto, step.params.max_past_epochs)?;
     let roster = group.roster().clone();
@@ -47,30 +67,8 @@ pub(crate) fn after_merge(
             group.put_proposal(rec);
         }
     }
-    // Decided proposals the commit made moot (an add of someone now present, a removal of
-    // someone now gone) will never be committed.
-    let moot: Vec<_> = group
-        .proposals
-        .values()
-        .filter(|r| r.is_ready() && !commit::applicable(r, &roster))
-        .cloned()
-        .collect();
-    for mut rec in moot {
-        rec.status = ProposalStatus::Obsolete;
-        group.put_proposal(rec);
-    }
-    // Finished proposals are forgotten after the retention horizon (bounded state).
-    let horizon = epoch.saturating_sub(step.params.proposal_retention_epochs);
-    let finished: Vec<_> = group
-        .proposals
-        .values()
-        .filter(|r| r.epoch < horizon && r.status != ProposalStatus::Open && !r.is_ready())
-        .map(|r| r.id)
-        .collect();
-    for id in finished {
-        group.remove_proposal(&id);
-        group.consensus.forget(&id, step.now);
-    }
+    mark_moot(group, &plan, &roster);
+    forget_old_proposals(group, step, epoch);
     let authenticator = group.mls.epoch_authenticator();
     group.put_commit(
         CommitRecord {
@@ -92,15 +90,8 @@ pub(crate) fn after_merge(
     for member in expired {
         group.remove_key_package(&member);
     }
-    let pending = group.pending_removals();
-    let view = EpochView {
-        group_id: &group.id,
-        epoch,
-        roster: &roster,
-        me: step.me(),
-        pending_removals: &pending,
-    };
-    group.policy.on_epoch(&view, step.now);
+    group.with_policy_mut(me, |policy, view| policy.on_epoch(view, step.now));
+    group.refresh_voters(me);
     tracing::info!(group = %group.id.display(), epoch, members = roster.len(), added = added.len(), removed = removed.len(), "epoch advanced");
     step.out.event(Event::EpochAdvanced {
         group_id: group.id.clone(),
@@ -119,5 +110,54 @@ pub(crate) fn after_merge(
     // Commits parked for the old epoch are moot.
     group.parked.retain(|h| h.epoch >= epoch);
     commit::schedule(group, step);
-    Ok(())
+    governance::release_deferred(group, step)
+}
+
+/// Decided proposals a commit made moot will never be committed: an add of someone now
+/// present, a removal of someone now gone, elections other than the one just installed, and a
+/// deadlock declaration once any commit got through.
+fn mark_moot(group: &mut Group, plan: &CommitPlan, roster: &crate::roster::Roster) {
+    let installed_election = plan.proposals.iter().any(|id| {
+        group
+            .proposals
+            .get(id)
+            .is_some_and(|r| matches!(r.action, ProposalAction::Election { .. }))
+    });
+    let moot: Vec<_> = group
+        .proposals
+        .values()
+        .filter(|r| r.is_ready())
+        .filter(|r| {
+            !commit::applicable(r, roster)
+                || (installed_election && matches!(r.action, ProposalAction::Election { .. }))
+                || matches!(
+                    r.action,
+                    ProposalAction::Emergency {
+                        violation: Violation::Deadlock,
+                        ..
+                    }
+                )
+        })
+        .cloned()
+        .collect();
+    for mut rec in moot {
+        rec.status = ProposalStatus::Obsolete;
+        group.put_proposal(rec);
+    }
+}
+
+/// Finished proposals are forgotten after the retention horizon (bounded state).
+fn forget_old_proposals(group: &mut Group, step: &mut Step<'_>, epoch: u64) {
+    let horizon = epoch.saturating_sub(step.params.proposal_retention_epochs);
+    let finished: Vec<_> = group
+        .proposals
+        .values()
+        .filter(|r| r.epoch < horizon && r.status != ProposalStatus::Open && !r.is_ready())
+        .map(|r| r.id)
+        .collect();
+    for id in finished {
+        group.remove_proposal(&id);
+        group.consensus.forget(&id, step.now);
+        group.sync.forget_own(&id);
+    }
 }

@@ -1,68 +1,135 @@
-//! Voting proposals: opening them, validating the ones others open, casting votes, and acting
-//! on decisions. The consensus plugin does the counting; this module decides what a proposal
-//! means for the group.
+//! Voting proposals: opening them, validating the ones others open, casting votes (held back
+//! while a higher-priority proposal is open), and acting on decisions. The consensus plugin
+//! does the counting; this module decides what a proposal means for the group, and asks the
+//! steward policy about the kinds it owns (elections, emergency proposals).
 
-use super::event::{Event, ProposalAction, RejectReason};
+use super::event::{Event, ProposalAction, ProposalKind, RejectReason, Violation};
 use super::group::Group;
 use super::records::{ProposalRecord, ProposalStatus};
 use super::{Abort, Step, VotingMode, commit, reject};
 use crate::consensus::{ConsensusError, ConsensusEvent, OpenRequest, Outcome, Tally, VoterSet};
 use crate::mls::validate_key_package;
+use crate::steward::PolicyAction;
 use crate::types::{MemberId, ProposalId};
 use crate::wire::{
-    self, AddMember, Envelope, Frame, GroupProposal, Kind, RemoveMember, frame, group_proposal,
+    self, AddMember, EmergencyCriteria, Envelope, Frame, GroupProposal, Kind, RemoveMember,
+    StewardElection, frame, group_proposal,
 };
 
 /// Encrypts `frame` as an MLS application message of the current epoch and publishes it.
+/// Returns the published envelope bytes.
 pub(crate) fn publish_frame(
     group: &mut Group,
     step: &mut Step<'_>,
     frame: &Frame,
-) -> Result<(), Abort> {
+) -> Result<Vec<u8>, Abort> {
     group.mls_touched = true;
     let ciphertext = group
         .mls
         .encrypt(&step.provider(), step.identity, &wire::encode(frame))?;
-    let env = Envelope::new(Kind::Mls, group.id.as_bytes(), group.epoch(), ciphertext);
-    step.out.publish(&group.topics.group, env.encode_to_vec());
-    Ok(())
+    let env =
+        Envelope::new(Kind::Mls, group.id.as_bytes(), group.epoch(), ciphertext).encode_to_vec();
+    group.sync.mark_seen(&env);
+    step.out.publish(&group.topics.group, env.clone());
+    Ok(env)
 }
 
-fn broadcast(group: &mut Group, step: &mut Step<'_>, messages: Vec<Vec<u8>>) -> Result<(), Abort> {
+/// Publishes consensus messages about `proposal`, keeping the envelopes for re-sends.
+fn broadcast(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    proposal: ProposalId,
+    messages: Vec<Vec<u8>>,
+) -> Result<(), Abort> {
     for message in messages {
         let frame = Frame {
             body: Some(frame::Body::Consensus(message)),
         };
-        publish_frame(group, step, &frame)?;
+        let envelope = publish_frame(group, step, &frame)?;
+        group.sync.note_own(proposal, envelope);
     }
     Ok(())
 }
 
-/// Opens a voting proposal in the current epoch, with this member's YES vote.
+/// True while a proposal of higher priority than `kind` is open here: lower-priority
+/// governance traffic is held back (LIP-104 partial freeze).
+pub(crate) fn frozen(group: &Group, kind: ProposalKind) -> bool {
+    group
+        .proposals
+        .values()
+        .any(|r| r.status == ProposalStatus::Open && r.action.kind() > kind)
+}
+
+fn payload(
+    group: &Group,
+    action: &ProposalAction,
+    key_package: Option<&[u8]>,
+    evidence: &[u8],
+) -> GroupProposal {
+    let action = match action {
+        ProposalAction::Add { .. } => group_proposal::Action::Add(AddMember {
+            key_package: key_package.map(<[u8]>::to_vec).unwrap_or_default(),
+        }),
+        ProposalAction::Remove { member } => group_proposal::Action::Remove(RemoveMember {
+            member_id: member.as_bytes().to_vec(),
+        }),
+        ProposalAction::Election {
+            retry_round,
+            stewards,
+        } => group_proposal::Action::Election(StewardElection {
+            retry_round: *retry_round,
+            stewards: stewards.iter().map(|m| m.as_bytes().to_vec()).collect(),
+        }),
+        ProposalAction::Emergency { violation, target } => {
+            group_proposal::Action::Emergency(EmergencyCriteria {
+                violation: violation.code(),
+                target: target.map(|t| t.as_bytes().to_vec()).unwrap_or_default(),
+                evidence: evidence.to_vec(),
+            })
+        }
+    };
+    GroupProposal {
+        group_id: group.id.as_bytes().to_vec(),
+        epoch: group.epoch(),
+        action: Some(action),
+    }
+}
+
+/// Opens a voting proposal in the current epoch, with this member's YES vote. Refused while a
+/// higher-priority proposal is open, or when this member may not vote on its kind.
 pub(crate) fn open_proposal(
     group: &mut Group,
     step: &mut Step<'_>,
     action: ProposalAction,
     key_package: Option<(Vec<u8>, Vec<u8>)>,
+    evidence: Vec<u8>,
 ) -> Result<ProposalId, Abort> {
+    let kind = action.kind();
+    if frozen(group, kind) {
+        return reject(
+            RejectReason::InvalidRequest,
+            "a higher-priority proposal is being voted on; try again after it is decided",
+        );
+    }
     let epoch = group.epoch();
-    let payload = GroupProposal {
-        group_id: group.id.as_bytes().to_vec(),
-        epoch,
-        action: Some(match action {
-            ProposalAction::Add { .. } => group_proposal::Action::Add(AddMember {
-                key_package: key_package
-                    .as_ref()
-                    .map(|(m, _)| m.clone())
-                    .unwrap_or_default(),
-            }),
-            ProposalAction::Remove { member } => group_proposal::Action::Remove(RemoveMember {
-                member_id: member.as_bytes().to_vec(),
-            }),
-        }),
-    };
-    let bytes = wire::encode(&payload);
-    let voters = group.epochs[0].voters.clone();
+    let bytes = wire::encode(&payload(
+        group,
+        &action,
+        key_package.as_ref().map(|(m, _)| m.as_slice()),
+        &evidence,
+    ));
+    let voters = group.epochs[0].voters(kind).clone();
+    let me = step.me();
+    if !voters
+        .keys()
+        .iter()
+        .any(|k| k.as_slice() == step.identity.public_key())
+    {
+        return reject(
+            RejectReason::InvalidRequest,
+            format!("only voters may open {kind:?} proposals"),
+        );
+    }
     let opened = group.consensus.open(
         OpenRequest {
             payload: &bytes,
@@ -73,13 +140,13 @@ pub(crate) fn open_proposal(
         },
         step.now,
     )?;
-    let me = step.me();
     group.put_proposal(ProposalRecord {
         id: opened.id,
         epoch,
         owner: me,
-        action,
+        action: action.clone(),
         key_package,
+        evidence,
         locally_valid: true,
         status: ProposalStatus::Open,
         seen_at: step.now,
@@ -93,12 +160,36 @@ pub(crate) fn open_proposal(
         action,
         epoch,
     });
-    broadcast(group, step, opened.messages)?;
+    broadcast(group, step, opened.id, opened.messages)?;
     drain_consensus(group, step)?;
     Ok(opened.id)
 }
 
-/// Casts this member's vote.
+/// Carries out what the steward policy asked for, skipping proposals already in flight and
+/// proposals the partial freeze holds back (the policy asks again later).
+pub(crate) fn run_policy_actions(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    actions: Vec<PolicyAction>,
+) -> Result<(), Abort> {
+    for PolicyAction::Propose { action, evidence } in actions {
+        let in_flight = group
+            .proposals
+            .values()
+            .any(|r| r.action == action && (r.status == ProposalStatus::Open || r.is_ready()));
+        if in_flight || frozen(group, action.kind()) {
+            continue;
+        }
+        match open_proposal(group, step, action, None, evidence) {
+            Ok(_) => {}
+            Err(Abort::Reject(_, detail)) => tracing::debug!(%detail, "policy proposal not opened"),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Casts this member's vote (application request).
 pub(crate) fn cast_vote(
     group: &mut Group,
     step: &mut Step<'_>,
@@ -109,12 +200,13 @@ pub(crate) fn cast_vote(
         Ok(m) => m,
         Err(e) => return reject(RejectReason::InvalidRequest, e.to_string()),
     };
+    group.meta.deferred_votes.retain(|d| *d != id);
     step.out.event(Event::VoteCast {
         group_id: group.id.clone(),
         proposal: id,
         yes,
     });
-    broadcast(group, step, messages)?;
+    broadcast(group, step, id, messages)?;
     drain_consensus(group, step)
 }
 
@@ -125,6 +217,14 @@ fn reason_of(e: &ConsensusError) -> RejectReason {
         ConsensusError::NoVoterSet(_) => RejectReason::InvalidProposal,
         ConsensusError::Malformed(_) => RejectReason::Malformed,
         _ => RejectReason::InvalidVote,
+    }
+}
+
+fn kind_of(p: &GroupProposal) -> ProposalKind {
+    match p.action {
+        Some(group_proposal::Action::Election(_)) => ProposalKind::Election,
+        Some(group_proposal::Action::Emergency(_)) => ProposalKind::Emergency,
+        _ => ProposalKind::Membership,
     }
 }
 
@@ -144,12 +244,20 @@ pub(crate) fn ingest(group: &mut Group, step: &mut Step<'_>, bytes: &[u8]) -> Re
         epochs
             .iter()
             .find(|m| m.epoch == p.epoch)
-            .map(|m| m.voters.clone())
+            .map(|m| m.voters(kind_of(&p)).clone())
             .ok_or_else(|| format!("no roster for epoch {}", p.epoch))
     };
     match consensus.ingest(bytes, &lookup, step.now) {
         Ok(forward) => {
-            broadcast(group, step, forward)?;
+            for message in forward {
+                publish_frame(
+                    group,
+                    step,
+                    &Frame {
+                        body: Some(frame::Body::Consensus(message)),
+                    },
+                )?;
+            }
             drain_consensus(group, step)
         }
         Err(e) => {
@@ -195,54 +303,106 @@ pub(crate) fn drain_consensus(group: &mut Group, step: &mut Step<'_>) -> Result<
     Ok(())
 }
 
-/// What a received proposal asks for, or why it is invalid (with the action when known).
-type Parsed = (
-    Option<(ProposalAction, Option<(Vec<u8>, Vec<u8>)>)>,
-    Option<String>,
-);
+/// A received proposal: its epoch, its action (when it could be decoded) with the KeyPackage
+/// and evidence it carries, and the problem that makes it invalid here, if any.
+struct Parsed {
+    epoch: u64,
+    action: Option<ProposalAction>,
+    key_package: Option<(Vec<u8>, Vec<u8>)>,
+    evidence: Vec<u8>,
+    problem: Option<String>,
+}
 
-fn parse_proposal(group: &Group, step: &Step<'_>, payload: &[u8]) -> (u64, Parsed) {
+fn parse_proposal(group: &Group, step: &Step<'_>, owner: &MemberId, payload: &[u8]) -> Parsed {
+    let mut out = Parsed {
+        epoch: 0,
+        action: None,
+        key_package: None,
+        evidence: Vec::new(),
+        problem: None,
+    };
     let p = match wire::decode_group_proposal(payload) {
         Ok(p) => p,
-        Err(e) => return (0, (None, Some(e.to_string()))),
+        Err(e) => {
+            out.problem = Some(e.to_string());
+            return out;
+        }
     };
-    let epoch = p.epoch;
-    let parsed = match p.action {
+    out.epoch = p.epoch;
+    let member = |bytes: &[u8]| MemberId::from_slice(bytes);
+    match p.action {
         Some(group_proposal::Action::Add(add)) => {
             match validate_key_package(step.crypto, &add.key_package) {
                 Ok(kp) => {
-                    let action = ProposalAction::Add {
+                    out.action = Some(ProposalAction::Add {
                         member: kp.member_id,
-                    };
-                    let problem = group
+                    });
+                    out.problem = group
                         .roster()
                         .contains(&kp.member_id)
-                        .then(|| "already a member".to_string());
-                    (
-                        Some((action, Some((add.key_package, kp.reference)))),
-                        problem,
-                    )
+                        .then(|| "already a member".into());
+                    out.key_package = Some((add.key_package, kp.reference));
                 }
-                Err(e) => (None, Some(e.to_string())),
+                Err(e) => out.problem = Some(e.to_string()),
             }
         }
-        Some(group_proposal::Action::Remove(rm)) => match MemberId::from_slice(&rm.member_id) {
-            Some(member) => {
-                let action = ProposalAction::Remove { member };
+        Some(group_proposal::Action::Remove(rm)) => match member(&rm.member_id) {
+            Some(target) => {
+                out.action = Some(ProposalAction::Remove { member: target });
                 let known = group
-                    .members_at(epoch)
-                    .is_some_and(|m| m.roster.contains(&member))
-                    && group.roster().contains(&member);
-                (
-                    Some((action, None)),
-                    (!known).then(|| "not a member".to_string()),
-                )
+                    .members_at(p.epoch)
+                    .is_some_and(|m| m.roster.contains(&target))
+                    && group.roster().contains(&target);
+                out.problem = (!known).then(|| "not a member".into());
             }
-            None => (None, Some("member id is not 20 bytes".into())),
+            None => out.problem = Some("member id is not 20 bytes".into()),
         },
-        None => (None, Some("no action".into())),
-    };
-    (epoch, parsed)
+        Some(group_proposal::Action::Election(e)) => {
+            let stewards: Option<Vec<MemberId>> = e.stewards.iter().map(|b| member(b)).collect();
+            match stewards {
+                Some(stewards) => {
+                    out.action = Some(ProposalAction::Election {
+                        retry_round: e.retry_round,
+                        stewards,
+                    })
+                }
+                None => out.problem = Some("steward id is not 20 bytes".into()),
+            }
+        }
+        Some(group_proposal::Action::Emergency(e)) => {
+            let violation = Violation::from_code(e.violation);
+            let target = if e.target.is_empty() {
+                Some(None)
+            } else {
+                member(&e.target).map(Some)
+            };
+            match (violation, target) {
+                (Some(violation), Some(target)) => {
+                    out.action = Some(ProposalAction::Emergency { violation, target });
+                    out.evidence = e.evidence;
+                }
+                _ => out.problem = Some("malformed emergency proposal".into()),
+            }
+        }
+        None => out.problem = Some("no action".into()),
+    }
+    if let (Some(action), None) = (&out.action, &out.problem) {
+        if action.kind() != ProposalKind::Membership {
+            if p.epoch != group.epoch() {
+                out.problem = Some(format!(
+                    "{:?} proposal for epoch {}, current {}",
+                    action.kind(),
+                    p.epoch,
+                    group.epoch()
+                ));
+            } else if let Err(e) = group.with_view(step.me(), |policy, view| {
+                policy.validate_proposal(view, owner, action, &out.evidence)
+            }) {
+                out.problem = Some(e.to_string());
+            }
+        }
+    }
+    out
 }
 
 fn on_proposal_received(
@@ -256,15 +416,16 @@ fn on_proposal_received(
         return Ok(());
     }
     let owner = MemberId::from_signature_key(owner);
-    let (epoch, (action, problem)) = parse_proposal(group, step, payload);
-    if let Some((action, key_package)) = action {
+    let parsed = parse_proposal(group, step, &owner, payload);
+    if let Some(action) = parsed.action.clone() {
         group.put_proposal(ProposalRecord {
             id,
-            epoch,
+            epoch: parsed.epoch,
             owner,
-            action,
-            key_package,
-            locally_valid: problem.is_none(),
+            action: action.clone(),
+            key_package: parsed.key_package,
+            evidence: parsed.evidence,
+            locally_valid: parsed.problem.is_none(),
             status: ProposalStatus::Open,
             seen_at: step.now,
             decided_at: None,
@@ -273,40 +434,53 @@ fn on_proposal_received(
             group_id: group.id.clone(),
             proposal: id,
             owner,
-            action,
-            epoch,
+            action: action.clone(),
+            epoch: parsed.epoch,
         });
-        if let (Some(kp), ProposalAction::Add { member }) =
-            (group.key_packages.get(&action.member()).cloned(), action)
-        {
-            if kp.proposal.is_none() && member == kp.member {
-                let mut kp = kp;
-                kp.proposal = Some(id);
-                group.put_key_package(kp);
-            }
-        }
-        if problem.is_none() {
-            match step.params.voting {
-                VotingMode::Auto => return cast_own_vote(group, step, id, true),
-                VotingMode::Manual => {
-                    step.out.event(Event::VoteRequested {
-                        group_id: group.id.clone(),
-                        proposal: id,
-                        action,
-                    });
-                    return Ok(());
+        if let Some(member) = action.member() {
+            if let (Some(mut kp), ProposalAction::Add { .. }) =
+                (group.key_packages.get(&member).cloned(), &action)
+            {
+                if kp.proposal.is_none() {
+                    kp.proposal = Some(id);
+                    group.put_key_package(kp);
                 }
             }
         }
     }
-    let detail = problem.unwrap_or_default();
-    tracing::info!(group = %group.id.display(), proposal = %id.short(), %detail, "invalid proposal, voting NO");
-    step.out.event(Event::Rejected {
-        group_id: Some(group.id.clone()),
-        reason: RejectReason::InvalidProposal,
-        detail,
-    });
-    cast_own_vote(group, step, id, false)
+    if let Some(detail) = parsed.problem.clone() {
+        tracing::info!(group = %group.id.display(), proposal = %id.short(), %detail, "invalid proposal, voting NO");
+        step.out.event(Event::Rejected {
+            group_id: Some(group.id.clone()),
+            reason: RejectReason::InvalidProposal,
+            detail,
+        });
+        return cast_own_vote(group, step, id, false);
+    }
+    decide_own_vote(group, step, id)
+}
+
+/// Votes on a valid open proposal now, or holds the vote back during a partial freeze.
+fn decide_own_vote(group: &mut Group, step: &mut Step<'_>, id: ProposalId) -> Result<(), Abort> {
+    let Some(rec) = group.proposals.get(&id) else {
+        return Ok(());
+    };
+    let action = rec.action.clone();
+    if frozen(group, action.kind()) {
+        if !group.meta.deferred_votes.contains(&id) {
+            group.meta.deferred_votes.push(id);
+        }
+        return Ok(());
+    }
+    if step.params.voting == VotingMode::Manual && action.kind() == ProposalKind::Membership {
+        step.out.event(Event::VoteRequested {
+            group_id: group.id.clone(),
+            proposal: id,
+            action,
+        });
+        return Ok(());
+    }
+    cast_own_vote(group, step, id, true)
 }
 
 fn cast_own_vote(
@@ -315,6 +489,7 @@ fn cast_own_vote(
     id: ProposalId,
     yes: bool,
 ) -> Result<(), Abort> {
+    group.meta.deferred_votes.retain(|d| *d != id);
     if group.consensus.has_voted(&id) || group.consensus.outcome(&id).is_some() {
         return Ok(());
     }
@@ -325,14 +500,34 @@ fn cast_own_vote(
                 proposal: id,
                 yes,
             });
-            broadcast(group, step, messages)
+            broadcast(group, step, id, messages)
         }
-        // Expired or decided meanwhile: nothing to vote on any more.
+        // Not a voter (small consensus), expired or decided meanwhile: nothing to vote on.
         Err(e) => {
             tracing::debug!(proposal = %id.short(), error = %e, "own vote not cast");
             Ok(())
         }
     }
+}
+
+/// Casts the votes held back by the partial freeze once nothing of higher priority is open.
+pub(crate) fn release_deferred(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> {
+    for id in group.meta.deferred_votes.clone() {
+        let open = group
+            .proposals
+            .get(&id)
+            .is_some_and(|r| r.status == ProposalStatus::Open);
+        if !open {
+            group.meta.deferred_votes.retain(|d| *d != id);
+            continue;
+        }
+        let kind = group.proposals[&id].action.kind();
+        if !frozen(group, kind) {
+            group.meta.deferred_votes.retain(|d| *d != id);
+            decide_own_vote(group, step, id)?;
+        }
+    }
+    Ok(())
 }
 
 fn on_decided(
@@ -354,11 +549,21 @@ fn on_decided(
     step.out.event(Event::ProposalDecided {
         group_id: group.id.clone(),
         proposal: id,
-        action: rec.action,
+        action: rec.action.clone(),
         outcome,
         yes: tally.yes,
         no: tally.no,
         eligible: tally.eligible,
+    });
+    let me = step.me();
+    let actions = group.with_policy_mut(me, |policy, view| {
+        policy.on_decided(
+            view,
+            &rec.owner,
+            &rec.action,
+            outcome == Outcome::Yes,
+            step.now,
+        )
     });
     // Parked commits waiting only for decided proposals can be tried again.
     let proposals = &group.proposals;
@@ -375,5 +580,6 @@ fn on_decided(
     if outcome == Outcome::Yes {
         commit::schedule(group, step);
     }
-    Ok(())
+    release_deferred(group, step)?;
+    run_policy_actions(group, step, actions)
 }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::mls::Crypto;
 
+use super::event::ProposalKind;
 use super::records::{
     BufferedKeyPackage, CommitRecord, GroupMeta, Keys, ProposalRecord, decode, encode,
 };
@@ -18,7 +19,7 @@ use crate::consensus::{Consensus, ConsensusContext, ConsensusFactory, StateChang
 use crate::identity::Identity;
 use crate::mls::{MlsError, MlsState, Provider};
 use crate::roster::Roster;
-use crate::steward::{EpochView, StewardPolicy, StewardPolicyFactory};
+use crate::steward::{StewardPolicy, StewardPolicyFactory};
 use crate::storage::{Space, StorageError};
 use crate::txn::Txn;
 use crate::types::{Epoch, GroupId, MemberId, ProposalId, Timestamp, Topic};
@@ -34,29 +35,81 @@ pub(crate) struct Held {
     pub since: Timestamp,
     /// For a parked commit: the proposals whose decision it waits for.
     pub waiting: Vec<ProposalId>,
+    /// For a parked commit: its author.
+    pub author: Option<MemberId>,
 }
 
-/// The roster and voter set of one recent epoch.
+/// A valid commit competing for the current epoch during the selection window.
+#[derive(Clone, Debug)]
+pub(crate) struct Candidate {
+    /// Its author.
+    pub author: MemberId,
+    /// Its rank from the steward policy.
+    pub rank: crate::steward::CommitRank,
+    /// The voting proposals it applies.
+    pub proposals: Vec<ProposalId>,
+    /// The sealed commit (envelope body).
+    pub sealed: Vec<u8>,
+    /// True for this member's own commit (pending in OpenMLS).
+    pub own: bool,
+}
+
+impl Candidate {
+    /// The selection order: more proposals first, then the policy's rank, then the smaller
+    /// author id. Lower is better.
+    pub(crate) fn key(
+        &self,
+    ) -> (
+        std::cmp::Reverse<usize>,
+        crate::steward::CommitRank,
+        MemberId,
+    ) {
+        (
+            std::cmp::Reverse(self.proposals.len()),
+            self.rank,
+            self.author,
+        )
+    }
+}
+
+/// The roster and voter sets of one recent epoch.
 pub(crate) struct EpochMembers {
     pub epoch: Epoch,
     pub roster: Arc<Roster>,
-    pub voters: VoterSet,
+    /// Every member.
+    pub all: VoterSet,
+    /// Narrower voter sets the steward policy chose for some proposal kinds.
+    pub by_kind: BTreeMap<ProposalKind, VoterSet>,
+}
+
+fn voter_set<'a>(entries: impl Iterator<Item = &'a crate::roster::RosterEntry>) -> VoterSet {
+    VoterSet::new(entries.map(|e| e.signature_key.clone()).collect())
 }
 
 impl EpochMembers {
     pub(crate) fn of(roster: Roster) -> EpochMembers {
-        let voters = VoterSet::new(
-            roster
-                .entries()
-                .iter()
-                .map(|e| e.signature_key.clone())
-                .collect(),
-        );
         EpochMembers {
             epoch: roster.epoch(),
+            all: voter_set(roster.entries().iter()),
             roster: Arc::new(roster),
-            voters,
+            by_kind: BTreeMap::new(),
         }
+    }
+
+    /// Restricts the voters of `kind` to `members` (kept in leaf order).
+    pub(crate) fn restrict(&mut self, kind: ProposalKind, members: &[MemberId]) {
+        let set = voter_set(
+            self.roster
+                .entries()
+                .iter()
+                .filter(|e| members.contains(&e.id)),
+        );
+        self.by_kind.insert(kind, set);
+    }
+
+    /// The voters of proposals of `kind` opened in this epoch.
+    pub(crate) fn voters(&self, kind: ProposalKind) -> &VoterSet {
+        self.by_kind.get(&kind).unwrap_or(&self.all)
     }
 }
 
@@ -79,6 +132,12 @@ pub(crate) struct Group {
     pub future: Vec<Held>,
     /// Commits waiting for their proposals' decisions.
     pub parked: Vec<Held>,
+    /// Valid commits competing for the current epoch (selection window open).
+    pub candidates: Vec<Candidate>,
+    /// The Welcome of our own commit while it waits in the selection window.
+    pub pending_welcome: Option<Vec<u8>>,
+    /// Loss repair: duplicate suppression, message log, missing messages, re-sends.
+    pub sync: super::sync::SyncState,
     /// Set when OpenMLS was called in the current step (its in-memory state may have moved).
     pub mls_touched: bool,
     /// Record writes of the current step.
@@ -111,6 +170,9 @@ impl Group {
             meta: GroupMeta::default(),
             future: Vec::new(),
             parked: Vec::new(),
+            candidates: Vec::new(),
+            pending_welcome: None,
+            sync: Default::default(),
             mls_touched: false,
             dirty: Vec::new(),
         })
@@ -173,35 +235,6 @@ impl Group {
     /// The roster and voter set of a recent epoch.
     pub(crate) fn members_at(&self, epoch: Epoch) -> Option<&EpochMembers> {
         self.epochs.iter().find(|m| m.epoch == epoch)
-    }
-
-    /// Ids of members whose removal is decided YES and not yet committed.
-    pub(crate) fn pending_removals(&self) -> Vec<MemberId> {
-        self.proposals
-            .values()
-            .filter(|r| r.is_ready())
-            .filter_map(|r| match r.action {
-                super::event::ProposalAction::Remove { member } => Some(member),
-                super::event::ProposalAction::Add { .. } => None,
-            })
-            .collect()
-    }
-
-    /// Runs `f` with the policy's view of the current epoch.
-    pub(crate) fn with_view<T>(
-        &self,
-        me: MemberId,
-        f: impl FnOnce(&dyn StewardPolicy, &EpochView<'_>) -> T,
-    ) -> T {
-        let pending = self.pending_removals();
-        let view = EpochView {
-            group_id: &self.id,
-            epoch: self.epoch(),
-            roster: self.roster(),
-            me,
-            pending_removals: &pending,
-        };
-        f(self.policy.as_ref(), &view)
     }
 
     /// Records a proposal change for this step.
@@ -270,6 +303,20 @@ impl Group {
         self.mls_touched = false;
     }
 
+    /// True when the current step changed records.
+    pub(crate) fn has_dirty(&self) -> bool {
+        !self.dirty.is_empty()
+    }
+
+    /// Takes over the transient buffers of the instance this one replaces on a reload.
+    pub(crate) fn adopt_transient(&mut self, old: Group) {
+        self.future = old.future;
+        self.parked = old.parked;
+        self.candidates = old.candidates;
+        self.pending_welcome = old.pending_welcome;
+        self.sync = old.sync;
+    }
+
     /// Forgets this step's unwritten record changes (the step is being rolled back).
     pub(crate) fn discard_dirty(&mut self) {
         self.dirty.clear();
@@ -305,10 +352,17 @@ impl Group {
             .iter()
             .map(|h| h.since.plus_ms(params.commit_grace_ms))
             .min();
-        [self.meta.commit_due, self.consensus.next_deadline(), parked]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.meta.commit_due,
+            self.meta.selection_due,
+            self.consensus.next_deadline(),
+            self.policy.next_deadline(),
+            self.sync.next_deadline(params),
+            parked,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 }
 

@@ -5,7 +5,8 @@ use super::event::{Event, RejectReason};
 use super::group::{Group, Held};
 use super::output::Output;
 use super::{
-    Abort, Engine, EngineError, Requeue, Step, epoch, governance, keypackages, reject, validation,
+    Abort, Engine, EngineError, Requeue, Step, governance, keypackages, reject, selection, sync,
+    validation,
 };
 use openmls::prelude::ProtocolMessage;
 
@@ -69,8 +70,19 @@ impl Engine {
             }
             let topic = topic.clone();
             return match kind {
-                Kind::Mls => self.group_step(&gid, now, |g, s| on_mls(g, s, &topic, env)),
-                Kind::Commit => self.group_step(&gid, now, |g, s| on_commit(g, s, &topic, env)),
+                // An exact copy of something already processed (a re-published answer to someone
+                // else's repair request, a transport duplicate) is dropped before any work.
+                Kind::Mls | Kind::Commit
+                    if group_mut(&mut self.groups, &gid)
+                        .sync
+                        .is_duplicate(payload, now) =>
+                {
+                    Ok((Output::default(), Vec::new()))
+                }
+                Kind::Mls => self.group_step(&gid, now, |g, s| on_mls(g, s, &topic, env, payload)),
+                Kind::Commit => {
+                    self.group_step(&gid, now, |g, s| on_commit(g, s, &topic, env, payload))
+                }
                 Kind::KeyPackage => self.group_step(&gid, now, |g, s| {
                     keypackages::on_key_package(g, s, &env.body)
                 }),
@@ -95,7 +107,7 @@ impl Engine {
 }
 
 /// Decides what to do with a message of `epoch` given the group's current epoch: process it
-/// now (`Ok(true)`), hold it for later (`Ok(false)`), or refuse it.
+/// now (`Ok(true)`), hold it for later or ignore it (`Ok(false)`), or refuse it.
 fn epoch_window(
     group: &mut Group,
     step: &Step<'_>,
@@ -105,6 +117,9 @@ fn epoch_window(
     oldest_ok: u64,
 ) -> Result<bool, Abort> {
     let current = group.epoch();
+    if epoch < group.meta.joined_epoch {
+        return Ok(false); // from before this member joined: not meant for it
+    }
     if epoch > current {
         if epoch - current > step.params.max_future_epochs {
             return reject(
@@ -121,6 +136,7 @@ fn epoch_window(
             epoch,
             since: step.now,
             waiting: Vec::new(),
+            author: None,
         });
         return Ok(false);
     }
@@ -154,15 +170,16 @@ fn on_mls(
     step: &mut Step<'_>,
     topic: &Topic,
     env: Envelope,
+    raw: &[u8],
 ) -> Result<(), Abort> {
     let oldest = group
         .epoch()
         .saturating_sub(step.params.max_past_epochs as u64);
     let epoch = env.epoch;
-    let raw = Envelope::new(Kind::Mls, &env.group_id, epoch, env.body.clone()).encode_to_vec();
-    if !epoch_window(group, step, topic, raw, epoch, oldest)? {
+    if !epoch_window(group, step, topic, raw.to_vec(), epoch, oldest)? {
         return Ok(());
     }
+    group.sync.mark_seen(raw);
     let message = peek_matching(&env.body, &env.group_id, epoch)?;
     let Some(sender_roster) = group.members_at(epoch).map(|m| m.roster.clone()) else {
         return reject(
@@ -200,6 +217,10 @@ fn on_mls(
             if chat.payload.len() > step.params.max_app_message_bytes {
                 return reject(RejectReason::Oversized, "application payload");
             }
+            group
+                .sync
+                .note_message(&chat.message_id, raw, step.params.message_log);
+            group.sync.note_references(&chat.history, step.now);
             step.out.event(Event::MessageReceived {
                 group_id: group.id.clone(),
                 sender,
@@ -210,6 +231,11 @@ fn on_mls(
             Ok(())
         }
         Some(frame::Body::Consensus(bytes)) => governance::ingest(group, step, &bytes),
+        Some(frame::Body::Status(status)) => {
+            group.sync.note_references(&status.recent, step.now);
+            Ok(())
+        }
+        Some(frame::Body::Repair(repair)) => sync::on_repair(group, step, epoch, repair),
         None => reject(RejectReason::Malformed, "empty frame"),
     }
 }
@@ -220,6 +246,7 @@ fn on_commit(
     step: &mut Step<'_>,
     topic: &Topic,
     env: Envelope,
+    raw_bytes: &[u8],
 ) -> Result<(), Abort> {
     let epoch = env.epoch;
     let current = group.epoch();
@@ -236,10 +263,11 @@ fn on_commit(
             format!("commit for epoch {epoch}, current {current}"),
         );
     }
-    let raw = Envelope::new(Kind::Commit, &env.group_id, epoch, env.body.clone()).encode_to_vec();
+    let raw = raw_bytes.to_vec();
     if !epoch_window(group, step, topic, raw.clone(), epoch, current)? {
         return Ok(());
     }
+    group.sync.mark_seen(&raw);
     let Ok(commit_bytes) = sealed::open(&group.commit_key, &env.group_id, epoch, &env.body) else {
         return reject(
             RejectReason::NotAMember,
@@ -257,12 +285,15 @@ fn on_commit(
         Ok(_) => return reject(RejectReason::Malformed, "not a commit"),
         Err(e) => return reject(RejectReason::MlsRejected, e.to_string()),
     };
-    match validation::validate(group, step, sender_leaf, &aad, &staged)? {
-        validation::Verdict::Accept(plan) => {
-            group.mls.merge_staged(&step.provider(), *staged)?;
-            epoch::after_merge(group, step, plan, env.body)
+    match validation::validate(group, step, sender_leaf, &aad, &staged, &env.body)? {
+        validation::Verdict::Accept(plan, rank) => {
+            selection::accept(group, step, plan, rank, env.body, *staged)
         }
-        validation::Verdict::Park(detail, waiting) => {
+        validation::Verdict::Park {
+            detail,
+            waiting,
+            author,
+        } => {
             if group.future.len() + group.parked.len() >= step.params.max_buffered_messages {
                 return reject(RejectReason::BufferFull, "parked-commit buffer full");
             }
@@ -273,6 +304,7 @@ fn on_commit(
                 epoch,
                 since: step.now,
                 waiting,
+                author: Some(author),
             });
             // Nothing was merged; drop whatever OpenMLS staged.
             let txn = step.txn;
@@ -280,4 +312,11 @@ fn on_commit(
             Ok(())
         }
     }
+}
+
+fn group_mut<'a>(
+    groups: &'a mut std::collections::BTreeMap<GroupId, Group>,
+    gid: &GroupId,
+) -> &'a mut Group {
+    groups.get_mut(gid).expect("checked by the caller")
 }

@@ -212,6 +212,7 @@ impl Engine {
                 match MlsState::join(&provider, welcome, tree, &self.params.mls()) {
                     Ok(mls) => {
                         let mut group = self.new_group(gid.clone(), mls, now)?;
+                        group.meta.joined_epoch = group.epoch();
                         group.flush(&txn);
                         txn.delete(Space::Node, record_key(gid));
                         txn.commit()?;

@@ -2,7 +2,7 @@
 //! (so any steward can commit the add, not only the one that saw the announcement), and the
 //! add proposals stewards open for them.
 
-use super::event::{Event, ProposalAction, RejectReason};
+use super::event::{Event, ProposalAction, ProposalKind, RejectReason};
 use super::group::Group;
 use super::records::{BufferedKeyPackage, ProposalStatus};
 use super::{Abort, Step, governance, reject};
@@ -17,7 +17,51 @@ fn add_in_flight(group: &Group, member: &MemberId) -> bool {
     })
 }
 
-/// A KeyPackage announcement arrived on the welcome topic.
+/// Whether this member should (re)open the add proposal of a buffered KeyPackage now: none is
+/// in flight, an earlier one was not rejected by vote, and the policy says it is this member's
+/// turn (stewards first; others after the voting-inactivity delay it chooses).
+fn should_open(group: &Group, step: &Step<'_>, kp: &BufferedKeyPackage) -> bool {
+    if add_in_flight(group, &kp.member) || governance::frozen(group, ProposalKind::Membership) {
+        return false;
+    }
+    let rejected = kp
+        .proposal
+        .and_then(|id| group.proposals.get(&id))
+        .is_some_and(|r| r.status == ProposalStatus::Decided(crate::consensus::Outcome::No));
+    if rejected {
+        return false;
+    }
+    let waited = step.now.since(kp.received_at);
+    group.with_view(step.me(), |policy, view| {
+        policy.opens_add_proposal(view, waited)
+    })
+}
+
+fn open_add(group: &mut Group, step: &mut Step<'_>, kp: BufferedKeyPackage) -> Result<(), Abort> {
+    let action = ProposalAction::Add { member: kp.member };
+    match governance::open_proposal(
+        group,
+        step,
+        action,
+        Some((kp.message.clone(), kp.reference.clone())),
+        Vec::new(),
+    ) {
+        Ok(id) => {
+            let mut kp = kp;
+            kp.proposal = Some(id);
+            group.put_key_package(kp);
+            Ok(())
+        }
+        // Not a voter of add proposals here (small consensus): stewards will open it.
+        Err(Abort::Reject(_, detail)) => {
+            tracing::debug!(%detail, "add proposal not opened");
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A KeyPackage announcement arrived on the welcome topic (first time or re-announced).
 pub(crate) fn on_key_package(
     group: &mut Group,
     step: &mut Step<'_>,
@@ -30,36 +74,27 @@ pub(crate) fn on_key_package(
     if group.roster().contains(&kp.member_id) {
         return Ok(()); // a late re-announcement by someone already added
     }
-    if let Some(existing) = group.key_packages.get(&kp.member_id) {
-        if existing.reference == kp.reference {
-            return Ok(()); // periodic re-announcement of the same KeyPackage
-        }
-    }
-    group.put_key_package(BufferedKeyPackage {
-        member: kp.member_id,
-        message: message.to_vec(),
-        reference: kp.reference.clone(),
-        received_epoch: group.epoch(),
-        proposal: None,
-    });
-    step.out.event(Event::KeyPackageReceived {
-        group_id: group.id.clone(),
-        member: kp.member_id,
-    });
-    let opens = group.with_view(step.me(), |policy, view| policy.opens_add_proposals(view));
-    if opens && !add_in_flight(group, &kp.member_id) {
-        let id = governance::open_proposal(
-            group,
-            step,
-            ProposalAction::Add {
+    let buffered = match group.key_packages.get(&kp.member_id) {
+        Some(existing) if existing.reference == kp.reference => existing.clone(),
+        _ => {
+            let fresh = BufferedKeyPackage {
                 member: kp.member_id,
-            },
-            Some((message.to_vec(), kp.reference)),
-        )?;
-        if let Some(mut buffered) = group.key_packages.get(&kp.member_id).cloned() {
-            buffered.proposal = Some(id);
-            group.put_key_package(buffered);
+                message: message.to_vec(),
+                reference: kp.reference.clone(),
+                received_epoch: group.epoch(),
+                proposal: None,
+                received_at: step.now,
+            };
+            group.put_key_package(fresh.clone());
+            step.out.event(Event::KeyPackageReceived {
+                group_id: group.id.clone(),
+                member: kp.member_id,
+            });
+            fresh
         }
+    };
+    if should_open(group, step, &buffered) {
+        open_add(group, step, buffered)?;
     }
     Ok(())
 }
@@ -93,5 +128,6 @@ pub(crate) fn propose_add(
             member: kp.member_id,
         },
         Some((message.to_vec(), kp.reference)),
+        Vec::new(),
     )
 }

@@ -21,16 +21,19 @@ mod keypackages;
 mod output;
 mod params;
 mod records;
+mod selection;
 mod step;
+mod sync;
 mod topics;
 mod validation;
+mod view;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use crate::mls::Crypto;
 
-pub use event::{Event, ProposalAction, RejectReason};
+pub use event::{Event, ProposalAction, ProposalKind, RejectReason, Violation};
 pub use output::{Outbound, Output};
 pub use params::{EngineParams, VotingMode};
 pub use records::ProposalStatus;
@@ -270,7 +273,7 @@ impl Engine {
             proposals: g
                 .proposals
                 .values()
-                .map(|r| (r.id, r.action, r.status))
+                .map(|r| (r.id, r.action.clone(), r.status))
                 .collect(),
         })
     }
@@ -376,15 +379,19 @@ impl Engine {
             });
         }
         let message_id = self.crypto.entropy().array::<16>()?.to_vec();
-        let frame = crate::wire::Frame {
-            body: Some(crate::wire::frame::Body::Chat(crate::wire::Chat {
-                message_id: message_id.clone(),
-                payload: payload.to_vec(),
-                sent_at: now.0,
-            })),
-        };
+        let max_log = self.params.message_log;
+        let id = message_id.clone();
         let out = self.group_command(group_id, now, |group, step| {
-            governance::publish_frame(group, step, &frame)?;
+            let frame = crate::wire::Frame {
+                body: Some(crate::wire::frame::Body::Chat(crate::wire::Chat {
+                    message_id: id.clone(),
+                    payload: payload.to_vec(),
+                    sent_at: now.0,
+                    history: group.sync.history(),
+                })),
+            };
+            let envelope = governance::publish_frame(group, step, &frame)?;
+            group.sync.note_message(&id, &envelope, max_log);
             Ok(())
         })?;
         Ok((message_id, out))
@@ -416,7 +423,13 @@ impl Engine {
                     format!("{member} is not a member"),
                 );
             }
-            governance::open_proposal(group, step, ProposalAction::Remove { member }, None)
+            governance::open_proposal(
+                group,
+                step,
+                ProposalAction::Remove { member },
+                None,
+                Vec::new(),
+            )
         })
     }
 
@@ -465,11 +478,29 @@ impl Engine {
             let (o, r) = self.group_step(&gid, now, |group, step| {
                 group.consensus.tick(step.now);
                 governance::drain_consensus(group, step)?;
-                validation::expire_parked(group, step);
+                let me = step.me();
+                let mut actions = Vec::new();
+                for (offender, evidence) in validation::expire_parked(group, step) {
+                    actions.extend(group.with_policy_mut(me, |policy, view| {
+                        policy.on_violation(
+                            view,
+                            &offender,
+                            Violation::BrokenCommit,
+                            &evidence,
+                            step.now,
+                        )
+                    }));
+                }
+                if group.meta.selection_due.is_some_and(|d| d <= step.now) {
+                    selection::close(group, step)?;
+                }
                 if group.meta.commit_due.is_some_and(|d| d <= step.now) {
                     commit::create_commit(group, step)?;
                 }
-                Ok(())
+                sync::tick(group, step)?;
+                actions
+                    .extend(group.with_policy_mut(me, |policy, view| policy.tick(view, step.now)));
+                governance::run_policy_actions(group, step, actions)
             })?;
             out.append(o);
             requeue.extend(r);

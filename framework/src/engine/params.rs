@@ -46,6 +46,23 @@ pub struct EngineParams {
     pub max_past_epochs: usize,
     /// Finished proposals are forgotten this many epochs after the epoch they were opened in.
     pub proposal_retention_epochs: u64,
+    /// How often this member re-sends its own votes (and proposals) on proposals still open
+    /// here, in milliseconds (repairs losses).
+    pub resend_interval_ms: u64,
+    /// How often a status beacon round happens, in milliseconds.
+    pub status_interval_ms: u64,
+    /// How many members, in expectation, send a status beacon per round (each member sends
+    /// with probability `status_fanout / members`, so beacon traffic stays flat as groups grow).
+    pub status_fanout: u32,
+    /// How long a gap must last before this member asks for repair, in milliseconds.
+    pub repair_delay_ms: u64,
+    /// How long before a repair request is repeated, in milliseconds.
+    pub repair_retry_ms: u64,
+    /// Up to how long a member waits (randomly) before answering a repair request, so that
+    /// one answer usually suffices, in milliseconds.
+    pub repair_backoff_ms: u64,
+    /// Application messages kept to answer repair requests.
+    pub message_log: usize,
 }
 
 impl Default for EngineParams {
@@ -64,6 +81,13 @@ impl Default for EngineParams {
             retained_commits: 64,
             max_past_epochs: 3,
             proposal_retention_epochs: 16,
+            resend_interval_ms: 3_000,
+            status_interval_ms: 2_000,
+            status_fanout: 6,
+            repair_delay_ms: 400,
+            repair_retry_ms: 2_000,
+            repair_backoff_ms: 250,
+            message_log: 1_024,
         }
     }
 }

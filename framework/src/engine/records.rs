@@ -37,6 +37,8 @@ pub struct ProposalRecord {
     pub action: ProposalAction,
     /// For adds: the KeyPackage message and its reference.
     pub key_package: Option<(Vec<u8>, Vec<u8>)>,
+    /// Evidence carried by an emergency proposal.
+    pub evidence: Vec<u8>,
     /// Whether this member found it valid when it arrived.
     pub locally_valid: bool,
     /// Current status.
@@ -67,6 +69,8 @@ pub struct BufferedKeyPackage {
     pub received_epoch: Epoch,
     /// The add proposal opened for it, if any.
     pub proposal: Option<ProposalId>,
+    /// When it was first received.
+    pub received_at: Timestamp,
 }
 
 /// An accepted commit, retained for catch-up and fork detection.
@@ -87,6 +91,12 @@ pub struct CommitRecord {
 pub struct GroupMeta {
     /// When this member should next try to commit, if it is a steward with work.
     pub commit_due: Option<Timestamp>,
+    /// When the commit selection window of the current epoch closes.
+    pub selection_due: Option<Timestamp>,
+    /// Proposals whose vote is held back while a higher-priority proposal is open.
+    pub deferred_votes: Vec<ProposalId>,
+    /// The first epoch this member was in (traffic from before it was not meant for it).
+    pub joined_epoch: Epoch,
 }
 
 /// Storage keys of one group's records.

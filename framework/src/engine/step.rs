@@ -2,7 +2,7 @@
 //! are buffered in a [`Txn`] and applied together; a refused input drops them and reloads any
 //! OpenMLS state the step touched, so it leaves no trace.
 
-use super::event::{Event, RejectReason};
+use super::event::{Event, RejectReason, Violation};
 use super::group::Group;
 use super::output::Output;
 use super::{Engine, EngineError, EngineParams};
@@ -20,6 +20,20 @@ pub(crate) type Requeue = Vec<(Topic, Vec<u8>)>;
 pub(crate) enum Abort {
     /// The input is refused: roll the step back and report it.
     Reject(RejectReason, String),
+    /// The input is refused and proves that `offender` misbehaved: rolled back like `Reject`,
+    /// then the steward policy is told (in a step of its own, so the penalty is kept).
+    Violation {
+        /// Why the input is refused.
+        reason: RejectReason,
+        /// Detail for logs.
+        detail: String,
+        /// Who misbehaved.
+        offender: MemberId,
+        /// How.
+        violation: Violation,
+        /// The offending message.
+        evidence: Vec<u8>,
+    },
     /// Something failed that is not the input's fault.
     Fatal(EngineError),
 }
@@ -90,6 +104,10 @@ impl Engine {
                     refused = Some((reason, detail.clone()));
                     Err(Abort::Reject(reason, detail))
                 }
+                Err(Abort::Violation { reason, detail, .. }) => {
+                    refused = Some((reason, detail.clone()));
+                    Err(Abort::Reject(reason, detail))
+                }
                 other => other,
             })?;
         if let Some((_, detail)) = refused {
@@ -147,14 +165,28 @@ impl Engine {
                 }
                 Ok((out, requeue))
             }
-            Err(Abort::Reject(reason, detail)) => {
+            Err(abort @ (Abort::Reject(..) | Abort::Violation { .. })) => {
                 drop(txn);
-                let touched = group.mls_touched;
-                group.discard_dirty();
-                if touched {
+                // Undo whatever the step changed in memory: OpenMLS state it touched, and any
+                // record it wrote (a full reload keeps the transient buffers).
+                if group.has_dirty() {
+                    self.reload_group(group_id, now)?;
+                } else if group.mls_touched {
+                    group.discard_dirty();
                     let reload = Txn::new(&*storage);
                     group.reload_mls(&reload, &self.crypto)?;
                 }
+                let (reason, detail, blame) = match abort {
+                    Abort::Reject(reason, detail) => (reason, detail, None),
+                    Abort::Violation {
+                        reason,
+                        detail,
+                        offender,
+                        violation,
+                        evidence,
+                    } => (reason, detail, Some((offender, violation, evidence))),
+                    Abort::Fatal(_) => unreachable!("matched above"),
+                };
                 tracing::debug!(group = %group_id.display(), ?reason, %detail, "input rejected");
                 let mut out = Output::default();
                 out.event(Event::Rejected {
@@ -162,7 +194,14 @@ impl Engine {
                     reason,
                     detail,
                 });
-                Ok((out, Vec::new()))
+                let mut requeue = Vec::new();
+                if let Some((offender, violation, evidence)) = blame {
+                    let (o, r) =
+                        self.report_violation(group_id, now, offender, violation, evidence)?;
+                    out.append(o);
+                    requeue = r;
+                }
+                Ok((out, requeue))
             }
             Err(Abort::Fatal(e)) => {
                 drop(txn);
@@ -170,6 +209,25 @@ impl Engine {
                 Err(e)
             }
         }
+    }
+
+    /// Tells the steward policy about a misbehaviour proven by refused input, in a step of its
+    /// own so that the consequences (scores, emergency proposals) are kept.
+    fn report_violation(
+        &mut self,
+        group_id: &GroupId,
+        now: Timestamp,
+        offender: MemberId,
+        violation: Violation,
+        evidence: Vec<u8>,
+    ) -> Result<(Output, Requeue), EngineError> {
+        self.group_step(group_id, now, |group, step| {
+            let me = step.me();
+            let actions = group.with_policy_mut(me, |policy, view| {
+                policy.on_violation(view, &offender, violation, &evidence, step.now)
+            });
+            super::governance::run_policy_actions(group, step, actions)
+        })
     }
 
     /// Replaces a group's in-memory state with what storage holds.
@@ -189,6 +247,10 @@ impl Engine {
             &*self.policies,
             now,
         )?;
+        let mut group = group;
+        if let Some(old) = self.groups.remove(group_id) {
+            group.adopt_transient(old);
+        }
         self.groups.insert(group_id.clone(), group);
         Ok(())
     }

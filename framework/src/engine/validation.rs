@@ -1,20 +1,22 @@
 //! The commit validation service: whether an incoming commit may be applied.
 //!
-//! A commit is accepted only if (1) the steward policy authorizes its author for this epoch and
-//! for the removals it makes, (2) its authenticated data lists voting proposals, strictly
-//! ascending, each decided YES here and not yet committed, and (3) its MLS proposals are
-//! exactly those proposals: the same KeyPackages added, the same members removed, nothing
-//! else. A commit that references proposals this member has not seen decided yet is *parked*
-//! for up to `commit_grace_ms` while their votes arrive, then rejected.
+//! A commit is accepted only if (1) its authenticated data lists voting proposals, strictly
+//! ascending, each decided YES here and not yet committed, (2) its MLS proposals are exactly
+//! those proposals' changes (the same KeyPackages added, the same members removed, nothing
+//! else), and (3) the steward policy authorizes its author for this epoch and this commit. A
+//! commit that references proposals this member has not seen decided yet is *parked* for up to
+//! `commit_grace_ms` while their votes arrive, then rejected. A commit that fails (1)–(3) is
+//! proof of misbehaviour by its author, reported to the policy (peer scoring).
 
 use openmls::prelude::StagedCommit;
 
-use super::event::{Event, ProposalAction, RejectReason};
+use super::event::{Event, ProposalAction, RejectReason, Violation};
 use super::group::Group;
 use super::records::ProposalStatus;
 use super::{Abort, Step, reject};
 use crate::consensus::Outcome;
 use crate::mls::MlsState;
+use crate::steward::{CommitFacts, CommitRank};
 use crate::types::{MemberId, ProposalId};
 use crate::wire;
 
@@ -28,22 +30,47 @@ pub(crate) struct CommitPlan {
 
 /// The service's answer for a commit that is not refused outright.
 pub(crate) enum Verdict {
-    /// Apply it.
-    Accept(CommitPlan),
+    /// Apply it (or enter it into the selection window), with its rank.
+    Accept(CommitPlan, CommitRank),
     /// Hold it until these proposals are decided here.
-    Park(String, Vec<ProposalId>),
+    Park {
+        /// Why.
+        detail: String,
+        /// The proposals it waits for.
+        waiting: Vec<ProposalId>,
+        /// Its author.
+        author: MemberId,
+    },
+}
+
+/// A refusal that proves `author` misbehaved: rolled back, then reported to the policy.
+fn broken<T>(
+    author: MemberId,
+    reason: RejectReason,
+    detail: impl Into<String>,
+    evidence: &[u8],
+) -> Result<T, Abort> {
+    Err(Abort::Violation {
+        reason,
+        detail: detail.into(),
+        offender: author,
+        violation: Violation::BrokenCommit,
+        evidence: evidence.to_vec(),
+    })
 }
 
 /// Validates a staged commit from `sender_leaf` against the local proposal records.
+/// `evidence` is the sealed commit, kept as proof if the commit is broken.
 pub(crate) fn validate(
     group: &Group,
     step: &Step<'_>,
     sender_leaf: u32,
     aad: &[u8],
     staged: &StagedCommit,
+    evidence: &[u8],
 ) -> Result<Verdict, Abort> {
     let roster = group.roster().clone();
-    let Some(committer) = roster.at_leaf(sender_leaf).map(|e| e.id) else {
+    let Some(author) = roster.at_leaf(sender_leaf).map(|e| e.id) else {
         return reject(
             RejectReason::NotAMember,
             format!("no member at leaf {sender_leaf}"),
@@ -51,41 +78,60 @@ pub(crate) fn validate(
     };
     let changes = MlsState::changes(step.crypto, staged)?;
     if changes.has_other_proposals {
-        return reject(
+        return broken(
+            author,
             RejectReason::CommitMismatch,
             "commit carries proposals other than add/remove",
+            evidence,
         );
     }
-    let mut removed_ids = Vec::with_capacity(changes.removed_leaves.len());
+    let mut removed = Vec::with_capacity(changes.removed_leaves.len());
     for leaf in &changes.removed_leaves {
         match roster.at_leaf(*leaf) {
-            Some(e) => removed_ids.push(e.id),
-            None => return reject(RejectReason::CommitMismatch, "commit removes an empty leaf"),
+            Some(e) => removed.push(e.id),
+            None => {
+                return broken(
+                    author,
+                    RejectReason::CommitMismatch,
+                    "commit removes an empty leaf",
+                    evidence,
+                );
+            }
         }
-    }
-    if let Err(e) = group.with_view(step.me(), |policy, view| {
-        policy.authorize_commit(view, &committer, &removed_ids)
-    }) {
-        return reject(RejectReason::UnauthorizedCommitter, e.to_string());
     }
     let info = match wire::decode_commit_info(aad) {
         Ok(info) => info,
-        Err(e) => return reject(RejectReason::CommitMismatch, e.to_string()),
+        Err(e) => {
+            return broken(
+                author,
+                RejectReason::CommitMismatch,
+                e.to_string(),
+                evidence,
+            );
+        }
     };
     let mut ids = Vec::with_capacity(info.proposals.len());
     for raw in &info.proposals {
         let Some(id) = ProposalId::from_slice(raw) else {
-            return reject(RejectReason::CommitMismatch, "proposal id is not 32 bytes");
+            return broken(
+                author,
+                RejectReason::CommitMismatch,
+                "proposal id is not 32 bytes",
+                evidence,
+            );
         };
         if ids.last().is_some_and(|last| *last >= id) {
-            return reject(
+            return broken(
+                author,
                 RejectReason::CommitMismatch,
                 "proposal ids not strictly ascending",
+                evidence,
             );
         }
         ids.push(id);
     }
     let mut waiting = Vec::new();
+    let mut named = Vec::with_capacity(ids.len());
     let mut expected_adds = Vec::new();
     let mut expected_removes = Vec::new();
     for id in &ids {
@@ -100,42 +146,57 @@ pub(crate) fn validate(
             }
             ProposalStatus::Decided(Outcome::Yes) => {}
             ProposalStatus::Decided(outcome) => {
-                return reject(
+                let detail = format!("proposal {} was decided {outcome:?}", id.short());
+                return broken(
+                    author,
                     RejectReason::CommitUnapprovedProposal,
-                    format!("proposal {} was decided {outcome:?}", id.short()),
+                    detail,
+                    evidence,
                 );
             }
             ProposalStatus::Committed(_) | ProposalStatus::Obsolete => {
-                return reject(
-                    RejectReason::CommitMismatch,
-                    format!("proposal {} is already committed or moot", id.short()),
-                );
+                let detail = format!("proposal {} is already committed or moot", id.short());
+                return broken(author, RejectReason::CommitMismatch, detail, evidence);
+            }
+        }
+        named.push((*id, rec.action.clone()));
+        if let Some(target) = rec.action.removes() {
+            match roster.get(&target) {
+                Some(e) => expected_removes.push(e.leaf),
+                None => {
+                    return broken(
+                        author,
+                        RejectReason::CommitMismatch,
+                        "removal of a non-member",
+                        evidence,
+                    );
+                }
             }
         }
         match (&rec.action, &rec.key_package) {
             (ProposalAction::Add { .. }, Some((_, reference))) => {
                 expected_adds.push(reference.clone())
             }
-            (ProposalAction::Remove { member }, _) => match roster.get(member) {
-                Some(e) => expected_removes.push(e.leaf),
-                None => return reject(RejectReason::CommitMismatch, "removal of a non-member"),
-            },
             (ProposalAction::Add { .. }, None) => {
-                return reject(
+                return broken(
+                    author,
                     RejectReason::CommitMismatch,
                     "add proposal without KeyPackage",
+                    evidence,
                 );
             }
+            _ => {}
         }
     }
     if !waiting.is_empty() {
-        return Ok(Verdict::Park(
-            format!(
+        return Ok(Verdict::Park {
+            detail: format!(
                 "{} referenced proposals not decided here yet",
                 waiting.len()
             ),
             waiting,
-        ));
+            author,
+        });
     }
     let mut actual_adds = changes.added_key_packages;
     let mut actual_removes = changes.removed_leaves;
@@ -144,19 +205,39 @@ pub(crate) fn validate(
     expected_removes.sort_unstable();
     actual_removes.sort_unstable();
     if expected_adds != actual_adds || expected_removes != actual_removes {
-        return reject(
-            RejectReason::CommitMismatch,
-            "MLS changes differ from the voting proposals the commit names",
-        );
+        let detail = "MLS changes differ from the voting proposals the commit names";
+        return broken(author, RejectReason::CommitMismatch, detail, evidence);
     }
-    Ok(Verdict::Accept(CommitPlan {
-        committer,
-        proposals: ids,
-    }))
+    let facts = CommitFacts {
+        author,
+        removed: &removed,
+        proposals: &named,
+    };
+    let rank = match group.with_view(step.me(), |policy, view| {
+        policy.authorize_commit(view, &facts)
+    }) {
+        Ok(rank) => rank,
+        Err(e) => {
+            return broken(
+                author,
+                RejectReason::UnauthorizedCommitter,
+                e.to_string(),
+                evidence,
+            );
+        }
+    };
+    Ok(Verdict::Accept(
+        CommitPlan {
+            committer: author,
+            proposals: ids,
+        },
+        rank,
+    ))
 }
 
-/// Rejects parked commits whose grace period is over.
-pub(crate) fn expire_parked(group: &mut Group, step: &mut Step<'_>) {
+/// Rejects parked commits whose grace period is over; returns their authors with the parked
+/// bytes (they committed proposals nobody here saw approved).
+pub(crate) fn expire_parked(group: &mut Group, step: &mut Step<'_>) -> Vec<(MemberId, Vec<u8>)> {
     let grace = step.params.commit_grace_ms;
     let now = step.now;
     let (expired, kept): (Vec<_>, Vec<_>) = group
@@ -164,6 +245,7 @@ pub(crate) fn expire_parked(group: &mut Group, step: &mut Step<'_>) {
         .drain(..)
         .partition(|h| h.since.plus_ms(grace) <= now);
     group.parked = kept;
+    let mut offenders = Vec::new();
     for held in expired {
         step.out.event(Event::Rejected {
             group_id: Some(group.id.clone()),
@@ -174,5 +256,9 @@ pub(crate) fn expire_parked(group: &mut Group, step: &mut Step<'_>) {
                 held.waiting.len()
             ),
         });
+        if let Some(author) = held.author {
+            offenders.push((author, held.payload));
+        }
     }
+    offenders
 }

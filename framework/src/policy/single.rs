@@ -8,7 +8,9 @@
 
 use serde::Deserialize;
 
-use crate::steward::{EpochView, PolicyError, StewardPolicy, StewardPolicyFactory};
+use crate::steward::{
+    CommitFacts, CommitRank, EpochView, PolicyError, StewardPolicy, StewardPolicyFactory,
+};
 use crate::types::{GroupId, MemberId, Timestamp};
 
 /// `[steward]` options of `backend = "single"`.
@@ -61,15 +63,14 @@ impl StewardPolicy for SinglePolicy {
     fn authorize_commit(
         &self,
         view: &EpochView<'_>,
-        author: &MemberId,
-        removed: &[MemberId],
-    ) -> Result<(), PolicyError> {
-        let expected = Self::steward(view, removed);
-        if expected.as_ref() == Some(author) {
-            Ok(())
+        commit: &CommitFacts<'_>,
+    ) -> Result<CommitRank, PolicyError> {
+        let expected = Self::steward(view, commit.removed);
+        if expected.as_ref() == Some(&commit.author) {
+            Ok(CommitRank { position: 0 })
         } else {
             Err(PolicyError::UnauthorizedCommitter {
-                author: *author,
+                author: commit.author,
                 expected: expected.into_iter().collect(),
             })
         }
@@ -80,9 +81,11 @@ impl StewardPolicy for SinglePolicy {
             .then(|| ready_at.plus_ms(self.config.commit_delay_ms))
     }
 
-    fn opens_add_proposals(&self, view: &EpochView<'_>) -> bool {
+    fn opens_add_proposal(&self, view: &EpochView<'_>, _waited_ms: u64) -> bool {
         Self::steward(view, view.pending_removals) == Some(view.me)
     }
+
+    fn on_commit(&mut self, _view: &EpochView<'_>, _commit: &CommitFacts<'_>, _now: Timestamp) {}
 
     fn on_epoch(&mut self, _view: &EpochView<'_>, _now: Timestamp) {}
 
@@ -142,6 +145,16 @@ mod tests {
             roster: r,
             me: MemberId([me; 20]),
             pending_removals: pending,
+            ready: &[],
+            open: &[],
+        }
+    }
+
+    fn commit(author: u8, removed: &[MemberId]) -> CommitFacts<'_> {
+        CommitFacts {
+            author: MemberId([author; 20]),
+            removed,
+            proposals: &[],
         }
     }
 
@@ -155,11 +168,11 @@ mod tests {
         );
         assert_eq!(p.commit_at(&view(&gid, &r, 1, &[]), Timestamp(1000)), None);
         assert!(
-            p.authorize_commit(&view(&gid, &r, 2, &[]), &MemberId([0; 20]), &[])
+            p.authorize_commit(&view(&gid, &r, 2, &[]), &commit(0, &[]))
                 .is_ok()
         );
         assert!(
-            p.authorize_commit(&view(&gid, &r, 2, &[]), &MemberId([1; 20]), &[])
+            p.authorize_commit(&view(&gid, &r, 2, &[]), &commit(1, &[]))
                 .is_err()
         );
     }
@@ -179,11 +192,11 @@ mod tests {
         );
         // Member 1 may commit only a commit that removes member 0.
         assert!(
-            p.authorize_commit(&view(&gid, &r, 3, &[]), &MemberId([1; 20]), &pending)
+            p.authorize_commit(&view(&gid, &r, 3, &[]), &commit(1, &pending))
                 .is_ok()
         );
         assert!(
-            p.authorize_commit(&view(&gid, &r, 3, &[]), &MemberId([1; 20]), &[])
+            p.authorize_commit(&view(&gid, &r, 3, &[]), &commit(1, &[]))
                 .is_err()
         );
     }

@@ -4,7 +4,7 @@
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Frame {
     /// The content.
-    #[prost(oneof = "frame::Body", tags = "1, 2")]
+    #[prost(oneof = "frame::Body", tags = "1, 2, 3, 4")]
     pub body: Option<frame::Body>,
 }
 
@@ -19,6 +19,12 @@ pub mod frame {
         /// Opaque bytes for the consensus plugin (a proposal or a vote).
         #[prost(bytes, tag = "2")]
         Consensus(Vec<u8>),
+        /// A member's periodic status (lets others notice what they missed).
+        #[prost(message, tag = "3")]
+        Status(super::Status),
+        /// A request for messages or commits the sender missed.
+        #[prost(message, tag = "4")]
+        Repair(super::Repair),
     }
 }
 
@@ -34,6 +40,38 @@ pub struct Chat {
     /// The sender's clock when sending (ms since the Unix epoch); informational.
     #[prost(uint64, tag = "3")]
     pub sent_at: u64,
+    /// Ids of the last few application messages the sender had seen (causal history, so a
+    /// receiver notices what it missed).
+    #[prost(bytes = "vec", repeated, tag = "4")]
+    pub history: Vec<Vec<u8>>,
+}
+
+/// A member's periodic status: its epoch and the application messages it has seen lately.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Status {
+    /// The sender's epoch (also in the envelope; repeated for clarity).
+    #[prost(uint64, tag = "1")]
+    pub epoch: u64,
+    /// Ids of the latest application messages the sender sent or received in this group.
+    #[prost(bytes = "vec", repeated, tag = "2")]
+    pub recent: Vec<Vec<u8>>,
+}
+
+/// A request for missing traffic, answered by any member that has it.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Repair {
+    /// Application message ids the sender is missing.
+    #[prost(bytes = "vec", repeated, tag = "1")]
+    pub messages: Vec<Vec<u8>>,
+    /// The sender is stuck in this epoch and asks for the commit that ended it (0 = none).
+    #[prost(uint64, tag = "2")]
+    pub commit_for_epoch: u64,
+    /// Set when `commit_for_epoch` is meaningful (epoch 0 is a valid epoch).
+    #[prost(bool, tag = "3")]
+    pub wants_commit: bool,
+    /// Proposal ids whose proposal or votes the sender is missing.
+    #[prost(bytes = "vec", repeated, tag = "4")]
+    pub proposals: Vec<Vec<u8>>,
 }
 
 /// The authenticated data of every commit: which finalized voting proposals it applies.

@@ -11,8 +11,10 @@ mod proposals;
 pub mod sealed;
 
 pub use envelope::{Envelope, Kind, WIRE_VERSION};
-pub use frames::{Chat, CommitInfo, Frame, frame};
-pub use proposals::{AddMember, GroupProposal, RemoveMember, group_proposal};
+pub use frames::{Chat, CommitInfo, Frame, Repair, Status, frame};
+pub use proposals::{
+    AddMember, EmergencyCriteria, GroupProposal, RemoveMember, StewardElection, group_proposal,
+};
 
 /// Why bytes did not decode as a de-MLS wire message.
 #[derive(Debug, thiserror::Error)]

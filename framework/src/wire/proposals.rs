@@ -11,7 +11,7 @@ pub struct GroupProposal {
     #[prost(uint64, tag = "2")]
     pub epoch: u64,
     /// The change.
-    #[prost(oneof = "group_proposal::Action", tags = "3, 4")]
+    #[prost(oneof = "group_proposal::Action", tags = "3, 4, 5, 6")]
     pub action: Option<group_proposal::Action>,
 }
 
@@ -26,6 +26,12 @@ pub mod group_proposal {
         /// Remove a member.
         #[prost(message, tag = "4")]
         Remove(super::RemoveMember),
+        /// Install a steward list.
+        #[prost(message, tag = "5")]
+        Election(super::StewardElection),
+        /// An emergency criteria proposal.
+        #[prost(message, tag = "6")]
+        Emergency(super::EmergencyCriteria),
     }
 }
 
@@ -43,4 +49,29 @@ pub struct RemoveMember {
     /// The member id (20 bytes) of the member to remove.
     #[prost(bytes = "vec", tag = "1")]
     pub member_id: Vec<u8>,
+}
+
+/// A Steward Election Proposal: the steward list for the epoch in `GroupProposal.epoch`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct StewardElection {
+    /// Re-election counter within that epoch.
+    #[prost(uint32, tag = "1")]
+    pub retry_round: u32,
+    /// Member ids (20 bytes each) in commit order.
+    #[prost(bytes = "vec", repeated, tag = "2")]
+    pub stewards: Vec<Vec<u8>>,
+}
+
+/// An Emergency Criteria Proposal.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct EmergencyCriteria {
+    /// The violation code (1 broken commit, 2 conflicting commit, 3 inactivity, 4 deadlock).
+    #[prost(uint32, tag = "1")]
+    pub violation: u32,
+    /// The member to remove (20 bytes); empty for a deadlock.
+    #[prost(bytes = "vec", tag = "2")]
+    pub target: Vec<u8>,
+    /// Supporting evidence (for a broken commit: the sealed commit).
+    #[prost(bytes = "vec", tag = "3")]
+    pub evidence: Vec<u8>,
 }

@@ -1,0 +1,110 @@
+//! Commit selection: when several stewards may commit in one epoch, every member collects the
+//! valid candidates for the policy's selection window, then applies the same one — the one
+//! applying the most proposals, then the best-ranked author (e.g. the epoch steward), then the
+//! smallest author id. Losers that applied a different proposal sequence are reported to the
+//! policy as misbehaviour; losers with the same sequence were honest and are not.
+
+use openmls::prelude::StagedCommit;
+
+use super::event::Violation;
+use super::group::{Candidate, Group};
+use super::validation::CommitPlan;
+use super::{Abort, Step, commit, epoch, governance};
+use crate::mls::{MlsState, Processed};
+use crate::steward::CommitRank;
+use crate::wire::sealed;
+
+/// A validated commit from another member: applied at once, or entered into the window.
+pub(crate) fn accept(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    plan: CommitPlan,
+    rank: CommitRank,
+    sealed: Vec<u8>,
+    staged: StagedCommit,
+) -> Result<(), Abort> {
+    let window = group.policy.selection_window_ms();
+    if window == 0 && group.candidates.is_empty() {
+        group.mls.merge_staged(&step.provider(), staged)?;
+        return epoch::after_merge(group, step, plan, sealed);
+    }
+    if !group.candidates.iter().any(|c| c.sealed == sealed) {
+        group.candidates.push(Candidate {
+            author: plan.committer,
+            rank,
+            proposals: plan.proposals,
+            sealed,
+            own: false,
+        });
+    }
+    group
+        .meta
+        .selection_due
+        .get_or_insert(step.now.plus_ms(window));
+    // Nothing is merged until the window closes; drop what OpenMLS staged.
+    group.reload_mls(step.txn, step.crypto)?;
+    Ok(())
+}
+
+/// Closes the selection window: applies the best candidate and reports conflicting losers.
+pub(crate) fn close(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> {
+    group.meta.selection_due = None;
+    let mut candidates = std::mem::take(&mut group.candidates);
+    candidates.sort_by_key(Candidate::key);
+    let Some(best) = candidates.first().cloned() else {
+        return Ok(());
+    };
+    let losers: Vec<Candidate> = candidates.into_iter().skip(1).collect();
+    tracing::info!(group = %group.id.display(), author = %best.author.short(), competing = losers.len() + 1, "commit selected");
+    let plan = CommitPlan {
+        committer: best.author,
+        proposals: best.proposals.clone(),
+    };
+    if best.own {
+        group.mls_touched = true;
+        group.mls.merge_pending(&step.provider())?;
+        let welcome = group.pending_welcome.take();
+        commit::publish_welcome(group, step, welcome)?;
+    } else {
+        let staged = restage(group, step, &best.sealed)?;
+        group.mls.merge_staged(&step.provider(), staged)?;
+    }
+    group.pending_welcome = None;
+    epoch::after_merge(group, step, plan, best.sealed)?;
+    let me = step.me();
+    let mut actions = Vec::new();
+    for loser in losers
+        .iter()
+        .filter(|l| l.proposals != best.proposals && !l.own)
+    {
+        actions.extend(group.with_policy_mut(me, |policy, view| {
+            policy.on_violation(
+                view,
+                &loser.author,
+                Violation::ConflictingCommit,
+                &loser.sealed,
+                step.now,
+            )
+        }));
+    }
+    governance::run_policy_actions(group, step, actions)
+}
+
+/// Processes a candidate's sealed commit again to obtain its staged commit.
+fn restage(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    sealed_body: &[u8],
+) -> Result<StagedCommit, Abort> {
+    let epoch = group.epoch();
+    let bytes = sealed::open(&group.commit_key, group.id.as_bytes(), epoch, sealed_body)
+        .map_err(|e| Abort::Fatal(super::EngineError::InvalidRequest(e.to_string())))?;
+    let (message, _, _) = MlsState::peek(&bytes)?;
+    group.mls_touched = true;
+    match group.mls.process(&step.provider(), message)? {
+        Processed::Commit { staged, .. } => Ok(*staged),
+        _ => Err(Abort::Fatal(super::EngineError::InvalidRequest(
+            "selected candidate is not a commit".into(),
+        ))),
+    }
+}
