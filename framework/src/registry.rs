@@ -171,6 +171,27 @@ inventory::submit! {
     }
 }
 
+fn build_multi(
+    options: &toml::Table,
+    _ctx: &BuildContext,
+) -> Result<Arc<dyn StewardPolicyFactory>, ConfigError> {
+    let config = crate::config::parse_options("steward", options)?;
+    crate::policy::multi::MultiPolicyFactory::new(config)
+        .map(|f| Arc::new(f) as Arc<dyn StewardPolicyFactory>)
+        .map_err(|e| ConfigError::InvalidValue {
+            section: "steward".into(),
+            message: e.to_string(),
+        })
+}
+
+inventory::submit! {
+    StewardPlugin {
+        name: "multi",
+        description: "elected, rotating steward list with re-election, deadlock recovery and peer scoring",
+        build: build_multi,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -207,6 +207,19 @@ pub trait StewardPolicy: Send {
         None
     }
 
+    /// The state a member joining through the Welcome of `commit` needs (it joins in the
+    /// epoch the commit starts). Sent inside the Welcome's signed GroupInfo.
+    fn joiner_state(&self, view: &EpochView<'_>, commit: &CommitFacts<'_>) -> Vec<u8> {
+        let _ = (view, commit);
+        Vec::new()
+    }
+
+    /// Installs the state received with the Welcome this member joined by.
+    fn adopt_joiner_state(&mut self, state: &[u8]) -> Result<(), PolicyError> {
+        let _ = state;
+        Ok(())
+    }
+
     /// State to persist.
     fn save(&self) -> Vec<u8>;
 }

@@ -41,7 +41,7 @@ fn every_bundled_backend_is_registered_by_name() {
     assert_eq!(registry::available(Slot::Transport), vec!["memory"]);
     assert_eq!(registry::available(Slot::Storage), vec!["memory"]);
     assert_eq!(registry::available(Slot::Consensus), vec!["hashgraph"]);
-    assert_eq!(registry::available(Slot::Steward), vec!["single"]);
+    assert_eq!(registry::available(Slot::Steward), vec!["multi", "single"]);
 }
 
 #[tokio::test]
@@ -258,4 +258,67 @@ async fn a_node_restarted_from_the_same_config_is_still_in_its_groups() {
             demls::EngineError::IdentityMismatch { .. }
         ))
     ));
+}
+
+/// Forms a 4-member group from TOML files that differ only in `[steward]`, and returns who
+/// committed each epoch (as seen by the creator).
+async fn committers_with(steward: &str, network: &str) -> Vec<demls::MemberId> {
+    link();
+    let mut nodes = Vec::new();
+    for name in ["a", "b", "c", "d"] {
+        let text = format!(
+            "[node]\nname = \"{name}\"\n[transport]\nbackend = \"memory\"\nnetwork = \"{network}\"\n{steward}\n"
+        );
+        nodes.push(
+            Node::start(NodeConfig::from_toml_str(&text).unwrap())
+                .await
+                .unwrap(),
+        );
+    }
+    nodes[0].create_group(b"swap").await.unwrap();
+    let mut committers = Vec::new();
+    for (i, node) in nodes.iter().enumerate().skip(1) {
+        node.join_group(b"swap").await.unwrap();
+        wait_for(node, "joined", |e| matches!(e, Event::Joined { .. })).await;
+        let epoch = i as u64;
+        match wait_for(
+            &nodes[0],
+            "epoch",
+            |e| matches!(e, Event::EpochAdvanced { epoch: x, .. } if *x == epoch),
+        )
+        .await
+        {
+            Event::EpochAdvanced { committer, .. } => committers.push(committer),
+            _ => unreachable!(),
+        }
+    }
+    for n in &nodes {
+        n.shutdown().await;
+    }
+    committers
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swapping_the_steward_policy_in_toml_changes_who_commits() {
+    let single = committers_with(
+        "[steward]\nbackend = \"single\"\ncommit_delay_ms = 20",
+        "swap-single",
+    )
+    .await;
+    let multi = committers_with(
+        "[steward]\nbackend = \"multi\"\nsn_min = 2\nsn_max = 3\ncommit_delay_ms = 20\nselection_window_ms = 50\n\
+         commit_timeout_ms = 300\nrecovery_timeout_ms = 150",
+        "swap-multi",
+    )
+    .await;
+    assert_eq!(single.len(), 3);
+    assert!(
+        single.iter().all(|c| *c == single[0]),
+        "single steward: the creator commits everything"
+    );
+    let distinct: std::collections::BTreeSet<_> = multi.iter().collect();
+    assert!(
+        distinct.len() >= 2,
+        "multi steward: commits rotate ({multi:?})"
+    );
 }

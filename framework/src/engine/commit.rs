@@ -32,10 +32,12 @@ pub(crate) fn schedule(group: &mut Group, step: &mut Step<'_>) {
         return; // a commit for this epoch is already being selected
     }
     let roster = group.roster().clone();
+    // A ready election alone does not need a commit: it rides along with the next one.
     let ready_at = group
         .proposals
         .values()
         .filter(|r| r.is_ready() && applicable(r, &roster))
+        .filter(|r| !matches!(r.action, ProposalAction::Election { .. }))
         .filter_map(|r| r.decided_at)
         .min();
     let Some(ready_at) = ready_at else {
@@ -123,7 +125,10 @@ pub(crate) fn create_commit(group: &mut Group, step: &mut Step<'_>) -> Result<()
         rec.status = ProposalStatus::Obsolete;
         group.put_proposal(rec);
     }
-    if chosen.is_empty() {
+    if chosen
+        .iter()
+        .all(|r| matches!(r.action, ProposalAction::Election { .. }))
+    {
         return Ok(());
     }
     let removed: Vec<MemberId> = chosen.iter().filter_map(|r| r.action.removes()).collect();
@@ -153,12 +158,16 @@ pub(crate) fn create_commit(group: &mut Group, step: &mut Step<'_>) -> Result<()
     let epoch = group.epoch();
     let key = group.commit_key;
     group.mls_touched = true;
+    let policy_state = (!adds.is_empty())
+        .then(|| group.with_view(me, |policy, view| policy.joiner_state(view, &facts)))
+        .filter(|s| !s.is_empty());
     let output = group.mls.commit(
         &step.provider(),
         step.identity,
         adds,
         removes,
         wire::encode(&info),
+        policy_state,
     )?;
     let nonce = step.crypto.entropy().array()?;
     let sealed = sealed::seal(&key, group.id.as_bytes(), epoch, nonce, &output.commit);

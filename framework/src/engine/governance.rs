@@ -581,5 +581,6 @@ fn on_decided(
         commit::schedule(group, step);
     }
     release_deferred(group, step)?;
-    run_policy_actions(group, step, actions)
+    run_policy_actions(group, step, actions)?;
+    super::keypackages::retry_pending(group, step)
 }

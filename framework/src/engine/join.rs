@@ -210,9 +210,15 @@ impl Engine {
                 let txn = Txn::new(&*storage);
                 let provider = Provider::new(&self.crypto, &txn);
                 match MlsState::join(&provider, welcome, tree, &self.params.mls()) {
-                    Ok(mls) => {
+                    Ok((mls, policy_state)) => {
                         let mut group = self.new_group(gid.clone(), mls, now)?;
                         group.meta.joined_epoch = group.epoch();
+                        if let Some(state) = policy_state {
+                            group.policy.adopt_joiner_state(&state)?;
+                        }
+                        let me = self.identity.member_id();
+                        group.with_policy_mut(me, |policy, view| policy.on_epoch(view, now));
+                        group.refresh_voters(me);
                         group.flush(&txn);
                         txn.delete(Space::Node, record_key(gid));
                         txn.commit()?;

@@ -99,6 +99,23 @@ pub(crate) fn on_key_package(
     Ok(())
 }
 
+/// Opens the add proposals of buffered KeyPackages that are due (after a freeze lifted, or
+/// when stewards stayed silent for the voting-inactivity delay).
+pub(crate) fn retry_pending(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> {
+    let waiting: Vec<BufferedKeyPackage> = group
+        .key_packages
+        .values()
+        .filter(|kp| !group.roster().contains(&kp.member))
+        .cloned()
+        .collect();
+    for kp in waiting {
+        if should_open(group, step, &kp) {
+            open_add(group, step, kp)?;
+        }
+    }
+    Ok(())
+}
+
 /// The application proposes adding the holder of a KeyPackage it obtained itself.
 pub(crate) fn propose_add(
     group: &mut Group,

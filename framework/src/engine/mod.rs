@@ -308,6 +308,9 @@ impl Engine {
             now,
         )?;
         let mut group = self.new_group(group_id.clone(), mls, now)?;
+        let me = self.identity.member_id();
+        group.with_policy_mut(me, |policy, view| policy.on_epoch(view, now));
+        group.refresh_voters(me);
         group.flush(&txn);
         txn.commit()?;
         let mut out = Output::default();

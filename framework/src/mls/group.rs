@@ -20,6 +20,9 @@ use crate::types::{Epoch, GroupId as DemlsGroupId, MemberId, Timestamp};
 /// The only ciphersuite de-MLS groups use.
 pub const CIPHERSUITE: Ciphersuite = Ciphersuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519;
 
+/// The GroupInfo extension carrying the steward policy's state to joiners (private use range).
+const POLICY_STATE_EXTENSION: u16 = 0xff01;
+
 /// Label of the exporter secret that keys the commit envelope of an epoch.
 const COMMIT_ENVELOPE_LABEL: &str = "demls commit envelope";
 
@@ -277,22 +280,32 @@ impl MlsState {
         .ok_or(MlsError::NotFound)
     }
 
-    /// Joins from a Welcome, given the ratchet tree that was delivered separately.
+    /// Joins from a Welcome, given the ratchet tree that was delivered separately. Also
+    /// returns the steward-policy state the committer put in the (signed) GroupInfo.
     pub fn join(
         provider: &Provider,
         welcome: Welcome,
         ratchet_tree: &[u8],
         params: &MlsParams,
-    ) -> Result<MlsState, MlsError> {
+    ) -> Result<(MlsState, Option<Vec<u8>>), MlsError> {
         let tree = RatchetTreeIn::tls_deserialize_exact(ratchet_tree)
             .map_err(|e| MlsError::Malformed(e.to_string()))?;
-        let staged =
-            StagedWelcome::new_from_welcome(provider, &join_config(params), welcome, Some(tree))
-                .map_err(|e| MlsError::Welcome(boxed(e)))?;
+        let processed = ProcessedWelcome::new_from_welcome(provider, &join_config(params), welcome)
+            .map_err(|e| MlsError::Welcome(boxed(e)))?;
+        // Read before staging; staging verifies the GroupInfo's signature, so once the join
+        // succeeds this state is as authentic as the Welcome itself.
+        let policy_state = processed
+            .unverified_group_info()
+            .extensions()
+            .unknown(POLICY_STATE_EXTENSION)
+            .map(|e| e.0.clone());
+        let staged = processed
+            .into_staged_welcome(provider, Some(tree))
+            .map_err(|e| MlsError::Welcome(boxed(e)))?;
         let group = staged
             .into_group(provider)
             .map_err(|e| MlsError::Welcome(boxed(e)))?;
-        Ok(MlsState { group })
+        Ok((MlsState { group }, policy_state))
     }
 
     /// The current epoch.
@@ -454,18 +467,28 @@ impl MlsState {
         adds: Vec<KeyPackage>,
         removes: Vec<u32>,
         aad: Vec<u8>,
+        policy_state: Option<Vec<u8>>,
     ) -> Result<CommitOutput, MlsError> {
         self.group
             .clear_pending_commit(provider.storage())
             .map_err(|e| MlsError::Operation(boxed(e)))?;
         self.group.set_aad(aad);
-        let bundle = self
+        let mut builder = self
             .group
             .commit_builder()
             .propose_adds(adds)
             .propose_removals(removes.into_iter().map(LeafNodeIndex::new))
             .load_psks(provider.storage())
-            .map_err(|e| MlsError::Operation(boxed(e)))?
+            .map_err(|e| MlsError::Operation(boxed(e)))?;
+        if let Some(state) = policy_state {
+            builder = builder
+                .create_group_info_with_extensions([Extension::Unknown(
+                    POLICY_STATE_EXTENSION,
+                    UnknownExtension(state),
+                )])
+                .map_err(|e| MlsError::Operation(boxed(e)))?;
+        }
+        let bundle = builder
             .build(provider.rand(), provider.crypto(), identity, |_| true)
             .map_err(|e| MlsError::Operation(boxed(e)))?
             .stage_commit(provider)

@@ -46,6 +46,7 @@ fn create_add_join_message_and_remove_through_kv_storage() {
                 vec![valid.key_package.clone()],
                 vec![],
                 b"info".to_vec(),
+                Some(b"policy state".to_vec()),
             )
             .unwrap();
         g.merge_pending(p).unwrap();
@@ -54,9 +55,13 @@ fn create_add_join_message_and_remove_through_kv_storage() {
     let (welcome, refs) = decode_welcome(out.welcome.as_ref().unwrap()).unwrap();
     assert_eq!(refs, vec![kp.reference.clone()]);
     let auth_b = step(&sb, |p| {
-        MlsState::join(p, welcome, &tree, &params)
-            .unwrap()
-            .epoch_authenticator()
+        let (group, policy_state) = MlsState::join(p, welcome, &tree, &params).unwrap();
+        assert_eq!(
+            policy_state.as_deref(),
+            Some(&b"policy state"[..]),
+            "carried in the GroupInfo"
+        );
+        group.epoch_authenticator()
     });
     assert_eq!(auth_a, auth_b);
 
@@ -84,7 +89,7 @@ fn create_add_join_message_and_remove_through_kv_storage() {
     // Alice removes Bob; Bob processes the commit and sees himself removed.
     let out = step(&sa, |p| {
         let mut g = MlsState::load(p, &gid).unwrap();
-        let out = g.commit(p, &alice, vec![], vec![1], vec![]).unwrap();
+        let out = g.commit(p, &alice, vec![], vec![1], vec![], None).unwrap();
         g.merge_pending(p).unwrap();
         assert_eq!(g.roster().len(), 1);
         out

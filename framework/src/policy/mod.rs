@@ -1,6 +1,8 @@
 //! Built-in steward policies. Each registers itself in the [`registry`](crate::registry) under
 //! its name so a TOML file can pick it.
 
+pub mod multi;
 pub mod single;
 
+pub use multi::{MultiPolicy, MultiPolicyConfig};
 pub use single::{SinglePolicy, SinglePolicyConfig};

@@ -91,7 +91,7 @@ impl Adversary {
     /// Moves the copy to the next epoch with an empty commit of its own (nobody else sees it).
     pub fn advance_epoch(&self) {
         self.with_group(|mls, p| {
-            mls.commit(p, &self.identity, vec![], vec![], vec![])
+            mls.commit(p, &self.identity, vec![], vec![], vec![], None)
                 .unwrap();
             mls.merge_pending(p).unwrap();
         })
@@ -106,7 +106,14 @@ impl Adversary {
                 proposals: proposals.iter().map(|x| x.to_vec()).collect(),
             };
             let out = mls
-                .commit(p, &self.identity, vec![], removes, wire::encode(&info))
+                .commit(
+                    p,
+                    &self.identity,
+                    vec![],
+                    removes,
+                    wire::encode(&info),
+                    None,
+                )
                 .unwrap();
             let body = sealed::seal(&key, self.group.as_bytes(), epoch, [9; 12], &out.commit);
             Envelope::new(Kind::Commit, self.group.as_bytes(), epoch, body).encode_to_vec()

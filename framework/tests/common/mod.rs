@@ -41,6 +41,8 @@ pub struct Net {
     pub delivered: u64,
     /// When set, every engine draws its randomness from a seed derived from this.
     pub entropy: Option<u64>,
+    /// The steward policy of members added from now on.
+    pub policy: std::sync::Arc<dyn demls::StewardPolicyFactory>,
 }
 
 pub fn params() -> EngineParams {
@@ -72,6 +74,16 @@ impl Net {
         net
     }
 
+    /// A network whose members use the multi-steward policy with `config`.
+    pub fn multi(n: usize, config: demls::policy::MultiPolicyConfig) -> Net {
+        let mut net = Net::with_params(0, params());
+        net.policy = Arc::new(demls::policy::multi::MultiPolicyFactory::new(config).unwrap());
+        for i in 0..n {
+            net.add_member(i, params());
+        }
+        net
+    }
+
     pub fn with_params(n: usize, params: EngineParams) -> Net {
         let mut net = Net {
             members: Vec::new(),
@@ -79,6 +91,7 @@ impl Net {
             queue: VecDeque::new(),
             delivered: 0,
             entropy: None,
+            policy: Arc::new(SinglePolicyFactory::new(SinglePolicyConfig::default())),
         };
         for i in 0..n {
             net.add_member(i, params.clone());
@@ -91,7 +104,7 @@ impl Net {
         let mut engine = Engine::open(
             Arc::new(storage.clone()),
             Arc::new(HashgraphFactory::default()),
-            Arc::new(SinglePolicyFactory::new(SinglePolicyConfig::default())),
+            self.policy.clone(),
             params,
             Some(seed(i)),
             self.now,

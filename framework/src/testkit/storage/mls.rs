@@ -67,6 +67,7 @@ pub fn an_mls_group_round_trips_through_the_store(open: &dyn Fn() -> Arc<dyn Sto
                 vec![valid.key_package.clone()],
                 vec![],
                 Vec::new(),
+                None,
             )
             .expect("alice commits the add");
         g.merge_pending(p).expect("alice merges her commit");
@@ -84,7 +85,9 @@ pub fn an_mls_group_round_trips_through_the_store(open: &dyn Fn() -> Arc<dyn Sto
         "the Welcome is not for bob's key package"
     );
     step(sb, |p| {
-        MlsState::join(p, welcome, &tree, &params).expect("bob joins from the Welcome")
+        MlsState::join(p, welcome, &tree, &params)
+            .expect("bob joins from the Welcome")
+            .0
     });
     let bob_auth = step(sb, |p| load(p, &gid).epoch_authenticator());
     assert_eq!(alice_auth, bob_auth, "alice and bob disagree on the epoch");
@@ -119,7 +122,7 @@ pub fn an_mls_group_round_trips_through_the_store(open: &dyn Fn() -> Arc<dyn Sto
     let removal = step(sa, |p| {
         let mut g = load(p, &gid);
         let out = g
-            .commit(p, &alice, vec![], vec![1], Vec::new())
+            .commit(p, &alice, vec![], vec![1], Vec::new(), None)
             .expect("alice commits the removal");
         g.merge_pending(p).expect("alice merges the removal");
         out

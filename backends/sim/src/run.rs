@@ -1,0 +1,345 @@
+//! The run loop: what the simulator does with each queued item, and how an engine's
+//! [`Output`] is carried out — subscriptions, publication fan-out through the network, events
+//! into the node's log — and how each node's next timer tick is kept scheduled.
+
+use std::sync::Arc;
+
+use demls::{Event, Inbound, Output, Timestamp, Topic};
+
+use crate::error::{Activity, Failure, SimError};
+use crate::faults::Fault;
+use crate::network::Verdict;
+use crate::node::NodeId;
+use crate::sim::Sim;
+use crate::stats::{Fate, MessageKind};
+
+/// Something scheduled on the event queue.
+pub(crate) enum Item {
+    /// A message copy arriving at a node.
+    Deliver(Delivery),
+    /// A node's timer; ignored unless `generation` is still the node's current one.
+    Tick { node: NodeId, generation: u64 },
+    /// A fault scheduled with [`Sim::at`].
+    Fault(Fault),
+}
+
+/// One copy of a publication on its way to one node.
+pub(crate) struct Delivery {
+    from: NodeId,
+    to: NodeId,
+    /// The receiver's incarnation when sent: a copy to an earlier incarnation is dropped.
+    incarnation: u64,
+    publication: Arc<Publication>,
+}
+
+/// A published message, shared by all its copies.
+pub(crate) struct Publication {
+    seq: u64,
+    topic: Topic,
+    payload: Vec<u8>,
+    kind: MessageKind,
+    /// SHA-256 of topic, a zero byte and the payload (as a content-addressed transport would).
+    id: Vec<u8>,
+}
+
+impl Sim {
+    /// Processes the earliest queued item, advancing virtual time to it. Returns `false` when
+    /// nothing is queued.
+    pub fn step(&mut self) -> bool {
+        let Some((at, item)) = self.queue.pop() else {
+            return false;
+        };
+        self.now = self.now.max(at);
+        match item {
+            Item::Deliver(delivery) => self.deliver(delivery),
+            Item::Tick { node, generation } => self.tick(node, generation),
+            Item::Fault(fault) => {
+                self.stats.items += 1;
+                if let Err(error) = self.fault(fault.clone()) {
+                    self.fail(Activity::Fault(fault), error);
+                }
+            }
+        }
+        true
+    }
+
+    /// Runs everything due within the next `ms` milliseconds, then sets the clock to that time.
+    pub fn run_for(&mut self, ms: u64) {
+        let end = self.now.plus_ms(ms);
+        while self.queue.peek_time().is_some_and(|t| t <= end) {
+            self.step();
+        }
+        self.now = self.now.max(end);
+    }
+
+    /// Runs for at most `max_ms` milliseconds, stopping as soon as `done` holds; `done` is
+    /// checked first and after every processed item. Returns whether it held. When it never
+    /// does, the clock ends `max_ms` later.
+    pub fn run_until(&mut self, max_ms: u64, mut done: impl FnMut(&Sim) -> bool) -> bool {
+        if done(self) {
+            return true;
+        }
+        let end = self.now.plus_ms(max_ms);
+        while self.queue.peek_time().is_some_and(|t| t <= end) {
+            self.step();
+            if done(self) {
+                return true;
+            }
+        }
+        self.now = self.now.max(end);
+        done(self)
+    }
+
+    fn deliver(&mut self, d: Delivery) {
+        self.stats.items += 1;
+        let p = &d.publication;
+        let node = &self.nodes[d.to.0];
+        let fate = if !self.network.connected(d.from, d.to) {
+            Some(Fate::Partitioned)
+        } else if node.incarnation != d.incarnation || !node.receives() {
+            Some(Fate::Down)
+        } else if !node.subscriptions.contains(&p.topic) {
+            Some(Fate::Unsubscribed)
+        } else {
+            None
+        };
+        let link = self.link_stats.then_some((d.from, d.to));
+        if let Some(fate) = fate {
+            self.trace.line(
+                self.now,
+                format_args!("drop {}->{} #{} {fate} on arrival", d.from, d.to, p.seq),
+            );
+            self.stats.fate(p.kind, link, fate);
+            return;
+        }
+        self.trace.line(
+            self.now,
+            format_args!("deliver {}->{} #{}", d.from, d.to, p.seq),
+        );
+        self.stats.fate(p.kind, link, Fate::Delivered);
+        let inbound = Inbound {
+            topic: p.topic.clone(),
+            payload: p.payload.clone(),
+            message_id: p.id.clone(),
+        };
+        let now = self.now;
+        let result = match self.nodes[d.to.0].engine.as_mut() {
+            Some(engine) => engine.handle(&inbound, now),
+            None => return,
+        };
+        self.after_step(
+            d.to,
+            result,
+            Activity::Delivery {
+                from: d.from,
+                to: d.to,
+            },
+        );
+        self.reschedule(d.to, false);
+    }
+
+    fn tick(&mut self, id: NodeId, generation: u64) {
+        let node = &mut self.nodes[id.0];
+        if node.tick_generation != generation {
+            return;
+        }
+        node.tick_at = None;
+        let now = self.now;
+        let Some(engine) = node.engine.as_mut() else {
+            return;
+        };
+        let result = engine.tick(now);
+        self.stats.items += 1;
+        self.stats.ticks += 1;
+        self.trace.line(now, format_args!("tick {id}"));
+        self.after_step(id, result, Activity::Tick { node: id });
+        self.reschedule(id, true);
+    }
+
+    /// Carries out a step's output, or records its failure.
+    fn after_step(
+        &mut self,
+        node: NodeId,
+        result: Result<Output, demls::EngineError>,
+        during: Activity,
+    ) {
+        match result {
+            Ok(out) => self.apply(node, out),
+            Err(source) => self.fail(during, SimError::Engine { node, source }),
+        }
+    }
+
+    /// Records a failure of the run (never panics, never stops the run).
+    pub(crate) fn fail(&mut self, during: Activity, error: SimError) {
+        tracing::warn!(?during, %error, "simulated step failed");
+        self.trace
+            .line(self.now, format_args!("failure {during:?}: {error}"));
+        self.failures.push(Failure {
+            at: self.now,
+            during,
+            error,
+        });
+    }
+
+    /// Schedules `node`'s next timer tick from its engine's deadline. After a tick, a deadline
+    /// that is still due is pushed 1 ms ahead, so an engine that keeps reporting a past
+    /// deadline cannot stall virtual time.
+    pub(crate) fn reschedule(&mut self, id: NodeId, after_tick: bool) {
+        let now = self.now;
+        let node = &mut self.nodes[id.0];
+        let wanted = node
+            .engine
+            .as_ref()
+            .and_then(|e| e.next_deadline())
+            .map(|d| match d > now {
+                true => d,
+                false if after_tick => {
+                    tracing::debug!(node = %id, "deadline still due after a tick");
+                    now.plus_ms(1)
+                }
+                false => now,
+            });
+        if wanted == node.tick_at {
+            return;
+        }
+        node.tick_generation += 1;
+        node.tick_at = wanted;
+        if let Some(at) = wanted {
+            let generation = node.tick_generation;
+            self.queue.push(
+                at,
+                Item::Tick {
+                    node: id,
+                    generation,
+                },
+            );
+        }
+    }
+
+    /// Carries out an engine output of `node`: subscribe, publish, unsubscribe, log events.
+    pub(crate) fn apply(&mut self, node: NodeId, out: Output) {
+        for topic in out.subscribe {
+            self.subscribe(node, topic);
+        }
+        for o in out.publish {
+            self.publish(node, o.topic, o.payload);
+        }
+        for topic in out.unsubscribe {
+            self.unsubscribe(node, &topic);
+        }
+        self.record_events(node, out.events);
+    }
+
+    pub(crate) fn subscribe(&mut self, node: NodeId, topic: Topic) {
+        if self.nodes[node.0].subscriptions.insert(topic.clone()) {
+            self.trace
+                .line(self.now, format_args!("subscribe {node} {topic}"));
+            self.subscribers.entry(topic).or_default().insert(node);
+        }
+    }
+
+    pub(crate) fn unsubscribe(&mut self, node: NodeId, topic: &Topic) {
+        if self.nodes[node.0].subscriptions.remove(topic) {
+            self.trace
+                .line(self.now, format_args!("unsubscribe {node} {topic}"));
+            if let Some(set) = self.subscribers.get_mut(topic) {
+                set.remove(&node);
+                if set.is_empty() {
+                    self.subscribers.remove(topic);
+                }
+            }
+        }
+    }
+
+    fn record_events(&mut self, node: NodeId, events: Vec<Event>) {
+        for event in events {
+            self.trace
+                .line(self.now, format_args!("event {node} {event:?}"));
+            if let Event::MessageReceived {
+                group_id,
+                message_id,
+                ..
+            } = &event
+            {
+                self.ledger.receive(group_id, message_id, node, self.now);
+            }
+            self.nodes[node.0].log.push((self.now, event));
+        }
+    }
+
+    /// Fans a publication out to every other node subscribed to `topic` now, deciding each
+    /// copy's fate through the network.
+    fn publish(&mut self, from: NodeId, topic: Topic, payload: Vec<u8>) {
+        let seq = self.publications;
+        self.publications += 1;
+        let kind = MessageKind::of(&payload);
+        self.trace.line(
+            self.now,
+            format_args!("publish {from} #{seq} {kind} {topic} {}B", payload.len()),
+        );
+        self.trace.bytes(&payload);
+        self.stats.publication(kind);
+        let targets: Vec<NodeId> = self
+            .subscribers
+            .get(&topic)
+            .map(|set| set.iter().copied().filter(|&n| n != from).collect())
+            .unwrap_or_default();
+        if targets.is_empty() {
+            return;
+        }
+        let id = content_id(&topic, &payload);
+        let publication = Arc::new(Publication {
+            seq,
+            topic,
+            payload,
+            kind,
+            id,
+        });
+        let muted = self.nodes[from.0].muted;
+        for to in targets {
+            let link = self.link_stats.then_some((from, to));
+            self.stats.copy(kind, link);
+            let receiver = &self.nodes[to.0];
+            let (listens, incarnation) = (receiver.receives(), receiver.incarnation);
+            match self
+                .network
+                .route(from, to, self.now, muted, listens, &mut self.rng)
+            {
+                Verdict::Arrive(at) => {
+                    self.trace.line(
+                        self.now,
+                        format_args!("send {from}->{to} #{seq} arrives +{}", at.since(self.now)),
+                    );
+                    self.queue.push(
+                        at,
+                        Item::Deliver(Delivery {
+                            from,
+                            to,
+                            incarnation,
+                            publication: publication.clone(),
+                        }),
+                    );
+                }
+                Verdict::Drop(fate) => {
+                    self.trace
+                        .line(self.now, format_args!("drop {from}->{to} #{seq} {fate}"));
+                    self.stats.fate(kind, link, fate);
+                }
+            }
+        }
+    }
+
+    /// Queues `fault` at `at`, or now if `at` has passed.
+    pub(crate) fn schedule_fault(&mut self, at: Timestamp, fault: Fault) {
+        self.queue.push(at.max(self.now), Item::Fault(fault));
+    }
+}
+
+/// The transport-level id of a publication: SHA-256 over topic, a zero byte and payload.
+fn content_id(topic: &Topic, payload: &[u8]) -> Vec<u8> {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(topic.as_str().as_bytes());
+    ctx.update(&[0]);
+    ctx.update(payload);
+    ctx.finish().as_ref().to_vec()
+}

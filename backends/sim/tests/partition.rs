@@ -1,0 +1,84 @@
+//! Partitions block delivery between sets, healing restores it, and message accounting
+//! reports what the partition cost.
+
+mod common;
+
+use common::{formed, gid, quiet_config};
+use demls_sim::{Fate, Link, NodeId};
+
+#[test]
+fn a_partition_blocks_delivery_between_sets_and_heal_restores_it() {
+    let g = gid("split");
+    let mut cfg = quiet_config(3, Link::uniform(10, 50));
+    cfg.link_stats = true;
+    let (mut sim, nodes) = formed(cfg, 6, &g);
+    let (a, b): (Vec<NodeId>, Vec<NodeId>) = (nodes[..3].to_vec(), nodes[3..].to_vec());
+
+    // Messages in flight when the partition starts are cut too.
+    sim.send(nodes[0], &g, b"racing the partition")
+        .expect("send");
+    sim.run_for(5);
+    let before = sim.stats().clone();
+    sim.partition(std::slice::from_ref(&a)).expect("partition");
+    assert!(sim.is_partitioned());
+    assert!(!sim.connected(a[0], b[0]) && sim.connected(b[0], b[1]));
+    let mut sent = Vec::new();
+    for &n in &nodes {
+        sent.push((n, sim.send(n, &g, b"during the partition").expect("send")));
+    }
+    sim.run_for(2_000);
+    let during = sim.stats().clone();
+    assert_eq!(
+        during.delivered_between(&a, &b),
+        before.delivered_between(&a, &b),
+        "nothing crossed from A to B"
+    );
+    assert_eq!(
+        during.delivered_between(&b, &a),
+        before.delivered_between(&b, &a),
+        "nothing crossed from B to A"
+    );
+    assert!(during.delivered_between(&a, &a) > before.delivered_between(&a, &a));
+    assert!(during.delivered_between(&b, &b) > before.delivered_between(&b, &b));
+    // Each of the six messages was blocked towards the three nodes of the other set, and the
+    // racing message towards some of them on arrival.
+    let blocked = during.total.of(Fate::Partitioned) - before.total.of(Fate::Partitioned);
+    assert!(blocked >= 21, "blocked {blocked}");
+
+    // Accounting: every message of the partition misses exactly the other set.
+    let missing = sim.undelivered(&g, &nodes);
+    for (sender, id) in &sent {
+        let entry = missing
+            .iter()
+            .find(|u| &u.message_id == id)
+            .unwrap_or_else(|| panic!("the message of {sender} is reported"));
+        let other = if a.contains(sender) { &b } else { &a };
+        assert_eq!(&entry.missing, other, "{}", sim.replay_hint());
+        assert_eq!(entry.sender, *sender);
+    }
+
+    sim.heal();
+    assert!(!sim.is_partitioned());
+    let healed = sim.stats().clone();
+    let mut after = Vec::new();
+    for &n in &nodes {
+        after.push(sim.send(n, &g, b"after healing").expect("send"));
+    }
+    sim.run_for(2_000);
+    let end = sim.stats();
+    assert_eq!(
+        end.delivered_between(&a, &b) - healed.delivered_between(&a, &b),
+        9
+    );
+    assert_eq!(
+        end.delivered_between(&b, &a) - healed.delivered_between(&b, &a),
+        9
+    );
+    assert!(
+        sim.undelivered(&g, &nodes)
+            .iter()
+            .all(|u| !after.contains(&u.message_id)),
+        "after healing everything arrives"
+    );
+    sim.check_converged(&g, &nodes).expect("no epoch changed");
+}

@@ -1,0 +1,94 @@
+//! `[steward]` options of `backend = "multi"`, with the defaults and what each one costs.
+
+use serde::Deserialize;
+
+/// Who votes on membership (commit) proposals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsensusModel {
+    /// Every member votes on every proposal (most decentralized; suits small groups).
+    Big,
+    /// Only the current stewards vote on adds and removals; everyone still votes on steward
+    /// elections and emergency proposals (suits large groups).
+    Small,
+}
+
+/// Multi-steward policy options. Every field has a default.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct MultiPolicyConfig {
+    /// Smallest steward list when the group has at least this many eligible members.
+    pub sn_min: usize,
+    /// Largest steward list.
+    pub sn_max: usize,
+    /// The freeze window Δ in milliseconds: how long the epoch steward waits after a proposal
+    /// is decided before committing.
+    pub commit_delay_ms: u64,
+    /// How long each steward in line gets to commit before the next one may (Layer 1
+    /// rotation), in milliseconds.
+    pub commit_timeout_ms: u64,
+    /// How long members collect competing commits for an epoch before applying the best.
+    pub selection_window_ms: u64,
+    /// Re-elections tried before a deadlock emergency proposal (Layer 3).
+    pub max_reelection_attempts: u32,
+    /// The shorter inactivity timer used during re-elections and recovery, in milliseconds.
+    pub recovery_timeout_ms: u64,
+    /// Who votes on membership proposals.
+    pub consensus_model: ConsensusModel,
+    /// Score every member starts with.
+    pub default_score: i32,
+    /// A member scoring below this is proposed for removal by an emergency proposal.
+    pub threshold_score: i32,
+    /// Penalty for a commit that applies unapproved or mismatched changes, or is unauthorized.
+    pub penalty_broken_commit: i32,
+    /// Penalty for a commit that lost selection with a different proposal sequence.
+    pub penalty_conflicting_commit: i32,
+    /// Penalty for a steward that let its turn pass with proposals ready.
+    pub penalty_inactivity: i32,
+    /// Penalty for the owner of an emergency proposal the group rejected.
+    pub penalty_false_emergency: i32,
+    /// Reward for a steward whose commit is applied.
+    pub reward_commit: i32,
+    /// Reward for the owner of an emergency proposal the group accepted.
+    pub reward_emergency: i32,
+}
+
+impl Default for MultiPolicyConfig {
+    fn default() -> Self {
+        MultiPolicyConfig {
+            sn_min: 3,
+            sn_max: 7,
+            commit_delay_ms: 200,
+            commit_timeout_ms: 2_000,
+            selection_window_ms: 300,
+            max_reelection_attempts: 3,
+            recovery_timeout_ms: 1_000,
+            consensus_model: ConsensusModel::Big,
+            default_score: 100,
+            threshold_score: 50,
+            penalty_broken_commit: 60,
+            penalty_conflicting_commit: 20,
+            penalty_inactivity: 15,
+            penalty_false_emergency: 20,
+            reward_commit: 5,
+            reward_emergency: 10,
+        }
+    }
+}
+
+impl MultiPolicyConfig {
+    /// Checks the options' consistency.
+    pub fn validate(&self) -> Result<(), crate::steward::PolicyError> {
+        let bad = |m: &str| Err(crate::steward::PolicyError::Config(m.into()));
+        if self.sn_min == 0 || self.sn_max < self.sn_min {
+            return bad("need 1 <= sn_min <= sn_max");
+        }
+        if self.commit_timeout_ms == 0 || self.recovery_timeout_ms == 0 {
+            return bad("timeouts must be positive");
+        }
+        if self.threshold_score >= self.default_score {
+            return bad("threshold_score must be below default_score");
+        }
+        Ok(())
+    }
+}

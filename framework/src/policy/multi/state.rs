@@ -1,0 +1,340 @@
+//! The multi-steward policy's state and timers: the installed list and whose turn it is (changed
+//! only by commits, so identical at every member), plus the local planning that fires Layer 1
+//! penalties, Layer 2 re-elections and the Layer 3 deadlock proposal.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::config::MultiPolicyConfig;
+use super::list;
+use super::scores::Scores;
+use crate::engine::{ProposalAction, ProposalKind, Violation};
+use crate::steward::{CommitFacts, EpochView, PolicyAction, PolicyError};
+use crate::types::{Epoch, MemberId, Timestamp};
+
+/// What one planning round asks for.
+pub(super) struct Plan {
+    /// Stewards whose turn passed with proposals ready.
+    pub inactive: Vec<(MemberId, Vec<u8>)>,
+    /// Proposals to open.
+    pub proposals: Vec<PolicyAction>,
+}
+
+/// The state joiners receive (agreement-critical part only).
+#[derive(Serialize, Deserialize)]
+struct JoinerState {
+    list: Vec<MemberId>,
+    position: u32,
+}
+
+/// Persisted policy state.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(super) struct State {
+    /// The installed steward list.
+    pub list: Vec<MemberId>,
+    /// Index of the epoch steward in `list`.
+    pub position: u32,
+    /// Local scores.
+    pub scores: Scores,
+    /// The epoch the timers below refer to, and when it began here.
+    epoch: Epoch,
+    epoch_started_at: Timestamp,
+    /// The retry round the next election of this epoch uses.
+    retry_round: u32,
+    /// Failed elections since the last commit.
+    failed_attempts: u32,
+    /// Steward slots of this epoch already penalized for inactivity.
+    penalized: BTreeSet<u32>,
+    /// When the next planning round is due.
+    pub next_check: Option<Timestamp>,
+    /// Planned emergency proposals: target, violation, evidence, due time.
+    emergencies: Vec<(MemberId, Violation, Vec<u8>, Timestamp)>,
+    /// The last time the policy was told about.
+    pub now: Timestamp,
+}
+
+fn is_deadlock(a: &ProposalAction) -> bool {
+    matches!(
+        a,
+        ProposalAction::Emergency {
+            violation: Violation::Deadlock,
+            ..
+        }
+    )
+}
+
+/// The list of the latest decided, uncommitted election (by epoch, then retry round).
+pub(super) fn latest_ready_election(view: &EpochView<'_>) -> Option<Vec<MemberId>> {
+    view.ready
+        .iter()
+        .filter_map(|r| match &r.action {
+            ProposalAction::Election {
+                retry_round,
+                stewards,
+            } => Some(((r.epoch, *retry_round), stewards)),
+            _ => None,
+        })
+        .max_by_key(|(k, _)| *k)
+        .map(|(_, s)| s.clone())
+}
+
+impl State {
+    /// The stewards whose turn has not come yet, the epoch steward first.
+    pub fn remaining(&self) -> &[MemberId] {
+        self.list.get(self.position as usize..).unwrap_or(&[])
+    }
+
+    /// Updates the list and the turn for an applied commit.
+    pub fn apply_commit(&mut self, commit: &CommitFacts<'_>) {
+        let election = commit.proposals.iter().find_map(|(_, a)| match a {
+            ProposalAction::Election { stewards, .. } => Some(stewards.clone()),
+            _ => None,
+        });
+        let deadlock = commit.proposals.iter().any(|(_, a)| is_deadlock(a));
+        if let Some(stewards) = election {
+            self.position = stewards
+                .iter()
+                .position(|m| *m == commit.author)
+                .map_or(0, |k| k as u32 + 1);
+            self.list = stewards;
+        } else if deadlock {
+            // Recovery ends with this commit; a new election follows.
+            self.list.clear();
+            self.position = 0;
+        } else if let Some(j) = self.remaining().iter().position(|m| *m == commit.author) {
+            self.position += j as u32 + 1;
+        }
+        self.retry_round = 0;
+        self.failed_attempts = 0;
+    }
+
+    /// A steward election of this epoch was rejected or failed.
+    pub fn election_failed(&mut self, epoch: Epoch, retry_round: u32) {
+        if epoch == self.epoch && retry_round >= self.retry_round {
+            self.retry_round = retry_round + 1;
+            self.failed_attempts += 1;
+        }
+    }
+
+    /// A new epoch began (or the policy starts): plan at once.
+    pub fn enter_epoch(&mut self, epoch: Epoch, now: Timestamp) {
+        if epoch != self.epoch || self.epoch_started_at == Timestamp(0) {
+            self.epoch = epoch;
+            self.epoch_started_at = now;
+            self.penalized.clear();
+            self.next_check = Some(now);
+        }
+    }
+
+    /// The stewards expected to commit ready proposals: the rest of the list, or the list of a
+    /// ready election when the current one is used up.
+    fn line(&self, view: &EpochView<'_>) -> Vec<MemberId> {
+        if !self.remaining().is_empty() {
+            return self.remaining().to_vec();
+        }
+        latest_ready_election(view).unwrap_or_default()
+    }
+
+    /// When proposals that need a commit started waiting (a ready election alone does not: it
+    /// rides along with the next commit), and the time Layer 1 starts counting from.
+    fn stall_base(view: &EpochView<'_>, config: &MultiPolicyConfig) -> Option<Timestamp> {
+        let since = view
+            .ready
+            .iter()
+            .filter(|r| r.action.kind() != ProposalKind::Election)
+            .map(|r| r.decided_at)
+            .min()?;
+        let emergency = view
+            .ready
+            .iter()
+            .any(|r| r.action.kind() == ProposalKind::Emergency);
+        Some(if emergency {
+            since
+        } else {
+            since.plus_ms(config.commit_delay_ms)
+        })
+    }
+
+    /// True when this member sees the group unable to commit: a steward's turn passed with
+    /// proposals ready, or an election already failed.
+    pub fn stalled(&self, view: &EpochView<'_>, config: &MultiPolicyConfig) -> bool {
+        let missed = Self::stall_base(view, config)
+            .is_some_and(|base| base.plus_ms(config.commit_timeout_ms) <= self.now);
+        missed || self.failed_attempts > 0
+    }
+
+    /// One planning round.
+    pub fn plan(
+        &mut self,
+        view: &EpochView<'_>,
+        config: &MultiPolicyConfig,
+        now: Timestamp,
+        elect: impl Fn(u32) -> Vec<MemberId>,
+    ) -> Plan {
+        self.enter_epoch(view.epoch, now);
+        let mut plan = Plan {
+            inactive: Vec::new(),
+            proposals: Vec::new(),
+        };
+        let mut next: Vec<Timestamp> = Vec::new();
+        let election_in_flight = view
+            .open
+            .iter()
+            .any(|(_, a)| a.kind() == ProposalKind::Election)
+            || view
+                .ready
+                .iter()
+                .any(|r| r.action.kind() == ProposalKind::Election);
+        let deadlock_in_flight = view.open.iter().any(|(_, a)| is_deadlock(a))
+            || view.ready.iter().any(|r| is_deadlock(&r.action));
+        let recovering = view.ready.iter().any(|r| is_deadlock(&r.action));
+
+        // Elections when the list runs out: already in the last steward's epoch, so the new
+        // list is ready when the last steward commits. Members open it in election order, each
+        // waiting for the ones before it.
+        if self.remaining().len() <= 1
+            && !election_in_flight
+            && !recovering
+            && self.retry_round <= config.max_reelection_attempts
+        {
+            let order = list::ranked(
+                view.roster,
+                view.pending_removals,
+                view.epoch,
+                self.retry_round,
+                view.group_id,
+            );
+            if let Some(rank) = order.iter().position(|m| *m == view.me) {
+                let due = self
+                    .epoch_started_at
+                    .plus_ms(rank as u64 * config.recovery_timeout_ms);
+                if now >= due {
+                    plan.proposals.push(PolicyAction::Propose {
+                        action: ProposalAction::Election {
+                            retry_round: self.retry_round,
+                            stewards: elect(self.retry_round),
+                        },
+                        evidence: Vec::new(),
+                    });
+                } else {
+                    next.push(due);
+                }
+            }
+        }
+
+        if let Some(base) = Self::stall_base(view, config) {
+            let line = self.line(view);
+            // Layer 1: each steward's turn; a passed turn is inactivity.
+            for (k, member) in line.iter().enumerate() {
+                let end = base.plus_ms((k as u64 + 1) * config.commit_timeout_ms);
+                if now < end {
+                    next.push(end);
+                    break;
+                }
+                if self.penalized.insert(k as u32) {
+                    plan.inactive.push((*member, Vec::new()));
+                }
+            }
+            // Layer 2: the whole line stayed silent; re-elect in this epoch.
+            let silent_at = base
+                .plus_ms(line.len() as u64 * config.commit_timeout_ms + config.recovery_timeout_ms);
+            if now >= silent_at && !recovering {
+                if self.failed_attempts < config.max_reelection_attempts {
+                    let stale_line = !election_in_flight;
+                    let waiting_election = view
+                        .ready
+                        .iter()
+                        .any(|r| r.action.kind() == ProposalKind::Election);
+                    if stale_line || waiting_election {
+                        // The line (or the elected list waiting to be installed) is silent.
+                        self.failed_attempts += 1;
+                        self.retry_round += 1;
+                        plan.proposals.push(PolicyAction::Propose {
+                            action: ProposalAction::Election {
+                                retry_round: self.retry_round,
+                                stewards: elect(self.retry_round),
+                            },
+                            evidence: Vec::new(),
+                        });
+                    }
+                    next.push(now.plus_ms(
+                        config.recovery_timeout_ms + line.len() as u64 * config.commit_timeout_ms,
+                    ));
+                }
+            } else if now < silent_at {
+                next.push(silent_at);
+            }
+        }
+        // Layer 3: bounded re-election is exhausted.
+        if self.failed_attempts >= config.max_reelection_attempts
+            && !deadlock_in_flight
+            && !recovering
+        {
+            plan.proposals.push(PolicyAction::Propose {
+                action: ProposalAction::Emergency {
+                    violation: Violation::Deadlock,
+                    target: None,
+                },
+                evidence: Vec::new(),
+            });
+        }
+        self.next_check = next.into_iter().min();
+        plan
+    }
+
+    /// Plans an emergency proposal against `target` at `due` (once per target).
+    pub fn plan_emergency(
+        &mut self,
+        target: MemberId,
+        violation: Violation,
+        evidence: Vec<u8>,
+        due: Timestamp,
+    ) {
+        if !self.emergencies.iter().any(|e| e.0 == target) {
+            self.emergencies.push((target, violation, evidence, due));
+        }
+    }
+
+    /// Planned emergency proposals due by `now` (removed from the plan).
+    pub fn take_due_emergencies(&mut self, now: Timestamp) -> Vec<(MemberId, Violation, Vec<u8>)> {
+        let (due, later): (Vec<_>, Vec<_>) = self.emergencies.drain(..).partition(|e| e.3 <= now);
+        self.emergencies = later;
+        due.into_iter().map(|(t, v, e, _)| (t, v, e)).collect()
+    }
+
+    /// When the next planned emergency proposal is due.
+    pub fn next_emergency(&self) -> Option<Timestamp> {
+        self.emergencies.iter().map(|e| e.3).min()
+    }
+
+    /// The agreement-critical state for a joiner.
+    pub fn for_joiner(&self) -> Vec<u8> {
+        postcard::to_allocvec(&JoinerState {
+            list: self.list.clone(),
+            position: self.position,
+        })
+        .expect("joiner state always encodes")
+    }
+
+    /// A state built from what a Welcome carried.
+    pub fn from_joiner(bytes: &[u8]) -> Result<State, PolicyError> {
+        let j: JoinerState =
+            postcard::from_bytes(bytes).map_err(|e| PolicyError::CorruptState(e.to_string()))?;
+        Ok(State {
+            list: j.list,
+            position: j.position,
+            ..State::default()
+        })
+    }
+
+    /// Encodes for storage.
+    pub fn save(&self) -> Vec<u8> {
+        postcard::to_allocvec(self).expect("policy state always encodes")
+    }
+
+    /// Decodes from storage.
+    pub fn restore(bytes: &[u8]) -> Result<State, PolicyError> {
+        postcard::from_bytes(bytes).map_err(|e| PolicyError::CorruptState(e.to_string()))
+    }
+}
