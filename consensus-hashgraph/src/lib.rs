@@ -13,7 +13,7 @@
 //!
 //! Modules, one concept each: `wire` (protobuf messages), `canonical` (digests and hashes),
 //! `scheme` and `ed25519` (signatures, batch verification), `voters` (voter set), `rules` (the
-//! decision rule), `validate` (checks of untrusted input), `state` (per-proposal counting),
+//! decision rule), `certificate` (proving an outcome to a peer that missed the vote), `validate` (checks of untrusted input), `state` (per-proposal counting),
 //! `pending` (verification queue), `buffer` (early votes), `replay` (replay record), `store`
 //! (persistence), `event` and `error` (outputs), `engine` (the [`Consensus`] engine).
 //!
@@ -25,6 +25,7 @@
 
 mod buffer;
 mod canonical;
+mod certificate;
 mod config;
 mod ed25519;
 mod engine;
@@ -44,6 +45,7 @@ pub use canonical::{
     HASH_LEN, PROPOSAL_DOMAIN, ProposalDigest, VOTE_DOMAIN, VOTE_ID_DOMAIN, VOTER_SET_DOMAIN,
     own_vote_id, proposal_digest, vote_hash,
 };
+pub use certificate::Certificate;
 pub use config::{Config, Mode};
 pub use ed25519::{Ed25519, Ed25519Key, Ed25519Signer};
 pub use engine::{CastVote, Consensus, ProposalParams};
