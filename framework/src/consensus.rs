@@ -211,8 +211,16 @@ pub type VoterLookup<'a> = &'a dyn Fn(&[u8]) -> Result<VoterSet, String>;
 ///   outside that set are rejected and never counted.
 /// - Messages returned by `open`, `vote` and `ingest` are broadcast by the engine to the group.
 /// - Every decision is reported exactly once as [`ConsensusEvent::Decided`] through
-///   `poll_event`, whether it was reached by votes or by `tick` at expiry; decisions are final.
+///   `poll_event`, whether it was reached by votes or by `tick` at expiry; decisions are final,
+///   with one exception: a proposal that ended [`Outcome::Failed`] here (too few votes seen in
+///   time) may later be reported again as `Yes` or `No` when a certificate proves that outcome.
 ///   The plugin must not report `ProposalReceived` for proposals it opened itself.
+/// - Certificates (optional): `certificate` exports self-verifying proof of a decided outcome
+///   (the proposal and enough signed votes) in parts; `ingest_certificate` accepts such parts at
+///   any time — also long after the proposal expired, and for proposals never seen — and, once
+///   the parts received prove an outcome the plugin had not reached, reports
+///   `ProposalReceived` (if the proposal is new here) and `Decided`. Only outcomes the votes
+///   alone determine may be proven; a plugin that cannot prove outcomes keeps the defaults.
 /// - The decision must depend only on the set of valid votes, never on their arrival order.
 /// - Everything needed to resume after a restart is reported through `take_changes`; the
 ///   factory receives those records back (see [`ConsensusContext::restored`]).
@@ -256,6 +264,28 @@ pub trait Consensus: Send {
 
     /// Persistence records changed since the last call.
     fn take_changes(&mut self) -> Vec<StateChange>;
+
+    /// Proof of a decided proposal's outcome, as parts of at most `votes_per_part` votes each
+    /// (opaque to the engine, which seals and sends them to members catching up). Empty when
+    /// the proposal is unknown, undecided, or its outcome cannot be proven.
+    fn certificate(&self, id: &ProposalId, votes_per_part: usize) -> Vec<Vec<u8>> {
+        let _ = (id, votes_per_part);
+        Vec::new()
+    }
+
+    /// Ingests one certificate part from the network (untrusted). `voters` is consulted for a
+    /// proposal not seen before, as in [`Consensus::ingest`].
+    fn ingest_certificate(
+        &mut self,
+        part: &[u8],
+        voters: VoterLookup<'_>,
+        now: Timestamp,
+    ) -> Result<(), ConsensusError> {
+        let _ = (part, voters, now);
+        Err(ConsensusError::InvalidRequest(
+            "this consensus plugin does not support certificates".into(),
+        ))
+    }
 }
 
 /// What a factory needs to create a group's consensus instance.

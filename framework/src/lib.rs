@@ -33,7 +33,9 @@ pub use config::{ConfigError, NodeConfig};
 pub use consensus::{
     Consensus, ConsensusError, ConsensusEvent, ConsensusFactory, Outcome, VoterSet,
 };
-pub use engine::{Engine, EngineError, EngineParams, Event, GroupSummary, Output, RejectReason};
+pub use engine::{
+    Engine, EngineError, EngineParams, Event, GroupSummary, Output, RejectReason, Submission,
+};
 pub use identity::{Identity, IdentitySigner};
 pub use node::{Node, NodeBuilder, NodeError};
 pub use roster::{Roster, RosterEntry};

@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigError, NodeConfig};
 use crate::consensus::ConsensusFactory;
+use crate::engine::Submission;
 use crate::engine::{Engine, EngineError, EngineParams, Event, GroupSummary, Output};
 use crate::registry::{self, BuildContext};
 use crate::steward::StewardPolicyFactory;
@@ -59,8 +60,8 @@ enum Command {
     CreateGroup(GroupId, Reply<()>),
     Join(GroupId, Reply<()>),
     Send(GroupId, Vec<u8>, Reply<Vec<u8>>),
-    ProposeAdd(GroupId, Vec<u8>, Reply<ProposalId>),
-    ProposeRemove(GroupId, MemberId, Reply<ProposalId>),
+    ProposeAdd(GroupId, Vec<u8>, Reply<Submission>),
+    ProposeRemove(GroupId, MemberId, Reply<Submission>),
     Vote(GroupId, ProposalId, bool, Reply<()>),
     Summary(GroupId, oneshot::Sender<Option<GroupSummary>>),
     Groups(oneshot::Sender<Vec<GroupId>>),
@@ -291,23 +292,25 @@ impl Node {
         self.call(|r| Command::Send(gid, payload, r)).await
     }
 
-    /// Opens a vote on adding the holder of a KeyPackage (`MlsMessage` bytes).
+    /// Opens a vote on adding the holder of a KeyPackage (`MlsMessage` bytes), or defers it
+    /// while a higher-priority vote runs ([`Submission::Deferred`]).
     pub async fn propose_add(
         &self,
         group_id: &[u8],
         key_package: &[u8],
-    ) -> Result<ProposalId, NodeError> {
+    ) -> Result<Submission, NodeError> {
         let gid = Self::gid(group_id)?;
         let kp = key_package.to_vec();
         self.call(|r| Command::ProposeAdd(gid, kp, r)).await
     }
 
-    /// Opens a vote on removing a member (20-byte member id).
+    /// Opens a vote on removing a member (20-byte member id), or defers it while a
+    /// higher-priority vote runs ([`Submission::Deferred`]).
     pub async fn propose_remove(
         &self,
         group_id: &[u8],
         member_id: &[u8],
-    ) -> Result<ProposalId, NodeError> {
+    ) -> Result<Submission, NodeError> {
         let gid = Self::gid(group_id)?;
         let member = MemberId::from_slice(member_id).ok_or(NodeError::InvalidMemberId)?;
         self.call(|r| Command::ProposeRemove(gid, member, r)).await

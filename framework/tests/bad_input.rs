@@ -5,7 +5,6 @@ mod common;
 
 use std::sync::Arc;
 
-use common::adversary::Adversary;
 use common::{Net, gid, seed};
 use consensus_hashgraph::{
     ConsensusMessage, Ed25519Signer, MemoryStore, ProposalParams, Signer, VoterSet,
@@ -104,7 +103,7 @@ fn malformed_bytes_are_rejected_and_change_nothing() {
         RejectReason::Malformed
     );
     // A member's genuine MLS message whose plaintext is not a frame.
-    let junk = Adversary::of(&net, 2, &g).encrypt_bytes(&[0xff, 0xff, 0xff]);
+    let junk = net.adversary(2, &g).encrypt_bytes(&[0xff, 0xff, 0xff]);
     assert_eq!(
         inject_rejected(&mut net, 1, &t.group, junk),
         RejectReason::Malformed
@@ -130,7 +129,7 @@ fn a_message_for_another_group_is_rejected() {
 fn a_message_on_the_wrong_topic_is_rejected() {
     let (mut net, g) = group(2);
     let before = state(&net, 1, &g);
-    let env = Adversary::of(&net, 0, &g).encrypt_frame(&chat(b"x"));
+    let env = net.adversary(0, &g).encrypt_frame(&chat(b"x"));
     assert_eq!(
         inject_rejected(&mut net, 1, &topics(&g).welcome, env),
         RejectReason::WrongTopic
@@ -154,7 +153,7 @@ fn chat(payload: &[u8]) -> Frame {
 fn stale_and_far_future_epochs_are_rejected() {
     let (mut net, g) = group(2);
     // A genuine message from epoch 1, replayed after the group moved on by four epochs.
-    let old = Adversary::of(&net, 0, &g).encrypt_frame(&chat(b"old"));
+    let old = net.adversary(0, &g).encrypt_frame(&chat(b"old"));
     for i in 2..6 {
         net.add_member(i, common::params());
         net.join(i, &g);
@@ -189,7 +188,7 @@ fn a_non_member_can_neither_send_messages_nor_commits() {
         .create_group(g.clone(), net.now)
         .unwrap();
     drop(out);
-    let intruder = Adversary::of(&net, outsider, &g);
+    let intruder = net.adversary(outsider, &g);
     intruder.advance_epoch();
     let before = state(&net, 1, &g);
     assert_eq!(
@@ -219,7 +218,7 @@ fn open_removal(net: &mut Net, g: &GroupId) -> Vec<u8> {
     net.propose_remove(0, g, target);
     let queued = net.take_queue();
     assert_eq!(queued.len(), 1, "the proposal is one message");
-    let frame = Adversary::of(net, 1, g).decrypt(&queued[0].2);
+    let frame = net.adversary(1, g).decrypt(&queued[0].2).expect("a frame");
     let Some(frame::Body::Consensus(bytes)) = frame.body else {
         panic!("expected a consensus frame")
     };
@@ -275,7 +274,7 @@ fn a_forged_vote_is_rejected_and_not_counted() {
     let before = state(&net, 2, &g);
     let mut vote = craft_vote(&net, &proposal, &keys(4), &signer(1), true);
     vote.signature[5] ^= 0x40;
-    let env = Adversary::of(&net, 1, &g).encrypt_consensus(vote_bytes(vote));
+    let env = net.adversary(1, &g).encrypt_consensus(vote_bytes(vote));
     let out = net.inject(2, &topics(&g).group, env);
     let rejected: Vec<_> = out
         .events
@@ -304,7 +303,7 @@ fn a_duplicated_vote_is_rejected_and_counted_once() {
     let (mut net, g) = group(4);
     let proposal = open_removal(&mut net, &g);
     let vote = craft_vote(&net, &proposal, &keys(4), &signer(1), false);
-    let adversary = Adversary::of(&net, 1, &g);
+    let adversary = net.adversary(1, &g);
     let first = adversary.encrypt_consensus(vote_bytes(vote.clone()));
     let second = adversary.encrypt_consensus(vote_bytes(vote));
     let out = net.inject(2, &topics(&g).group, first);
@@ -335,7 +334,7 @@ fn a_vote_from_a_key_outside_the_voter_set_is_rejected() {
     let mut with_stranger = keys(4);
     with_stranger[1] = stranger.public_key().to_vec();
     let vote = craft_vote(&net, &proposal, &with_stranger, &stranger, true);
-    let env = Adversary::of(&net, 1, &g).encrypt_consensus(vote_bytes(vote));
+    let env = net.adversary(1, &g).encrypt_consensus(vote_bytes(vote));
     assert_eq!(
         inject_rejected(&mut net, 2, &topics(&g).group, env),
         RejectReason::IneligibleVoter
@@ -372,8 +371,9 @@ fn an_invalid_proposal_gets_a_no_vote_and_a_rejection() {
             net.now.0,
         )
         .unwrap();
-    let env =
-        Adversary::of(&net, 1, &g).encrypt_consensus(ConsensusMessage::Proposal(proposal).encode());
+    let env = net
+        .adversary(1, &g)
+        .encrypt_consensus(ConsensusMessage::Proposal(proposal).encode());
     let out = net.inject(2, &topics(&g).group, env);
     assert!(out.events.iter().any(|e| matches!(
         e,
@@ -413,7 +413,7 @@ fn oversized_input_is_rejected_and_oversized_sends_fail() {
 fn a_commit_by_a_member_who_is_not_the_steward_is_rejected() {
     let (mut net, g) = group(3);
     let before = state(&net, 2, &g);
-    let commit = Adversary::of(&net, 1, &g).commit(vec![], vec![]);
+    let commit = net.adversary(1, &g).commit(vec![], vec![]);
     assert_eq!(
         inject_rejected(&mut net, 2, &topics(&g).group, commit),
         RejectReason::UnauthorizedCommitter
@@ -426,7 +426,7 @@ fn a_commit_by_a_member_who_is_not_the_steward_is_rejected() {
 fn a_steward_commit_that_removes_a_member_without_a_vote_is_rejected() {
     let (mut net, g) = group(3);
     let before = state(&net, 1, &g);
-    let commit = Adversary::of(&net, 0, &g).commit(vec![2], vec![]);
+    let commit = net.adversary(0, &g).commit(vec![2], vec![]);
     assert_eq!(
         inject_rejected(&mut net, 1, &topics(&g).group, commit),
         RejectReason::CommitMismatch
@@ -439,7 +439,7 @@ fn a_steward_commit_that_removes_a_member_without_a_vote_is_rejected() {
 fn a_commit_naming_a_proposal_nobody_voted_is_parked_then_rejected() {
     let (mut net, g) = group(3);
     let before = state(&net, 1, &g);
-    let commit = Adversary::of(&net, 0, &g).commit(vec![2], vec![[0xab; 32]]);
+    let commit = net.adversary(0, &g).commit(vec![2], vec![[0xab; 32]]);
     let out = net.inject(1, &topics(&g).group, commit);
     assert!(
         out.events.is_empty(),

@@ -1,11 +1,12 @@
 //! [`HashgraphConsensus`]: the framework's `Consensus` trait over the crate's engine.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use consensus_hashgraph::{
-    Config, Consensus as Engine, ConsensusMessage, Ed25519, Error, Event, Outcome as HgOutcome,
-    ProposalDigest, ProposalParams, Rejection, VoterSet as HgVoterSet, proposal_digest,
+    Certificate, Config, Consensus as Engine, ConsensusMessage, Ed25519, Error, Event,
+    Outcome as HgOutcome, Proposal, ProposalDigest, ProposalParams, Rejection,
+    VoterSet as HgVoterSet, proposal_digest,
 };
 use demls::consensus::{
     Consensus, ConsensusError, ConsensusEvent, OpenRequest, Opened, Outcome, StateChange, Tally,
@@ -23,11 +24,25 @@ const VOTER_SET_CACHE: usize = 8;
 /// The proposal name written on the wire.
 const PROPOSAL_NAME: &str = "demls";
 
+/// Certificates being collected at once (parts of others are dropped oldest first).
+const CERTIFICATES_IN_PROGRESS: usize = 16;
+
+/// Outcomes proven by certificates, remembered so that the engine's own later decision on the
+/// same proposal is not reported again.
+const PROVEN_KEPT: usize = 1_024;
+
 /// One group's hashgraph consensus.
 pub struct HashgraphConsensus {
     engine: Engine<RecordStore, Ed25519>,
     signer: IdentityVoteSigner,
     voter_sets: VecDeque<([u8; 32], Arc<HgVoterSet<Ed25519>>)>,
+    /// Certificates whose parts are arriving.
+    collecting: VecDeque<Certificate<Ed25519>>,
+    /// Outcomes proven by certificates (with insertion order for the bound).
+    proven: HashMap<ProposalDigest, Outcome>,
+    proven_order: VecDeque<ProposalDigest>,
+    /// Events of proven outcomes, reported before the engine's.
+    proven_events: VecDeque<ConsensusEvent>,
 }
 
 fn digest_of(id: &ProposalId) -> ProposalDigest {
@@ -59,6 +74,10 @@ fn map_error(e: Error) -> ConsensusError {
     }
 }
 
+fn map_rejection(r: Rejection) -> ConsensusError {
+    map_error(Error::Rejected(r))
+}
+
 fn map_outcome(o: HgOutcome) -> Outcome {
     match o {
         HgOutcome::Yes => Outcome::Yes,
@@ -74,6 +93,10 @@ impl HashgraphConsensus {
             engine: Engine::new(config, RecordStore::default()),
             signer: IdentityVoteSigner(signer),
             voter_sets: VecDeque::new(),
+            collecting: VecDeque::new(),
+            proven: HashMap::new(),
+            proven_order: VecDeque::new(),
+            proven_events: VecDeque::new(),
         }
     }
 
@@ -106,6 +129,10 @@ impl HashgraphConsensus {
             engine,
             signer: IdentityVoteSigner(signer),
             voter_sets: VecDeque::new(),
+            collecting: VecDeque::new(),
+            proven: HashMap::new(),
+            proven_order: VecDeque::new(),
+            proven_events: VecDeque::new(),
         })
     }
 
@@ -122,6 +149,53 @@ impl HashgraphConsensus {
         }
         self.voter_sets.push_front((*voters.id(), set.clone()));
         Ok(set)
+    }
+
+    /// The outcome known here: proven by a certificate, or decided by the engine.
+    fn known_outcome(&self, digest: &ProposalDigest) -> Option<Outcome> {
+        self.proven
+            .get(digest)
+            .copied()
+            .or_else(|| self.engine.outcome(digest).map(map_outcome))
+    }
+
+    /// Records an outcome a certificate proved and queues its events.
+    fn prove(&mut self, cert: &Certificate<Ed25519>, outcome: Outcome) {
+        let digest = cert.digest();
+        let header = cert.header();
+        if self.engine.proposal(&digest).is_none() {
+            self.proven_events
+                .push_back(ConsensusEvent::ProposalReceived {
+                    id: id_of(&digest),
+                    owner: header.proposal_owner.clone(),
+                    payload: header.payload.clone(),
+                });
+        }
+        let t = cert.tally();
+        self.proven_events.push_back(ConsensusEvent::Decided {
+            id: id_of(&digest),
+            outcome,
+            tally: Tally {
+                yes: t.yes,
+                no: t.no,
+                eligible: t.voters,
+            },
+        });
+        self.proven.insert(digest, outcome);
+        self.proven_order.push_back(digest);
+        while self.proven_order.len() > PROVEN_KEPT {
+            if let Some(old) = self.proven_order.pop_front() {
+                self.proven.remove(&old);
+            }
+        }
+    }
+
+    /// One certificate part as a proposal message whose votes are not a chain.
+    fn part(header: &Proposal, votes: &[consensus_hashgraph::Vote]) -> Vec<u8> {
+        let mut message = header.clone();
+        message.votes = votes.to_vec();
+        message.round = votes.len() as u32;
+        ConsensusMessage::Proposal(message).encode()
     }
 }
 
@@ -227,7 +301,17 @@ impl Consensus for HashgraphConsensus {
     }
 
     fn poll_event(&mut self) -> Option<ConsensusEvent> {
-        let event = self.engine.poll_event()?;
+        if let Some(event) = self.proven_events.pop_front() {
+            return Some(event);
+        }
+        let mut event = self.engine.poll_event()?;
+        // A decision a certificate already reported is not reported again.
+        while let Event::Decided { digest, .. } = &event {
+            if !self.proven.contains_key(digest) {
+                break;
+            }
+            event = self.engine.poll_event()?;
+        }
         Some(match event {
             Event::ProposalReceived(info) => ConsensusEvent::ProposalReceived {
                 id: id_of(&info.digest),
@@ -278,7 +362,7 @@ impl Consensus for HashgraphConsensus {
     }
 
     fn outcome(&self, id: &ProposalId) -> Option<Outcome> {
-        self.engine.outcome(&digest_of(id)).map(map_outcome)
+        self.known_outcome(&digest_of(id))
     }
 
     fn has_voted(&self, id: &ProposalId) -> bool {
@@ -294,5 +378,80 @@ impl Consensus for HashgraphConsensus {
 
     fn take_changes(&mut self) -> Vec<StateChange> {
         self.engine.store_mut().take_changes()
+    }
+
+    fn certificate(&self, id: &ProposalId, votes_per_part: usize) -> Vec<Vec<u8>> {
+        let Some((header, votes)) = self.engine.certificate(&digest_of(id)) else {
+            return Vec::new();
+        };
+        votes
+            .chunks(votes_per_part.max(1))
+            .map(|chunk| Self::part(&header, chunk))
+            .collect()
+    }
+
+    fn ingest_certificate(
+        &mut self,
+        part: &[u8],
+        voters: VoterLookup<'_>,
+        _now: Timestamp,
+    ) -> Result<(), ConsensusError> {
+        let ConsensusMessage::Proposal(message) =
+            ConsensusMessage::decode(part).map_err(|e| ConsensusError::Malformed(e.to_string()))?
+        else {
+            return Err(ConsensusError::Malformed(
+                "a certificate part is a proposal message".into(),
+            ));
+        };
+        let mut header = message.clone();
+        header.votes.clear();
+        header.round = 0;
+        let digest = proposal_digest(&header);
+        if matches!(
+            self.known_outcome(&digest),
+            Some(Outcome::Yes | Outcome::No)
+        ) {
+            return Err(ConsensusError::Duplicate); // nothing left to prove here
+        }
+        let at = self.collecting.iter().position(|c| c.digest() == digest);
+        let mut cert = match at.and_then(|i| self.collecting.remove(i)) {
+            Some(cert) => cert,
+            None => {
+                let set = match self.engine.voters(&digest) {
+                    Some(set) => set.clone(),
+                    None => {
+                        let framework_set =
+                            voters(&header.payload).map_err(ConsensusError::NoVoterSet)?;
+                        self.voter_set(&framework_set)?
+                    }
+                };
+                Certificate::new(&header, set, self.engine.config(), &Ed25519)
+                    .map_err(map_rejection)?
+            }
+        };
+        let added = cert.add(&message.votes, &Ed25519);
+        match (added, cert.outcome()) {
+            (Err(e), _) => {
+                // A bad part changes nothing: the certificate keeps what it had.
+                if cert.tally().yes + cert.tally().no > 0 {
+                    self.collecting.push_front(cert);
+                }
+                Err(map_rejection(e))
+            }
+            (Ok(_), Some(outcome)) => {
+                let outcome = map_outcome(outcome);
+                if outcome == Outcome::Failed {
+                    return Ok(()); // a proven tie: nothing to apply
+                }
+                tracing::debug!(%digest, ?outcome, "outcome proven by certificate");
+                self.prove(&cert, outcome);
+                Ok(())
+            }
+            (Ok(_), None) => {
+                self.collecting.push_front(cert);
+                self.collecting.truncate(CERTIFICATES_IN_PROGRESS);
+                Ok(())
+            }
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! carries out the engine's output (subscriptions, publications, events) exactly as a delivery
 //! would, and keeps the node's timer scheduled.
 
-use demls::{Engine, EngineError, GroupId, Output, ProposalId, Timestamp};
+use demls::{Engine, EngineError, GroupId, Output, ProposalId, Submission, Timestamp};
 
 use crate::accounting::SentMessage;
 use crate::error::SimError;
@@ -85,25 +85,27 @@ impl Sim {
         Ok(message_id)
     }
 
-    /// `node` opens a vote on adding the holder of `key_package` (an MLS KeyPackage message).
+    /// `node` opens a vote on adding the holder of `key_package` (an MLS KeyPackage message),
+    /// or defers it while a higher-priority vote runs.
     pub fn propose_add(
         &mut self,
         node: NodeId,
         group: &GroupId,
         key_package: &[u8],
-    ) -> Result<ProposalId, SimError> {
+    ) -> Result<Submission, SimError> {
         self.command(node, "propose_add", |e, now| {
             e.propose_add(group, key_package, now)
         })
     }
 
-    /// `node` opens a vote on removing `target` (a node or a member id).
+    /// `node` opens a vote on removing `target` (a node or a member id), or defers it while a
+    /// higher-priority vote runs.
     pub fn propose_remove(
         &mut self,
         node: NodeId,
         group: &GroupId,
         target: impl Into<Target>,
-    ) -> Result<ProposalId, SimError> {
+    ) -> Result<Submission, SimError> {
         let member = match target.into() {
             Target::Member(m) => m,
             Target::Node(n) => {

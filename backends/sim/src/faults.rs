@@ -57,6 +57,9 @@ pub enum Fault {
     /// lost), its storage kept, every copy in flight to it dropped. Crashing a crashed node
     /// does nothing.
     Crash(NodeId),
+    /// Suppresses (`true`) or restores one kind of a node's publications: e.g. a steward whose
+    /// commits never leave it ("commit-silent") while it still votes and chats.
+    Suppress(NodeId, crate::stats::MessageKind, bool),
     /// Restarts a node: reopens its engine on its storage with the same identity and a fresh
     /// entropy seed for the new incarnation, subscribes to the engine's topics and schedules
     /// its timers. A running node is crashed first.
@@ -67,9 +70,11 @@ impl Fault {
     /// The node this fault is about, if it is about one.
     pub fn node(&self) -> Option<NodeId> {
         match self {
-            Fault::Mute(n, _) | Fault::Deafen(n, _) | Fault::Crash(n) | Fault::Restart(n) => {
-                Some(*n)
-            }
+            Fault::Mute(n, _)
+            | Fault::Deafen(n, _)
+            | Fault::Suppress(n, _, _)
+            | Fault::Crash(n)
+            | Fault::Restart(n) => Some(*n),
             _ => None,
         }
     }
@@ -111,6 +116,15 @@ impl Sim {
             }
             Fault::Deafen(node, on) => {
                 self.node_mut(node)?.deaf = on;
+                Ok(())
+            }
+            Fault::Suppress(node, kind, on) => {
+                let n = self.node_mut(node)?;
+                if on {
+                    n.suppressed.insert(kind);
+                } else {
+                    n.suppressed.remove(&kind);
+                }
                 Ok(())
             }
             Fault::Crash(node) => self.crash_node(node),

@@ -91,6 +91,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod accounting;
+pub mod adversary;
 mod commands;
 mod config;
 mod converge;
@@ -100,6 +101,7 @@ mod network;
 mod node;
 mod queue;
 mod run;
+pub mod scenarios;
 mod seeds;
 mod sim;
 mod stats;

@@ -61,6 +61,8 @@ pub(crate) struct SimNode {
     pub(crate) subscriptions: BTreeSet<Topic>,
     pub(crate) muted: bool,
     pub(crate) deaf: bool,
+    /// Kinds of its publications that reach nobody.
+    pub(crate) suppressed: BTreeSet<crate::stats::MessageKind>,
     pub(crate) log: Vec<(Timestamp, Event)>,
     /// Bumped whenever the scheduled tick changes; a tick item of an older generation is stale.
     pub(crate) tick_generation: u64,

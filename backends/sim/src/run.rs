@@ -267,6 +267,12 @@ impl Sim {
         }
     }
 
+    /// Publishes arbitrary bytes as if `from` had published them (fault injection: forged or
+    /// replayed messages). Fans out like any publication.
+    pub fn publish_as(&mut self, from: NodeId, topic: Topic, payload: Vec<u8>) {
+        self.publish(from, topic, payload);
+    }
+
     /// Fans a publication out to every other node subscribed to `topic` now, deciding each
     /// copy's fate through the network.
     fn publish(&mut self, from: NodeId, topic: Topic, payload: Vec<u8>) {
@@ -295,7 +301,7 @@ impl Sim {
             kind,
             id,
         });
-        let muted = self.nodes[from.0].muted;
+        let muted = self.nodes[from.0].muted || self.nodes[from.0].suppressed.contains(&kind);
         for to in targets {
             let link = self.link_stats.then_some((from, to));
             self.stats.copy(kind, link);

@@ -108,6 +108,7 @@ impl Sim {
             policy: options.policy.unwrap_or_else(|| self.policy.clone()),
             subscriptions: BTreeSet::new(),
             muted: false,
+            suppressed: Default::default(),
             deaf: false,
             log: Vec::new(),
             tick_generation: 0,

@@ -47,18 +47,21 @@ pub enum MessageKind {
     Welcome,
     /// A ratchet tree sent with a Welcome.
     RatchetTree,
+    /// A sealed certificate part for a member catching up.
+    Certificate,
     /// Bytes that do not decode as a de-MLS envelope.
     Undecodable,
 }
 
 impl MessageKind {
     /// Every kind, in order.
-    pub const ALL: [MessageKind; 6] = [
+    pub const ALL: [MessageKind; 7] = [
         MessageKind::Mls,
         MessageKind::Commit,
         MessageKind::KeyPackage,
         MessageKind::Welcome,
         MessageKind::RatchetTree,
+        MessageKind::Certificate,
         MessageKind::Undecodable,
     ];
 
@@ -70,6 +73,7 @@ impl MessageKind {
             Ok((_, Kind::KeyPackage)) => MessageKind::KeyPackage,
             Ok((_, Kind::Welcome)) => MessageKind::Welcome,
             Ok((_, Kind::RatchetTree)) => MessageKind::RatchetTree,
+            Ok((_, Kind::Certificate)) => MessageKind::Certificate,
             Ok((_, Kind::Unspecified)) | Err(_) => MessageKind::Undecodable,
         }
     }

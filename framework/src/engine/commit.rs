@@ -32,11 +32,12 @@ pub(crate) fn schedule(group: &mut Group, step: &mut Step<'_>) {
         return; // a commit for this epoch is already being selected
     }
     let roster = group.roster().clone();
+    let epoch = group.epoch();
     // A ready election alone does not need a commit: it rides along with the next one.
     let ready_at = group
         .proposals
         .values()
-        .filter(|r| r.is_ready() && applicable(r, &roster))
+        .filter(|r| r.epoch == epoch && r.is_ready() && applicable(r, &roster))
         .filter(|r| !matches!(r.action, ProposalAction::Election { .. }))
         .filter_map(|r| r.decided_at)
         .min();
@@ -51,15 +52,16 @@ pub(crate) fn schedule(group: &mut Group, step: &mut Step<'_>) {
     };
 }
 
-/// The proposals this member would commit now: decided YES and still applicable; at most one
-/// per target member, one steward election (the latest), one deadlock declaration; never its
-/// own removal. In id order.
+/// The proposals this member would commit now: opened in this epoch, decided YES and still
+/// applicable; at most one per target member, one steward election (the latest), one deadlock
+/// declaration; never its own removal. In id order.
 fn select(group: &Group, me: MemberId) -> Vec<ProposalRecord> {
     let roster = group.roster();
+    let epoch = group.epoch();
     let ready: Vec<&ProposalRecord> = group
         .proposals
         .values()
-        .filter(|r| r.is_ready() && applicable(r, roster))
+        .filter(|r| r.epoch == epoch && r.is_ready() && applicable(r, roster))
         .filter(|r| r.action.removes() != Some(me))
         .collect();
     let election = ready
@@ -98,7 +100,22 @@ fn select(group: &Group, me: MemberId) -> Vec<ProposalRecord> {
 /// commit it, and applies it (or enters it into the selection window).
 pub(crate) fn create_commit(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> {
     group.meta.commit_due = None;
-    if !group.candidates.is_empty() {
+    // A commit for this epoch is being selected or waits for its proposals' votes here, or
+    // traffic from a later epoch shows this member is behind: committing now could only fork.
+    let epoch = group.epoch();
+    if !group.candidates.is_empty()
+        || !group.future.is_empty()
+        || group.parked.iter().any(|h| h.epoch == epoch)
+    {
+        return Ok(());
+    }
+    // Just restarted: wait until members that moved on meanwhile had time to say so.
+    if let Some(quiet_until) = group
+        .restarted_at
+        .map(|t| t.plus_ms(step.params.restart_quiet_ms))
+        .filter(|t| step.now < *t)
+    {
+        group.meta.commit_due = Some(quiet_until);
         return Ok(());
     }
     let me = step.me();
@@ -132,6 +149,13 @@ pub(crate) fn create_commit(group: &mut Group, step: &mut Step<'_>) -> Result<()
         return Ok(());
     }
     let removed: Vec<MemberId> = chosen.iter().filter_map(|r| r.action.removes()).collect();
+    let added: Vec<MemberId> = chosen
+        .iter()
+        .filter_map(|r| match r.action {
+            ProposalAction::Add { member } => Some(member),
+            _ => None,
+        })
+        .collect();
     let named: Vec<(ProposalId, ProposalAction)> =
         chosen.iter().map(|r| (r.id, r.action.clone())).collect();
     let facts = CommitFacts {
@@ -155,7 +179,6 @@ pub(crate) fn create_commit(group: &mut Group, step: &mut Step<'_>) -> Result<()
     let info = CommitInfo {
         proposals: ids.iter().map(|id| id.as_bytes().to_vec()).collect(),
     };
-    let epoch = group.epoch();
     let key = group.commit_key;
     group.mls_touched = true;
     let policy_state = (!adds.is_empty())
@@ -172,10 +195,10 @@ pub(crate) fn create_commit(group: &mut Group, step: &mut Step<'_>) -> Result<()
     let nonce = step.crypto.entropy().array()?;
     let sealed = sealed::seal(&key, group.id.as_bytes(), epoch, nonce, &output.commit);
     let gid = group.id.as_bytes().to_vec();
-    step.out.publish(
-        &group.topics.group,
-        Envelope::new(Kind::Commit, &gid, epoch, sealed.clone()).encode_to_vec(),
-    );
+    let envelope = Envelope::new(Kind::Commit, &gid, epoch, sealed.clone()).encode_to_vec();
+    // Echoes of our own commit come back: they are duplicates, not commits to process.
+    group.sync.mark_seen(&envelope);
+    step.out.publish(&group.topics.group, envelope);
     tracing::info!(group = %group.id.display(), epoch = epoch + 1, proposals = ids.len(), "commit created");
     step.out.event(Event::CommitCreated {
         group_id: group.id.clone(),
@@ -194,11 +217,11 @@ pub(crate) fn create_commit(group: &mut Group, step: &mut Step<'_>) -> Result<()
             own: true,
         });
         group.meta.selection_due = Some(step.now.plus_ms(window));
-        group.pending_welcome = output.welcome;
+        group.pending_welcome = output.welcome.map(|w| (w, added));
         return Ok(());
     }
     group.mls.merge_pending(&step.provider())?;
-    publish_welcome(group, step, output.welcome)?;
+    publish_welcome(group, step, output.welcome.map(|w| (w, added)))?;
     epoch::after_merge(
         group,
         step,
@@ -211,25 +234,30 @@ pub(crate) fn create_commit(group: &mut Group, step: &mut Step<'_>) -> Result<()
 }
 
 /// Publishes the Welcome of our applied commit and, separately, the new epoch's ratchet tree.
+/// The Welcome and tree are also kept (bounded, in memory) so they can be published again
+/// when a joiner that missed them re-announces its KeyPackage.
 pub(crate) fn publish_welcome(
     group: &mut Group,
     step: &mut Step<'_>,
-    welcome: Option<Vec<u8>>,
+    welcome: Option<(Vec<u8>, Vec<MemberId>)>,
 ) -> Result<(), Abort> {
-    let Some(welcome) = welcome else {
+    let Some((welcome, added)) = welcome else {
         return Ok(());
     };
     let tree = group.mls.export_tree()?;
     let gid = group.id.as_bytes().to_vec();
     let epoch = group.epoch();
     let topic = group.topics.welcome.clone();
-    step.out.publish(
-        &topic,
-        Envelope::new(Kind::Welcome, &gid, epoch, welcome).encode_to_vec(),
-    );
-    step.out.publish(
-        &topic,
-        Envelope::new(Kind::RatchetTree, &gid, epoch, tree).encode_to_vec(),
-    );
+    let welcome = Envelope::new(Kind::Welcome, &gid, epoch, welcome).encode_to_vec();
+    let tree = Envelope::new(Kind::RatchetTree, &gid, epoch, tree).encode_to_vec();
+    step.out.publish(&topic, welcome.clone());
+    step.out.publish(&topic, tree.clone());
+    let shared = std::sync::Arc::new((welcome, tree));
+    for member in added {
+        group.welcomes.push_back((member, shared.clone()));
+    }
+    while group.welcomes.len() > 64 {
+        group.welcomes.pop_front();
+    }
     Ok(())
 }

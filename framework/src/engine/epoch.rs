@@ -38,6 +38,7 @@ pub(crate) fn after_merge(
         step.out.unsubscribe.push(group.topics.welcome.clone());
         return Ok(());
     }
+    group.sync.entered_epoch(step.now);
     let me = step.me();
     let named: Vec<(ProposalId, ProposalAction)> = plan
         .proposals
@@ -68,6 +69,7 @@ pub(crate) fn after_merge(
         }
     }
     mark_moot(group, &plan, &roster);
+    retire_epoch(group, step.me(), epoch);
     forget_old_proposals(group, step, epoch);
     let authenticator = group.mls.epoch_authenticator();
     group.put_commit(
@@ -110,7 +112,46 @@ pub(crate) fn after_merge(
     // Commits parked for the old epoch are moot.
     group.parked.retain(|h| h.epoch >= epoch);
     commit::schedule(group, step);
-    governance::release_deferred(group, step)
+    governance::release_deferred(group, step)?;
+    super::keypackages::retry_pending(group, step)
+}
+
+/// A commit ends its epoch's voting: proposals of earlier epochs it did not apply — still open,
+/// or decided and left out — can never be committed (a commit applies only proposals of the
+/// epoch it ends, so that every member, including one who joined by this commit, judges it on
+/// votes it could see). This member's own membership requests among them are requested again
+/// in the new epoch; buffered KeyPackages are re-proposed by their usual openers.
+fn retire_epoch(group: &mut Group, me: MemberId, epoch: u64) {
+    let retired: Vec<_> = group
+        .proposals
+        .values()
+        .filter(|r| r.epoch < epoch && (r.status == ProposalStatus::Open || r.is_ready()))
+        .cloned()
+        .collect();
+    for mut rec in retired {
+        let again = rec.owner == me
+            && matches!(
+                rec.action,
+                ProposalAction::Add { .. } | ProposalAction::Remove { .. }
+            );
+        if again
+            && !group
+                .meta
+                .deferred_requests
+                .iter()
+                .any(|r| r.action == rec.action)
+        {
+            group
+                .meta
+                .deferred_requests
+                .push(super::requests::DeferredRequest {
+                    action: rec.action.clone(),
+                    key_package: rec.key_package.clone(),
+                });
+        }
+        rec.status = ProposalStatus::Obsolete;
+        group.put_proposal(rec);
+    }
 }
 
 /// Decided proposals a commit made moot will never be committed: an add of someone now

@@ -228,6 +228,50 @@ fn kind_of(p: &GroupProposal) -> ProposalKind {
     }
 }
 
+/// The voter set of a proposal payload: the roster (or the policy's narrower set for its kind)
+/// of the epoch it was opened in, if this member still holds that epoch.
+fn voters_of(
+    epochs: &std::collections::VecDeque<super::group::EpochMembers>,
+    gid: &[u8],
+    payload: &[u8],
+) -> Result<VoterSet, String> {
+    let p = wire::decode_group_proposal(payload).map_err(|e| e.to_string())?;
+    if p.group_id != gid {
+        return Err("proposal for another group".into());
+    }
+    epochs
+        .iter()
+        .find(|m| m.epoch == p.epoch)
+        .map(|m| m.voters(kind_of(&p)).clone())
+        .ok_or_else(|| format!("no roster for epoch {}", p.epoch))
+}
+
+/// Feeds a certificate part (proof of an outcome this member missed) to the plugin. A refusal
+/// is reported as an event; nothing already decided changes.
+pub(crate) fn ingest_certificate(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    part: &[u8],
+) -> Result<(), Abort> {
+    let gid = group.id.as_bytes().to_vec();
+    let Group {
+        consensus, epochs, ..
+    } = group;
+    let lookup = |payload: &[u8]| voters_of(epochs, &gid, payload);
+    match consensus.ingest_certificate(part, &lookup, step.now) {
+        Ok(()) => drain_consensus(group, step),
+        Err(ConsensusError::Duplicate) => Ok(()),
+        Err(e) => {
+            step.out.event(Event::Rejected {
+                group_id: Some(group.id.clone()),
+                reason: reason_of(&e),
+                detail: format!("certificate: {e}"),
+            });
+            Ok(())
+        }
+    }
+}
+
 /// Feeds a consensus message (from inside an MLS application message) to the plugin. A
 /// refusal is reported as an event; the MLS message that carried it was valid and stays
 /// consumed.
@@ -236,17 +280,7 @@ pub(crate) fn ingest(group: &mut Group, step: &mut Step<'_>, bytes: &[u8]) -> Re
     let Group {
         consensus, epochs, ..
     } = group;
-    let lookup = |payload: &[u8]| -> Result<VoterSet, String> {
-        let p = wire::decode_group_proposal(payload).map_err(|e| e.to_string())?;
-        if p.group_id != gid {
-            return Err("proposal for another group".into());
-        }
-        epochs
-            .iter()
-            .find(|m| m.epoch == p.epoch)
-            .map(|m| m.voters(kind_of(&p)).clone())
-            .ok_or_else(|| format!("no roster for epoch {}", p.epoch))
-    };
+    let lookup = |payload: &[u8]| voters_of(epochs, &gid, payload);
     match consensus.ingest(bytes, &lookup, step.now) {
         Ok(forward) => {
             for message in forward {
@@ -417,6 +451,9 @@ fn on_proposal_received(
     }
     let owner = MemberId::from_signature_key(owner);
     let parsed = parse_proposal(group, step, &owner, payload);
+    // A proposal of an epoch this member has left can no longer be committed: recorded (its
+    // decision may still arrive) but not voted on; its owner opens it again if it still applies.
+    let retired = parsed.epoch < group.epoch();
     if let Some(action) = parsed.action.clone() {
         group.put_proposal(ProposalRecord {
             id,
@@ -426,7 +463,11 @@ fn on_proposal_received(
             key_package: parsed.key_package,
             evidence: parsed.evidence,
             locally_valid: parsed.problem.is_none(),
-            status: ProposalStatus::Open,
+            status: if retired {
+                ProposalStatus::Obsolete
+            } else {
+                ProposalStatus::Open
+            },
             seen_at: step.now,
             decided_at: None,
         });
@@ -447,6 +488,10 @@ fn on_proposal_received(
                 }
             }
         }
+    }
+    if retired {
+        tracing::debug!(group = %group.id.display(), proposal = %id.short(), epoch = parsed.epoch, "proposal of a past epoch: not voted on");
+        return Ok(());
     }
     if let Some(detail) = parsed.problem.clone() {
         tracing::info!(group = %group.id.display(), proposal = %id.short(), %detail, "invalid proposal, voting NO");
@@ -510,8 +555,14 @@ fn cast_own_vote(
     }
 }
 
-/// Casts the votes held back by the partial freeze once nothing of higher priority is open.
+/// Casts the votes held back by the partial freeze once nothing of higher priority is open,
+/// then opens the application's requests that waited for it.
 pub(crate) fn release_deferred(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> {
+    release_votes(group, step)?;
+    super::requests::release(group, step)
+}
+
+fn release_votes(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> {
     for id in group.meta.deferred_votes.clone() {
         let open = group
             .proposals
@@ -540,11 +591,15 @@ fn on_decided(
     let Some(mut rec) = group.proposals.get(&id).cloned() else {
         return Ok(());
     };
-    if rec.status == ProposalStatus::Open {
-        rec.status = ProposalStatus::Decided(outcome);
-        rec.decided_at = Some(step.now);
-        group.put_proposal(rec.clone());
+    match rec.status {
+        ProposalStatus::Open => {}
+        // Too few votes were seen here in time; a certificate now proves the real outcome.
+        ProposalStatus::Decided(Outcome::Failed) if outcome != Outcome::Failed => {}
+        _ => return Ok(()), // already decided, committed or moot: nothing new
     }
+    rec.status = ProposalStatus::Decided(outcome);
+    rec.decided_at = Some(step.now);
+    group.put_proposal(rec.clone());
     tracing::info!(group = %group.id.display(), proposal = %id.short(), ?outcome, yes = tally.yes, no = tally.no, "proposal decided");
     step.out.event(Event::ProposalDecided {
         group_id: group.id.clone(),
@@ -569,9 +624,12 @@ fn on_decided(
     let proposals = &group.proposals;
     let (ready, waiting): (Vec<_>, Vec<_>) = group.parked.drain(..).partition(|held| {
         held.waiting.iter().all(|w| {
-            proposals
-                .get(w)
-                .is_some_and(|r| r.status != ProposalStatus::Open)
+            proposals.get(w).is_some_and(|r| {
+                !matches!(
+                    r.status,
+                    ProposalStatus::Open | ProposalStatus::Decided(Outcome::Failed)
+                )
+            })
         })
     });
     group.parked = waiting;

@@ -72,6 +72,9 @@ impl Candidate {
     }
 }
 
+/// The Welcome and ratchet-tree envelopes of one of our commits, shared by its added members.
+pub(crate) type WelcomePair = (Vec<u8>, Vec<u8>);
+
 /// The roster and voter sets of one recent epoch.
 pub(crate) struct EpochMembers {
     pub epoch: Epoch,
@@ -80,6 +83,8 @@ pub(crate) struct EpochMembers {
     pub all: VoterSet,
     /// Narrower voter sets the steward policy chose for some proposal kinds.
     pub by_kind: BTreeMap<ProposalKind, VoterSet>,
+    /// The epoch key (seals commits and certificate parts for members of this epoch).
+    pub key: [u8; 16],
 }
 
 fn voter_set<'a>(entries: impl Iterator<Item = &'a crate::roster::RosterEntry>) -> VoterSet {
@@ -87,12 +92,13 @@ fn voter_set<'a>(entries: impl Iterator<Item = &'a crate::roster::RosterEntry>) 
 }
 
 impl EpochMembers {
-    pub(crate) fn of(roster: Roster) -> EpochMembers {
+    pub(crate) fn of(roster: Roster, key: [u8; 16]) -> EpochMembers {
         EpochMembers {
             epoch: roster.epoch(),
             all: voter_set(roster.entries().iter()),
             roster: Arc::new(roster),
             by_kind: BTreeMap::new(),
+            key,
         }
     }
 
@@ -135,11 +141,15 @@ pub(crate) struct Group {
     /// Valid commits competing for the current epoch (selection window open).
     pub candidates: Vec<Candidate>,
     /// The Welcome of our own commit while it waits in the selection window.
-    pub pending_welcome: Option<Vec<u8>>,
+    pub pending_welcome: Option<(Vec<u8>, Vec<MemberId>)>,
+    /// Welcome and tree envelopes of our recent commits, by added member (to publish again).
+    pub welcomes: VecDeque<(MemberId, Arc<WelcomePair>)>,
     /// Loss repair: duplicate suppression, message log, missing messages, re-sends.
     pub sync: super::sync::SyncState,
     /// Set when OpenMLS was called in the current step (its in-memory state may have moved).
     pub mls_touched: bool,
+    /// When this member loaded the group from storage after a restart.
+    pub restarted_at: Option<Timestamp>,
     /// Record writes of the current step.
     dirty: Vec<(Vec<u8>, Option<Vec<u8>>)>,
 }
@@ -154,7 +164,7 @@ impl Group {
         policy: Box<dyn StewardPolicy>,
     ) -> Result<Group, EngineError> {
         let commit_key = mls.commit_envelope_key(crypto)?;
-        let members = EpochMembers::of(mls.roster());
+        let members = EpochMembers::of(mls.roster(), commit_key);
         Ok(Group {
             keys: Keys::of(&id),
             topics: GroupTopics::of(&id),
@@ -172,8 +182,10 @@ impl Group {
             parked: Vec::new(),
             candidates: Vec::new(),
             pending_welcome: None,
+            welcomes: VecDeque::new(),
             sync: Default::default(),
             mls_touched: false,
+            restarted_at: None,
             dirty: Vec::new(),
         })
     }
@@ -219,6 +231,10 @@ impl Group {
             let rec: CommitRecord = decode("commit record", &v)?;
             group.commits.insert(rec.epoch, rec);
         }
+        // Others may have moved on while this member was down: say where it is at once, and
+        // do not commit before their answers had time to arrive.
+        group.sync.announce_soon();
+        group.restarted_at = Some(now);
         Ok(group)
     }
 
@@ -314,7 +330,9 @@ impl Group {
         self.parked = old.parked;
         self.candidates = old.candidates;
         self.pending_welcome = old.pending_welcome;
+        self.welcomes = old.welcomes;
         self.sync = old.sync;
+        self.restarted_at = old.restarted_at;
     }
 
     /// Forgets this step's unwritten record changes (the step is being rolled back).
@@ -339,9 +357,10 @@ impl Group {
 
     /// Installs the roster of a new epoch, keeping `keep_past` older ones.
     pub(crate) fn push_epoch(&mut self, crypto: &Crypto, keep_past: usize) -> Result<(), MlsError> {
-        self.epochs.push_front(EpochMembers::of(self.mls.roster()));
-        self.epochs.truncate(keep_past + 1);
         self.commit_key = self.mls.commit_envelope_key(crypto)?;
+        self.epochs
+            .push_front(EpochMembers::of(self.mls.roster(), self.commit_key));
+        self.epochs.truncate(keep_past + 1);
         Ok(())
     }
 
@@ -352,6 +371,13 @@ impl Group {
             .iter()
             .map(|h| h.since.plus_ms(params.commit_grace_ms))
             .min();
+        // Traffic held for a later epoch means this member is behind: ask for the commit.
+        let behind = self
+            .future
+            .iter()
+            .map(|h| h.since.plus_ms(params.repair_delay_ms))
+            .min()
+            .map(|t| self.sync.commit_request_due(t, params));
         [
             self.meta.commit_due,
             self.meta.selection_due,
@@ -359,6 +385,7 @@ impl Group {
             self.policy.next_deadline(),
             self.sync.next_deadline(params),
             parked,
+            behind,
         ]
         .into_iter()
         .flatten()

@@ -59,7 +59,7 @@ impl Engine {
         };
         if let Some(group) = self.groups.get(&gid) {
             let expected = match kind {
-                Kind::Mls | Kind::Commit => &group.topics.group,
+                Kind::Mls | Kind::Commit | Kind::Certificate => &group.topics.group,
                 _ => &group.topics.welcome,
             };
             if topic != expected {
@@ -72,7 +72,7 @@ impl Engine {
             return match kind {
                 // An exact copy of something already processed (a re-published answer to someone
                 // else's repair request, a transport duplicate) is dropped before any work.
-                Kind::Mls | Kind::Commit
+                Kind::Mls | Kind::Commit | Kind::Certificate
                     if group_mut(&mut self.groups, &gid)
                         .sync
                         .is_duplicate(payload, now) =>
@@ -82,6 +82,9 @@ impl Engine {
                 Kind::Mls => self.group_step(&gid, now, |g, s| on_mls(g, s, &topic, env, payload)),
                 Kind::Commit => {
                     self.group_step(&gid, now, |g, s| on_commit(g, s, &topic, env, payload))
+                }
+                Kind::Certificate => {
+                    self.group_step(&gid, now, |g, s| on_certificate(g, s, env, payload))
                 }
                 Kind::KeyPackage => self.group_step(&gid, now, |g, s| {
                     keypackages::on_key_package(g, s, &env.body)
@@ -233,6 +236,11 @@ fn on_mls(
         Some(frame::Body::Consensus(bytes)) => governance::ingest(group, step, &bytes),
         Some(frame::Body::Status(status)) => {
             group.sync.note_references(&status.recent, step.now);
+            // A member announcing an epoch this one has left is behind: offer it the commit.
+            let delay = step.params.repair_delay_ms;
+            if epoch < group.epoch() && group.sync.left_long_ago(step.now, delay) {
+                sync::answer_commit(group, step, epoch, delay);
+            }
             Ok(())
         }
         Some(frame::Body::Repair(repair)) => sync::on_repair(group, step, epoch, repair),
@@ -251,12 +259,14 @@ fn on_commit(
     let epoch = env.epoch;
     let current = group.epoch();
     if epoch < current {
-        if group
+        let known = group
             .commits
             .get(&epoch)
-            .is_some_and(|c| c.sealed == env.body)
-        {
-            return Ok(()); // the commit we already applied, seen again
+            .is_some_and(|c| c.sealed == env.body);
+        if known || epoch < group.meta.joined_epoch {
+            // The commit we applied, or one from before we joined, sent again for a member
+            // catching up: nothing to do.
+            return Ok(());
         }
         return reject(
             RejectReason::StaleEpoch,
@@ -267,6 +277,7 @@ fn on_commit(
     if !epoch_window(group, step, topic, raw.clone(), epoch, current)? {
         return Ok(());
     }
+    // Seen from now on (a parked commit is un-seen below: it will be processed again).
     group.sync.mark_seen(&raw);
     let Ok(commit_bytes) = sealed::open(&group.commit_key, &env.group_id, epoch, &env.body) else {
         return reject(
@@ -298,6 +309,7 @@ fn on_commit(
                 return reject(RejectReason::BufferFull, "parked-commit buffer full");
             }
             tracing::debug!(group = %group.id.display(), %detail, "commit parked");
+            group.sync.unmark_seen(&raw);
             group.parked.push(Held {
                 topic: topic.clone(),
                 payload: raw,
@@ -312,6 +324,39 @@ fn on_commit(
             Ok(())
         }
     }
+}
+
+/// A sealed certificate part: proof of a proposal's outcome for members catching up in
+/// `env.epoch`. Members of other epochs only note that it was sent (their own answer to the
+/// same request is then unnecessary).
+fn on_certificate(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    env: Envelope,
+    raw: &[u8],
+) -> Result<(), Abort> {
+    group.sync.mark_seen(raw);
+    let Ok(id) = sealed::certificate_proposal(&env.body) else {
+        return reject(
+            RejectReason::Malformed,
+            "certificate part without a proposal id",
+        );
+    };
+    group
+        .sync
+        .note_answered(sync::certificate_key(env.epoch, &id), step.now);
+    if env.epoch != group.epoch() {
+        return Ok(());
+    }
+    let Ok((_, part)) =
+        sealed::open_certificate(&group.commit_key, &env.group_id, env.epoch, &env.body)
+    else {
+        return reject(
+            RejectReason::NotAMember,
+            "certificate part does not open with this epoch's key",
+        );
+    };
+    governance::ingest_certificate(group, step, &part)
 }
 
 fn group_mut<'a>(

@@ -140,7 +140,7 @@ impl Engine {
             return Ok((Output::default(), Vec::new()));
         };
         let expected = match kind {
-            Kind::Mls | Kind::Commit => &join.topics.group,
+            Kind::Mls | Kind::Commit | Kind::Certificate => &join.topics.group,
             _ => &join.topics.welcome,
         };
         let mut out = Output::default();
@@ -182,7 +182,10 @@ impl Engine {
                 }
                 join.trees.push((env.epoch, env.body));
             }
-            Kind::KeyPackage | Kind::Unspecified => return Ok((out, Vec::new())),
+            // Certificate parts serve members catching up in an epoch a joiner never had.
+            Kind::Certificate | Kind::KeyPackage | Kind::Unspecified => {
+                return Ok((out, Vec::new()));
+            }
         }
         self.try_complete_join(gid, now)
     }

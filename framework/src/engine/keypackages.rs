@@ -7,7 +7,7 @@ use super::group::Group;
 use super::records::{BufferedKeyPackage, ProposalStatus};
 use super::{Abort, Step, governance, reject};
 use crate::mls::validate_key_package;
-use crate::types::{MemberId, ProposalId};
+use crate::types::MemberId;
 
 /// True when a proposal to add `member` is open or decided YES and uncommitted.
 fn add_in_flight(group: &Group, member: &MemberId) -> bool {
@@ -72,7 +72,20 @@ pub(crate) fn on_key_package(
         Err(e) => return reject(RejectReason::InvalidKeyPackage, e.to_string()),
     };
     if group.roster().contains(&kp.member_id) {
-        return Ok(()); // a late re-announcement by someone already added
+        // A re-announcement by someone already added: it missed its Welcome. If we sent it,
+        // send it again (the joiner then catches up from that epoch).
+        let resend = group
+            .welcomes
+            .iter()
+            .rev()
+            .find(|(m, _)| *m == kp.member_id)
+            .map(|(_, w)| w.clone());
+        if let Some(envelopes) = resend {
+            let topic = group.topics.welcome.clone();
+            step.out.publish(&topic, envelopes.0.clone());
+            step.out.publish(&topic, envelopes.1.clone());
+        }
+        return Ok(());
     }
     let buffered = match group.key_packages.get(&kp.member_id) {
         Some(existing) if existing.reference == kp.reference => existing.clone(),
@@ -121,7 +134,7 @@ pub(crate) fn propose_add(
     group: &mut Group,
     step: &mut Step<'_>,
     message: &[u8],
-) -> Result<ProposalId, Abort> {
+) -> Result<super::Submission, Abort> {
     let kp = match validate_key_package(step.crypto, message) {
         Ok(kp) => kp,
         Err(e) => return reject(RejectReason::InvalidKeyPackage, e.to_string()),
@@ -138,13 +151,12 @@ pub(crate) fn propose_add(
             "an add of this member is already being voted",
         );
     }
-    governance::open_proposal(
+    super::requests::submit(
         group,
         step,
         ProposalAction::Add {
             member: kp.member_id,
         },
         Some((message.to_vec(), kp.reference)),
-        Vec::new(),
     )
 }

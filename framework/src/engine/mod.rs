@@ -21,6 +21,7 @@ mod keypackages;
 mod output;
 mod params;
 mod records;
+mod requests;
 mod selection;
 mod step;
 mod sync;
@@ -37,6 +38,7 @@ pub use event::{Event, ProposalAction, ProposalKind, RejectReason, Violation};
 pub use output::{Outbound, Output};
 pub use params::{EngineParams, VotingMode};
 pub use records::ProposalStatus;
+pub use requests::Submission;
 pub use topics::GroupTopics;
 
 pub(crate) use step::{Abort, Requeue, Step, reject};
@@ -400,25 +402,27 @@ impl Engine {
         Ok((message_id, out))
     }
 
-    /// Opens a vote on adding the holder of `key_package` (an `MlsMessage` KeyPackage).
+    /// Opens a vote on adding the holder of `key_package` (an `MlsMessage` KeyPackage), or
+    /// defers it while a higher-priority vote runs (see [`Submission`]).
     pub fn propose_add(
         &mut self,
         group_id: &GroupId,
         key_package: &[u8],
         now: Timestamp,
-    ) -> Result<(ProposalId, Output), EngineError> {
+    ) -> Result<(Submission, Output), EngineError> {
         self.proposal_command(group_id, now, |group, step| {
             keypackages::propose_add(group, step, key_package)
         })
     }
 
-    /// Opens a vote on removing `member`.
+    /// Opens a vote on removing `member`, or defers it while a higher-priority vote runs (see
+    /// [`Submission`]).
     pub fn propose_remove(
         &mut self,
         group_id: &GroupId,
         member: MemberId,
         now: Timestamp,
-    ) -> Result<(ProposalId, Output), EngineError> {
+    ) -> Result<(Submission, Output), EngineError> {
         self.proposal_command(group_id, now, |group, step| {
             if !group.roster().contains(&member) {
                 return reject(
@@ -426,13 +430,7 @@ impl Engine {
                     format!("{member} is not a member"),
                 );
             }
-            governance::open_proposal(
-                group,
-                step,
-                ProposalAction::Remove { member },
-                None,
-                Vec::new(),
-            )
+            requests::submit(group, step, ProposalAction::Remove { member }, None)
         })
     }
 
@@ -494,9 +492,16 @@ impl Engine {
                         )
                     }));
                 }
-                if group.meta.selection_due.is_some_and(|d| d <= step.now) {
+                // A commit of this epoch still waiting for its proposals' votes may be the one
+                // everyone else applies: the window stays open until it is judged (bounded by
+                // the parking grace period).
+                let epoch = group.epoch();
+                let judging = group.parked.iter().any(|h| h.epoch == epoch);
+                if !judging && group.meta.selection_due.is_some_and(|d| d <= step.now) {
                     selection::close(group, step)?;
                 }
+                // The policy's answer may have changed since the last plan (a timer, a switch).
+                commit::schedule(group, step);
                 if group.meta.commit_due.is_some_and(|d| d <= step.now) {
                     commit::create_commit(group, step)?;
                 }

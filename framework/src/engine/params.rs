@@ -63,6 +63,15 @@ pub struct EngineParams {
     pub repair_backoff_ms: u64,
     /// Application messages kept to answer repair requests.
     pub message_log: usize,
+    /// How many members, in expectation, publish an applied commit once more (after a random
+    /// backoff, unless someone else did), so a commit lost on some links still reaches everyone
+    /// before a backup steward's turn comes: each member echoes with probability
+    /// `commit_echo_fanout / members`.
+    pub commit_echo_fanout: u32,
+    /// After a restart this member does not commit for this long, in milliseconds: it
+    /// announces its epoch at once, and members that moved on meanwhile answer with the commits
+    /// it missed (committing in an epoch others have left would only fork).
+    pub restart_quiet_ms: u64,
 }
 
 impl Default for EngineParams {
@@ -88,6 +97,8 @@ impl Default for EngineParams {
             repair_retry_ms: 2_000,
             repair_backoff_ms: 250,
             message_log: 1_024,
+            commit_echo_fanout: 3,
+            restart_quiet_ms: 2_000,
         }
     }
 }

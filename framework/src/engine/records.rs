@@ -97,6 +97,8 @@ pub struct GroupMeta {
     pub deferred_votes: Vec<ProposalId>,
     /// The first epoch this member was in (traffic from before it was not meant for it).
     pub joined_epoch: Epoch,
+    /// Application requests waiting for a higher-priority vote to end.
+    pub deferred_requests: Vec<super::requests::DeferredRequest>,
 }
 
 /// Storage keys of one group's records.

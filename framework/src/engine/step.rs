@@ -5,13 +5,13 @@
 use super::event::{Event, RejectReason, Violation};
 use super::group::Group;
 use super::output::Output;
-use super::{Engine, EngineError, EngineParams};
+use super::{Engine, EngineError, EngineParams, Submission};
 use crate::identity::Identity;
 use crate::mls::Crypto;
 use crate::mls::Provider;
 use crate::transport::Inbound;
 use crate::txn::Txn;
-use crate::types::{GroupId, MemberId, ProposalId, Timestamp, Topic};
+use crate::types::{GroupId, MemberId, Timestamp, Topic};
 
 /// Inbound messages to process again, each as its own step (held messages whose time came).
 pub(crate) type Requeue = Vec<(Topic, Vec<u8>)>;
@@ -76,8 +76,8 @@ impl Engine {
         &mut self,
         group_id: &GroupId,
         now: Timestamp,
-        f: impl FnOnce(&mut Group, &mut Step<'_>) -> Result<ProposalId, Abort>,
-    ) -> Result<(ProposalId, Output), EngineError> {
+        f: impl FnOnce(&mut Group, &mut Step<'_>) -> Result<Submission, Abort>,
+    ) -> Result<(Submission, Output), EngineError> {
         let mut id = None;
         let out = self.group_command(group_id, now, |group, step| {
             id = Some(f(group, step)?);

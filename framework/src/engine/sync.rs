@@ -1,19 +1,23 @@
 //! Repairing losses: duplicate suppression, causal history and status beacons that reveal
 //! missed application messages, repair requests answered by any member holding the missing
-//! bytes, re-sending one's own votes on undecided proposals, and asking for the commit of an
-//! epoch this member is stuck in.
+//! bytes, re-sending one's own votes on undecided proposals, asking for the commit of an
+//! epoch this member is stuck in, and certificates proving the outcome of proposals a parked
+//! commit names but this member saw no decision for.
 //!
-//! Everything here re-publishes *original* bytes (envelopes exactly as first published), so a
-//! member that already has a message drops the copy by its digest before any MLS processing,
-//! and a member that missed it processes it as if it had arrived the first time. All state is
-//! transient and bounded; after a crash the protocol's own resends and repair fill the gap.
+//! Messages and commits are re-published as *original* bytes (envelopes exactly as first
+//! published), so a member that already has one drops the copy by its digest before any MLS
+//! processing, and a member that missed it processes it as if it had arrived the first time.
+//! Certificates are built by the answerer and sealed under the asker's epoch key. Answers wait
+//! a random backoff and are dropped when someone else answered first. All state is transient
+//! and bounded; after a crash the member announces its epoch at once, and the protocol's own
+//! resends and repair fill the gap.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use super::group::Group;
 use super::{Abort, Step, governance};
 use crate::types::{Epoch, ProposalId, Timestamp, Topic};
-use crate::wire::{Envelope, Frame, Kind, Repair, Status, frame};
+use crate::wire::{Envelope, Frame, Kind, Repair, Status, frame, sealed};
 
 /// Ids of the latest messages carried as causal history in every chat message.
 pub(crate) const HISTORY: usize = 4;
@@ -27,6 +31,8 @@ const KNOWN: usize = 8_192;
 const MISSING: usize = 512;
 /// Repair attempts per missing message before giving up.
 const ATTEMPTS: u32 = 8;
+/// Votes per certificate part (about 250 bytes each, so a part stays near 64 KiB).
+const CERTIFICATE_VOTES_PER_PART: usize = 256;
 
 fn digest(bytes: &[u8]) -> [u8; 32] {
     let mut out = [0u8; 32];
@@ -67,20 +73,33 @@ struct Missing {
     attempts: u32,
 }
 
-/// An answer to a repair request, sent at `due` unless someone else sent the same bytes first.
+/// An answer to a repair request, sent at `due` unless someone else answered first: `key` is
+/// the digest of the one envelope re-published, or the [`certificate_key`] of a certificate.
 struct Answer {
     due: Timestamp,
-    digest: [u8; 32],
+    key: [u8; 32],
     topic: Topic,
-    bytes: Vec<u8>,
+    envelopes: Vec<Vec<u8>>,
     scheduled: Timestamp,
+}
+
+/// What identifies the certificate of `proposal` sealed for members in `epoch`, whoever built it.
+pub(crate) fn certificate_key(epoch: Epoch, proposal: &[u8; 32]) -> [u8; 32] {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(b"demls/certificate-answer");
+    ctx.update(&epoch.to_be_bytes());
+    ctx.update(proposal);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
 }
 
 /// Per-group repair state (transient, bounded).
 #[derive(Default)]
 pub(crate) struct SyncState {
     seen: Bounded<[u8; 32]>,
-    /// When a duplicate of a processed envelope last arrived (someone re-published it).
+    /// When a duplicate of a processed envelope (or a certificate) last arrived: someone
+    /// answered.
     duplicate_at: HashMap<[u8; 32], Timestamp>,
     known: Bounded<Vec<u8>>,
     recent: VecDeque<Vec<u8>>,
@@ -94,6 +113,10 @@ pub(crate) struct SyncState {
     next_resend: Option<Timestamp>,
     commit_requested: Option<(Epoch, Timestamp)>,
     proposals_requested: BTreeMap<ProposalId, Timestamp>,
+    /// Set after a restart: the next tick announces this member's epoch unconditionally.
+    announce: bool,
+    /// When this member entered its current epoch (unknown after a restart).
+    entered_at: Option<Timestamp>,
 }
 
 impl SyncState {
@@ -110,9 +133,41 @@ impl SyncState {
         false
     }
 
+    /// Notes that someone answered under `key` (a certificate was sent).
+    pub(crate) fn note_answered(&mut self, key: [u8; 32], now: Timestamp) {
+        self.duplicate_at.insert(key, now);
+        if self.duplicate_at.len() > SEEN {
+            self.duplicate_at.clear();
+            self.duplicate_at.insert(key, now);
+        }
+    }
+
+    /// Notes that this member just entered a new epoch.
+    pub(crate) fn entered_epoch(&mut self, now: Timestamp) {
+        self.entered_at = Some(now);
+    }
+
+    /// True if a member announcing an older epoch now is really behind: this member left that
+    /// epoch longer than `grace` ago (a beacon that crossed the commit is not a sign of trouble).
+    pub(crate) fn left_long_ago(&self, now: Timestamp, grace: u64) -> bool {
+        self.entered_at.is_none_or(|t| t.plus_ms(grace) <= now)
+    }
+
+    /// Makes the next tick announce this member's epoch (after a restart, when others may have
+    /// moved on while it was down).
+    pub(crate) fn announce_soon(&mut self) {
+        self.announce = true;
+        self.next_status = None;
+    }
+
     /// Remembers an envelope as processed.
     pub(crate) fn mark_seen(&mut self, payload: &[u8]) {
         self.seen.insert(digest(payload), SEEN);
+    }
+
+    /// Forgets that an envelope was processed (it is held to be processed again).
+    pub(crate) fn unmark_seen(&mut self, payload: &[u8]) {
+        self.seen.set.remove(&digest(payload));
     }
 
     /// The causal history to put in the next chat message.
@@ -166,17 +221,40 @@ impl SyncState {
     }
 
     fn schedule(&mut self, due: Timestamp, now: Timestamp, topic: Topic, bytes: Vec<u8>) {
-        let d = digest(&bytes);
-        if self.answers.iter().any(|a| a.digest == d) {
+        self.schedule_under(digest(&bytes), due, now, topic, vec![bytes]);
+    }
+
+    fn schedule_under(
+        &mut self,
+        key: [u8; 32],
+        due: Timestamp,
+        now: Timestamp,
+        topic: Topic,
+        envelopes: Vec<Vec<u8>>,
+    ) {
+        if self.answers.iter().any(|a| a.key == key) {
             return;
         }
         self.answers.push(Answer {
             due,
-            digest: d,
+            key,
             topic,
-            bytes,
+            envelopes,
             scheduled: now,
         });
+    }
+
+    /// When the next request for a missing commit may go out, given that the oldest held
+    /// future message becomes overdue at `overdue`.
+    pub(crate) fn commit_request_due(
+        &self,
+        overdue: Timestamp,
+        params: &super::EngineParams,
+    ) -> Timestamp {
+        match self.commit_requested {
+            Some((_, t)) => overdue.max(t.plus_ms(params.repair_retry_ms)),
+            None => overdue,
+        }
     }
 
     /// The earliest time there is repair work.
@@ -225,32 +303,106 @@ pub(crate) fn on_repair(
         let Some(id) = ProposalId::from_slice(raw) else {
             continue;
         };
+        // Own proposal and vote of a proposal still being voted on ...
         for bytes in group.sync.own.get(&id).cloned().unwrap_or_default() {
             let due = step.now.plus_ms(backoff(step, max));
             group.sync.schedule(due, step.now, topic.clone(), bytes);
         }
+        // ... and proof of its outcome once decided here.
+        answer_certificate(group, step, sender_epoch, &id)?;
     }
     if repair.wants_commit && repair.commit_for_epoch >= sender_epoch {
-        if let Some(rec) = group.commits.get(&repair.commit_for_epoch) {
-            let env = Envelope::new(
-                Kind::Commit,
-                group.id.as_bytes(),
-                rec.epoch,
-                rec.sealed.clone(),
-            );
-            let delay = if rec.committer == step.me() {
-                0
-            } else {
-                backoff(step, max)
-            };
-            group.sync.schedule(
-                step.now.plus_ms(delay),
-                step.now,
-                topic,
-                env.encode_to_vec(),
-            );
-        }
+        answer_commit(group, step, repair.commit_for_epoch, 0);
     }
+    Ok(())
+}
+
+/// Schedules re-publication of the commit that ended `epoch` (held here), after `delay` plus a
+/// random backoff (none for its own author, who answers first).
+pub(crate) fn answer_commit(group: &mut Group, step: &mut Step<'_>, epoch: Epoch, delay: u64) {
+    let Some(rec) = group.commits.get(&epoch) else {
+        return;
+    };
+    let env = Envelope::new(
+        Kind::Commit,
+        group.id.as_bytes(),
+        rec.epoch,
+        rec.sealed.clone(),
+    );
+    let spread = if rec.committer == step.me() {
+        0
+    } else {
+        backoff(step, step.params.repair_backoff_ms)
+    };
+    let topic = group.topics.group.clone();
+    group.sync.schedule(
+        step.now.plus_ms(delay + spread),
+        step.now,
+        topic,
+        env.encode_to_vec(),
+    );
+}
+
+/// A commit for `epoch` just arrived: publishes it once more with probability
+/// `commit_echo_fanout / members`, after a random backoff within `within` ms, unless someone
+/// else did first — so that every member, and every backup steward waiting for its turn, sees
+/// it before its selection window closes even if the first copy was lost on its link.
+pub(crate) fn echo_commit(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    epoch: Epoch,
+    sealed: &[u8],
+    within: u64,
+) {
+    let members = group.roster().len().max(1) as u64;
+    if backoff(step, members) >= u64::from(step.params.commit_echo_fanout) {
+        return;
+    }
+    let env = Envelope::new(Kind::Commit, group.id.as_bytes(), epoch, sealed.to_vec());
+    let due = step.now.plus_ms(backoff(step, within.max(1)));
+    let topic = group.topics.group.clone();
+    group
+        .sync
+        .schedule(due, step.now, topic, env.encode_to_vec());
+}
+
+/// Schedules the certificate of proposal `id`, sealed for members in `epoch`, if this member
+/// has decided it with an outcome the consensus plugin can prove and still holds that epoch's
+/// key.
+fn answer_certificate(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    epoch: Epoch,
+    id: &ProposalId,
+) -> Result<(), Abort> {
+    let Some(key) = group.members_at(epoch).map(|m| m.key) else {
+        return Ok(());
+    };
+    let answer_key = certificate_key(epoch, &id.0);
+    if group.sync.answers.iter().any(|a| a.key == answer_key) {
+        return Ok(());
+    }
+    let parts = group.consensus.certificate(id, CERTIFICATE_VOTES_PER_PART);
+    if parts.is_empty() {
+        return Ok(());
+    }
+    let gid = group.id.as_bytes().to_vec();
+    let mut envelopes = Vec::with_capacity(parts.len());
+    for part in parts {
+        let nonce = step
+            .crypto
+            .entropy()
+            .array::<{ sealed::SEAL_NONCE_LEN }>()?;
+        let body = sealed::seal_certificate(&key, &gid, epoch, &id.0, nonce, &part);
+        envelopes.push(Envelope::new(Kind::Certificate, &gid, epoch, body).encode_to_vec());
+    }
+    let due = step
+        .now
+        .plus_ms(backoff(step, step.params.repair_backoff_ms));
+    let topic = group.topics.group.clone();
+    group
+        .sync
+        .schedule_under(answer_key, due, step.now, topic, envelopes);
     Ok(())
 }
 
@@ -268,10 +420,12 @@ pub(crate) fn tick(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> 
         let answered = group
             .sync
             .duplicate_at
-            .get(&answer.digest)
+            .get(&answer.key)
             .is_some_and(|&t| t >= answer.scheduled);
         if !answered {
-            step.out.publish(&answer.topic, answer.bytes);
+            for envelope in answer.envelopes {
+                step.out.publish(&answer.topic, envelope);
+            }
         }
     }
     let mut request = Repair::default();
@@ -327,12 +481,14 @@ pub(crate) fn tick(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> 
             },
         )?;
     }
-    // Status beacon: each member sends with probability fanout / members.
+    // Status beacon: each member sends with probability fanout / members (and always right
+    // after a restart).
     if group.sync.next_status.is_none_or(|t| t <= now) {
         group.sync.next_status = Some(now.plus_ms(params.status_interval_ms));
         let members = group.roster().len().max(1) as u64;
         let roll = backoff(step, members);
-        if roll < u64::from(params.status_fanout) && group.roster().len() > 1 {
+        let announce = std::mem::take(&mut group.sync.announce);
+        if (announce || roll < u64::from(params.status_fanout)) && group.roster().len() > 1 {
             let recent = group
                 .sync
                 .recent

@@ -1,12 +1,15 @@
 //! The commit validation service: whether an incoming commit may be applied.
 //!
 //! A commit is accepted only if (1) its authenticated data lists voting proposals, strictly
-//! ascending, each decided YES here and not yet committed, (2) its MLS proposals are exactly
+//! ascending, each opened in the epoch the commit ends, decided YES here and not yet committed, (2) its MLS proposals are exactly
 //! those proposals' changes (the same KeyPackages added, the same members removed, nothing
 //! else), and (3) the steward policy authorizes its author for this epoch and this commit. A
 //! commit that references proposals this member has not seen decided yet is *parked* for up to
-//! `commit_grace_ms` while their votes arrive, then rejected. A commit that fails (1)–(3) is
-//! proof of misbehaviour by its author, reported to the policy (peer scoring).
+//! `commit_grace_ms` while their votes (or certificates proving their outcome) arrive, then
+//! rejected. A commit that fails (1)–(3) is proof of misbehaviour by its author, reported to the
+//! policy (peer scoring); so is a parked commit whose proposals stay undecided — unless this
+//! member is behind (it holds traffic of later epochs), in which case it was probably absent
+//! during the vote and accuses nobody.
 
 use openmls::prelude::StagedCommit;
 
@@ -134,17 +137,31 @@ pub(crate) fn validate(
     let mut named = Vec::with_capacity(ids.len());
     let mut expected_adds = Vec::new();
     let mut expected_removes = Vec::new();
+    let epoch = group.epoch();
     for id in &ids {
         let Some(rec) = group.proposals.get(id) else {
             waiting.push(*id);
             continue;
         };
+        if rec.epoch != epoch {
+            let detail = format!(
+                "proposal {} was opened in epoch {}, the commit ends epoch {epoch}",
+                id.short(),
+                rec.epoch
+            );
+            return broken(author, RejectReason::CommitMismatch, detail, evidence);
+        }
         match rec.status {
             ProposalStatus::Open => {
                 waiting.push(*id);
                 continue;
             }
             ProposalStatus::Decided(Outcome::Yes) => {}
+            // Too few votes were seen here in time: others may hold proof of a YES.
+            ProposalStatus::Decided(Outcome::Failed) => {
+                waiting.push(*id);
+                continue;
+            }
             ProposalStatus::Decided(outcome) => {
                 let detail = format!("proposal {} was decided {outcome:?}", id.short());
                 return broken(
@@ -240,6 +257,7 @@ pub(crate) fn validate(
 pub(crate) fn expire_parked(group: &mut Group, step: &mut Step<'_>) -> Vec<(MemberId, Vec<u8>)> {
     let grace = step.params.commit_grace_ms;
     let now = step.now;
+    let behind = !group.future.is_empty();
     let (expired, kept): (Vec<_>, Vec<_>) = group
         .parked
         .drain(..)
@@ -256,8 +274,9 @@ pub(crate) fn expire_parked(group: &mut Group, step: &mut Step<'_>) -> Vec<(Memb
                 held.waiting.len()
             ),
         });
-        if let Some(author) = held.author {
-            offenders.push((author, held.payload));
+        match held.author {
+            Some(author) if !behind => offenders.push((author, held.payload)),
+            _ => {}
         }
     }
     offenders

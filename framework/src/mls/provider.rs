@@ -41,3 +41,10 @@ impl<'t, 's> OpenMlsProvider for Provider<'_, 't, 's> {
         self.crypto.entropy()
     }
 }
+
+impl Crypto {
+    /// A provider for one step whose writes land in `txn`.
+    pub fn provider<'a, 't, 's>(&'a self, txn: &'t Txn<'s>) -> Provider<'a, 't, 's> {
+        Provider::new(self, txn)
+    }
+}

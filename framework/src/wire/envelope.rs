@@ -22,6 +22,9 @@ pub enum Kind {
     Welcome = 4,
     /// The ratchet tree of `epoch` (TLS-serialized), published next to a Welcome.
     RatchetTree = 5,
+    /// A part of the proof of a proposal's outcome, sealed for members still in `epoch`
+    /// ([`super::sealed::seal_certificate`]), sent to members catching up.
+    Certificate = 6,
 }
 
 /// The outer message: which group and epoch it belongs to and what it carries.

@@ -1,10 +1,14 @@
-//! The commit envelope: an MLS commit (a signed `PublicMessage`) sealed with AES-128-GCM under
-//! a key exported from the epoch it applies to.
+//! Sealed envelopes: bodies encrypted with AES-128-GCM under the epoch key (a key exported from
+//! the epoch they belong to), for what members of an epoch must be able to read at any time —
+//! after a crash, or while catching up — without consuming MLS ratchet state.
 //!
-//! Members of that epoch — and only they — can open it, and can open it again at any time
-//! (after a crash, or while catching up), because no ratchet state is consumed. Layout of the
-//! sealed body: `nonce (12 bytes) ‖ ciphertext ‖ tag (16 bytes)`; the AEAD's associated data is
-//! `"demls/commit/v1" ‖ len(group_id) as u8 ‖ group_id ‖ epoch as u64 big-endian`.
+//! - **Commits**: an MLS commit (a signed `PublicMessage`). Layout of the sealed body:
+//!   `nonce (12 bytes) ‖ ciphertext ‖ tag (16 bytes)`; the AEAD's associated data is
+//!   `"demls/commit/v1" ‖ len(group_id) as u8 ‖ group_id ‖ epoch as u64 big-endian`.
+//! - **Certificate parts**: one part of the proof of a proposal's outcome, for members still in
+//!   `epoch`. Body: `proposal_id (32 bytes) ‖ nonce ‖ ciphertext ‖ tag`, associated data
+//!   `"demls/certificate/v1" ‖ len(group_id) as u8 ‖ group_id ‖ epoch ‖ proposal_id`. The
+//!   proposal id is in the clear so that members who already answered can tell the part was sent.
 
 use ring::aead::{AES_128_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 
@@ -12,14 +16,23 @@ use super::WireError;
 use crate::types::Epoch;
 
 const DOMAIN: &[u8] = b"demls/commit/v1";
+const CERTIFICATE_DOMAIN: &[u8] = b"demls/certificate/v1";
 
-fn aad(group_id: &[u8], epoch: Epoch) -> Vec<u8> {
-    let mut out = Vec::with_capacity(DOMAIN.len() + 1 + group_id.len() + 8);
-    out.extend_from_slice(DOMAIN);
+/// Length of the proposal id in front of a sealed certificate part.
+pub const PROPOSAL_ID_LEN: usize = 32;
+
+fn aad_in(domain: &[u8], group_id: &[u8], epoch: Epoch, context: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(domain.len() + 1 + group_id.len() + 8 + context.len());
+    out.extend_from_slice(domain);
     out.push(group_id.len() as u8);
     out.extend_from_slice(group_id);
     out.extend_from_slice(&epoch.to_be_bytes());
+    out.extend_from_slice(context);
     out
+}
+
+fn aad(group_id: &[u8], epoch: Epoch) -> Vec<u8> {
+    aad_in(DOMAIN, group_id, epoch, &[])
 }
 
 fn key(raw: &[u8; 16]) -> LessSafeKey {
@@ -38,11 +51,20 @@ pub fn seal(
     nonce: [u8; SEAL_NONCE_LEN],
     commit: &[u8],
 ) -> Vec<u8> {
-    let mut in_out = commit.to_vec();
+    seal_with(raw_key, aad(group_id, epoch), nonce, commit)
+}
+
+fn seal_with(
+    raw_key: &[u8; 16],
+    aad: Vec<u8>,
+    nonce: [u8; SEAL_NONCE_LEN],
+    plain: &[u8],
+) -> Vec<u8> {
+    let mut in_out = plain.to_vec();
     key(raw_key)
         .seal_in_place_append_tag(
             Nonce::assume_unique_for_key(nonce),
-            Aad::from(aad(group_id, epoch)),
+            Aad::from(aad),
             &mut in_out,
         )
         .expect("AES-GCM sealing of an in-memory buffer cannot fail");
@@ -59,6 +81,44 @@ pub fn open(
     epoch: Epoch,
     sealed: &[u8],
 ) -> Result<Vec<u8>, WireError> {
+    open_with(raw_key, aad(group_id, epoch), sealed)
+}
+
+/// Seals a certificate part of proposal `proposal_id` for members in `epoch`.
+pub fn seal_certificate(
+    raw_key: &[u8; 16],
+    group_id: &[u8],
+    epoch: Epoch,
+    proposal_id: &[u8; PROPOSAL_ID_LEN],
+    nonce: [u8; SEAL_NONCE_LEN],
+    part: &[u8],
+) -> Vec<u8> {
+    let aad = aad_in(CERTIFICATE_DOMAIN, group_id, epoch, proposal_id);
+    let mut out = proposal_id.to_vec();
+    out.extend(seal_with(raw_key, aad, nonce, part));
+    out
+}
+
+/// The proposal id a sealed certificate part names (readable without the key).
+pub fn certificate_proposal(body: &[u8]) -> Result<[u8; PROPOSAL_ID_LEN], WireError> {
+    body.get(..PROPOSAL_ID_LEN)
+        .and_then(|b| <[u8; PROPOSAL_ID_LEN]>::try_from(b).ok())
+        .ok_or(WireError::Unseal)
+}
+
+/// Opens a sealed certificate part; returns the proposal id and the part.
+pub fn open_certificate(
+    raw_key: &[u8; 16],
+    group_id: &[u8],
+    epoch: Epoch,
+    body: &[u8],
+) -> Result<([u8; PROPOSAL_ID_LEN], Vec<u8>), WireError> {
+    let id = certificate_proposal(body)?;
+    let aad = aad_in(CERTIFICATE_DOMAIN, group_id, epoch, &id);
+    Ok((id, open_with(raw_key, aad, &body[PROPOSAL_ID_LEN..])?))
+}
+
+fn open_with(raw_key: &[u8; 16], aad: Vec<u8>, sealed: &[u8]) -> Result<Vec<u8>, WireError> {
     if sealed.len() < NONCE_LEN + AES_128_GCM.tag_len() {
         return Err(WireError::Unseal);
     }
@@ -66,7 +126,7 @@ pub fn open(
     let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| WireError::Unseal)?;
     let mut in_out = body.to_vec();
     let plain = key(raw_key)
-        .open_in_place(nonce, Aad::from(aad(group_id, epoch)), &mut in_out)
+        .open_in_place(nonce, Aad::from(aad), &mut in_out)
         .map_err(|_| WireError::Unseal)?;
     Ok(plain.to_vec())
 }
@@ -87,5 +147,29 @@ mod tests {
         *tampered.last_mut().unwrap() ^= 1;
         assert!(open(&k, b"g", 3, &tampered).is_err());
         assert!(open(&k, b"g", 3, &sealed[..10]).is_err());
+    }
+
+    #[test]
+    fn certificate_parts_are_bound_to_their_proposal_and_are_not_commits() {
+        let k = [9u8; 16];
+        let id = [4u8; PROPOSAL_ID_LEN];
+        let body = seal_certificate(&k, b"g", 3, &id, [7; SEAL_NONCE_LEN], b"part");
+        assert_eq!(certificate_proposal(&body).unwrap(), id);
+        assert_eq!(
+            open_certificate(&k, b"g", 3, &body).unwrap(),
+            (id, b"part".to_vec())
+        );
+        let mut renamed = body.clone();
+        renamed[0] ^= 1;
+        assert!(
+            open_certificate(&k, b"g", 3, &renamed).is_err(),
+            "id bound by the AAD"
+        );
+        assert!(open_certificate(&k, b"g", 4, &body).is_err());
+        assert!(
+            open(&k, b"g", 3, &body[PROPOSAL_ID_LEN..]).is_err(),
+            "domains differ"
+        );
+        assert!(open_certificate(&k, b"g", 3, &body[..20]).is_err());
     }
 }

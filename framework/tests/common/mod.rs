@@ -22,8 +22,6 @@ pub fn t0() -> u64 {
     now - now % 86_400_000
 }
 
-pub mod adversary;
-
 pub struct Member {
     pub engine: Engine,
     pub storage: MemoryStorage,
@@ -123,6 +121,11 @@ impl Net {
             online: true,
         });
         self.members.len() - 1
+    }
+
+    /// A malicious copy of member `i` in group `g`.
+    pub fn adversary(&self, i: usize, g: &GroupId) -> demls_sim::adversary::Adversary {
+        demls_sim::adversary::Adversary::new(&self.members[i].storage, seed(i), g)
     }
 
     pub fn id(&self, i: usize) -> MemberId {

@@ -77,6 +77,13 @@ impl Default for MultiPolicyConfig {
 }
 
 impl MultiPolicyConfig {
+    /// The delay between members' turns to open a proposal that every member would open (a
+    /// re-election, an emergency proposal): a quarter of the recovery timer, so the first
+    /// member's proposal normally reaches the others before their turn.
+    pub fn stagger_ms(&self) -> u64 {
+        self.recovery_timeout_ms / 4
+    }
+
     /// Checks the options' consistency.
     pub fn validate(&self) -> Result<(), crate::steward::PolicyError> {
         let bad = |m: &str| Err(crate::steward::PolicyError::Config(m.into()));

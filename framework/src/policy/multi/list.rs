@@ -6,6 +6,11 @@
 //! eligible member when there are fewer than `sn_min`, else at most `sn_max`. Every member
 //! recomputes the list from the actual roster, so a proposed list that does not reproduce is
 //! rejected by all.
+//!
+//! Members pending removal are not eligible, but whether a removal is already decided depends
+//! on which votes a member has seen. A validator therefore accepts a list that leaves out
+//! members it knows a removal proposal for (open or decided), and nobody else: the proposer's
+//! and validator's views may differ in timing, never in the roster.
 
 use crate::roster::Roster;
 use crate::types::{Epoch, GroupId, MemberId};
@@ -44,6 +49,52 @@ pub fn ranked(
     candidates.into_iter().map(|(_, id)| id).collect()
 }
 
+/// The list size for `eligible` members.
+fn size(eligible: usize, sn_min: usize, sn_max: usize) -> usize {
+    if eligible < sn_min {
+        eligible
+    } else {
+        eligible.min(sn_max)
+    }
+}
+
+/// Whether `stewards` is the list an election in `epoch` at `retry_round` elects when some of
+/// the members in `removable` (removal targets known to the validator) are left out.
+#[allow(clippy::too_many_arguments)]
+pub fn reproduces(
+    stewards: &[MemberId],
+    roster: &Roster,
+    removable: &[MemberId],
+    epoch: Epoch,
+    retry_round: u32,
+    group_id: &GroupId,
+    sn_min: usize,
+    sn_max: usize,
+) -> bool {
+    if stewards.is_empty() {
+        return false;
+    }
+    let order = ranked(roster, &[], epoch, retry_round, group_id);
+    let mut next = stewards.iter().peekable();
+    let mut skipped = 0;
+    for member in &order {
+        match next.peek() {
+            Some(s) if *s == member => {
+                next.next();
+            }
+            Some(_) if removable.contains(member) => skipped += 1,
+            Some(_) => return false, // an eligible member was passed over
+            None => break,
+        }
+    }
+    if next.peek().is_some() {
+        return false; // not in election order, or not members
+    }
+    let removable_members = removable.iter().filter(|m| roster.contains(m)).count();
+    (skipped..=removable_members.max(skipped))
+        .any(|left_out| size(order.len() - left_out, sn_min, sn_max) == stewards.len())
+}
+
 /// The steward list an election in `epoch` at `retry_round` must propose.
 pub fn elect(
     roster: &Roster,
@@ -55,12 +106,7 @@ pub fn elect(
     sn_max: usize,
 ) -> Vec<MemberId> {
     let mut order = ranked(roster, excluded, epoch, retry_round, group_id);
-    let size = if order.len() < sn_min {
-        order.len()
-    } else {
-        order.len().min(sn_max)
-    };
-    order.truncate(size);
+    order.truncate(size(order.len(), sn_min, sn_max));
     order
 }
 
@@ -118,5 +164,39 @@ mod tests {
         assert_eq!(keys, sorted, "ascending by key");
         keys.dedup();
         assert_eq!(keys.len(), 12);
+    }
+
+    #[test]
+    fn validators_accept_lists_that_leave_out_known_removal_targets_only() {
+        let g = GroupId::new(b"g".to_vec()).unwrap();
+        let r = roster(12);
+        let full = elect(&r, &[], 5, 1, &g, 3, 4);
+        assert!(reproduces(&full, &r, &[], 5, 1, &g, 3, 4));
+        let leaving = full[1];
+        let without = elect(&r, &[leaving], 5, 1, &g, 3, 4);
+        assert!(
+            reproduces(&without, &r, &[leaving], 5, 1, &g, 3, 4),
+            "the proposer already saw the removal decided"
+        );
+        assert!(
+            reproduces(&full, &r, &[leaving], 5, 1, &g, 3, 4),
+            "the proposer had not seen it yet"
+        );
+        assert!(
+            !reproduces(&without, &r, &[], 5, 1, &g, 3, 4),
+            "nobody may be left out without a removal proposal"
+        );
+        let mut reordered = full.clone();
+        reordered.swap(0, 1);
+        assert!(!reproduces(&reordered, &r, &[], 5, 1, &g, 3, 4));
+        assert!(
+            !reproduces(&full[..3], &r, &[], 5, 1, &g, 3, 4),
+            "too short"
+        );
+        assert!(!reproduces(&full, &r, &[], 5, 2, &g, 3, 4), "another round");
+        let mut stranger = full.clone();
+        stranger[3] = MemberId([99; 20]);
+        assert!(!reproduces(&stranger, &r, &[], 5, 1, &g, 3, 4));
+        assert!(!reproduces(&[], &r, &[], 5, 1, &g, 3, 4));
     }
 }

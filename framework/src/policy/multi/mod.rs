@@ -57,18 +57,6 @@ impl MultiPolicy {
         }
     }
 
-    fn elect(&self, view: &EpochView<'_>, retry_round: u32) -> Vec<MemberId> {
-        list::elect(
-            view.roster,
-            view.pending_removals,
-            view.epoch,
-            retry_round,
-            view.group_id,
-            self.config.sn_min,
-            self.config.sn_max,
-        )
-    }
-
     fn recovery_ready(view: &EpochView<'_>) -> bool {
         view.ready.iter().any(|r| {
             matches!(
@@ -86,8 +74,6 @@ impl MultiPolicy {
     }
 
     /// Lowers `member`'s score; below the threshold, plans an emergency proposal to remove it.
-    /// Every member that saw the violation plans one, so they are staggered: members open
-    /// theirs in election order, each only if nobody's is in flight by then.
     fn penalize(
         &mut self,
         view: &EpochView<'_>,
@@ -101,20 +87,35 @@ impl MultiPolicy {
             -scores::Scores::penalty(&self.config, violation),
         );
         tracing::info!(group = %view.group_id.display(), offender = %member.short(), ?violation, score, "steward violation");
-        if score < self.config.threshold_score && view.roster.contains(member) && *member != view.me
+        self.state
+            .offenses
+            .insert(*member, (violation, evidence.to_vec()));
+        self.plan_removal(view, member);
+    }
+
+    /// Plans an emergency proposal to remove `member` if its score is below the threshold.
+    /// Every member that saw the violations plans one, so they are staggered: members open
+    /// theirs in election order, each only if nobody's is in flight by then.
+    fn plan_removal(&mut self, view: &EpochView<'_>, member: &MemberId) {
+        if !self.state.scores.below_threshold(&self.config, member)
+            || !view.roster.contains(member)
+            || *member == view.me
         {
-            let order = list::ranked(view.roster, &[*member], view.epoch, 0, view.group_id);
-            let rank = order
-                .iter()
-                .position(|m| *m == view.me)
-                .unwrap_or(order.len()) as u64;
-            let due = self
-                .state
-                .now
-                .plus_ms(rank * self.config.recovery_timeout_ms / 4);
-            self.state
-                .plan_emergency(*member, violation, evidence.to_vec(), due);
+            return;
         }
+        let (violation, evidence) = self
+            .state
+            .offenses
+            .get(member)
+            .cloned()
+            .unwrap_or((Violation::Inactivity, Vec::new()));
+        let order = list::ranked(view.roster, &[*member], view.epoch, 0, view.group_id);
+        let rank = order
+            .iter()
+            .position(|m| *m == view.me)
+            .unwrap_or(order.len()) as u64;
+        let due = self.state.now.plus_ms(rank * self.config.stagger_ms());
+        self.state.plan_emergency(*member, violation, evidence, due);
     }
 
     /// Emergency proposals whose time has come and that nobody opened meanwhile.
@@ -145,11 +146,7 @@ impl StewardPolicy for MultiPolicy {
     }
 
     fn stewards(&self, view: &EpochView<'_>) -> Vec<MemberId> {
-        let remaining = self.state.remaining();
-        if remaining.is_empty() {
-            return state::latest_ready_election(view).unwrap_or_default();
-        }
-        remaining.to_vec()
+        self.state.line(view).0
     }
 
     fn authorize_commit(
@@ -218,16 +215,12 @@ impl StewardPolicy for MultiPolicy {
             let rank = everyone.iter().position(|m| *m == view.me)? as u64;
             return Some(base.plus_ms(rank * c.recovery_timeout_ms));
         }
-        if let Some(slot) = self.state.remaining().iter().position(|m| *m == view.me) {
-            return Some(base.plus_ms(slot as u64 * c.commit_timeout_ms));
-        }
-        if self.state.remaining().is_empty() {
-            let slot = state::latest_ready_election(view)?
-                .iter()
-                .position(|m| *m == view.me)?;
-            return Some(base.plus_ms(slot as u64 * c.commit_timeout_ms));
-        }
-        None
+        // The rest of the list, or the list of a ready (re-)election that replaces it; a list
+        // elected after the proposals became ready starts its turns when it was elected.
+        let (line, since) = self.state.line(view);
+        let slot = line.iter().position(|m| *m == view.me)?;
+        let base = since.map_or(base, |t| base.max(t));
+        Some(base.plus_ms(slot as u64 * c.commit_timeout_ms))
     }
 
     fn opens_add_proposal(&self, view: &EpochView<'_>, waited_ms: u64) -> bool {
@@ -271,8 +264,19 @@ impl StewardPolicy for MultiPolicy {
                         "retry round out of range".into(),
                     ));
                 }
-                let expected = self.elect(view, *retry_round);
-                if *stewards == expected {
+                let mut removable: Vec<MemberId> = view.pending_removals.to_vec();
+                removable.extend(view.open.iter().filter_map(|(_, a)| a.removes()));
+                let valid = list::reproduces(
+                    stewards,
+                    view.roster,
+                    &removable,
+                    view.epoch,
+                    *retry_round,
+                    view.group_id,
+                    self.config.sn_min,
+                    self.config.sn_max,
+                );
+                if valid {
                     Ok(())
                 } else {
                     Err(PolicyError::InvalidProposal(
@@ -360,6 +364,13 @@ impl StewardPolicy for MultiPolicy {
         self.state.now = now;
         self.state.enter_epoch(view.epoch, now);
         self.state.scores.retain(|m| view.roster.contains(m));
+        self.state.offenses.retain(|m, _| view.roster.contains(m));
+        // An emergency proposal ends with its epoch; an offender that is still a member (the
+        // commit that ended the epoch did not remove it) is proposed again.
+        let offenders: Vec<MemberId> = self.state.offenses.keys().copied().collect();
+        for member in offenders {
+            self.plan_removal(view, &member);
+        }
     }
 
     fn tick(&mut self, view: &EpochView<'_>, now: Timestamp) -> Vec<PolicyAction> {

@@ -44,12 +44,14 @@ pub(super) struct State {
     retry_round: u32,
     /// Failed elections since the last commit.
     failed_attempts: u32,
-    /// Steward slots of this epoch already penalized for inactivity.
-    penalized: BTreeSet<u32>,
+    /// Stewards already penalized for inactivity in this epoch.
+    penalized: BTreeSet<MemberId>,
     /// When the next planning round is due.
     pub next_check: Option<Timestamp>,
     /// Planned emergency proposals: target, violation, evidence, due time.
     emergencies: Vec<(MemberId, Violation, Vec<u8>, Timestamp)>,
+    /// The latest violation seen of each member, with its evidence.
+    pub offenses: std::collections::BTreeMap<MemberId, (Violation, Vec<u8>)>,
     /// The last time the policy was told about.
     pub now: Timestamp,
 }
@@ -64,19 +66,25 @@ fn is_deadlock(a: &ProposalAction) -> bool {
     )
 }
 
-/// The list of the latest decided, uncommitted election (by epoch, then retry round).
-pub(super) fn latest_ready_election(view: &EpochView<'_>) -> Option<Vec<MemberId>> {
+/// The latest decided, uncommitted election (by epoch, then retry round): its retry round,
+/// list and decision time.
+fn latest_ready(view: &EpochView<'_>) -> Option<(u32, Vec<MemberId>, Timestamp)> {
     view.ready
         .iter()
         .filter_map(|r| match &r.action {
             ProposalAction::Election {
                 retry_round,
                 stewards,
-            } => Some(((r.epoch, *retry_round), stewards)),
+            } => Some(((r.epoch, *retry_round), stewards, r.decided_at)),
             _ => None,
         })
-        .max_by_key(|(k, _)| *k)
-        .map(|(_, s)| s.clone())
+        .max_by_key(|(k, _, _)| *k)
+        .map(|((_, round), s, at)| (round, s.clone(), at))
+}
+
+/// The list of the latest decided, uncommitted election (by epoch, then retry round).
+pub(super) fn latest_ready_election(view: &EpochView<'_>) -> Option<Vec<MemberId>> {
+    latest_ready(view).map(|(_, list, _)| list)
 }
 
 impl State {
@@ -127,13 +135,18 @@ impl State {
         }
     }
 
-    /// The stewards expected to commit ready proposals: the rest of the list, or the list of a
-    /// ready election when the current one is used up.
-    fn line(&self, view: &EpochView<'_>) -> Vec<MemberId> {
-        if !self.remaining().is_empty() {
-            return self.remaining().to_vec();
+    /// The stewards expected to commit ready proposals, in turn order, and since when when they
+    /// were elected after the installed list: a re-election decided in this epoch replaces
+    /// what is left of the installed list (which stayed silent); otherwise the rest of that
+    /// list; once it is used up, the list of a ready election.
+    pub fn line(&self, view: &EpochView<'_>) -> (Vec<MemberId>, Option<Timestamp>) {
+        let ready = latest_ready(view);
+        match ready {
+            Some((round, list, at)) if round >= 1 || self.remaining().is_empty() => {
+                (list, Some(at))
+            }
+            _ => (self.remaining().to_vec(), None),
         }
-        latest_ready_election(view).unwrap_or_default()
     }
 
     /// When proposals that need a commit started waiting (a ready election alone does not: it
@@ -189,6 +202,30 @@ impl State {
         let deadlock_in_flight = view.open.iter().any(|(_, a)| is_deadlock(a))
             || view.ready.iter().any(|r| is_deadlock(&r.action));
         let recovering = view.ready.iter().any(|r| is_deadlock(&r.action));
+        // Someone else's re-election counts as this member's attempt too.
+        let seen_round = view
+            .open
+            .iter()
+            .map(|(_, a)| a)
+            .chain(
+                view.ready
+                    .iter()
+                    .filter(|r| r.epoch == view.epoch)
+                    .map(|r| &r.action),
+            )
+            .filter_map(|a| match a {
+                ProposalAction::Election { retry_round, .. } => Some(*retry_round),
+                _ => None,
+            })
+            .max();
+        if let Some(round) = seen_round.filter(|r| *r > self.retry_round) {
+            self.failed_attempts += round - self.retry_round;
+            self.retry_round = round;
+        }
+        let election_open = view
+            .open
+            .iter()
+            .any(|(_, a)| a.kind() == ProposalKind::Election);
 
         // Elections when the list runs out: already in the last steward's epoch, so the new
         // list is ready when the last steward commits. Members open it in election order, each
@@ -224,7 +261,8 @@ impl State {
         }
 
         if let Some(base) = Self::stall_base(view, config) {
-            let line = self.line(view);
+            let (line, since) = self.line(view);
+            let base = since.map_or(base, |t| base.max(t));
             // Layer 1: each steward's turn; a passed turn is inactivity.
             for (k, member) in line.iter().enumerate() {
                 let end = base.plus_ms((k as u64 + 1) * config.commit_timeout_ms);
@@ -232,38 +270,47 @@ impl State {
                     next.push(end);
                     break;
                 }
-                if self.penalized.insert(k as u32) {
+                if self.penalized.insert(*member) {
                     plan.inactive.push((*member, Vec::new()));
                 }
             }
-            // Layer 2: the whole line stayed silent; re-elect in this epoch.
+            // Layer 2: the whole line stayed silent; re-elect in this epoch. Members open the
+            // re-election in its own election order, each only if nobody's is open by then.
             let silent_at = base
                 .plus_ms(line.len() as u64 * config.commit_timeout_ms + config.recovery_timeout_ms);
-            if now >= silent_at && !recovering {
-                if self.failed_attempts < config.max_reelection_attempts {
-                    let stale_line = !election_in_flight;
-                    let waiting_election = view
-                        .ready
-                        .iter()
-                        .any(|r| r.action.kind() == ProposalKind::Election);
-                    if stale_line || waiting_election {
-                        // The line (or the elected list waiting to be installed) is silent.
-                        self.failed_attempts += 1;
-                        self.retry_round += 1;
-                        plan.proposals.push(PolicyAction::Propose {
-                            action: ProposalAction::Election {
-                                retry_round: self.retry_round,
-                                stewards: elect(self.retry_round),
-                            },
-                            evidence: Vec::new(),
-                        });
-                    }
-                    next.push(now.plus_ms(
-                        config.recovery_timeout_ms + line.len() as u64 * config.commit_timeout_ms,
-                    ));
-                }
-            } else if now < silent_at {
+            if now < silent_at {
                 next.push(silent_at);
+            } else if !recovering
+                && !election_open
+                && self.failed_attempts < config.max_reelection_attempts
+            {
+                let round = self.retry_round + 1;
+                let order = list::ranked(
+                    view.roster,
+                    view.pending_removals,
+                    view.epoch,
+                    round,
+                    view.group_id,
+                );
+                let rank = order
+                    .iter()
+                    .position(|m| *m == view.me)
+                    .unwrap_or(order.len()) as u64;
+                let due = silent_at.plus_ms(rank * config.stagger_ms());
+                if now >= due {
+                    self.failed_attempts += 1;
+                    self.retry_round = round;
+                    plan.proposals.push(PolicyAction::Propose {
+                        action: ProposalAction::Election {
+                            retry_round: round,
+                            stewards: elect(round),
+                        },
+                        evidence: Vec::new(),
+                    });
+                    next.push(now.plus_ms(config.recovery_timeout_ms));
+                } else {
+                    next.push(due);
+                }
             }
         }
         // Layer 3: bounded re-election is exhausted.

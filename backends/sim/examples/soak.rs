@@ -1,0 +1,120 @@
+//! Soak: every fault scenario over many seeds. Prints one JSON line per scenario with how many
+//! seeds converged (same epoch, roster and epoch authenticator at every honest member, no
+//! application message lost among connected members), the failing seeds with their replay
+//! hint, and virtual/wall times.
+//!
+//! ```text
+//! cargo run --release -p demls-sim --example soak -- [--seeds N] [--first SEED] [--only a,b]
+//! ```
+
+use std::time::Instant;
+
+use demls_sim::scenarios::{self, ScenarioResult};
+
+type Scenario = (&'static str, fn(u64) -> ScenarioResult);
+
+fn lossy(seed: u64) -> ScenarioResult {
+    scenarios::lossy_network(seed, 0.2)
+}
+
+const SCENARIOS: &[Scenario] = &[
+    ("silent_epoch_steward", scenarios::silent_epoch_steward),
+    ("malicious_steward", scenarios::malicious_steward),
+    ("concurrent_stewards", scenarios::concurrent_stewards),
+    ("silent_steward_list", scenarios::silent_steward_list),
+    ("deadlock_recovery", scenarios::deadlock_recovery),
+    (
+        "emergency_holds_back_commit_proposal",
+        scenarios::emergency_holds_back_commit_proposal,
+    ),
+    ("lossy_network_20pct", lossy),
+    ("missed_vote_catch_up", scenarios::missed_vote_catch_up),
+];
+
+struct Args {
+    seeds: u64,
+    first: u64,
+    only: Option<Vec<String>>,
+}
+
+fn parse() -> Result<Args, String> {
+    let mut args = Args {
+        seeds: 100,
+        first: 1,
+        only: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--seeds" => args.seeds = value()?.parse().map_err(|e| format!("--seeds: {e}"))?,
+            "--first" => args.first = value()?.parse().map_err(|e| format!("--first: {e}"))?,
+            "--only" => args.only = Some(value()?.split(',').map(str::to_owned).collect()),
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(args)
+}
+
+fn json_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn main() {
+    let args = match parse() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let mut all_passed = true;
+    for (name, run) in SCENARIOS {
+        if args
+            .only
+            .as_ref()
+            .is_some_and(|only| !only.iter().any(|o| o == name))
+        {
+            continue;
+        }
+        let started = Instant::now();
+        let mut converged = 0u64;
+        let mut failures: Vec<String> = Vec::new();
+        let mut virtual_ms: Vec<u64> = Vec::new();
+        for seed in args.first..args.first + args.seeds {
+            match run(seed) {
+                Ok(outcome) => {
+                    converged += 1;
+                    virtual_ms.push(outcome.elapsed_ms);
+                }
+                Err(e) => failures.push(e),
+            }
+        }
+        virtual_ms.sort_unstable();
+        let median = virtual_ms.get(virtual_ms.len() / 2).copied().unwrap_or(0);
+        all_passed &= failures.is_empty();
+        let failed: Vec<String> = failures.iter().take(5).map(|f| json_str(f)).collect();
+        println!(
+            "{{\"scenario\":{},\"seeds\":{},\"converged\":{},\"median_virtual_ms\":{},\"wall_ms\":{},\"failures\":[{}]}}",
+            json_str(name),
+            args.seeds,
+            converged,
+            median,
+            started.elapsed().as_millis(),
+            failed.join(",")
+        );
+    }
+    if !all_passed {
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,145 @@
+//! A malicious or compromised member, for fault experiments: it works on a private *copy* of a
+//! real member's storage, so it can decrypt, forge and commit as that member (with the keys
+//! that member holds) without disturbing the member itself.
+
+use demls::mls::{Crypto, MlsState, Processed};
+use demls::storage::{Space, Storage, WriteBatch};
+use demls::txn::Txn;
+use demls::wire::{self, CommitInfo, Envelope, Frame, Kind, frame, sealed};
+use demls::{GroupId, Identity};
+use demls_storage_memory::MemoryStorage;
+
+/// Acts as one member from a snapshot of its state.
+pub struct Adversary {
+    storage: MemoryStorage,
+    identity: Identity,
+    group: GroupId,
+    crypto: Crypto,
+}
+
+/// A deep copy of a store (clones of a `MemoryStorage` share data).
+pub fn snapshot(from: &MemoryStorage) -> MemoryStorage {
+    let copy = MemoryStorage::new();
+    let mut batch = WriteBatch::new();
+    for space in Space::ALL {
+        for (k, v) in from
+            .scan_prefix(space, b"")
+            .expect("memory storage reads cannot fail")
+        {
+            batch.put(space, k, v);
+        }
+    }
+    copy.apply(batch)
+        .expect("memory storage without capacity cannot fail");
+    copy
+}
+
+impl Adversary {
+    /// Impersonates the member whose identity seed and storage are given, in group `group`.
+    pub fn new(storage: &MemoryStorage, identity_seed: [u8; 32], group: &GroupId) -> Adversary {
+        Adversary {
+            storage: snapshot(storage),
+            identity: Identity::from_seed(identity_seed).expect("any 32 bytes are a seed"),
+            group: group.clone(),
+            crypto: Crypto::default(),
+        }
+    }
+
+    fn with_group<T>(
+        &self,
+        f: impl FnOnce(&mut MlsState, &demls::mls::Provider<'_, '_, '_>) -> T,
+    ) -> T {
+        let txn = Txn::new(&self.storage);
+        let provider = self.crypto.provider(&txn);
+        let mut mls = MlsState::load(&provider, &self.group)
+            .expect("the impersonated member is in the group");
+        let out = f(&mut mls, &provider);
+        txn.commit().expect("memory storage cannot fail");
+        out
+    }
+
+    /// The current epoch of the copy.
+    pub fn epoch(&self) -> u64 {
+        self.with_group(|m, _| m.epoch())
+    }
+
+    /// Decrypts an `Mls` envelope published by another member and returns its frame.
+    pub fn decrypt(&self, envelope: &[u8]) -> Option<Frame> {
+        let (env, kind) = Envelope::decode_checked(envelope).ok()?;
+        if kind != Kind::Mls {
+            return None;
+        }
+        self.with_group(|mls, p| {
+            let (msg, _, _) = MlsState::peek(&env.body).ok()?;
+            match mls.process(p, msg).ok()? {
+                Processed::Application { plaintext, .. } => wire::decode_frame(&plaintext).ok(),
+                _ => None,
+            }
+        })
+    }
+
+    /// Encrypts raw plaintext bytes (possibly not a frame at all) as this member.
+    pub fn encrypt_bytes(&self, plaintext: &[u8]) -> Vec<u8> {
+        self.with_group(|mls, p| {
+            let ct = mls
+                .encrypt(p, &self.identity, plaintext)
+                .expect("encryption works");
+            Envelope::new(Kind::Mls, self.group.as_bytes(), mls.epoch(), ct).encode_to_vec()
+        })
+    }
+
+    /// Encrypts a frame as this member.
+    pub fn encrypt_frame(&self, f: &Frame) -> Vec<u8> {
+        self.encrypt_bytes(&wire::encode(f))
+    }
+
+    /// Encrypts consensus bytes as this member.
+    pub fn encrypt_consensus(&self, bytes: Vec<u8>) -> Vec<u8> {
+        self.encrypt_frame(&Frame {
+            body: Some(frame::Body::Consensus(bytes)),
+        })
+    }
+
+    /// Moves the copy to the next epoch with an empty commit of its own (nobody else sees it).
+    pub fn advance_epoch(&self) {
+        self.with_group(|mls, p| {
+            mls.commit(p, &self.identity, vec![], vec![], vec![], None)
+                .expect("commit");
+            mls.merge_pending(p).expect("merge");
+        })
+    }
+
+    /// A sealed commit envelope removing the members at `removes` (leaf indices) and naming
+    /// `proposals` as the voting proposals it applies — whether or not anyone voted for them.
+    pub fn commit(&self, removes: Vec<u32>, proposals: Vec<[u8; 32]>) -> Vec<u8> {
+        self.with_group(|mls, p| {
+            let epoch = mls.epoch();
+            let key = mls
+                .commit_envelope_key(&self.crypto)
+                .expect("exporter works");
+            let info = CommitInfo {
+                proposals: proposals.iter().map(|x| x.to_vec()).collect(),
+            };
+            let out = mls
+                .commit(
+                    p,
+                    &self.identity,
+                    vec![],
+                    removes,
+                    wire::encode(&info),
+                    None,
+                )
+                .expect("commit");
+            let body = sealed::seal(&key, self.group.as_bytes(), epoch, [9; 12], &out.commit);
+            Envelope::new(Kind::Commit, self.group.as_bytes(), epoch, body).encode_to_vec()
+        })
+    }
+}
+
+impl crate::Sim {
+    /// An [`Adversary`] impersonating `node` in `group`, from a copy of its current state.
+    pub fn adversary(&self, node: crate::NodeId, group: &GroupId) -> Adversary {
+        let n = self.node(node);
+        Adversary::new(&n.storage, n.identity_seed, group)
+    }
+}

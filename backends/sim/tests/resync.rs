@@ -1,0 +1,17 @@
+//! F3: catching up after missing votes, commits and whole epochs, on the deterministic
+//! simulator. Each scenario ends by requiring convergence (epoch, roster, epoch authenticator)
+//! and complete delivery among the honest members.
+
+use demls_sim::scenarios;
+
+fn check(result: scenarios::ScenarioResult) {
+    match result {
+        Ok(outcome) => eprintln!("{outcome:?}"),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[test]
+fn a_member_that_missed_a_whole_vote_catches_up_by_certificate() {
+    check(scenarios::missed_vote_catch_up(11));
+}

@@ -1,0 +1,131 @@
+//! Membership requests from the application (`propose_add`, `propose_remove`) and the partial
+//! freeze: while a higher-priority vote (a steward election, an emergency proposal) is open,
+//! LIP-104 suspends the creation of lower-priority proposals. A request made then is not
+//! refused: it is kept (durably, with the group's records) and opened as soon as the freeze
+//! ends, which [`Event::ProposalOpened`] reports.
+
+use serde::{Deserialize, Serialize};
+
+use super::event::{Event, ProposalAction, RejectReason};
+use super::group::Group;
+use super::records::ProposalStatus;
+use super::{Abort, Step, governance, reject};
+use crate::types::ProposalId;
+
+/// What became of a membership request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Submission {
+    /// The vote is open under this id.
+    Opened(ProposalId),
+    /// A higher-priority vote (steward election or emergency proposal) is running: the request
+    /// waits and opens by itself when that vote ends ([`Event::ProposalOpened`] with this
+    /// member as owner), or is dropped with [`Event::Rejected`] if it no longer applies then.
+    Deferred,
+}
+
+impl Submission {
+    /// The proposal id, if the vote is open already.
+    pub fn proposal(&self) -> Option<ProposalId> {
+        match self {
+            Submission::Opened(id) => Some(*id),
+            Submission::Deferred => None,
+        }
+    }
+}
+
+/// A request waiting for the freeze to end.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeferredRequest {
+    /// What to propose.
+    pub action: ProposalAction,
+    /// For an add: the KeyPackage message and its reference.
+    pub key_package: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Most requests kept waiting per group.
+const MAX_DEFERRED: usize = 256;
+
+/// Opens the proposal now, or keeps it until the partial freeze ends.
+pub(crate) fn submit(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    action: ProposalAction,
+    key_package: Option<(Vec<u8>, Vec<u8>)>,
+) -> Result<Submission, Abort> {
+    if !governance::frozen(group, action.kind()) {
+        return governance::open_proposal(group, step, action, key_package, Vec::new())
+            .map(Submission::Opened);
+    }
+    let waiting = &mut group.meta.deferred_requests;
+    if !waiting.iter().any(|r| r.action == action) {
+        if waiting.len() >= MAX_DEFERRED {
+            return reject(
+                RejectReason::BufferFull,
+                "too many requests wait for a higher-priority vote to end",
+            );
+        }
+        waiting.push(DeferredRequest {
+            action: action.clone(),
+            key_package,
+        });
+    }
+    tracing::info!(group = %group.id.display(), ?action, "request deferred by the partial freeze");
+    Ok(Submission::Deferred)
+}
+
+/// Whether a deferred request still makes sense: its target is (still, or not yet) a member
+/// and nobody proposed the same change meanwhile.
+fn still_applies(group: &Group, request: &DeferredRequest) -> Result<(), String> {
+    let member = request.action.member();
+    let in_flight = group.proposals.values().any(|r| {
+        r.action.member() == member
+            && r.action.kind() == request.action.kind()
+            && std::mem::discriminant(&r.action) == std::mem::discriminant(&request.action)
+            && (r.status == ProposalStatus::Open || r.is_ready())
+    });
+    if in_flight {
+        return Err("the same change is already being voted".into());
+    }
+    match (&request.action, member) {
+        (ProposalAction::Add { .. }, Some(m)) if group.roster().contains(&m) => {
+            Err(format!("{m} is already a member"))
+        }
+        (ProposalAction::Remove { .. }, Some(m)) if !group.roster().contains(&m) => {
+            Err(format!("{m} is no longer a member"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Opens the deferred requests whose kind is no longer frozen.
+pub(crate) fn release(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> {
+    if group.meta.deferred_requests.is_empty() {
+        return Ok(());
+    }
+    let waiting = std::mem::take(&mut group.meta.deferred_requests);
+    for request in waiting {
+        if governance::frozen(group, request.action.kind()) {
+            group.meta.deferred_requests.push(request);
+            continue;
+        }
+        if let Err(detail) = still_applies(group, &request) {
+            step.out.event(Event::Rejected {
+                group_id: Some(group.id.clone()),
+                reason: RejectReason::InvalidRequest,
+                detail: format!("deferred request dropped: {detail}"),
+            });
+            continue;
+        }
+        let action = request.action.clone();
+        match governance::open_proposal(group, step, action, request.key_package, Vec::new()) {
+            Ok(_) => {}
+            Err(Abort::Reject(reason, detail)) => step.out.event(Event::Rejected {
+                group_id: Some(group.id.clone()),
+                reason,
+                detail: format!("deferred request dropped: {detail}"),
+            }),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
