@@ -322,3 +322,19 @@ async fn swapping_the_steward_policy_in_toml_changes_who_commits() {
         "multi steward: commits rotate ({multi:?})"
     );
 }
+
+#[tokio::test]
+async fn the_readme_configuration_example_starts_a_node() {
+    link();
+    let readme = include_str!("../../README.md");
+    let start = readme.find("```toml\n").expect("README has a TOML example") + 8;
+    let end = start + readme[start..].find("```").expect("the block ends");
+    let config = NodeConfig::from_toml_str(&readme[start..end]).expect("the example parses");
+    let node = Node::start(config)
+        .await
+        .expect("the example starts a node");
+    node.create_group(b"readme")
+        .await
+        .expect("and it can create a group");
+    node.shutdown().await;
+}

@@ -28,6 +28,7 @@ const SCENARIOS: &[Scenario] = &[
         scenarios::emergency_holds_back_commit_proposal,
     ),
     ("lossy_network_20pct", lossy),
+    ("small_consensus", scenarios::small_consensus),
     ("missed_vote_catch_up", scenarios::missed_vote_catch_up),
 ];
 

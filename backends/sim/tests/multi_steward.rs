@@ -46,3 +46,8 @@ fn an_open_emergency_proposal_holds_back_a_commit_proposal() {
 fn twenty_percent_message_loss_still_converges() {
     check(scenarios::lossy_network(7, 0.2));
 }
+
+#[test]
+fn in_the_small_consensus_model_only_stewards_vote_on_membership() {
+    check(scenarios::small_consensus(8));
+}

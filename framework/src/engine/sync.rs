@@ -31,7 +31,7 @@ const KNOWN: usize = 8_192;
 const MISSING: usize = 512;
 /// Repair attempts per missing message before giving up.
 const ATTEMPTS: u32 = 8;
-/// Votes per certificate part (about 250 bytes each, so a part stays near 64 KiB).
+/// Votes per certificate part (about 200 bytes each, so a part stays near 52 KB).
 const CERTIFICATE_VOTES_PER_PART: usize = 256;
 
 fn digest(bytes: &[u8]) -> [u8; 32] {

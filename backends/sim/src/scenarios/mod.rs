@@ -15,7 +15,7 @@ use std::sync::Arc;
 pub use lazy::{LazyFactory, LazySwitch};
 pub use multi::{
     concurrent_stewards, deadlock_recovery, emergency_holds_back_commit_proposal, lossy_network,
-    malicious_steward, silent_epoch_steward, silent_steward_list,
+    malicious_steward, silent_epoch_steward, silent_steward_list, small_consensus,
 };
 pub use resync::missed_vote_catch_up;
 

@@ -495,3 +495,75 @@ pub fn lossy_network(seed: u64, loss: f64) -> ScenarioResult {
     let epoch = finish(&mut sim, &g, &remaining, 120_000)?;
     outcome(&sim, "lossy_network", seed, epoch)
 }
+
+/// The "small consensus" model: only the elected stewards vote on adds and removals, while
+/// every member still votes on steward elections. A removal is decided by the stewards alone,
+/// members outside the list cast no vote on it, and the group converges as usual.
+pub fn small_consensus(seed: u64) -> ScenarioResult {
+    let g = group_id();
+    let config = demls::policy::MultiPolicyConfig {
+        consensus_model: demls::policy::multi::ConsensusModel::Small,
+        ..quick_multi()
+    };
+    let (mut sim, mut nodes) = multi_sim(seed, 10, config, None)?;
+    form(&mut sim, &nodes, &g)?;
+    grow_until_line(&mut sim, &g, &mut nodes, 2)?;
+    let line = stewards(&sim, &g, nodes[0]);
+    let proposer = line[0];
+    let target = pick(&nodes, &line)?;
+    let observer = pick(&nodes, &[target])?;
+    let members = sim.group(observer, &g).map_or(0, |s| s.members.len()) as u32;
+    let before = epoch_of(&sim, &g, observer);
+    let id = sim
+        .propose_remove(proposer, &g, target)
+        .map_err(|e| e.to_string())?
+        .proposal()
+        .ok_or("a steward's removal request opened at once")?;
+    let remaining = without(&nodes, &[target]);
+    let moved = sim.run_until(30_000, |s| {
+        remaining.iter().all(|&n| epoch_of(s, &g, n) > before)
+    });
+    require(&sim, moved, "the removal was committed")?;
+    let decided = sim.events(observer).iter().find_map(|(_, e)| match e {
+        Event::ProposalDecided {
+            proposal,
+            eligible,
+            outcome: Decision::Yes,
+            ..
+        } if *proposal == id => Some(*eligible),
+        _ => None,
+    });
+    require(
+        &sim,
+        decided.is_some_and(|eligible| eligible < members && eligible as usize <= 4),
+        "only the stewards were eligible to vote on the removal",
+    )?;
+    let voted = nodes
+        .iter()
+        .filter(|&&n| {
+            sim.events(n)
+                .iter()
+                .any(|(_, e)| matches!(e, Event::VoteCast { proposal, .. } if *proposal == id))
+        })
+        .count() as u32;
+    require(
+        &sim,
+        decided.is_some_and(|eligible| voted <= eligible) && voted + 1 < members,
+        "members outside the steward list cast no vote on it",
+    )?;
+    let everyone_elects = sim.events(observer).iter().any(|(_, e)| {
+        matches!(e, Event::ProposalDecided {
+            action: ProposalAction::Election { .. },
+            eligible,
+            ..
+        } if *eligible >= members - 1)
+    });
+    require(
+        &sim,
+        everyone_elects,
+        "every member was eligible in the elections",
+    )?;
+    chat(&mut sim, &g, &remaining, "small consensus")?;
+    let epoch = finish(&mut sim, &g, &remaining, 60_000)?;
+    outcome(&sim, "small_consensus", seed, epoch)
+}
