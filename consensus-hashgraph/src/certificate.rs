@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::engine::Consensus;
 use crate::error::Rejection;
 use crate::rules::{Outcome, Tally, TiePolicy, decide_live};
-use crate::scheme::{BatchItem, SignatureScheme};
+use crate::scheme::SignatureScheme;
 use crate::store::Store;
 use crate::validate;
 use crate::voters::{VoterIndex, VoterSet};
@@ -56,16 +56,7 @@ impl<V: SignatureScheme> Certificate<V> {
         header.votes.clear();
         header.round = 0;
         let digest = validate::proposal_shape(&header, config, scheme)?;
-        if header.expected_voters_count != voters.count() {
-            return Err(Rejection::VoterCountMismatch {
-                claimed: header.expected_voters_count,
-                voters: voters.count(),
-            });
-        }
-        if !voters.contains(&header.proposal_owner) {
-            return Err(Rejection::NotEligible);
-        }
-        validate::lifetime(&header, config)?;
+        validate::proposal_voters(&header, &voters, config)?;
         Ok(Certificate {
             digest,
             header,
@@ -130,19 +121,7 @@ impl<V: SignatureScheme> Certificate<V> {
                 fresh.push((i, voter, hash));
             }
         }
-        let mut batch = Vec::with_capacity(fresh.len());
-        for &(i, voter, ref hash) in &fresh {
-            let key = self.voters.key(voter).ok_or(Rejection::NotEligible)?;
-            batch.push(BatchItem {
-                key,
-                message: &hash[..],
-                signature: &votes[i].signature,
-            });
-        }
-        if let Some(&bad) = scheme.verify_batch(&batch).first() {
-            let index = fresh.get(bad).map_or(0, |f| f.0);
-            return Err(Rejection::BadSignature.at(index));
-        }
+        validate::signatures(scheme, &self.voters, votes, &fresh)?;
         for &(i, voter, hash) in &fresh {
             self.known.insert(hash);
             if self.equivocators.contains(&voter) {

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use crate::canonical::{HASH_LEN, ProposalDigest, proposal_digest, vote_hash};
 use crate::config::Config;
 use crate::error::{HashField, Rejection};
-use crate::scheme::SignatureScheme;
+use crate::scheme::{BatchItem, SignatureScheme};
 use crate::state::ProposalState;
 use crate::voters::{VoterIndex, VoterSet};
 use crate::wire::{Proposal, Vote};
@@ -92,12 +92,12 @@ pub(crate) fn live_at(p: &Proposal, config: &Config, now: u64) -> Result<(), Rej
     Ok(())
 }
 
-/// Binding of a new proposal to a voter set, plus its lifetime and time window.
-pub(crate) fn proposal_binding<V: SignatureScheme>(
+/// Binding of a proposal to a voter set that does not depend on the time: the claimed voter
+/// count, the owner's eligibility and the lifetime.
+pub(crate) fn proposal_voters<V: SignatureScheme>(
     p: &Proposal,
     voters: &VoterSet<V>,
     config: &Config,
-    now: u64,
 ) -> Result<(), Rejection> {
     if p.expected_voters_count != voters.count() {
         return Err(Rejection::VoterCountMismatch {
@@ -108,8 +108,41 @@ pub(crate) fn proposal_binding<V: SignatureScheme>(
     if !voters.contains(&p.proposal_owner) {
         return Err(Rejection::NotEligible);
     }
-    lifetime(p, config)?;
+    lifetime(p, config)
+}
+
+/// Binding of a new proposal to a voter set, plus its lifetime and time window.
+pub(crate) fn proposal_binding<V: SignatureScheme>(
+    p: &Proposal,
+    voters: &VoterSet<V>,
+    config: &Config,
+    now: u64,
+) -> Result<(), Rejection> {
+    proposal_voters(p, voters, config)?;
     live_at(p, config, now)
+}
+
+/// Verifies, in one batch, the signature of `votes[i]` by `voter` over `hash` for every
+/// `(i, voter, hash)` in `new`. The error names the index (in `votes`) of the first bad one.
+pub(crate) fn signatures<V: SignatureScheme>(
+    scheme: &V,
+    voters: &VoterSet<V>,
+    votes: &[Vote],
+    new: &[(usize, VoterIndex, [u8; HASH_LEN])],
+) -> Result<(), Rejection> {
+    let mut batch = Vec::with_capacity(new.len());
+    for &(i, voter, ref hash) in new {
+        let key = voters.key(voter).ok_or(Rejection::NotEligible)?;
+        batch.push(BatchItem {
+            key,
+            message: &hash[..],
+            signature: &votes[i].signature,
+        });
+    }
+    match scheme.verify_batch(&batch).first() {
+        Some(&bad) => Err(Rejection::BadSignature.at(new.get(bad).map_or(0, |n| n.0))),
+        None => Ok(()),
+    }
 }
 
 /// The round bound of the mode.

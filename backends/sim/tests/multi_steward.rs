@@ -3,14 +3,10 @@
 //! that no application message among connected members was lost. Seeds are fixed; a failure
 //! prints how to replay it.
 
-use demls_sim::scenarios;
+mod common;
 
-fn check(result: scenarios::ScenarioResult) {
-    match result {
-        Ok(outcome) => eprintln!("{outcome:?}"),
-        Err(e) => panic!("{e}"),
-    }
-}
+use common::check;
+use demls_sim::scenarios;
 
 #[test]
 fn a_silent_epoch_steward_is_replaced_by_the_backup() {

@@ -2,14 +2,10 @@
 //! simulator. Each scenario ends by requiring convergence (epoch, roster, epoch authenticator)
 //! and complete delivery among the honest members.
 
-use demls_sim::scenarios;
+mod common;
 
-fn check(result: scenarios::ScenarioResult) {
-    match result {
-        Ok(outcome) => eprintln!("{outcome:?}"),
-        Err(e) => panic!("{e}"),
-    }
-}
+use common::check;
+use demls_sim::scenarios;
 
 #[test]
 fn a_member_that_missed_a_whole_vote_catches_up_by_certificate() {

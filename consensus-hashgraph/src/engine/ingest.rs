@@ -14,7 +14,7 @@ use crate::config::Mode;
 use crate::error::{Error, Rejection};
 use crate::event::{Event, IngestReport, ProposalInfo};
 use crate::pending::PendingVote;
-use crate::scheme::{BatchItem, SignatureScheme};
+use crate::scheme::SignatureScheme;
 use crate::state::ProposalState;
 use crate::store::{Store, StoredProposal};
 use crate::validate::{self, ListChain};
@@ -109,20 +109,7 @@ impl<S: Store, V: SignatureScheme> Consensus<S, V> {
         }
 
         // Every new signature, as one batch.
-        let mut batch = Vec::with_capacity(new.len());
-        for &(i, voter, ref hash) in &new {
-            let key = state.voters.key(voter).ok_or(Rejection::NotEligible)?;
-            batch.push(BatchItem {
-                key,
-                message: &hash[..],
-                signature: &votes[i].signature,
-            });
-        }
-        if let Some(&bad) = self.scheme.verify_batch(&batch).first() {
-            let index = new.get(bad).map_or(0, |n| n.0);
-            return Err(Rejection::BadSignature.at(index).into());
-        }
-        drop(batch);
+        validate::signatures(&self.scheme, &state.voters, &votes, &new)?;
 
         // Valid: persist, then apply.
         let mut new_votes: Vec<Vote> = Vec::with_capacity(new.len());

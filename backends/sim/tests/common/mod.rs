@@ -76,3 +76,12 @@ pub fn received(sim: &Sim, node: NodeId, group: &GroupId) -> Vec<Vec<u8>> {
         })
         .collect()
 }
+
+/// Passes if a ready-made scenario passed (printing what it observed), else panics with its
+/// replay hint.
+pub fn check(result: demls_sim::scenarios::ScenarioResult) {
+    match result {
+        Ok(outcome) => eprintln!("{outcome:?}"),
+        Err(e) => panic!("{e}"),
+    }
+}
