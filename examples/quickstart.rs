@@ -73,6 +73,7 @@ impl Trace {
         match action {
             ProposalAction::Add { member } => format!("add {}", self.who(member)),
             ProposalAction::Remove { member } => format!("remove {}", self.who(member)),
+            ProposalAction::Leave { member } => format!("{} leaves", self.who(member)),
             ProposalAction::Election { stewards, .. } => {
                 let names: Vec<String> = stewards.iter().map(|m| self.who(m)).collect();
                 format!("elect stewards [{}]", names.join(", "))

@@ -141,6 +141,13 @@ impl<V: SignatureScheme> Certificate<V> {
         Ok(fresh.len())
     }
 
+    /// True if a verified vote of `key` was collected (counted, or dropped as equivocation).
+    pub fn has_voted(&self, key: &[u8]) -> bool {
+        self.voters
+            .index_of(key)
+            .is_some_and(|i| self.values.contains_key(&i) || self.equivocators.contains(&i))
+    }
+
     /// The counts of the votes collected so far.
     pub fn tally(&self) -> Tally {
         let yes = self.values.values().filter(|v| **v).count() as u32;

@@ -144,6 +144,27 @@ pub enum ConsensusEvent {
     },
 }
 
+/// What a consensus message is, read without ingesting or verifying it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Described {
+    /// A proposal (possibly with votes).
+    Proposal {
+        /// Its id.
+        id: ProposalId,
+        /// The owner's public key, as claimed (not yet verified).
+        owner: Vec<u8>,
+        /// The opaque payload.
+        payload: Vec<u8>,
+    },
+    /// A vote.
+    Vote {
+        /// The proposal it is for.
+        id: ProposalId,
+        /// The voter's public key, as claimed.
+        voter: Vec<u8>,
+    },
+}
+
 /// A persistence record change; the engine writes it in the same transaction as the step.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StateChange {
@@ -265,9 +286,19 @@ pub trait Consensus: Send {
     /// Persistence records changed since the last call.
     fn take_changes(&mut self) -> Vec<StateChange>;
 
+    /// Reads what `message` is without ingesting or verifying it (used to refuse some
+    /// messages by their payload before they reach the plugin); `None` when unsupported or
+    /// undecodable.
+    fn describe(&self, message: &[u8]) -> Option<Described> {
+        let _ = message;
+        None
+    }
+
     /// Proof of a decided proposal's outcome, as parts of at most `votes_per_part` votes each
-    /// (opaque to the engine, which seals and sends them to members catching up). Empty when
-    /// the proposal is unknown, undecided, or its outcome cannot be proven.
+    /// (opaque to the engine, which seals and sends them to members catching up). When the
+    /// outcome cannot be proven (undecided, or decided only at expiry), a part that introduces
+    /// the proposal (authenticated by its owner's signed vote) if the plugin can; empty when
+    /// the proposal is unknown.
     fn certificate(&self, id: &ProposalId, votes_per_part: usize) -> Vec<Vec<u8>> {
         let _ = (id, votes_per_part);
         Vec::new()

@@ -62,6 +62,7 @@ enum Command {
     Send(GroupId, Vec<u8>, Reply<Vec<u8>>),
     ProposeAdd(GroupId, Vec<u8>, Reply<Submission>),
     ProposeRemove(GroupId, MemberId, Reply<Submission>),
+    Leave(GroupId, Reply<Submission>),
     Vote(GroupId, ProposalId, bool, Reply<()>),
     Summary(GroupId, oneshot::Sender<Option<GroupSummary>>),
     Groups(oneshot::Sender<Vec<GroupId>>),
@@ -316,6 +317,13 @@ impl Node {
         self.call(|r| Command::ProposeRemove(gid, member, r)).await
     }
 
+    /// Asks to leave a group: final without a vote; a steward other than this node commits the
+    /// removal, after which this node's state of the group is erased (`Event::Removed`).
+    pub async fn leave(&self, group_id: &[u8]) -> Result<Submission, NodeError> {
+        let gid = Self::gid(group_id)?;
+        self.call(|r| Command::Leave(gid, r)).await
+    }
+
     /// Votes on an open proposal (32-byte proposal id).
     pub async fn vote(
         &self,
@@ -476,6 +484,7 @@ impl Driver {
             Command::ProposeRemove(gid, member, tx) => {
                 reply(tx, engine.propose_remove(&gid, member, now))
             }
+            Command::Leave(gid, tx) => reply(tx, engine.leave(&gid, now)),
             Command::Vote(gid, id, yes, tx) => {
                 reply(tx, engine.vote(&gid, id, yes, now).map(|o| ((), o)))
             }

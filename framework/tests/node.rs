@@ -203,6 +203,28 @@ async fn nodes_from_toml_form_a_group_chat_and_remove_a_member() {
     assert_eq!(a.members, vec![alice.member_id(), carol.member_id()]);
     assert!(bob.group(b"room").await.unwrap().is_none());
 
+    // Carol leaves: no vote, alice commits it, carol's state of the group is gone.
+    carol.leave(b"room").await.unwrap();
+    for _ in 0..200 {
+        if carol.group(b"room").await.unwrap().is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(carol.group(b"room").await.unwrap().is_none());
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, Event::Removed { .. }))
+    );
+    wait_for(&alice, "epoch 4", |e| {
+        matches!(e, Event::EpochAdvanced { epoch: 4, .. })
+    })
+    .await;
+    let a = alice.group(b"room").await.unwrap().unwrap();
+    assert_eq!(a.members, vec![alice.member_id()]);
+
     // Bad arguments at the edge are typed errors.
     assert!(matches!(
         alice.send(b"", b"x").await,

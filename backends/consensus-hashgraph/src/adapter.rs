@@ -9,8 +9,8 @@ use consensus_hashgraph::{
     VoterSet as HgVoterSet, proposal_digest,
 };
 use demls::consensus::{
-    Consensus, ConsensusError, ConsensusEvent, OpenRequest, Opened, Outcome, StateChange, Tally,
-    VoterLookup, VoterSet,
+    Consensus, ConsensusError, ConsensusEvent, Described, OpenRequest, Opened, Outcome,
+    StateChange, Tally, VoterLookup, VoterSet,
 };
 use demls::{IdentitySigner, ProposalId, Timestamp};
 
@@ -43,6 +43,8 @@ pub struct HashgraphConsensus {
     proven_order: VecDeque<ProposalDigest>,
     /// Events of proven outcomes, reported before the engine's.
     proven_events: VecDeque<ConsensusEvent>,
+    /// Proposals already reported from a certificate.
+    introduced: VecDeque<ProposalDigest>,
 }
 
 fn digest_of(id: &ProposalId) -> ProposalDigest {
@@ -97,6 +99,7 @@ impl HashgraphConsensus {
             proven: HashMap::new(),
             proven_order: VecDeque::new(),
             proven_events: VecDeque::new(),
+            introduced: VecDeque::new(),
         }
     }
 
@@ -133,6 +136,7 @@ impl HashgraphConsensus {
             proven: HashMap::new(),
             proven_order: VecDeque::new(),
             proven_events: VecDeque::new(),
+            introduced: VecDeque::new(),
         })
     }
 
@@ -159,11 +163,35 @@ impl HashgraphConsensus {
             .or_else(|| self.engine.outcome(digest).map(map_outcome))
     }
 
+    /// Reports a proposal known only from a certificate once its owner's signed vote is among
+    /// the verified votes (that vote authenticates the header), so the engine can act on what it
+    /// says even before — or without — a provable outcome.
+    fn introduce(&mut self, cert: &Certificate<Ed25519>) {
+        let digest = cert.digest();
+        let header = cert.header();
+        if self.engine.proposal(&digest).is_some()
+            || self.introduced.contains(&digest)
+            || !cert.has_voted(&header.proposal_owner)
+        {
+            return;
+        }
+        self.introduced.push_back(digest);
+        while self.introduced.len() > PROVEN_KEPT {
+            self.introduced.pop_front();
+        }
+        self.proven_events
+            .push_back(ConsensusEvent::ProposalReceived {
+                id: id_of(&digest),
+                owner: header.proposal_owner.clone(),
+                payload: header.payload.clone(),
+            });
+    }
+
     /// Records an outcome a certificate proved and queues its events.
     fn prove(&mut self, cert: &Certificate<Ed25519>, outcome: Outcome) {
         let digest = cert.digest();
         let header = cert.header();
-        if self.engine.proposal(&digest).is_none() {
+        if self.engine.proposal(&digest).is_none() && !self.introduced.contains(&digest) {
             self.proven_events
                 .push_back(ConsensusEvent::ProposalReceived {
                     id: id_of(&digest),
@@ -380,9 +408,35 @@ impl Consensus for HashgraphConsensus {
         self.engine.store_mut().take_changes()
     }
 
+    fn describe(&self, message: &[u8]) -> Option<Described> {
+        match ConsensusMessage::decode(message).ok()? {
+            ConsensusMessage::Proposal(mut p) => {
+                p.votes.clear();
+                p.round = 0;
+                Some(Described::Proposal {
+                    id: id_of(&proposal_digest(&p)),
+                    owner: p.proposal_owner,
+                    payload: p.payload,
+                })
+            }
+            ConsensusMessage::Vote(v) => Some(Described::Vote {
+                id: ProposalId::from_slice(&v.proposal_hash)?,
+                voter: v.vote_owner,
+            }),
+        }
+    }
+
     fn certificate(&self, id: &ProposalId, votes_per_part: usize) -> Vec<Vec<u8>> {
-        let Some((header, votes)) = self.engine.certificate(&digest_of(id)) else {
-            return Vec::new();
+        let digest = digest_of(id);
+        let Some((header, votes)) = self.engine.certificate(&digest) else {
+            // No provable outcome: still introduce the proposal (its header with the owner's
+            // signed vote), which is all a proof-free decision such as a leave needs.
+            return self
+                .engine
+                .proposal_message(&digest)
+                .filter(|m| !m.votes.is_empty())
+                .map(|m| vec![ConsensusMessage::Proposal(m).encode()])
+                .unwrap_or_default();
         };
         votes
             .chunks(votes_per_part.max(1))
@@ -448,6 +502,7 @@ impl Consensus for HashgraphConsensus {
                 Ok(())
             }
             (Ok(_), None) => {
+                self.introduce(&cert);
                 self.collecting.push_front(cert);
                 self.collecting.truncate(CERTIFICATES_IN_PROGRESS);
                 Ok(())

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use consensus_hashgraph::Config;
-use demls::consensus::{Consensus, ConsensusError, ConsensusEvent, OpenRequest, Outcome, VoterSet};
+use demls::consensus::{
+    Consensus, ConsensusError, ConsensusEvent, Described, OpenRequest, Outcome, VoterSet,
+};
 use demls::{Identity, ProposalId, Timestamp};
 use demls_consensus_hashgraph::HashgraphConsensus;
 
@@ -91,21 +93,24 @@ fn a_member_that_missed_the_vote_learns_the_outcome_after_expiry() {
         .unwrap();
     late.ingest_certificate(&parts[1], &lookup, after_expiry)
         .unwrap();
+    let seen = events(late);
+    assert_eq!(
+        seen.len(),
+        1,
+        "four votes of seven prove nothing yet: {seen:?}"
+    );
     assert!(
-        events(late).is_empty(),
-        "four votes of seven prove nothing yet"
+        matches!(&seen[0], ConsensusEvent::ProposalReceived { id: p, payload, .. } if *p == id && payload == b"remove someone"),
+        "but the owner's signed vote introduces the proposal"
     );
     assert_eq!(late.outcome(&id), None);
     late.ingest_certificate(&parts[2], &lookup, after_expiry)
         .unwrap();
     let seen = events(late);
     assert!(
-        matches!(&seen[0], ConsensusEvent::ProposalReceived { id: p, payload, .. } if *p == id && payload == b"remove someone")
+        matches!(&seen[0], ConsensusEvent::Decided { id: p, outcome: Outcome::Yes, tally } if *p == id && tally.yes == 5)
     );
-    assert!(
-        matches!(&seen[1], ConsensusEvent::Decided { id: p, outcome: Outcome::Yes, tally } if *p == id && tally.yes == 5)
-    );
-    assert_eq!(seen.len(), 2);
+    assert_eq!(seen.len(), 1, "introduced once, decided once");
     assert_eq!(late.outcome(&id), Some(Outcome::Yes));
     assert!(matches!(
         late.ingest_certificate(&parts[2], &lookup, after_expiry),
@@ -184,4 +189,40 @@ fn bad_parts_are_refused_and_change_nothing() {
     assert_eq!(late.outcome(&id), None, "nothing was counted");
     late.ingest_certificate(&good, &lookup, at(5)).unwrap();
     assert_eq!(late.outcome(&id), Some(Outcome::Yes));
+}
+
+#[test]
+fn an_undecided_proposal_is_introduced_by_its_owners_vote_and_messages_can_be_described() {
+    let mut g = group(5);
+    let voters = g.voters.clone();
+    let lookup = move |_: &[u8]| Ok(voters.clone());
+    // Only the owner voted: no outcome to prove, but the proposal can be introduced.
+    let id = decided_among(&mut g, 1);
+    assert_eq!(g.members[0].outcome(&id), None);
+    let parts = g.members[0].certificate(&id, 8);
+    assert_eq!(parts.len(), 1, "one part: the header with the owner's vote");
+    match g.members[0].describe(&parts[0]) {
+        Some(Described::Proposal { id: p, payload, .. }) => {
+            assert_eq!(p, id);
+            assert_eq!(payload, b"remove someone");
+        }
+        other => panic!("not described as a proposal: {other:?}"),
+    }
+    let late = &mut g.members[4];
+    late.ingest_certificate(&parts[0], &lookup, at(LIFETIME + 1))
+        .unwrap();
+    let seen = events(late);
+    assert_eq!(seen.len(), 1);
+    assert!(matches!(&seen[0], ConsensusEvent::ProposalReceived { id: p, .. } if *p == id));
+    assert_eq!(late.outcome(&id), None, "introduced, not decided");
+
+    let voters = g.voters.clone();
+    let lookup = move |_: &[u8]| Ok(voters.clone());
+    g.members[1].ingest(&parts[0], &lookup, at(1)).unwrap();
+    let vote = g.members[1].vote(&id, true, at(2)).unwrap();
+    assert!(matches!(
+        g.members[0].describe(&vote[0]),
+        Some(Described::Vote { id: p, .. }) if p == id
+    ));
+    assert_eq!(g.members[0].describe(b"\x01garbage"), None);
 }

@@ -30,6 +30,18 @@ const SCENARIOS: &[Scenario] = &[
     ("lossy_network_20pct", lossy),
     ("small_consensus", scenarios::small_consensus),
     ("missed_vote_catch_up", scenarios::missed_vote_catch_up),
+    ("ordinary_member_leaves", scenarios::ordinary_member_leaves),
+    ("epoch_steward_leaves", scenarios::epoch_steward_leaves),
+    ("last_steward_leaves", scenarios::last_steward_leaves),
+    (
+        "two_members_leave_together",
+        scenarios::two_members_leave_together,
+    ),
+    (
+        "leave_while_partitioned",
+        scenarios::leave_while_partitioned,
+    ),
+    ("forged_leave", scenarios::forged_leave),
 ];
 
 struct Args {

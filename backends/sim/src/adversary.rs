@@ -2,17 +2,26 @@
 //! real member's storage, so it can decrypt, forge and commit as that member (with the keys
 //! that member holds) without disturbing the member itself.
 
+use std::sync::Arc;
+
+use consensus_hashgraph::Config;
+use demls::consensus::{Consensus, OpenRequest, VoterSet};
 use demls::mls::{Crypto, MlsState, Processed};
 use demls::storage::{Space, Storage, WriteBatch};
 use demls::txn::Txn;
-use demls::wire::{self, CommitInfo, Envelope, Frame, Kind, frame, sealed};
-use demls::{GroupId, Identity};
+use demls::wire::{
+    self, CommitInfo, Envelope, Frame, GroupProposal, Kind, RemoveMember, frame, group_proposal,
+    sealed,
+};
+use demls::{GroupId, Identity, MemberId, Timestamp};
+use demls_consensus_hashgraph::HashgraphConsensus;
 use demls_storage_memory::MemoryStorage;
 
 /// Acts as one member from a snapshot of its state.
 pub struct Adversary {
     storage: MemoryStorage,
     identity: Identity,
+    seed: [u8; 32],
     group: GroupId,
     crypto: Crypto,
 }
@@ -40,6 +49,7 @@ impl Adversary {
         Adversary {
             storage: snapshot(storage),
             identity: Identity::from_seed(identity_seed).expect("any 32 bytes are a seed"),
+            seed: identity_seed,
             group: group.clone(),
             crypto: Crypto::default(),
         }
@@ -88,6 +98,19 @@ impl Adversary {
         })
     }
 
+    /// Skips `n` generations of this member's application ratchet (by encrypting and discarding
+    /// `n` messages), so that forged messages do not reuse a generation the real member, which
+    /// keeps running, also uses — receivers would refuse the second one. Receivers accept the
+    /// jump (up to the group's maximum forward distance).
+    pub fn jump(&self, n: u32) {
+        self.with_group(|mls, p| {
+            for _ in 0..n {
+                mls.encrypt(p, &self.identity, b"")
+                    .expect("encryption works");
+            }
+        });
+    }
+
     /// Encrypts a frame as this member.
     pub fn encrypt_frame(&self, f: &Frame) -> Vec<u8> {
         self.encrypt_bytes(&wire::encode(f))
@@ -98,6 +121,47 @@ impl Adversary {
         self.encrypt_frame(&Frame {
             body: Some(frame::Body::Consensus(bytes)),
         })
+    }
+
+    /// An `Mls` envelope, sent as this member, opening a leave proposal (owned and signed by
+    /// this member) that claims `member` leaves — a forgery unless `member` is this member.
+    pub fn leave_for(&self, member: MemberId, now: Timestamp) -> Vec<u8> {
+        let (epoch, keys) = self.with_group(|mls, _| {
+            let roster = mls.roster();
+            let keys: Vec<Vec<u8>> = roster
+                .entries()
+                .iter()
+                .map(|e| e.signature_key.clone())
+                .collect();
+            (mls.epoch(), keys)
+        });
+        let payload = wire::encode(&GroupProposal {
+            group_id: self.group.as_bytes().to_vec(),
+            epoch,
+            action: Some(group_proposal::Action::Leave(RemoveMember {
+                member_id: member.as_bytes().to_vec(),
+            })),
+        });
+        let signer = Arc::new(Identity::from_seed(self.seed).expect("any 32 bytes are a seed"));
+        let mut consensus = HashgraphConsensus::new(Config::default(), signer);
+        let opened = consensus
+            .open(
+                OpenRequest {
+                    payload: &payload,
+                    voters: &VoterSet::new(keys),
+                    expires_at: now.plus_ms(10_000),
+                    liveness_yes: true,
+                    own_vote: Some(true),
+                },
+                now,
+            )
+            .expect("the impersonated member is a voter");
+        let message = opened
+            .messages
+            .into_iter()
+            .next()
+            .expect("a proposal message");
+        self.encrypt_consensus(message)
     }
 
     /// Moves the copy to the next epoch with an empty commit of its own (nobody else sees it).

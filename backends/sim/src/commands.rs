@@ -120,6 +120,11 @@ impl Sim {
         })
     }
 
+    /// `node` asks to leave `group` (final without a vote; a steward commits it).
+    pub fn leave(&mut self, node: NodeId, group: &GroupId) -> Result<Submission, SimError> {
+        self.command(node, "leave", |e, now| e.leave(group, now))
+    }
+
     /// `node` casts its vote on `proposal`.
     pub fn vote(
         &mut self,

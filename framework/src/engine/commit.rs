@@ -17,7 +17,9 @@ use crate::wire::{self, CommitInfo, Envelope, Kind, sealed};
 pub(crate) fn applicable(rec: &ProposalRecord, roster: &Roster) -> bool {
     match &rec.action {
         ProposalAction::Add { member } => !roster.contains(member) && rec.key_package.is_some(),
-        ProposalAction::Remove { member } => roster.contains(member),
+        ProposalAction::Remove { member } | ProposalAction::Leave { member } => {
+            roster.contains(member)
+        }
         ProposalAction::Emergency {
             target: Some(member),
             ..

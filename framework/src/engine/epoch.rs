@@ -132,7 +132,9 @@ fn retire_epoch(group: &mut Group, me: MemberId, epoch: u64) {
         let again = rec.owner == me
             && matches!(
                 rec.action,
-                ProposalAction::Add { .. } | ProposalAction::Remove { .. }
+                ProposalAction::Add { .. }
+                    | ProposalAction::Remove { .. }
+                    | ProposalAction::Leave { .. }
             );
         if again
             && !group

@@ -23,6 +23,8 @@ pub enum Violation {
     Inactivity,
     /// No steward can produce a commit (Layer 3): asks for recovery mode.
     Deadlock,
+    /// A leave claimed for someone else (its owner or its sender is not the leaving member).
+    ForgedLeave,
 }
 
 impl Violation {
@@ -33,6 +35,7 @@ impl Violation {
             Violation::ConflictingCommit => 2,
             Violation::Inactivity => 3,
             Violation::Deadlock => 4,
+            Violation::ForgedLeave => 5,
         }
     }
 
@@ -43,6 +46,7 @@ impl Violation {
             2 => Some(Violation::ConflictingCommit),
             3 => Some(Violation::Inactivity),
             4 => Some(Violation::Deadlock),
+            5 => Some(Violation::ForgedLeave),
             _ => None,
         }
     }
@@ -74,6 +78,11 @@ pub enum ProposalAction {
         /// The member to remove.
         member: MemberId,
     },
+    /// A member leaves: proposed by that member itself and final without a vote.
+    Leave {
+        /// The leaving member (the proposal's owner).
+        member: MemberId,
+    },
     /// Install a steward list (a Steward Election Proposal).
     Election {
         /// Re-election counter within the epoch the proposal belongs to.
@@ -95,7 +104,9 @@ impl ProposalAction {
     /// The member the proposal adds or removes, if any.
     pub fn member(&self) -> Option<MemberId> {
         match self {
-            ProposalAction::Add { member } | ProposalAction::Remove { member } => Some(*member),
+            ProposalAction::Add { member }
+            | ProposalAction::Remove { member }
+            | ProposalAction::Leave { member } => Some(*member),
             ProposalAction::Emergency { target, .. } => *target,
             ProposalAction::Election { .. } => None,
         }
@@ -104,7 +115,7 @@ impl ProposalAction {
     /// The member whose removal this proposal asks for, if any.
     pub fn removes(&self) -> Option<MemberId> {
         match self {
-            ProposalAction::Remove { member } => Some(*member),
+            ProposalAction::Remove { member } | ProposalAction::Leave { member } => Some(*member),
             ProposalAction::Emergency { target, .. } => *target,
             _ => None,
         }
@@ -113,7 +124,9 @@ impl ProposalAction {
     /// Its kind.
     pub fn kind(&self) -> ProposalKind {
         match self {
-            ProposalAction::Add { .. } | ProposalAction::Remove { .. } => ProposalKind::Membership,
+            ProposalAction::Add { .. }
+            | ProposalAction::Remove { .. }
+            | ProposalAction::Leave { .. } => ProposalKind::Membership,
             ProposalAction::Election { .. } => ProposalKind::Election,
             ProposalAction::Emergency { .. } => ProposalKind::Emergency,
         }

@@ -7,7 +7,9 @@ use super::event::{Event, ProposalAction, ProposalKind, RejectReason, Violation}
 use super::group::Group;
 use super::records::{ProposalRecord, ProposalStatus};
 use super::{Abort, Step, VotingMode, commit, reject};
-use crate::consensus::{ConsensusError, ConsensusEvent, OpenRequest, Outcome, Tally, VoterSet};
+use crate::consensus::{
+    ConsensusError, ConsensusEvent, Described, OpenRequest, Outcome, Tally, VoterSet,
+};
 use crate::mls::validate_key_package;
 use crate::steward::PolicyAction;
 use crate::types::{MemberId, ProposalId};
@@ -73,6 +75,9 @@ fn payload(
         ProposalAction::Remove { member } => group_proposal::Action::Remove(RemoveMember {
             member_id: member.as_bytes().to_vec(),
         }),
+        ProposalAction::Leave { member } => group_proposal::Action::Leave(RemoveMember {
+            member_id: member.as_bytes().to_vec(),
+        }),
         ProposalAction::Election {
             retry_round,
             stewards,
@@ -105,6 +110,7 @@ pub(crate) fn open_proposal(
     evidence: Vec<u8>,
 ) -> Result<ProposalId, Abort> {
     let kind = action.kind();
+    let leaving = matches!(action, ProposalAction::Leave { .. });
     if frozen(group, kind) {
         return reject(
             RejectReason::InvalidRequest,
@@ -162,6 +168,9 @@ pub(crate) fn open_proposal(
     });
     broadcast(group, step, opened.id, opened.messages)?;
     drain_consensus(group, step)?;
+    if leaving {
+        settle_leave(group, step, opened.id)?;
+    }
     Ok(opened.id)
 }
 
@@ -246,6 +255,42 @@ fn voters_of(
         .ok_or_else(|| format!("no roster for epoch {}", p.epoch))
 }
 
+/// The member to penalize if `bytes` open a leave that is not `carrier`'s own: a leave is final
+/// without a vote, so the sender of the message, the proposal's owner and the leaving member
+/// must be one identity.
+fn forged_leave(group: &Group, bytes: &[u8], carrier: MemberId) -> Option<MemberId> {
+    let Some(Described::Proposal { owner, payload, .. }) = group.consensus.describe(bytes) else {
+        return None;
+    };
+    let proposal = wire::decode_group_proposal(&payload).ok()?;
+    let Some(group_proposal::Action::Leave(leave)) = proposal.action else {
+        return None;
+    };
+    let owner = MemberId::from_signature_key(&owner);
+    let target = MemberId::from_slice(&leave.member_id);
+    (owner != carrier || target != Some(carrier)).then_some(carrier)
+}
+
+/// Refuses a forged leave and reports its sender to the steward policy.
+fn refuse_forged_leave(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    offender: MemberId,
+    evidence: &[u8],
+) -> Result<(), Abort> {
+    tracing::info!(group = %group.id.display(), offender = %offender.short(), "forged leave refused");
+    step.out.event(Event::Rejected {
+        group_id: Some(group.id.clone()),
+        reason: RejectReason::InvalidProposal,
+        detail: format!("{} claimed a leave that is not its own", offender.short()),
+    });
+    let me = step.me();
+    let actions = group.with_policy_mut(me, |policy, view| {
+        policy.on_violation(view, &offender, Violation::ForgedLeave, evidence, step.now)
+    });
+    run_policy_actions(group, step, actions)
+}
+
 /// Feeds a certificate part (proof of an outcome this member missed) to the plugin. A refusal
 /// is reported as an event; nothing already decided changes.
 pub(crate) fn ingest_certificate(
@@ -272,10 +317,18 @@ pub(crate) fn ingest_certificate(
     }
 }
 
-/// Feeds a consensus message (from inside an MLS application message) to the plugin. A
-/// refusal is reported as an event; the MLS message that carried it was valid and stays
-/// consumed.
-pub(crate) fn ingest(group: &mut Group, step: &mut Step<'_>, bytes: &[u8]) -> Result<(), Abort> {
+/// Feeds a consensus message (from inside an MLS application message sent by `carrier`) to
+/// the plugin. A refusal is reported as an event; the MLS message that carried it was valid and
+/// stays consumed.
+pub(crate) fn ingest(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    bytes: &[u8],
+    carrier: MemberId,
+) -> Result<(), Abort> {
+    if let Some(offender) = forged_leave(group, bytes, carrier) {
+        return refuse_forged_leave(group, step, offender, bytes);
+    }
     let gid = group.id.as_bytes().to_vec();
     let Group {
         consensus, epochs, ..
@@ -391,6 +444,17 @@ fn parse_proposal(group: &Group, step: &Step<'_>, owner: &MemberId, payload: &[u
             }
             None => out.problem = Some("member id is not 20 bytes".into()),
         },
+        Some(group_proposal::Action::Leave(leave)) => match member(&leave.member_id) {
+            Some(target) => {
+                out.action = Some(ProposalAction::Leave { member: target });
+                let known = group
+                    .members_at(p.epoch)
+                    .is_some_and(|m| m.roster.contains(&target))
+                    && group.roster().contains(&target);
+                out.problem = (!known).then(|| "not a member".into());
+            }
+            None => out.problem = Some("member id is not 20 bytes".into()),
+        },
         Some(group_proposal::Action::Election(e)) => {
             let stewards: Option<Vec<MemberId>> = e.stewards.iter().map(|b| member(b)).collect();
             match stewards {
@@ -450,7 +514,17 @@ fn on_proposal_received(
         return Ok(());
     }
     let owner = MemberId::from_signature_key(owner);
-    let parsed = parse_proposal(group, step, &owner, payload);
+    let mut parsed = parse_proposal(group, step, &owner, payload);
+    // A leave is final without a vote, so only the leaving member may claim it. (Messages from
+    // the network are checked before ingestion, see `ingest`; this catches a certificate whose
+    // owner signed a leave for someone else.)
+    let mut forged_by = None;
+    if let Some(ProposalAction::Leave { member }) = parsed.action {
+        if member != owner {
+            forged_by = Some(owner);
+            parsed.problem = Some("a leave claimed for another member".into());
+        }
+    }
     // A proposal of an epoch this member has left can no longer be committed: recorded (its
     // decision may still arrive) but not voted on; its owner opens it again if it still applies.
     let retired = parsed.epoch < group.epoch();
@@ -500,9 +574,35 @@ fn on_proposal_received(
             reason: RejectReason::InvalidProposal,
             detail,
         });
+        if let Some(offender) = forged_by {
+            return refuse_forged_leave(group, step, offender, payload);
+        }
         return cast_own_vote(group, step, id, false);
     }
+    if matches!(parsed.action, Some(ProposalAction::Leave { .. })) {
+        return settle_leave(group, step, id);
+    }
     decide_own_vote(group, step, id)
+}
+
+/// A valid leave is decided YES at once, without a vote: the member asked for its own removal.
+pub(crate) fn settle_leave(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    id: ProposalId,
+) -> Result<(), Abort> {
+    let eligible = group.roster().len() as u32;
+    on_decided(
+        group,
+        step,
+        id,
+        Outcome::Yes,
+        Tally {
+            yes: 1,
+            no: 0,
+            eligible,
+        },
+    )
 }
 
 /// Votes on a valid open proposal now, or holds the vote back during a partial freeze.

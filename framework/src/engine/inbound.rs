@@ -233,7 +233,7 @@ fn on_mls(
             });
             Ok(())
         }
-        Some(frame::Body::Consensus(bytes)) => governance::ingest(group, step, &bytes),
+        Some(frame::Body::Consensus(bytes)) => governance::ingest(group, step, &bytes, sender),
         Some(frame::Body::Status(status)) => {
             group.sync.note_references(&status.recent, step.now);
             // A member announcing an epoch this one has left is behind: offer it the commit.

@@ -434,6 +434,30 @@ impl Engine {
         })
     }
 
+    /// Asks to leave the group. The request is final without a vote (only this member can make
+    /// it); a steward other than this member commits the removal, after which this member's
+    /// state of the group is erased ([`Event::Removed`]). Deferred while a higher-priority vote
+    /// runs (see [`Submission`]); asking again while the request is pending returns it.
+    pub fn leave(
+        &mut self,
+        group_id: &GroupId,
+        now: Timestamp,
+    ) -> Result<(Submission, Output), EngineError> {
+        self.proposal_command(group_id, now, |group, step| {
+            let me = step.me();
+            let action = ProposalAction::Leave { member: me };
+            let pending = group.proposals.values().find(|r| {
+                r.action == action
+                    && r.epoch == group.epoch()
+                    && (r.status == ProposalStatus::Open || r.is_ready())
+            });
+            if let Some(rec) = pending {
+                return Ok(Submission::Opened(rec.id));
+            }
+            requests::submit(group, step, action, None)
+        })
+    }
+
     /// Casts this node's vote on an open proposal.
     pub fn vote(
         &mut self,

@@ -90,7 +90,9 @@ fn still_applies(group: &Group, request: &DeferredRequest) -> Result<(), String>
         (ProposalAction::Add { .. }, Some(m)) if group.roster().contains(&m) => {
             Err(format!("{m} is already a member"))
         }
-        (ProposalAction::Remove { .. }, Some(m)) if !group.roster().contains(&m) => {
+        (ProposalAction::Remove { .. } | ProposalAction::Leave { .. }, Some(m))
+            if !group.roster().contains(&m) =>
+        {
             Err(format!("{m} is no longer a member"))
         }
         _ => Ok(()),

@@ -14,6 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
+use super::event::ProposalAction;
 use super::group::Group;
 use super::{Abort, Step, governance};
 use crate::types::{Epoch, ProposalId, Timestamp, Topic};
@@ -506,13 +507,20 @@ pub(crate) fn tick(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> 
             )?;
         }
     }
-    // Own votes and proposals on proposals still open here.
+    // Own votes and proposals on proposals still open here, and an own leave until committed
+    // (it needs no votes, only a steward that heard it).
     if group.sync.next_resend.is_none_or(|t| t <= now) {
         group.sync.next_resend = Some(now.plus_ms(params.resend_interval_ms));
+        let me = step.me();
         let open: Vec<ProposalId> = group
             .proposals
             .values()
-            .filter(|r| r.status == super::records::ProposalStatus::Open)
+            .filter(|r| {
+                r.status == super::records::ProposalStatus::Open
+                    || (r.is_ready()
+                        && r.owner == me
+                        && matches!(r.action, ProposalAction::Leave { .. }))
+            })
             .filter(|r| r.epoch + params.max_past_epochs as u64 >= epoch)
             .map(|r| r.id)
             .collect();

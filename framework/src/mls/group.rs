@@ -511,10 +511,16 @@ impl MlsState {
             .map_err(|e| MlsError::Operation(boxed(e)))
     }
 
-    /// Deletes the group's state from storage.
+    /// Deletes the group's state from storage: everything OpenMLS keeps for it, including the
+    /// epoch key pairs (leaf private keys) its own deletion leaves behind.
     pub fn delete(&mut self, provider: &Provider) -> Result<(), MlsError> {
+        let group_id = self.group.group_id().clone();
         self.group
             .delete(provider.storage())
+            .map_err(|e| MlsError::Operation(boxed(e)))?;
+        provider
+            .storage()
+            .forget_epoch_key_pairs(&group_id)
             .map_err(|e| MlsError::Operation(boxed(e)))
     }
 }

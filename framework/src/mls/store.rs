@@ -94,6 +94,15 @@ impl<'t, 's> MlsStore<'t, 's> {
         Ok(())
     }
 
+    /// Deletes every epoch key pair (leaf HPKE private keys of past and current epochs) kept for
+    /// `group_id`. OpenMLS's group deletion leaves them behind; a member that left must keep
+    /// nothing it could still decrypt with.
+    pub fn forget_epoch_key_pairs(&self, group_id: &impl Serialize) -> Result<(), MlsStoreError> {
+        self.txn
+            .delete_prefix(Space::Mls, Self::key(EPOCH_KEY_PAIRS, group_id)?);
+        Ok(())
+    }
+
     /// Lists are stored as a postcard vector of individually encoded items, so items can be
     /// compared by bytes without knowing their type.
     fn read_raw_list(

@@ -11,7 +11,7 @@ pub struct GroupProposal {
     #[prost(uint64, tag = "2")]
     pub epoch: u64,
     /// The change.
-    #[prost(oneof = "group_proposal::Action", tags = "3, 4, 5, 6")]
+    #[prost(oneof = "group_proposal::Action", tags = "3, 4, 5, 6, 7")]
     pub action: Option<group_proposal::Action>,
 }
 
@@ -32,6 +32,9 @@ pub mod group_proposal {
         /// An emergency criteria proposal.
         #[prost(message, tag = "6")]
         Emergency(super::EmergencyCriteria),
+        /// A member leaving: valid only from that member itself, and final without a vote.
+        #[prost(message, tag = "7")]
+        Leave(super::RemoveMember),
     }
 }
 

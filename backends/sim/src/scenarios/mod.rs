@@ -7,12 +7,17 @@
 //! a failure names the seed and start time, so any run can be replayed exactly.
 
 mod lazy;
+mod leave;
 mod multi;
 mod resync;
 
 use std::sync::Arc;
 
 pub use lazy::{LazyFactory, LazySwitch};
+pub use leave::{
+    epoch_steward_leaves, forged_leave, last_steward_leaves, leave_while_partitioned,
+    ordinary_member_leaves, remnants, two_members_leave_together,
+};
 pub use multi::{
     concurrent_stewards, deadlock_recovery, emergency_holds_back_commit_proposal, lossy_network,
     malicious_steward, silent_epoch_steward, silent_steward_list, small_consensus,
@@ -203,4 +208,29 @@ fn dump_events(sim: &Sim, nodes: &[NodeId]) {
             tracing::warn!(node = %n, t = t.0 - sim.start().0, "{e:?}");
         }
     }
+}
+
+/// Adds nodes one at a time until the steward line has at least `len` members waiting.
+pub fn grow_until_line(
+    sim: &mut Sim,
+    group: &GroupId,
+    nodes: &mut Vec<NodeId>,
+    len: usize,
+) -> Result<(), String> {
+    for _ in 0..8 {
+        if stewards(sim, group, nodes[0]).len() >= len {
+            return Ok(());
+        }
+        let fresh = sim.add_node().map_err(|e| e.to_string())?;
+        sim.join_group(fresh, group).map_err(|e| e.to_string())?;
+        nodes.push(fresh);
+        let all = nodes.clone();
+        if !sim.run_until(60_000, |s| s.converged_exactly(group, &all)) {
+            return Err(format!("a joiner was not added; {}", sim.replay_hint()));
+        }
+    }
+    Err(format!(
+        "the steward line never reached {len}; {}",
+        sim.replay_hint()
+    ))
 }

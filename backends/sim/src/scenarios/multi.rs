@@ -5,8 +5,8 @@ use demls::engine::{Event, GroupTopics, ProposalAction, ProposalStatus, RejectRe
 use demls::{GroupId, Outcome as Decision, Submission};
 
 use super::{
-    LazySwitch, Outcome, ScenarioResult, chat, committers, finish, form, group_id, multi_sim,
-    quick_multi, require, stewards,
+    LazySwitch, Outcome, ScenarioResult, chat, committers, finish, form, group_id, grow_until_line,
+    multi_sim, quick_multi, require, stewards,
 };
 use crate::{Link, NodeId, Sim};
 
@@ -33,31 +33,6 @@ fn outcome(sim: &Sim, scenario: &'static str, seed: u64, epoch: u64) -> Scenario
         epoch,
         elapsed_ms: sim.elapsed_ms(),
     })
-}
-
-/// Adds nodes one at a time until the steward line has at least `len` members waiting.
-fn grow_until_line(
-    sim: &mut Sim,
-    group: &GroupId,
-    nodes: &mut Vec<NodeId>,
-    len: usize,
-) -> Result<(), String> {
-    for _ in 0..8 {
-        if stewards(sim, group, nodes[0]).len() >= len {
-            return Ok(());
-        }
-        let fresh = sim.add_node().map_err(|e| e.to_string())?;
-        sim.join_group(fresh, group).map_err(|e| e.to_string())?;
-        nodes.push(fresh);
-        let all = nodes.clone();
-        if !sim.run_until(60_000, |s| s.converged_exactly(group, &all)) {
-            return Err(format!("a joiner was not added; {}", sim.replay_hint()));
-        }
-    }
-    Err(format!(
-        "the steward line never reached {len}; {}",
-        sim.replay_hint()
-    ))
 }
 
 /// The epoch steward goes silent (crashes); the backup commits in its place, and the silent

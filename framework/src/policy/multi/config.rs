@@ -47,6 +47,8 @@ pub struct MultiPolicyConfig {
     pub penalty_inactivity: i32,
     /// Penalty for the owner of an emergency proposal the group rejected.
     pub penalty_false_emergency: i32,
+    /// Penalty for claiming another member's leave (a removal without a vote).
+    pub penalty_forged_leave: i32,
     /// Reward for a steward whose commit is applied.
     pub reward_commit: i32,
     /// Reward for the owner of an emergency proposal the group accepted.
@@ -70,6 +72,7 @@ impl Default for MultiPolicyConfig {
             penalty_conflicting_commit: 20,
             penalty_inactivity: 15,
             penalty_false_emergency: 20,
+            penalty_forged_leave: 60,
             reward_commit: 5,
             reward_emergency: 10,
         }

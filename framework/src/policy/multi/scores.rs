@@ -43,6 +43,7 @@ impl Scores {
             Violation::ConflictingCommit => config.penalty_conflicting_commit,
             Violation::Inactivity => config.penalty_inactivity,
             Violation::Deadlock => 0,
+            Violation::ForgedLeave => config.penalty_forged_leave,
         }
     }
 

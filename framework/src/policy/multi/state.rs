@@ -139,13 +139,20 @@ impl State {
     /// were elected after the installed list: a re-election decided in this epoch replaces
     /// what is left of the installed list (which stayed silent); otherwise the rest of that
     /// list; once it is used up, the list of a ready election.
+    ///
+    /// Stewards whose removal is decided (a leave, a removal, an ECP) are skipped: a steward
+    /// never commits its own removal, so the next one acts in its place at once.
     pub fn line(&self, view: &EpochView<'_>) -> (Vec<MemberId>, Option<Timestamp>) {
-        let ready = latest_ready(view);
-        match ready {
-            Some((round, list, at)) if round >= 1 || self.remaining().is_empty() => {
-                (list, Some(at))
-            }
-            _ => (self.remaining().to_vec(), None),
+        let staying = |list: &[MemberId]| -> Vec<MemberId> {
+            list.iter()
+                .filter(|m| !view.pending_removals.contains(m))
+                .copied()
+                .collect()
+        };
+        let rest = staying(self.remaining());
+        match latest_ready(view) {
+            Some((round, list, at)) if round >= 1 || rest.is_empty() => (staying(&list), Some(at)),
+            _ => (rest, None),
         }
     }
 
