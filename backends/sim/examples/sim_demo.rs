@@ -33,7 +33,7 @@ pub struct Summary {
     pub digest: [u8; 32],
 }
 
-/// Runs the experiment with `seed`, starting at `start` (default: today's midnight UTC).
+/// Runs the experiment with `seed`, starting at `start` (default: [`demls_sim::stable_start_utc`]).
 pub fn run(seed: u64, start: Option<Timestamp>) -> Result<Summary, SimError> {
     let group = GroupId::new(b"demo".to_vec()).expect("a valid group id");
     let mut config = SimConfig::new(seed).with_link(Link::fixed(20));

@@ -84,6 +84,13 @@ fn json_str(s: &str) -> String {
 }
 
 fn main() {
+    // Silent unless RUST_LOG asks (DEMLS_SIM_DEBUG=1 dumps a failed scenario's events at WARN).
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let args = match parse() {
         Ok(a) => a,
         Err(e) => {

@@ -92,9 +92,10 @@ pub struct SimConfig {
     /// The run's seed: the network's random draws, every node's identity and every engine's
     /// entropy derive from it.
     pub seed: u64,
-    /// Virtual time at which the run starts. `None` means today's midnight UTC, read from the
-    /// wall clock when the simulator is built (OpenMLS checks KeyPackage lifetimes against the
-    /// real clock, so simulated time must stay near it). A replay on another day must pass the
+    /// Virtual time at which the run starts. `None` means [`stable_start_utc`](crate::stable_start_utc)
+    /// (midnight UTC opening the current 8-week window), read from the wall clock when the
+    /// simulator is built (OpenMLS checks KeyPackage lifetimes against the
+    /// real clock, so simulated time must stay near it). A replay in another window must pass the
     /// start time of the original run; [`Sim::replay_hint`](crate::Sim::replay_hint) prints it.
     pub start: Option<Timestamp>,
     /// The link every pair of nodes uses unless overridden.

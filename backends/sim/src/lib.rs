@@ -26,8 +26,9 @@
 //! ## Start time
 //!
 //! OpenMLS checks KeyPackage lifetimes against the real clock, so virtual time starts near it:
-//! by default at today's midnight UTC. Replaying a run on another day therefore needs the
-//! original start time as well as the seed: [`Sim::replay_hint`] prints both, and a
+//! by default at midnight UTC at the start of the current 8-week window
+//! ([`stable_start_utc`]), so a seeded run replays identically for weeks. Replaying a run from
+//! another window needs the original start time as well as the seed: [`Sim::replay_hint`] prints both, and a
 //! [`Divergence`] carries them — put them in every failure message.
 //!
 //! ## Running an experiment
@@ -113,6 +114,6 @@ pub use converge::{ConvergedState, Difference, Divergence};
 pub use error::{Activity, Failure, SimError};
 pub use faults::Fault;
 pub use node::{NodeId, Target};
-pub use seeds::todays_midnight_utc;
+pub use seeds::stable_start_utc;
 pub use sim::Sim;
 pub use stats::{Counters, Fate, MessageKind, Stats};

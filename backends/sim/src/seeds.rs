@@ -43,13 +43,22 @@ pub(crate) fn network_rng(run_seed: u64) -> ChaCha8Rng {
     ChaCha8Rng::from_seed(derive(b"network", run_seed, &[]))
 }
 
-/// Midnight UTC of the current day, from the wall clock.
-pub fn todays_midnight_utc() -> Timestamp {
+/// How long one default start time stays in use: 8 weeks, well inside the 12-week validity of
+/// the KeyPackages and leaf nodes an engine signs at its (virtual) start.
+const START_WINDOW_MS: u64 = 56 * DAY_MS;
+
+/// The default start of a simulation: midnight UTC at the beginning of the current 8-week
+/// window (counted from the Unix epoch), from the wall clock.
+///
+/// OpenMLS checks KeyPackage lifetimes against the real clock, so virtual time must start near
+/// it; rounding down to a long window keeps a seeded run identical for weeks instead of
+/// changing every midnight, so a seed that passed yesterday replays the same today.
+pub fn stable_start_utc() -> Timestamp {
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0);
-    Timestamp(now_ms - now_ms % DAY_MS)
+    Timestamp(now_ms - now_ms % START_WINDOW_MS)
 }
 
 #[cfg(test)]
@@ -69,13 +78,13 @@ mod tests {
     }
 
     #[test]
-    fn the_default_start_is_a_midnight_close_to_now() {
-        let start = todays_midnight_utc();
+    fn the_default_start_is_a_midnight_at_most_eight_weeks_ago() {
+        let start = stable_start_utc();
         assert_eq!(start.0 % DAY_MS, 0);
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
-        assert!(now >= start.0 && now - start.0 < DAY_MS + 1_000);
+        assert!(now >= start.0 && now - start.0 < START_WINDOW_MS + 1_000);
     }
 }

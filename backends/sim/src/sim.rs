@@ -54,7 +54,7 @@ impl Sim {
     /// A simulator without nodes, at the configured start time.
     pub fn new(config: SimConfig) -> Result<Sim, SimError> {
         config.link.validate()?;
-        let start = config.start.unwrap_or_else(seeds::todays_midnight_utc);
+        let start = config.start.unwrap_or_else(seeds::stable_start_utc);
         let mut trace = Trace::new(start, config.keep_trace);
         trace.line(
             start,

@@ -65,3 +65,17 @@ fn the_same_seed_repeats_the_run_bit_for_bit_and_another_seed_differs() {
     assert_ne!(digest_a, digest_c, "another seed, another trace");
     assert_ne!(logs_a, logs_c, "another seed, other ids and authenticators");
 }
+
+#[test]
+fn a_run_starting_at_the_oldest_default_start_still_forms_a_group() {
+    // The default start may lie up to 8 weeks in the past; KeyPackages signed then must still
+    // pass OpenMLS's lifetime check against the real clock.
+    const DAY_MS: u64 = 86_400_000;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .expect("a clock after 1970");
+    let oldest = demls::Timestamp(now - 56 * DAY_MS);
+    let (_, logs) = run(13, oldest);
+    assert!(logs.iter().any(|l| l.contains("Joined")));
+}

@@ -5,7 +5,7 @@ mod sim_demo;
 
 #[test]
 fn the_demo_forms_a_group_and_loses_about_five_percent_of_copies_besides_the_partition() {
-    let start = Some(demls_sim::todays_midnight_utc());
+    let start = Some(demls_sim::stable_start_utc());
     let s = sim_demo::run(1, start).expect("the experiment runs");
     assert!(s.formed, "{s:?}");
     assert_eq!(s.sent, 80);

@@ -434,6 +434,9 @@ pub fn emergency_holds_back_commit_proposal(seed: u64) -> ScenarioResult {
         matches!((emergency_decided, deferred_opened), (Some(d), Some(o)) if o >= d),
         "the deferred request was opened once the emergency proposal was decided",
     )?;
+    // `late` hears again: if the emergency commit ended the epoch before its proposal was
+    // decided, that proposal is obsolete and `late` re-requests it once it learns the commit.
+    sim.deafen(late, false).map_err(|e| e.to_string())?;
     let target_member = sim.member_id(target);
     let both_removed = sim.run_until(60_000, |s| {
         s.group(frozen_node, &g).is_some_and(|x| {
@@ -441,7 +444,6 @@ pub fn emergency_holds_back_commit_proposal(seed: u64) -> ScenarioResult {
         })
     });
     require(&sim, both_removed, "both commit proposals were committed")?;
-    sim.deafen(late, false).map_err(|e| e.to_string())?;
     sim.set_latency(5, 25).map_err(|e| e.to_string())?;
     let honest = without(&nodes, &[bad, target, second]);
     chat(&mut sim, &g, &honest, "after the freeze")?;

@@ -5,9 +5,9 @@
 use demls::{EngineParams, Event, GroupId, Timestamp};
 use demls_sim::{Link, NodeId, Sim, SimConfig};
 
-/// One start time for both runs of a test, so a run crossing midnight cannot differ.
+/// One start time for both runs of a test, so a run crossing a window boundary cannot differ.
 pub fn start() -> Timestamp {
-    demls_sim::todays_midnight_utc()
+    demls_sim::stable_start_utc()
 }
 
 pub fn gid(name: &str) -> GroupId {
