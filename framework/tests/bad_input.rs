@@ -470,3 +470,80 @@ fn an_invalid_key_package_announcement_is_rejected() {
     assert_eq!(state(&net, 0, &g), before);
     still_works(&mut net, &g, 1);
 }
+
+#[test]
+fn a_catch_up_request_that_does_not_open_under_its_epoch_key_is_rejected() {
+    let (mut net, g) = group(2);
+    for i in 2..4 {
+        net.add_member(i, common::params());
+        net.join(i, &g);
+        net.run(5_000);
+    }
+    net.assert_converged(&g, &[0, 1, 2, 3]);
+    let before = state(&net, 1, &g);
+    let t = topics(&g);
+    // Asking from epoch 1 (retained by every member) under a key that is not epoch 1's.
+    let body = wire::sealed::seal_catch_up(&[7; 16], g.as_bytes(), 1, [1; 12]);
+    let forged = Envelope::new(Kind::CatchUp, g.as_bytes(), 1, body).encode_to_vec();
+    assert_eq!(
+        inject_rejected(&mut net, 1, &t.group, forged),
+        RejectReason::NotAMember
+    );
+    assert_eq!(state(&net, 1, &g), before);
+    still_works(&mut net, &g, 2);
+}
+
+#[test]
+fn a_bundle_with_foreign_nested_or_undecodable_content_is_rejected_whole() {
+    let (mut net, g) = group(3);
+    let before = state(&net, 1, &g);
+    let t = topics(&g);
+    let genuine = net.adversary(2, &g).encrypt_frame(&chat(b"inside a bundle"));
+    let other = gid("other");
+    let foreign = Envelope::new(Kind::Mls, other.as_bytes(), before.epoch, vec![1]).encode_to_vec();
+    let nested = Envelope::new(Kind::Bundle, g.as_bytes(), before.epoch, vec![]).encode_to_vec();
+    for bad in [foreign, nested, vec![0xff; 5]] {
+        let body = wire::bundle::Bundle {
+            envelopes: vec![genuine.clone(), bad],
+        };
+        let env = Envelope::new(
+            Kind::Bundle,
+            g.as_bytes(),
+            before.epoch,
+            prost::Message::encode_to_vec(&body),
+        )
+        .encode_to_vec();
+        let out = net.inject(1, &t.group, env);
+        assert!(
+            matches!(
+                out.events.as_slice(),
+                [Event::Rejected {
+                    reason: RejectReason::Malformed,
+                    ..
+                }]
+            ),
+            "one rejection and nothing of the bundle processed: {:?}",
+            out.events
+        );
+        assert!(out.publish.is_empty());
+    }
+    assert_eq!(state(&net, 1, &g), before);
+    // The same message in a well-formed bundle is delivered like one sent alone.
+    let body = wire::bundle::Bundle {
+        envelopes: vec![genuine],
+    };
+    let env = Envelope::new(
+        Kind::Bundle,
+        g.as_bytes(),
+        before.epoch,
+        prost::Message::encode_to_vec(&body),
+    )
+    .encode_to_vec();
+    let out = net.inject(1, &t.group, env);
+    assert!(
+        out.events
+            .iter()
+            .any(|e| matches!(e, Event::MessageReceived { payload, .. } if payload == b"inside a bundle"))
+    );
+    still_works(&mut net, &g, 1);
+}

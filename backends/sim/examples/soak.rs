@@ -30,6 +30,15 @@ const SCENARIOS: &[Scenario] = &[
     ("lossy_network_20pct", lossy),
     ("small_consensus", scenarios::small_consensus),
     ("missed_vote_catch_up", scenarios::missed_vote_catch_up),
+    ("offline_1_epoch", |seed| {
+        scenarios::offline_catch_up(seed, 1)
+    }),
+    ("offline_5_epochs", |seed| {
+        scenarios::offline_catch_up(seed, 5)
+    }),
+    ("offline_50_epochs", |seed| {
+        scenarios::offline_catch_up(seed, 50)
+    }),
     ("ordinary_member_leaves", scenarios::ordinary_member_leaves),
     ("epoch_steward_leaves", scenarios::epoch_steward_leaves),
     ("last_steward_leaves", scenarios::last_steward_leaves),

@@ -49,19 +49,25 @@ pub enum MessageKind {
     RatchetTree,
     /// A sealed certificate part for a member catching up.
     Certificate,
+    /// A request to catch up from a member stuck in an old epoch.
+    CatchUp,
+    /// Several envelopes in one message (a catch-up answer).
+    Bundle,
     /// Bytes that do not decode as a de-MLS envelope.
     Undecodable,
 }
 
 impl MessageKind {
     /// Every kind, in order.
-    pub const ALL: [MessageKind; 7] = [
+    pub const ALL: [MessageKind; 9] = [
         MessageKind::Mls,
         MessageKind::Commit,
         MessageKind::KeyPackage,
         MessageKind::Welcome,
         MessageKind::RatchetTree,
         MessageKind::Certificate,
+        MessageKind::CatchUp,
+        MessageKind::Bundle,
         MessageKind::Undecodable,
     ];
 
@@ -74,6 +80,8 @@ impl MessageKind {
             Ok((_, Kind::Welcome)) => MessageKind::Welcome,
             Ok((_, Kind::RatchetTree)) => MessageKind::RatchetTree,
             Ok((_, Kind::Certificate)) => MessageKind::Certificate,
+            Ok((_, Kind::CatchUp)) => MessageKind::CatchUp,
+            Ok((_, Kind::Bundle)) => MessageKind::Bundle,
             Ok((_, Kind::Unspecified)) | Err(_) => MessageKind::Undecodable,
         }
     }

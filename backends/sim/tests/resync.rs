@@ -11,3 +11,18 @@ use demls_sim::scenarios;
 fn a_member_that_missed_a_whole_vote_catches_up_by_certificate() {
     check(scenarios::missed_vote_catch_up(11));
 }
+
+#[test]
+fn a_member_offline_for_one_epoch_catches_up() {
+    check(scenarios::offline_catch_up(12, 1));
+}
+
+#[test]
+fn a_member_offline_for_five_epochs_catches_up() {
+    check(scenarios::offline_catch_up(13, 5));
+}
+
+#[test]
+fn a_member_offline_for_fifty_epochs_catches_up() {
+    check(scenarios::offline_catch_up(14, 50));
+}

@@ -102,13 +102,16 @@ fn select(group: &Group, me: MemberId) -> Vec<ProposalRecord> {
 /// commit it, and applies it (or enters it into the selection window).
 pub(crate) fn create_commit(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> {
     group.meta.commit_due = None;
-    // A commit for this epoch is being selected or waits for its proposals' votes here, or
-    // traffic from a later epoch shows this member is behind: committing now could only fork.
+    // A commit for this epoch is being selected or waits for its proposals' votes here: the
+    // end of that settles what comes next.
     let epoch = group.epoch();
-    if !group.candidates.is_empty()
-        || !group.future.is_empty()
-        || group.parked.iter().any(|h| h.epoch == epoch)
-    {
+    if !group.candidates.is_empty() || group.parked.iter().any(|h| h.epoch == epoch) {
+        return Ok(());
+    }
+    // Traffic from a later epoch shows this member is behind: committing now could only fork.
+    // Try again later (catching up reschedules sooner; unconfirmed claims expire).
+    if !group.future.is_empty() || group.sync.is_behind(step.now) {
+        group.meta.commit_due = Some(step.now.plus_ms(step.params.repair_retry_ms));
         return Ok(());
     }
     // Just restarted: wait until members that moved on meanwhile had time to say so.

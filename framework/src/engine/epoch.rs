@@ -38,7 +38,7 @@ pub(crate) fn after_merge(
         step.out.unsubscribe.push(group.topics.welcome.clone());
         return Ok(());
     }
-    group.sync.entered_epoch(step.now);
+    group.sync.entered_epoch(epoch, step.now);
     let me = step.me();
     let named: Vec<(ProposalId, ProposalAction)> = plan
         .proposals
@@ -56,6 +56,18 @@ pub(crate) fn after_merge(
         policy.on_commit(view, &facts, step.now)
     });
     let old: BTreeSet<MemberId> = group.roster().ids().collect();
+    let old_key = group.commit_key;
+    let certificates: Vec<(ProposalId, Vec<Vec<u8>>)> = plan
+        .proposals
+        .iter()
+        .map(|id| {
+            let parts = group
+                .consensus
+                .certificate(id, super::sync::CERTIFICATE_VOTES_PER_PART);
+            (*id, parts)
+        })
+        .filter(|(_, parts)| !parts.is_empty())
+        .collect();
     group.push_epoch(step.crypto, step.params.max_past_epochs)?;
     let roster = group.roster().clone();
     let new: BTreeSet<MemberId> = roster.ids().collect();
@@ -78,6 +90,8 @@ pub(crate) fn after_merge(
             sealed,
             committer: plan.committer,
             authenticator_after: authenticator.clone(),
+            key: old_key,
+            certificates,
         },
         step.params.retained_commits,
     );

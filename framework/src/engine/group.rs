@@ -371,13 +371,13 @@ impl Group {
             .iter()
             .map(|h| h.since.plus_ms(params.commit_grace_ms))
             .min();
-        // Traffic held for a later epoch means this member is behind: ask for the commit.
-        let behind = self
+        // Traffic of a later epoch means this member is behind: ask to catch up.
+        let held_overdue = self
             .future
             .iter()
             .map(|h| h.since.plus_ms(params.repair_delay_ms))
-            .min()
-            .map(|t| self.sync.commit_request_due(t, params));
+            .min();
+        let behind = self.sync.catch_up_due(self.epoch(), held_overdue, params);
         [
             self.meta.commit_due,
             self.meta.selection_due,

@@ -12,7 +12,7 @@ use openmls::prelude::ProtocolMessage;
 
 use crate::mls::{MlsState, Processed};
 use crate::types::{GroupId, Timestamp, Topic};
-use crate::wire::{Envelope, Frame, Kind, frame, sealed};
+use crate::wire::{Envelope, Frame, Kind, bundle, frame, sealed};
 
 fn rejected(group_id: Option<GroupId>, reason: RejectReason, detail: impl Into<String>) -> Output {
     let detail = detail.into();
@@ -59,7 +59,9 @@ impl Engine {
         };
         if let Some(group) = self.groups.get(&gid) {
             let expected = match kind {
-                Kind::Mls | Kind::Commit | Kind::Certificate => &group.topics.group,
+                Kind::Mls | Kind::Commit | Kind::Certificate | Kind::CatchUp | Kind::Bundle => {
+                    &group.topics.group
+                }
                 _ => &group.topics.welcome,
             };
             if topic != expected {
@@ -72,7 +74,7 @@ impl Engine {
             return match kind {
                 // An exact copy of something already processed (a re-published answer to someone
                 // else's repair request, a transport duplicate) is dropped before any work.
-                Kind::Mls | Kind::Commit | Kind::Certificate
+                Kind::Mls | Kind::Commit | Kind::Certificate | Kind::CatchUp
                     if group_mut(&mut self.groups, &gid)
                         .sync
                         .is_duplicate(payload, now) =>
@@ -84,8 +86,20 @@ impl Engine {
                     self.group_step(&gid, now, |g, s| on_commit(g, s, &topic, env, payload))
                 }
                 Kind::Certificate => {
-                    self.group_step(&gid, now, |g, s| on_certificate(g, s, env, payload))
+                    self.group_step(&gid, now, |g, s| on_certificate(g, s, &topic, env, payload))
                 }
+                Kind::CatchUp => self.group_step(&gid, now, |g, s| on_catch_up(g, s, env, payload)),
+                // Each bundled envelope is processed as if it had arrived alone, in order.
+                Kind::Bundle => match bundle::unpack(&env.group_id, &env.body) {
+                    Ok(inner) => Ok((
+                        Output::default(),
+                        inner.into_iter().map(|e| (topic.clone(), e)).collect(),
+                    )),
+                    Err(e) => Ok((
+                        rejected(Some(gid), RejectReason::Malformed, e.to_string()),
+                        Vec::new(),
+                    )),
+                },
                 Kind::KeyPackage => self.group_step(&gid, now, |g, s| {
                     keypackages::on_key_package(g, s, &env.body)
                 }),
@@ -124,6 +138,7 @@ fn epoch_window(
         return Ok(false); // from before this member joined: not meant for it
     }
     if epoch > current {
+        group.sync.note_ahead(epoch, step.now);
         if epoch - current > step.params.max_future_epochs {
             return reject(
                 RejectReason::FutureEpoch,
@@ -222,7 +237,7 @@ fn on_mls(
             }
             group
                 .sync
-                .note_message(&chat.message_id, raw, step.params.message_log);
+                .note_message(&chat.message_id, epoch, raw, step.params.message_log);
             group.sync.note_references(&chat.history, step.now);
             step.out.event(Event::MessageReceived {
                 group_id: group.id.clone(),
@@ -236,10 +251,10 @@ fn on_mls(
         Some(frame::Body::Consensus(bytes)) => governance::ingest(group, step, &bytes, sender),
         Some(frame::Body::Status(status)) => {
             group.sync.note_references(&status.recent, step.now);
-            // A member announcing an epoch this one has left is behind: offer it the commit.
+            // A member announcing an epoch this one has left is behind: offer it the commits.
             let delay = step.params.repair_delay_ms;
             if epoch < group.epoch() && group.sync.left_long_ago(step.now, delay) {
-                sync::answer_commit(group, step, epoch, delay);
+                sync::answer_catch_up(group, step, epoch, delay)?;
             }
             Ok(())
         }
@@ -327,25 +342,33 @@ fn on_commit(
 }
 
 /// A sealed certificate part: proof of a proposal's outcome for members catching up in
-/// `env.epoch`. Members of other epochs only note that it was sent (their own answer to the
-/// same request is then unnecessary).
+/// `env.epoch`. Parts for a later epoch are held until this member gets there (a catch-up
+/// answer sends them ahead of the commit that needs them); members past that epoch only note
+/// that it was sent (their own answer to the same request is then unnecessary).
 fn on_certificate(
     group: &mut Group,
     step: &mut Step<'_>,
+    topic: &Topic,
     env: Envelope,
     raw: &[u8],
 ) -> Result<(), Abort> {
-    group.sync.mark_seen(raw);
     let Ok(id) = sealed::certificate_proposal(&env.body) else {
+        group.sync.mark_seen(raw);
         return reject(
             RejectReason::Malformed,
             "certificate part without a proposal id",
         );
     };
+    let current = group.epoch();
+    if env.epoch > current {
+        epoch_window(group, step, topic, raw.to_vec(), env.epoch, current)?;
+        return Ok(());
+    }
+    group.sync.mark_seen(raw);
     group
         .sync
         .note_answered(sync::certificate_key(env.epoch, &id), step.now);
-    if env.epoch != group.epoch() {
+    if env.epoch != current {
         return Ok(());
     }
     let Ok((_, part)) =
@@ -357,6 +380,37 @@ fn on_certificate(
         );
     };
     governance::ingest_certificate(group, step, &part)
+}
+
+/// A member stuck in `env.epoch` asks to catch up. Members that left that epoch and still
+/// retain its commit check that the request opens under that epoch's key (only its members
+/// can ask) and schedule an answer; a request from a later epoch shows this member is behind.
+fn on_catch_up(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    env: Envelope,
+    raw: &[u8],
+) -> Result<(), Abort> {
+    group.sync.mark_seen(raw);
+    let current = group.epoch();
+    if env.epoch > current {
+        group.sync.note_ahead(env.epoch, step.now);
+        return Ok(());
+    }
+    if env.epoch == current || env.epoch < group.meta.joined_epoch {
+        return Ok(());
+    }
+    let Some(key) = group.commits.get(&env.epoch).map(|c| c.key) else {
+        tracing::debug!(group = %group.id.display(), epoch = env.epoch, "catch-up request beyond retained history");
+        return Ok(());
+    };
+    if sealed::open_catch_up(&key, &env.group_id, env.epoch, &env.body).is_err() {
+        return reject(
+            RejectReason::NotAMember,
+            "catch-up request does not open with its epoch's key",
+        );
+    }
+    sync::answer_catch_up(group, step, env.epoch, 0)
 }
 
 fn group_mut<'a>(

@@ -140,7 +140,9 @@ impl Engine {
             return Ok((Output::default(), Vec::new()));
         };
         let expected = match kind {
-            Kind::Mls | Kind::Commit | Kind::Certificate => &join.topics.group,
+            Kind::Mls | Kind::Commit | Kind::Certificate | Kind::CatchUp | Kind::Bundle => {
+                &join.topics.group
+            }
             _ => &join.topics.welcome,
         };
         let mut out = Output::default();
@@ -182,8 +184,13 @@ impl Engine {
                 }
                 join.trees.push((env.epoch, env.body));
             }
-            // Certificate parts serve members catching up in an epoch a joiner never had.
-            Kind::Certificate | Kind::KeyPackage | Kind::Unspecified => {
+            // Certificate parts and catch-up requests serve members catching up in an epoch a
+            // joiner never had.
+            Kind::Certificate
+            | Kind::CatchUp
+            | Kind::Bundle
+            | Kind::KeyPackage
+            | Kind::Unspecified => {
                 return Ok((out, Vec::new()));
             }
         }

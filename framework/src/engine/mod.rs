@@ -396,7 +396,9 @@ impl Engine {
                 })),
             };
             let envelope = governance::publish_frame(group, step, &frame)?;
-            group.sync.note_message(&id, &envelope, max_log);
+            group
+                .sync
+                .note_message(&id, group.epoch(), &envelope, max_log);
             Ok(())
         })?;
         Ok((message_id, out))

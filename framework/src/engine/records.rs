@@ -84,6 +84,12 @@ pub struct CommitRecord {
     pub committer: MemberId,
     /// The authenticator of the epoch the commit started.
     pub authenticator_after: Vec<u8>,
+    /// The epoch key of `epoch` (seals this commit, certificate parts and catch-up requests
+    /// for members still in `epoch`), kept so that a member far behind can still be answered.
+    pub key: [u8; 16],
+    /// Certificate parts proving the outcome of each proposal the commit applied, built when it
+    /// was applied (while the votes were at hand), served to members catching up.
+    pub certificates: Vec<(ProposalId, Vec<Vec<u8>>)>,
 }
 
 /// Small per-group scalars.

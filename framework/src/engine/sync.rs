@@ -1,8 +1,9 @@
 //! Repairing losses: duplicate suppression, causal history and status beacons that reveal
 //! missed application messages, repair requests answered by any member holding the missing
-//! bytes, re-sending one's own votes on undecided proposals, asking for the commit of an
-//! epoch this member is stuck in, and certificates proving the outcome of proposals a parked
-//! commit names but this member saw no decision for.
+//! bytes, re-sending one's own votes on undecided proposals, catching up on the commits of
+//! epochs this member missed (with the messages and certificates each needs), and
+//! certificates proving the outcome of proposals a parked commit names but this member saw no
+//! decision for.
 //!
 //! Messages and commits are re-published as *original* bytes (envelopes exactly as first
 //! published), so a member that already has one drops the copy by its digest before any MLS
@@ -18,7 +19,7 @@ use super::event::ProposalAction;
 use super::group::Group;
 use super::{Abort, Step, governance};
 use crate::types::{Epoch, ProposalId, Timestamp, Topic};
-use crate::wire::{Envelope, Frame, Kind, Repair, Status, frame, sealed};
+use crate::wire::{Envelope, Frame, Kind, Repair, Status, bundle, frame, sealed};
 
 /// Ids of the latest messages carried as causal history in every chat message.
 pub(crate) const HISTORY: usize = 4;
@@ -33,7 +34,15 @@ const MISSING: usize = 512;
 /// Repair attempts per missing message before giving up.
 const ATTEMPTS: u32 = 8;
 /// Votes per certificate part (about 200 bytes each, so a part stays near 52 KB).
-const CERTIFICATE_VOTES_PER_PART: usize = 256;
+pub(crate) const CERTIFICATE_VOTES_PER_PART: usize = 256;
+/// Epochs of history one catch-up answer covers (a member far behind asks again from where
+/// the answer left it; answers stay within a receiver's default future-epoch window).
+pub(crate) const CATCH_UP_EPOCHS: u64 = 8;
+/// Application messages one catch-up answer carries at most.
+const CATCH_UP_MESSAGES: usize = 512;
+/// How long unconfirmed evidence of being behind is believed: envelope epochs are not
+/// authenticated, so a made-up far-future epoch must not silence this member for good.
+const AHEAD_BELIEF_MS: u64 = 20_000;
 
 fn digest(bytes: &[u8]) -> [u8; 32] {
     let mut out = [0u8; 32];
@@ -104,7 +113,8 @@ pub(crate) struct SyncState {
     duplicate_at: HashMap<[u8; 32], Timestamp>,
     known: Bounded<Vec<u8>>,
     recent: VecDeque<Vec<u8>>,
-    log: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// Application message envelopes by message id, with the epoch they were sent in.
+    log: BTreeMap<Vec<u8>, (Epoch, Vec<u8>)>,
     log_order: VecDeque<Vec<u8>>,
     missing: BTreeMap<Vec<u8>, Missing>,
     /// This member's own consensus envelopes (proposal and votes), per proposal.
@@ -112,7 +122,10 @@ pub(crate) struct SyncState {
     answers: Vec<Answer>,
     next_status: Option<Timestamp>,
     next_resend: Option<Timestamp>,
-    commit_requested: Option<(Epoch, Timestamp)>,
+    /// The latest epoch heard of beyond this member's, and since when (it is behind).
+    ahead: Option<(Epoch, Timestamp)>,
+    /// When this member last asked to catch up, and from which epoch.
+    catch_up_requested: Option<(Epoch, Timestamp)>,
     proposals_requested: BTreeMap<ProposalId, Timestamp>,
     /// Set after a restart: the next tick announces this member's epoch unconditionally.
     announce: bool,
@@ -143,9 +156,27 @@ impl SyncState {
         }
     }
 
-    /// Notes that this member just entered a new epoch.
-    pub(crate) fn entered_epoch(&mut self, now: Timestamp) {
+    /// Notes that this member just entered `epoch`.
+    pub(crate) fn entered_epoch(&mut self, epoch: Epoch, now: Timestamp) {
         self.entered_at = Some(now);
+        if self.ahead.is_some_and(|(e, _)| e <= epoch) {
+            self.ahead = None;
+        }
+    }
+
+    /// Notes traffic of `epoch`, later than this member's: it is behind. (The epoch of an
+    /// envelope is not authenticated; a claim nobody confirms is dropped after a while.)
+    pub(crate) fn note_ahead(&mut self, epoch: Epoch, now: Timestamp) {
+        match self.ahead {
+            Some((e, _)) if e >= epoch => {}
+            _ => self.ahead = Some((epoch, now)),
+        }
+    }
+
+    /// True while recent traffic shows later epochs than this member's.
+    pub(crate) fn is_behind(&self, now: Timestamp) -> bool {
+        self.ahead
+            .is_some_and(|(_, since)| since.plus_ms(AHEAD_BELIEF_MS) > now)
     }
 
     /// True if a member announcing an older epoch now is really behind: this member left that
@@ -176,8 +207,9 @@ impl SyncState {
         self.recent.iter().rev().take(HISTORY).cloned().collect()
     }
 
-    /// Records an application message this member sent or received, with its envelope.
-    pub(crate) fn note_message(&mut self, id: &[u8], envelope: &[u8], cap: usize) {
+    /// Records an application message of `epoch` this member sent or received, with its
+    /// envelope.
+    pub(crate) fn note_message(&mut self, id: &[u8], epoch: Epoch, envelope: &[u8], cap: usize) {
         self.missing.remove(id);
         if !self.known.insert(id.to_vec(), KNOWN) {
             return;
@@ -186,7 +218,7 @@ impl SyncState {
         while self.recent.len() > STATUS_RECENT {
             self.recent.pop_front();
         }
-        self.log.insert(id.to_vec(), envelope.to_vec());
+        self.log.insert(id.to_vec(), (epoch, envelope.to_vec()));
         self.log_order.push_back(id.to_vec());
         while self.log_order.len() > cap.max(1) {
             if let Some(old) = self.log_order.pop_front() {
@@ -245,17 +277,23 @@ impl SyncState {
         });
     }
 
-    /// When the next request for a missing commit may go out, given that the oldest held
-    /// future message becomes overdue at `overdue`.
-    pub(crate) fn commit_request_due(
+    /// When this member, in `epoch`, should next ask to catch up, given that the oldest held
+    /// future message (if any) becomes overdue at `held_overdue`. A request from an earlier
+    /// epoch was answered (at least in part): the next one may go at once.
+    pub(crate) fn catch_up_due(
         &self,
-        overdue: Timestamp,
+        epoch: Epoch,
+        held_overdue: Option<Timestamp>,
         params: &super::EngineParams,
-    ) -> Timestamp {
-        match self.commit_requested {
-            Some((_, t)) => overdue.max(t.plus_ms(params.repair_retry_ms)),
-            None => overdue,
-        }
+    ) -> Option<Timestamp> {
+        let ahead = self
+            .ahead
+            .map(|(_, since)| since.plus_ms(params.repair_delay_ms));
+        let overdue = [held_overdue, ahead].into_iter().flatten().min()?;
+        Some(match self.catch_up_requested {
+            Some((e, t)) if e == epoch => overdue.max(t.plus_ms(params.repair_retry_ms)),
+            _ => overdue,
+        })
     }
 
     /// The earliest time there is repair work.
@@ -269,10 +307,17 @@ impl SyncState {
                 None => m.noticed.plus_ms(params.repair_delay_ms),
             })
             .min();
-        [answers, missing, self.next_status, self.next_resend]
-            .into_iter()
-            .flatten()
-            .min()
+        let forget_ahead = self.ahead.map(|(_, since)| since.plus_ms(AHEAD_BELIEF_MS));
+        [
+            answers,
+            missing,
+            self.next_status,
+            self.next_resend,
+            forget_ahead,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 }
 
@@ -295,7 +340,7 @@ pub(crate) fn on_repair(
     let max = step.params.repair_backoff_ms;
     let topic = group.topics.group.clone();
     for id in repair.messages.iter().take(64) {
-        if let Some(bytes) = group.sync.log.get(id).cloned() {
+        if let Some((_, bytes)) = group.sync.log.get(id).cloned() {
             let due = step.now.plus_ms(backoff(step, max));
             group.sync.schedule(due, step.now, topic.clone(), bytes);
         }
@@ -312,36 +357,77 @@ pub(crate) fn on_repair(
         // ... and proof of its outcome once decided here.
         answer_certificate(group, step, sender_epoch, &id)?;
     }
-    if repair.wants_commit && repair.commit_for_epoch >= sender_epoch {
-        answer_commit(group, step, repair.commit_for_epoch, 0);
-    }
     Ok(())
 }
 
-/// Schedules re-publication of the commit that ended `epoch` (held here), after `delay` plus a
-/// random backoff (none for its own author, who answers first).
-pub(crate) fn answer_commit(group: &mut Group, step: &mut Step<'_>, epoch: Epoch, delay: u64) {
-    let Some(rec) = group.commits.get(&epoch) else {
-        return;
+/// Schedules a catch-up answer for a member stuck in `from`: for each retained epoch from
+/// `from` on (at most [`CATCH_UP_EPOCHS`]), the certificates of the proposals its commit
+/// applied (sealed under that epoch's key), the application messages of that epoch still in
+/// the log, and the commit itself — everything re-published as this member holds it, so the
+/// asker can process each epoch as if it had been there. Sent after `delay` plus a random
+/// backoff (none for the commit's own author, who answers first), unless someone else
+/// re-published the first commit meanwhile.
+pub(crate) fn answer_catch_up(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    from: Epoch,
+    delay: u64,
+) -> Result<(), Abort> {
+    let Some(first) = group.commits.get(&from) else {
+        return Ok(());
     };
-    let env = Envelope::new(
-        Kind::Commit,
-        group.id.as_bytes(),
-        rec.epoch,
-        rec.sealed.clone(),
-    );
-    let spread = if rec.committer == step.me() {
+    let gid = group.id.as_bytes().to_vec();
+    let first_commit =
+        Envelope::new(Kind::Commit, &gid, from, first.sealed.clone()).encode_to_vec();
+    let key = digest(&first_commit);
+    if group.sync.answers.iter().any(|a| a.key == key) {
+        return Ok(());
+    }
+    let spread = if first.committer == step.me() {
         0
     } else {
         backoff(step, step.params.repair_backoff_ms)
     };
+    // (epoch, envelope, a bundle ends after it): each epoch's messages travel with, and
+    // before, the commit that ends it.
+    let mut items: Vec<(Epoch, Vec<u8>, bool)> = Vec::new();
+    let mut messages = 0usize;
+    for epoch in from..from.saturating_add(CATCH_UP_EPOCHS) {
+        let Some(rec) = group.commits.get(&epoch) else {
+            break;
+        };
+        for (id, parts) in &rec.certificates {
+            for part in parts {
+                let nonce = step
+                    .crypto
+                    .entropy()
+                    .array::<{ sealed::SEAL_NONCE_LEN }>()?;
+                let body = sealed::seal_certificate(&rec.key, &gid, epoch, &id.0, nonce, part);
+                let env = Envelope::new(Kind::Certificate, &gid, epoch, body);
+                items.push((epoch, env.encode_to_vec(), false));
+            }
+        }
+        for (message_epoch, bytes) in group.sync.log.values() {
+            if *message_epoch == epoch && messages < CATCH_UP_MESSAGES {
+                items.push((epoch, bytes.clone(), false));
+                messages += 1;
+            }
+        }
+        let commit = Envelope::new(Kind::Commit, &gid, epoch, rec.sealed.clone());
+        items.push((epoch, commit.encode_to_vec(), true));
+    }
+    let count = items.len();
+    let envelopes = bundle::pack(&gid, items, step.params.max_inbound_bytes);
+    tracing::debug!(group = %group.id.display(), from, count, bundles = envelopes.len(), "catch-up answer scheduled");
     let topic = group.topics.group.clone();
-    group.sync.schedule(
+    group.sync.schedule_under(
+        key,
         step.now.plus_ms(delay + spread),
         step.now,
         topic,
-        env.encode_to_vec(),
+        envelopes,
     );
+    Ok(())
 }
 
 /// A commit for `epoch` just arrived: publishes it once more with probability
@@ -376,14 +462,28 @@ fn answer_certificate(
     epoch: Epoch,
     id: &ProposalId,
 ) -> Result<(), Abort> {
-    let Some(key) = group.members_at(epoch).map(|m| m.key) else {
+    let key = group
+        .members_at(epoch)
+        .map(|m| m.key)
+        .or_else(|| group.commits.get(&epoch).map(|c| c.key));
+    let Some(key) = key else {
         return Ok(());
     };
     let answer_key = certificate_key(epoch, &id.0);
     if group.sync.answers.iter().any(|a| a.key == answer_key) {
         return Ok(());
     }
-    let parts = group.consensus.certificate(id, CERTIFICATE_VOTES_PER_PART);
+    let mut parts = group.consensus.certificate(id, CERTIFICATE_VOTES_PER_PART);
+    if parts.is_empty() {
+        // Forgotten by the consensus plugin: perhaps kept with the commit that applied it.
+        parts = group
+            .commits
+            .values()
+            .flat_map(|c| c.certificates.iter())
+            .find(|(p, _)| p == id)
+            .map(|(_, parts)| parts.clone())
+            .unwrap_or_default();
+    }
     if parts.is_empty() {
         return Ok(());
     }
@@ -456,24 +556,37 @@ pub(crate) fn tick(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> 
             request.proposals.push(id.as_bytes().to_vec());
         }
     }
-    // Stuck in an epoch others have left: their traffic is held as "future".
+    // Stuck in an epoch others have left: their traffic is held as "future", or was too far
+    // ahead to hold.
     let epoch = group.epoch();
-    let stuck = group
+    let held_overdue = group
         .future
         .iter()
-        .any(|h| h.since.plus_ms(params.repair_delay_ms) <= now);
-    if stuck {
-        let again = match group.sync.commit_requested {
-            Some((e, t)) => e != epoch || t.plus_ms(params.repair_retry_ms) <= now,
-            None => true,
-        };
-        if again {
-            group.sync.commit_requested = Some((epoch, now));
-            request.wants_commit = true;
-            request.commit_for_epoch = epoch;
-        }
+        .map(|h| h.since.plus_ms(params.repair_delay_ms))
+        .min();
+    let due = group.sync.catch_up_due(epoch, held_overdue, params);
+    if due.is_some_and(|t| t <= now) {
+        group.sync.catch_up_requested = Some((epoch, now));
+        let nonce = step
+            .crypto
+            .entropy()
+            .array::<{ sealed::SEAL_NONCE_LEN }>()?;
+        let gid = group.id.as_bytes().to_vec();
+        let body = sealed::seal_catch_up(&group.commit_key, &gid, epoch, nonce);
+        tracing::debug!(group = %group.id.display(), epoch, "asking to catch up");
+        step.out.publish(
+            &group.topics.group,
+            Envelope::new(Kind::CatchUp, &gid, epoch, body).encode_to_vec(),
+        );
     }
-    if !request.messages.is_empty() || !request.proposals.is_empty() || request.wants_commit {
+    if group
+        .sync
+        .ahead
+        .is_some_and(|(_, since)| since.plus_ms(AHEAD_BELIEF_MS) <= now)
+    {
+        group.sync.ahead = None;
+    }
+    if !request.messages.is_empty() || !request.proposals.is_empty() {
         governance::publish_frame(
             group,
             step,
@@ -532,4 +645,42 @@ pub(crate) fn tick(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn being_behind_ends_on_reaching_the_epoch_or_when_nobody_confirms_it() {
+        let mut s = SyncState::default();
+        let t = Timestamp(1_000);
+        assert!(!s.is_behind(t));
+        s.note_ahead(9, t);
+        assert!(s.is_behind(t.plus_ms(AHEAD_BELIEF_MS - 1)));
+        assert!(!s.is_behind(t.plus_ms(AHEAD_BELIEF_MS)), "unconfirmed claims expire");
+        s.note_ahead(7, t.plus_ms(5)); // an older claim does not refresh a newer one
+        assert_eq!(s.ahead, Some((9, t)));
+        s.entered_epoch(8, t);
+        assert!(s.is_behind(t), "still short of epoch 9");
+        s.entered_epoch(9, t);
+        assert!(!s.is_behind(t));
+    }
+
+    #[test]
+    fn a_catch_up_request_waits_for_the_retry_interval_only_within_one_epoch() {
+        let params = crate::engine::EngineParams::default();
+        let mut s = SyncState::default();
+        let t = Timestamp(10_000);
+        assert_eq!(s.catch_up_due(3, None, &params), None, "not behind");
+        s.note_ahead(6, t);
+        let first = t.plus_ms(params.repair_delay_ms);
+        assert_eq!(s.catch_up_due(3, None, &params), Some(first));
+        s.catch_up_requested = Some((3, first));
+        assert_eq!(
+            s.catch_up_due(3, None, &params),
+            Some(first.plus_ms(params.repair_retry_ms))
+        );
+        assert_eq!(s.catch_up_due(4, None, &params), Some(first), "progress: ask again at once");
+    }
 }

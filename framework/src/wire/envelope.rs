@@ -25,6 +25,11 @@ pub enum Kind {
     /// A part of the proof of a proposal's outcome, sealed for members still in `epoch`
     /// ([`super::sealed::seal_certificate`]), sent to members catching up.
     Certificate = 6,
+    /// A member stuck in `epoch` asks for the commits it missed; the body is sealed under that
+    /// epoch's key ([`super::sealed::seal_catch_up`]) so only a member of it can ask.
+    CatchUp = 7,
+    /// Several envelopes of the group to process in order ([`super::bundle`]).
+    Bundle = 8,
 }
 
 /// The outer message: which group and epoch it belongs to and what it carries.

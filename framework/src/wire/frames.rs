@@ -63,12 +63,7 @@ pub struct Repair {
     /// Application message ids the sender is missing.
     #[prost(bytes = "vec", repeated, tag = "1")]
     pub messages: Vec<Vec<u8>>,
-    /// The sender is stuck in this epoch and asks for the commit that ended it (0 = none).
-    #[prost(uint64, tag = "2")]
-    pub commit_for_epoch: u64,
-    /// Set when `commit_for_epoch` is meaningful (epoch 0 is a valid epoch).
-    #[prost(bool, tag = "3")]
-    pub wants_commit: bool,
+    // Tags 2 and 3 are retired (a commit request, replaced by the `CatchUp` envelope).
     /// Proposal ids whose proposal or votes the sender is missing.
     #[prost(bytes = "vec", repeated, tag = "4")]
     pub proposals: Vec<Vec<u8>>,

@@ -5,6 +5,7 @@
 //! voting proposal is a [`GroupProposal`]; a commit's authenticated data is a [`CommitInfo`].
 //! The exact schema is in `specs/de-mls.md`.
 
+pub mod bundle;
 mod envelope;
 mod frames;
 mod proposals;

@@ -9,6 +9,10 @@
 //!   `epoch`. Body: `proposal_id (32 bytes) ‖ nonce ‖ ciphertext ‖ tag`, associated data
 //!   `"demls/certificate/v1" ‖ len(group_id) as u8 ‖ group_id ‖ epoch ‖ proposal_id`. The
 //!   proposal id is in the clear so that members who already answered can tell the part was sent.
+//! - **Catch-up requests**: proof that the asker holds the key of the epoch it is stuck in, so
+//!   that only a (former) member of that epoch can make others re-publish history. Body:
+//!   `nonce ‖ tag` (an empty plaintext), associated data
+//!   `"demls/catch-up/v1" ‖ len(group_id) as u8 ‖ group_id ‖ epoch`.
 
 use ring::aead::{AES_128_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 
@@ -17,6 +21,7 @@ use crate::types::Epoch;
 
 const DOMAIN: &[u8] = b"demls/commit/v1";
 const CERTIFICATE_DOMAIN: &[u8] = b"demls/certificate/v1";
+const CATCH_UP_DOMAIN: &[u8] = b"demls/catch-up/v1";
 
 /// Length of the proposal id in front of a sealed certificate part.
 pub const PROPOSAL_ID_LEN: usize = 32;
@@ -118,6 +123,36 @@ pub fn open_certificate(
     Ok((id, open_with(raw_key, aad, &body[PROPOSAL_ID_LEN..])?))
 }
 
+/// Seals a catch-up request from a member stuck in `epoch`.
+pub fn seal_catch_up(
+    raw_key: &[u8; 16],
+    group_id: &[u8],
+    epoch: Epoch,
+    nonce: [u8; SEAL_NONCE_LEN],
+) -> Vec<u8> {
+    seal_with(
+        raw_key,
+        aad_in(CATCH_UP_DOMAIN, group_id, epoch, &[]),
+        nonce,
+        &[],
+    )
+}
+
+/// Checks a catch-up request: it must open under the key of `epoch` and carry nothing else.
+pub fn open_catch_up(
+    raw_key: &[u8; 16],
+    group_id: &[u8],
+    epoch: Epoch,
+    body: &[u8],
+) -> Result<(), WireError> {
+    let plain = open_with(raw_key, aad_in(CATCH_UP_DOMAIN, group_id, epoch, &[]), body)?;
+    if plain.is_empty() {
+        Ok(())
+    } else {
+        Err(WireError::Unseal)
+    }
+}
+
 fn open_with(raw_key: &[u8; 16], aad: Vec<u8>, sealed: &[u8]) -> Result<Vec<u8>, WireError> {
     if sealed.len() < NONCE_LEN + AES_128_GCM.tag_len() {
         return Err(WireError::Unseal);
@@ -171,5 +206,25 @@ mod tests {
             "domains differ"
         );
         assert!(open_certificate(&k, b"g", 3, &body[..20]).is_err());
+    }
+
+    #[test]
+    fn catch_up_requests_open_only_under_their_epoch_key_and_are_nothing_else() {
+        let k = [9u8; 16];
+        let body = seal_catch_up(&k, b"g", 5, [7; SEAL_NONCE_LEN]);
+        assert!(open_catch_up(&k, b"g", 5, &body).is_ok());
+        assert!(open_catch_up(&[8u8; 16], b"g", 5, &body).is_err());
+        assert!(open_catch_up(&k, b"g", 6, &body).is_err());
+        assert!(open_catch_up(&k, b"h", 5, &body).is_err());
+        assert!(open(&k, b"g", 5, &body).is_err(), "not a commit");
+        let commit = seal(&k, b"g", 5, [7; SEAL_NONCE_LEN], b"");
+        assert!(
+            open_catch_up(&k, b"g", 5, &commit).is_err(),
+            "domains differ"
+        );
+        let mut tampered = body.clone();
+        tampered[0] ^= 1;
+        assert!(open_catch_up(&k, b"g", 5, &tampered).is_err());
+        assert!(open_catch_up(&k, b"g", 5, &body[..10]).is_err());
     }
 }

@@ -8,13 +8,9 @@ use demls::{GroupId, MemberId};
 
 use super::{
     Outcome, ScenarioResult, chat, finish, form, group_id, grow_until_line, multi_sim, quick_multi,
-    require, stewards,
+    require, stewards, without,
 };
 use crate::{NodeId, Sim};
-
-fn without(nodes: &[NodeId], out: &[NodeId]) -> Vec<NodeId> {
-    nodes.iter().copied().filter(|n| !out.contains(n)).collect()
-}
 
 fn outcome(sim: &Sim, scenario: &'static str, seed: u64, epoch: u64) -> ScenarioResult {
     Ok(Outcome {

@@ -22,7 +22,7 @@ pub use multi::{
     concurrent_stewards, deadlock_recovery, emergency_holds_back_commit_proposal, lossy_network,
     malicious_steward, silent_epoch_steward, silent_steward_list, small_consensus,
 };
-pub use resync::missed_vote_catch_up;
+pub use resync::{missed_vote_catch_up, offline_catch_up};
 
 use demls::engine::{EngineParams, Event};
 use demls::policy::MultiPolicyConfig;
@@ -126,6 +126,11 @@ pub fn form(sim: &mut Sim, nodes: &[NodeId], group: &GroupId) -> Result<(), Stri
     Ok(())
 }
 
+/// `nodes` without those in `out`.
+pub(crate) fn without(nodes: &[NodeId], out: &[NodeId]) -> Vec<NodeId> {
+    nodes.iter().copied().filter(|n| !out.contains(n)).collect()
+}
+
 /// Every listed member sends one message.
 pub fn chat(sim: &mut Sim, group: &GroupId, nodes: &[NodeId], tag: &str) -> Result<(), String> {
     for &n in nodes {
@@ -177,10 +182,12 @@ pub fn finish(
     })?;
     let lost = sim.undelivered(group, honest);
     if !lost.is_empty() {
+        dump_events(sim, honest);
         return Err(format!(
             "{} application messages were not delivered to every connected member (first: {:?}); {}",
             lost.len(),
-            lost.first().map(|u| (&u.sender, &u.missing)),
+            lost.first()
+                .map(|u| (&u.sender, u.epoch, u.sent_at.0 - sim.start().0, &u.missing)),
             sim.replay_hint()
         ));
     }

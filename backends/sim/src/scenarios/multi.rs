@@ -6,16 +6,12 @@ use demls::{GroupId, Outcome as Decision, Submission};
 
 use super::{
     LazySwitch, Outcome, ScenarioResult, chat, committers, finish, form, group_id, grow_until_line,
-    multi_sim, quick_multi, require, stewards,
+    multi_sim, quick_multi, require, stewards, without,
 };
 use crate::{Link, NodeId, Sim};
 
 fn epoch_of(sim: &Sim, group: &GroupId, node: NodeId) -> u64 {
     sim.group(node, group).map_or(0, |s| s.epoch)
-}
-
-fn without(nodes: &[NodeId], out: &[NodeId]) -> Vec<NodeId> {
-    nodes.iter().copied().filter(|n| !out.contains(n)).collect()
 }
 
 fn pick(nodes: &[NodeId], avoid: &[NodeId]) -> Result<NodeId, String> {
