@@ -40,6 +40,9 @@ pub struct EpochView<'a> {
     pub ready: &'a [ReadyProposal],
     /// Proposals (of any kind) still being voted on.
     pub open: &'a [(ProposalId, ProposalAction)],
+    /// Members asking to be re-added without a vote (a commit is due for them like for a
+    /// decided proposal).
+    pub rejoins: &'a [MemberId],
 }
 
 /// A commit the engine wants to make or has received, as the policy judges it.

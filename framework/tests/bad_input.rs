@@ -141,6 +141,7 @@ fn a_message_on_the_wrong_topic_is_rejected() {
 fn chat(payload: &[u8]) -> Frame {
     Frame {
         body: Some(frame::Body::Chat(wire::Chat {
+            resent_from_epoch: None,
             message_id: vec![7; 16],
             payload: payload.to_vec(),
             sent_at: 0,
@@ -498,7 +499,9 @@ fn a_bundle_with_foreign_nested_or_undecodable_content_is_rejected_whole() {
     let (mut net, g) = group(3);
     let before = state(&net, 1, &g);
     let t = topics(&g);
-    let genuine = net.adversary(2, &g).encrypt_frame(&chat(b"inside a bundle"));
+    let genuine = net
+        .adversary(2, &g)
+        .encrypt_frame(&chat(b"inside a bundle"));
     let other = gid("other");
     let foreign = Envelope::new(Kind::Mls, other.as_bytes(), before.epoch, vec![1]).encode_to_vec();
     let nested = Envelope::new(Kind::Bundle, g.as_bytes(), before.epoch, vec![]).encode_to_vec();
@@ -540,10 +543,8 @@ fn a_bundle_with_foreign_nested_or_undecodable_content_is_rejected_whole() {
     )
     .encode_to_vec();
     let out = net.inject(1, &t.group, env);
-    assert!(
-        out.events
-            .iter()
-            .any(|e| matches!(e, Event::MessageReceived { payload, .. } if payload == b"inside a bundle"))
-    );
+    assert!(out.events.iter().any(
+        |e| matches!(e, Event::MessageReceived { payload, .. } if payload == b"inside a bundle")
+    ));
     still_works(&mut net, &g, 1);
 }

@@ -13,6 +13,14 @@ use demls_sim::scenarios::{self, ScenarioResult};
 
 type Scenario = (&'static str, fn(u64) -> ScenarioResult);
 
+fn split(members: usize, minority: usize, stewards_on_both_sides: bool) -> scenarios::Split {
+    scenarios::Split {
+        members,
+        minority,
+        stewards_on_both_sides,
+    }
+}
+
 fn lossy(seed: u64) -> ScenarioResult {
     scenarios::lossy_network(seed, 0.2)
 }
@@ -38,6 +46,16 @@ const SCENARIOS: &[Scenario] = &[
     }),
     ("offline_50_epochs", |seed| {
         scenarios::offline_catch_up(seed, 50)
+    }),
+    ("beyond_history_rejoin", scenarios::beyond_history_rejoin),
+    ("split_10_20_fork", |seed| {
+        scenarios::split_and_heal(seed, split(30, 10, true))
+    }),
+    ("split_15_15_fork", |seed| {
+        scenarios::split_and_heal(seed, split(30, 15, true))
+    }),
+    ("split_10_20_stewards_on_one_side", |seed| {
+        scenarios::split_and_heal(seed, split(30, 10, false))
     }),
     ("ordinary_member_leaves", scenarios::ordinary_member_leaves),
     ("epoch_steward_leaves", scenarios::epoch_steward_leaves),

@@ -183,6 +183,7 @@ impl Adversary {
                 .expect("exporter works");
             let info = CommitInfo {
                 proposals: proposals.iter().map(|x| x.to_vec()).collect(),
+                rejoins: Vec::new(),
             };
             let out = mls
                 .commit(

@@ -53,13 +53,17 @@ pub enum MessageKind {
     CatchUp,
     /// Several envelopes in one message (a catch-up answer).
     Bundle,
+    /// A member's request to be re-added without a vote.
+    Rejoin,
+    /// A member's branch history after meeting another branch of a fork.
+    ForkNotice,
     /// Bytes that do not decode as a de-MLS envelope.
     Undecodable,
 }
 
 impl MessageKind {
     /// Every kind, in order.
-    pub const ALL: [MessageKind; 9] = [
+    pub const ALL: [MessageKind; 11] = [
         MessageKind::Mls,
         MessageKind::Commit,
         MessageKind::KeyPackage,
@@ -68,6 +72,8 @@ impl MessageKind {
         MessageKind::Certificate,
         MessageKind::CatchUp,
         MessageKind::Bundle,
+        MessageKind::Rejoin,
+        MessageKind::ForkNotice,
         MessageKind::Undecodable,
     ];
 
@@ -82,6 +88,8 @@ impl MessageKind {
             Ok((_, Kind::Certificate)) => MessageKind::Certificate,
             Ok((_, Kind::CatchUp)) => MessageKind::CatchUp,
             Ok((_, Kind::Bundle)) => MessageKind::Bundle,
+            Ok((_, Kind::Rejoin)) => MessageKind::Rejoin,
+            Ok((_, Kind::ForkNotice)) => MessageKind::ForkNotice,
             Ok((_, Kind::Unspecified)) | Err(_) => MessageKind::Undecodable,
         }
     }

@@ -3,7 +3,8 @@
 
 mod common;
 
-use common::{formed, gid, quiet_config};
+use common::{check, formed, gid, quiet_config};
+use demls_sim::scenarios;
 use demls_sim::{Fate, Link, NodeId};
 
 #[test]
@@ -81,4 +82,28 @@ fn a_partition_blocks_delivery_between_sets_and_heal_restores_it() {
         "after healing everything arrives"
     );
     sim.check_converged(&g, &nodes).expect("no epoch changed");
+}
+
+#[test]
+fn a_15_15_split_where_both_halves_commit_heals_to_one_branch() {
+    check(scenarios::split_and_heal(
+        1,
+        scenarios::Split {
+            members: 30,
+            minority: 15,
+            stewards_on_both_sides: true,
+        },
+    ));
+}
+
+#[test]
+fn a_10_20_split_with_every_steward_on_the_larger_side_heals_by_catch_up() {
+    check(scenarios::split_and_heal(
+        2,
+        scenarios::Split {
+            members: 30,
+            minority: 10,
+            stewards_on_both_sides: false,
+        },
+    ));
 }

@@ -26,3 +26,8 @@ fn a_member_offline_for_five_epochs_catches_up() {
 fn a_member_offline_for_fifty_epochs_catches_up() {
     check(scenarios::offline_catch_up(14, 50));
 }
+
+#[test]
+fn a_member_behind_every_retained_history_rejoins_without_a_vote_and_misses_nothing() {
+    check(scenarios::beyond_history_rejoin(15));
+}

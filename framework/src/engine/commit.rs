@@ -31,6 +31,7 @@ pub(crate) fn applicable(rec: &ProposalRecord, roster: &Roster) -> bool {
 /// Plans this member's next commit: sets `commit_due` if it is a steward with work to do.
 pub(crate) fn schedule(group: &mut Group, step: &mut Step<'_>) {
     if !group.candidates.is_empty() {
+        tracing::trace!(group = %group.id.display(), "commit being selected");
         return; // a commit for this epoch is already being selected
     }
     let roster = group.roster().clone();
@@ -43,11 +44,16 @@ pub(crate) fn schedule(group: &mut Group, step: &mut Step<'_>) {
         .filter(|r| !matches!(r.action, ProposalAction::Election { .. }))
         .filter_map(|r| r.decided_at)
         .min();
+    let ready_at = [ready_at, group.rejoins.oldest()]
+        .into_iter()
+        .flatten()
+        .min();
     let Some(ready_at) = ready_at else {
         group.meta.commit_due = None;
         return;
     };
     let at = group.with_view(step.me(), |policy, view| policy.commit_at(view, ready_at));
+    tracing::trace!(group = %group.id.display(), ?at, rejoins = group.rejoins.requests.len(), "commit planned");
     group.meta.commit_due = match (group.meta.commit_due, at) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (_, b) => b,
@@ -106,11 +112,13 @@ pub(crate) fn create_commit(group: &mut Group, step: &mut Step<'_>) -> Result<()
     // end of that settles what comes next.
     let epoch = group.epoch();
     if !group.candidates.is_empty() || group.parked.iter().any(|h| h.epoch == epoch) {
+        tracing::debug!(group = %group.id.display(), "not committing: a commit of this epoch is pending");
         return Ok(());
     }
     // Traffic from a later epoch shows this member is behind: committing now could only fork.
     // Try again later (catching up reschedules sooner; unconfirmed claims expire).
     if !group.future.is_empty() || group.sync.is_behind(step.now) {
+        tracing::debug!(group = %group.id.display(), held = group.future.len(), "not committing: behind");
         group.meta.commit_due = Some(step.now.plus_ms(step.params.repair_retry_ms));
         return Ok(());
     }
@@ -147,13 +155,15 @@ pub(crate) fn create_commit(group: &mut Group, step: &mut Step<'_>) -> Result<()
         rec.status = ProposalStatus::Obsolete;
         group.put_proposal(rec);
     }
-    if chosen
-        .iter()
-        .all(|r| matches!(r.action, ProposalAction::Election { .. }))
+    let removed: Vec<MemberId> = chosen.iter().filter_map(|r| r.action.removes()).collect();
+    let rejoining = super::rejoin::selectable(group, step, &removed);
+    if rejoining.is_empty()
+        && chosen
+            .iter()
+            .all(|r| matches!(r.action, ProposalAction::Election { .. }))
     {
         return Ok(());
     }
-    let removed: Vec<MemberId> = chosen.iter().filter_map(|r| r.action.removes()).collect();
     let added: Vec<MemberId> = chosen
         .iter()
         .filter_map(|r| match r.action {
@@ -176,13 +186,29 @@ pub(crate) fn create_commit(group: &mut Group, step: &mut Step<'_>) -> Result<()
         }
     };
     let roster = group.roster().clone();
-    let removes: Vec<u32> = removed
+    let mut removes: Vec<u32> = removed
         .iter()
         .filter_map(|m| roster.get(m).map(|e| e.leaf))
         .collect();
     let ids: Vec<ProposalId> = chosen.iter().map(|r| r.id).collect(); // ascending: BTreeMap order
+    let mut rejoins = Vec::with_capacity(rejoining.len());
+    let mut welcomed = added.clone();
+    for (member, request, key_package) in rejoining {
+        // Ascending member order: the requests are a BTreeMap.
+        if let Some(entry) = roster.get(&member) {
+            removes.push(entry.leaf);
+            adds.push(key_package);
+            welcomed.push(member);
+            rejoins.push(wire::Rejoin {
+                member_id: member.as_bytes().to_vec(),
+                key_package_ref: request.reference,
+                since_epoch: request.since,
+            });
+        }
+    }
     let info = CommitInfo {
         proposals: ids.iter().map(|id| id.as_bytes().to_vec()).collect(),
+        rejoins: rejoins.clone(),
     };
     let key = group.commit_key;
     group.mls_touched = true;
@@ -200,7 +226,9 @@ pub(crate) fn create_commit(group: &mut Group, step: &mut Step<'_>) -> Result<()
     let nonce = step.crypto.entropy().array()?;
     let sealed = sealed::seal(&key, group.id.as_bytes(), epoch, nonce, &output.commit);
     let gid = group.id.as_bytes().to_vec();
-    let envelope = Envelope::new(Kind::Commit, &gid, epoch, sealed.clone()).encode_to_vec();
+    let envelope = Envelope::new(Kind::Commit, &gid, epoch, sealed.clone())
+        .with_branch(&group.branch)
+        .encode_to_vec();
     // Echoes of our own commit come back: they are duplicates, not commits to process.
     group.sync.mark_seen(&envelope);
     step.out.publish(&group.topics.group, envelope);
@@ -218,21 +246,23 @@ pub(crate) fn create_commit(group: &mut Group, step: &mut Step<'_>) -> Result<()
             author: me,
             rank,
             proposals: ids,
+            rejoins,
             sealed,
             own: true,
         });
         group.meta.selection_due = Some(step.now.plus_ms(window));
-        group.pending_welcome = output.welcome.map(|w| (w, added));
+        group.pending_welcome = output.welcome.map(|w| (w, welcomed));
         return Ok(());
     }
     group.mls.merge_pending(&step.provider())?;
-    publish_welcome(group, step, output.welcome.map(|w| (w, added)))?;
+    publish_welcome(group, step, output.welcome.map(|w| (w, welcomed)))?;
     epoch::after_merge(
         group,
         step,
         CommitPlan {
             committer: me,
             proposals: ids,
+            rejoins,
         },
         sealed,
     )
@@ -255,6 +285,7 @@ pub(crate) fn publish_welcome(
     let topic = group.topics.welcome.clone();
     let welcome = Envelope::new(Kind::Welcome, &gid, epoch, welcome).encode_to_vec();
     let tree = Envelope::new(Kind::RatchetTree, &gid, epoch, tree).encode_to_vec();
+    tracing::debug!(group = %group.id.display(), epoch, joiners = added.len(), "welcome published");
     step.out.publish(&topic, welcome.clone());
     step.out.publish(&topic, tree.clone());
     let shared = std::sync::Arc::new((welcome, tree));

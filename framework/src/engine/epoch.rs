@@ -108,6 +108,7 @@ pub(crate) fn after_merge(
     }
     group.with_policy_mut(me, |policy, view| policy.on_epoch(view, step.now));
     group.refresh_voters(me);
+    super::rejoin::after_commit(group, step, &plan.rejoins)?;
     tracing::info!(group = %group.id.display(), epoch, members = roster.len(), added = added.len(), removed = removed.len(), "epoch advanced");
     step.out.event(Event::EpochAdvanced {
         group_id: group.id.clone(),

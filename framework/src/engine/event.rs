@@ -302,6 +302,21 @@ pub enum Event {
         payload: Vec<u8>,
         /// The epoch it was sent in.
         epoch: Epoch,
+        /// True when it arrived as a re-send after a rejoin or a fork (first sent on a branch
+        /// or in an epoch this member could not read); `epoch` is then the re-send's epoch.
+        resent: bool,
+    },
+    /// Two branches of the group met (a fork after a partition) and the survival rule was
+    /// applied to the commits that ended their last common epoch. If this member's branch did
+    /// not survive, it is re-added to the surviving one (its messages sent after the fork are
+    /// sent again there, its removal requests requested again).
+    ForkResolved {
+        /// The group.
+        group_id: GroupId,
+        /// The last epoch both branches share.
+        fork_epoch: Epoch,
+        /// Whether this member's branch survived.
+        survived: bool,
     },
     /// This node was removed from the group; its group state has been erased.
     Removed {

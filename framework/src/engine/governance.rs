@@ -29,8 +29,9 @@ pub(crate) fn publish_frame(
     let ciphertext = group
         .mls
         .encrypt(&step.provider(), step.identity, &wire::encode(frame))?;
-    let env =
-        Envelope::new(Kind::Mls, group.id.as_bytes(), group.epoch(), ciphertext).encode_to_vec();
+    let env = Envelope::new(Kind::Mls, group.id.as_bytes(), group.epoch(), ciphertext)
+        .with_branch(&group.branch)
+        .encode_to_vec();
     group.sync.mark_seen(&env);
     step.out.publish(&group.topics.group, env.clone());
     Ok(env)

@@ -48,6 +48,8 @@ pub(crate) struct Candidate {
     pub rank: crate::steward::CommitRank,
     /// The voting proposals it applies.
     pub proposals: Vec<ProposalId>,
+    /// The members it re-adds without a vote.
+    pub rejoins: Vec<crate::wire::Rejoin>,
     /// The sealed commit (envelope body).
     pub sealed: Vec<u8>,
     /// True for this member's own commit (pending in OpenMLS).
@@ -150,6 +152,18 @@ pub(crate) struct Group {
     pub mls_touched: bool,
     /// When this member loaded the group from storage after a restart.
     pub restarted_at: Option<Timestamp>,
+    /// Members asking to be re-added without a vote.
+    pub rejoins: super::rejoin::Rejoins,
+    /// Set by a step that found this member must rejoin: the last epoch it shares with the
+    /// group (the engine starts the rejoin after the step).
+    pub wants_rejoin: Option<Epoch>,
+    /// True while this member waits to be re-added: it neither commits nor processes group
+    /// traffic (it is buffered for the replacement state).
+    pub rejoining: bool,
+    /// Fork detection and resolution state.
+    pub fork: super::fork::ForkState,
+    /// The branch tag of the current epoch.
+    pub branch: [u8; super::fork::TAG_LEN],
     /// Record writes of the current step.
     dirty: Vec<(Vec<u8>, Option<Vec<u8>>)>,
 }
@@ -165,6 +179,7 @@ impl Group {
     ) -> Result<Group, EngineError> {
         let commit_key = mls.commit_envelope_key(crypto)?;
         let members = EpochMembers::of(mls.roster(), commit_key);
+        let branch = super::fork::tag_of(&mls.epoch_authenticator());
         Ok(Group {
             keys: Keys::of(&id),
             topics: GroupTopics::of(&id),
@@ -186,6 +201,11 @@ impl Group {
             sync: Default::default(),
             mls_touched: false,
             restarted_at: None,
+            rejoins: Default::default(),
+            wants_rejoin: None,
+            rejoining: false,
+            fork: Default::default(),
+            branch,
             dirty: Vec::new(),
         })
     }
@@ -333,6 +353,10 @@ impl Group {
         self.welcomes = old.welcomes;
         self.sync = old.sync;
         self.restarted_at = old.restarted_at;
+        self.rejoins = old.rejoins;
+        self.wants_rejoin = old.wants_rejoin;
+        self.rejoining = old.rejoining;
+        self.fork = old.fork;
     }
 
     /// Forgets this step's unwritten record changes (the step is being rolled back).
@@ -358,14 +382,31 @@ impl Group {
     /// Installs the roster of a new epoch, keeping `keep_past` older ones.
     pub(crate) fn push_epoch(&mut self, crypto: &Crypto, keep_past: usize) -> Result<(), MlsError> {
         self.commit_key = self.mls.commit_envelope_key(crypto)?;
+        self.branch = super::fork::tag_of(&self.mls.epoch_authenticator());
         self.epochs
             .push_front(EpochMembers::of(self.mls.roster(), self.commit_key));
         self.epochs.truncate(keep_past + 1);
         Ok(())
     }
 
+    /// The branch tag of `epoch` as this member knows it: the current epoch's, or one a
+    /// retained commit started.
+    pub(crate) fn branch_tag(&self, epoch: Epoch) -> Option<[u8; super::fork::TAG_LEN]> {
+        if epoch == self.epoch() {
+            return Some(self.branch);
+        }
+        let before = epoch.checked_sub(1)?;
+        self.commits
+            .get(&before)
+            .filter(|_| epoch < self.epoch())
+            .map(|c| super::fork::tag_of(&c.authenticator_after))
+    }
+
     /// Earliest time this group needs a tick.
     pub(crate) fn next_deadline(&self, params: &super::EngineParams) -> Option<Timestamp> {
+        if self.rejoining {
+            return None; // frozen until the replacement state arrives
+        }
         let parked = self
             .parked
             .iter()

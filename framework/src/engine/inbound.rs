@@ -57,11 +57,19 @@ impl Engine {
                 Vec::new(),
             ));
         };
+        // A member waiting to be re-added hands everything to its pending join: the old state
+        // is frozen, and traffic of the group it rejoins is held for the replacement.
+        if self.groups.get(&gid).is_some_and(|g| g.rejoining) && self.joins.contains_key(&gid) {
+            return self.on_join_traffic(&gid, topic, kind, env, payload, now);
+        }
         if let Some(group) = self.groups.get(&gid) {
             let expected = match kind {
-                Kind::Mls | Kind::Commit | Kind::Certificate | Kind::CatchUp | Kind::Bundle => {
-                    &group.topics.group
-                }
+                Kind::Mls
+                | Kind::Commit
+                | Kind::Certificate
+                | Kind::CatchUp
+                | Kind::Bundle
+                | Kind::ForkNotice => &group.topics.group,
                 _ => &group.topics.welcome,
             };
             if topic != expected {
@@ -74,39 +82,35 @@ impl Engine {
             return match kind {
                 // An exact copy of something already processed (a re-published answer to someone
                 // else's repair request, a transport duplicate) is dropped before any work.
-                Kind::Mls | Kind::Commit | Kind::Certificate | Kind::CatchUp
+                Kind::Mls | Kind::Commit | Kind::Certificate | Kind::CatchUp | Kind::ForkNotice
                     if group_mut(&mut self.groups, &gid)
                         .sync
                         .is_duplicate(payload, now) =>
                 {
                     Ok((Output::default(), Vec::new()))
                 }
-                Kind::Mls => self.group_step(&gid, now, |g, s| on_mls(g, s, &topic, env, payload)),
-                Kind::Commit => {
-                    self.group_step(&gid, now, |g, s| on_commit(g, s, &topic, env, payload))
-                }
-                Kind::Certificate => {
-                    self.group_step(&gid, now, |g, s| on_certificate(g, s, &topic, env, payload))
-                }
-                Kind::CatchUp => self.group_step(&gid, now, |g, s| on_catch_up(g, s, env, payload)),
-                // Each bundled envelope is processed as if it had arrived alone, in order.
-                Kind::Bundle => match bundle::unpack(&env.group_id, &env.body) {
-                    Ok(inner) => Ok((
-                        Output::default(),
-                        inner.into_iter().map(|e| (topic.clone(), e)).collect(),
-                    )),
-                    Err(e) => Ok((
-                        rejected(Some(gid), RejectReason::Malformed, e.to_string()),
-                        Vec::new(),
-                    )),
-                },
-                Kind::KeyPackage => self.group_step(&gid, now, |g, s| {
-                    keypackages::on_key_package(g, s, &env.body)
-                }),
-                // Welcomes and trees for other joiners: nothing for a member to do.
-                Kind::Welcome | Kind::RatchetTree | Kind::Unspecified => {
+                // Traffic of a branch that lost (or won against) this one: never processable.
+                Kind::Mls | Kind::Commit | Kind::Certificate | Kind::CatchUp
+                    if group_mut(&mut self.groups, &gid)
+                        .fork
+                        .is_foreign(&env.branch) =>
+                {
                     Ok((Output::default(), Vec::new()))
                 }
+                // An envelope of a known epoch with another branch tag: another branch.
+                Kind::Mls | Kind::Commit | Kind::Certificate | Kind::CatchUp
+                    if env.branch.len() == super::fork::TAG_LEN
+                        && group_mut(&mut self.groups, &gid)
+                            .branch_tag(env.epoch)
+                            .is_some_and(|t| t[..] != env.branch[..]) =>
+                {
+                    let (mut out, _) =
+                        self.group_step(&gid, now, |g, s| super::fork::check(g, s, &env))?;
+                    let (o, r) = self.dispatch_group(&gid, &topic, kind, env, payload, now)?;
+                    out.append(o);
+                    Ok((out, r))
+                }
+                _ => self.dispatch_group(&gid, &topic, kind, env, payload, now),
             };
         }
         if self.joins.contains_key(&gid) {
@@ -120,6 +124,54 @@ impl Engine {
             ),
             Vec::new(),
         ))
+    }
+
+    /// Processes an envelope of a group this node is a member of, by kind.
+    fn dispatch_group(
+        &mut self,
+        gid: &GroupId,
+        topic: &Topic,
+        kind: Kind,
+        env: Envelope,
+        payload: &[u8],
+        now: Timestamp,
+    ) -> Result<(Output, Requeue), EngineError> {
+        let gid = gid.clone();
+        let topic = topic.clone();
+        match kind {
+            Kind::Mls => self.group_step(&gid, now, |g, s| on_mls(g, s, &topic, env, payload)),
+            Kind::Commit => {
+                self.group_step(&gid, now, |g, s| on_commit(g, s, &topic, env, payload))
+            }
+            Kind::Certificate => {
+                self.group_step(&gid, now, |g, s| on_certificate(g, s, &topic, env, payload))
+            }
+            Kind::CatchUp => self.group_step(&gid, now, |g, s| on_catch_up(g, s, env, payload)),
+            // Each bundled envelope is processed as if it had arrived alone, in order.
+            Kind::Bundle => match bundle::unpack(&env.group_id, &env.body) {
+                Ok(inner) => Ok((
+                    Output::default(),
+                    inner.into_iter().map(|e| (topic.clone(), e)).collect(),
+                )),
+                Err(e) => Ok((
+                    rejected(Some(gid), RejectReason::Malformed, e.to_string()),
+                    Vec::new(),
+                )),
+            },
+            Kind::KeyPackage => self.group_step(&gid, now, |g, s| {
+                keypackages::on_key_package(g, s, &env.body)
+            }),
+            Kind::Rejoin => self.group_step(&gid, now, |g, s| {
+                super::rejoin::on_rejoin(g, s, env.epoch, &env.body)
+            }),
+            // Welcomes and trees for other joiners: nothing for a member to do.
+            Kind::Welcome | Kind::RatchetTree | Kind::Unspecified => {
+                Ok((Output::default(), Vec::new()))
+            }
+            Kind::ForkNotice => {
+                self.group_step(&gid, now, |g, s| super::fork::on_notice(g, s, env))
+            }
+        }
     }
 }
 
@@ -235,16 +287,21 @@ fn on_mls(
             if chat.payload.len() > step.params.max_app_message_bytes {
                 return reject(RejectReason::Oversized, "application payload");
             }
+            group.sync.note_references(&chat.history, step.now);
+            // A re-send of a message delivered here before (in another envelope): keep quiet.
+            if group.sync.knows_message(&chat.message_id) {
+                return Ok(());
+            }
             group
                 .sync
                 .note_message(&chat.message_id, epoch, raw, step.params.message_log);
-            group.sync.note_references(&chat.history, step.now);
             step.out.event(Event::MessageReceived {
                 group_id: group.id.clone(),
                 sender,
                 message_id: chat.message_id,
                 payload: chat.payload,
                 epoch,
+                resent: chat.resent_from_epoch.is_some(),
             });
             Ok(())
         }

@@ -1,6 +1,12 @@
 //! The joiner's side: announce a KeyPackage, wait for a Welcome addressed to it and for the
 //! ratchet tree of the same epoch (delivered separately, never inside the Welcome), then join.
 //! Group traffic that arrives before the Welcome is held and replayed after joining.
+//!
+//! A *rejoin* is the same with a `Rejoin` announcement, by a member whose current state of the
+//! group cannot follow the others any more (§13 of the spec): the old state stays in place, but
+//! frozen, until the Welcome arrives; then it is erased and replaced in one storage transaction,
+//! keeping only this member's own unsent work — its recent messages (sent again in the new
+//! state) and its pending membership requests.
 
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +31,7 @@ struct JoinRecord {
     group_id: Vec<u8>,
     key_package: Vec<u8>,
     references: Vec<Vec<u8>>,
+    rejoin_since: Option<Epoch>,
 }
 
 fn record_key(group_id: &GroupId) -> Vec<u8> {
@@ -37,6 +44,8 @@ pub(crate) struct PendingJoin {
     pub topics: GroupTopics,
     key_package: Vec<u8>,
     references: Vec<Vec<u8>>,
+    /// For a rejoin: the last epoch this member shares with the group.
+    pub rejoin_since: Option<Epoch>,
     pub next_announce: Timestamp,
     welcomes: Vec<(Epoch, Vec<u8>)>,
     trees: Vec<(Epoch, Vec<u8>)>,
@@ -44,12 +53,13 @@ pub(crate) struct PendingJoin {
 }
 
 impl PendingJoin {
-    /// Generates a KeyPackage and announces it.
+    /// Generates a KeyPackage and announces it (as a rejoin when `rejoin_since` is set).
     pub(crate) fn start(
         group_id: GroupId,
         provider: &Provider<'_, '_, '_>,
         identity: &Identity,
         params: &EngineParams,
+        rejoin_since: Option<Epoch>,
         now: Timestamp,
         out: &mut Output,
     ) -> Result<PendingJoin, EngineError> {
@@ -59,6 +69,7 @@ impl PendingJoin {
             group_id,
             key_package: kp.message,
             references: vec![kp.reference.clone()],
+            rejoin_since,
             next_announce: now.plus_ms(params.join_announce_interval_ms),
             welcomes: Vec::new(),
             trees: Vec::new(),
@@ -71,15 +82,19 @@ impl PendingJoin {
             group_id: join.group_id.clone(),
             key_package_ref: kp.reference,
         });
-        tracing::info!(group = %join.group_id.display(), "join requested");
+        tracing::info!(group = %join.group_id.display(), ?rejoin_since, "join requested");
         Ok(join)
     }
 
     fn announce(&self, out: &mut Output) {
+        let (kind, epoch) = match self.rejoin_since {
+            Some(since) => (Kind::Rejoin, since),
+            None => (Kind::KeyPackage, 0),
+        };
         let env = Envelope::new(
-            Kind::KeyPackage,
+            kind,
             self.group_id.as_bytes(),
-            0,
+            epoch,
             self.key_package.clone(),
         );
         out.publish(&self.topics.welcome, env.encode_to_vec());
@@ -98,6 +113,7 @@ impl PendingJoin {
             group_id: self.group_id.as_bytes().to_vec(),
             key_package: self.key_package.clone(),
             references: self.references.clone(),
+            rejoin_since: self.rejoin_since,
         };
         txn.put(Space::Node, record_key(&self.group_id), encode(&rec));
     }
@@ -114,6 +130,7 @@ impl PendingJoin {
                 group_id,
                 key_package: rec.key_package,
                 references: rec.references,
+                rejoin_since: rec.rejoin_since,
                 next_announce: Timestamp(0),
                 welcomes: Vec::new(),
                 trees: Vec::new(),
@@ -140,9 +157,12 @@ impl Engine {
             return Ok((Output::default(), Vec::new()));
         };
         let expected = match kind {
-            Kind::Mls | Kind::Commit | Kind::Certificate | Kind::CatchUp | Kind::Bundle => {
-                &join.topics.group
-            }
+            Kind::Mls
+            | Kind::Commit
+            | Kind::Certificate
+            | Kind::CatchUp
+            | Kind::Bundle
+            | Kind::ForkNotice => &join.topics.group,
             _ => &join.topics.welcome,
         };
         let mut out = Output::default();
@@ -171,6 +191,7 @@ impl Engine {
                     return Ok((out, Vec::new()));
                 };
                 if !refs.iter().any(|r| join.references.contains(r)) {
+                    tracing::debug!(group = %gid.display(), "a welcome for someone else");
                     return Ok((out, Vec::new())); // a Welcome for someone else
                 }
                 if join.welcomes.len() >= MAX_WELCOMES {
@@ -183,6 +204,7 @@ impl Engine {
                     join.trees.remove(0);
                 }
                 join.trees.push((env.epoch, env.body));
+                tracing::debug!(group = %gid.display(), epoch = env.epoch, "ratchet tree received");
             }
             // Certificate parts and catch-up requests serve members catching up in an epoch a
             // joiner never had.
@@ -190,6 +212,8 @@ impl Engine {
             | Kind::CatchUp
             | Kind::Bundle
             | Kind::KeyPackage
+            | Kind::Rejoin
+            | Kind::ForkNotice
             | Kind::Unspecified => {
                 return Ok((out, Vec::new()));
             }
@@ -207,8 +231,10 @@ impl Engine {
         let Some(join) = self.joins.get(gid) else {
             return Ok((Output::default(), Vec::new()));
         };
+        let rejoin_since = join.rejoin_since;
         let mut bad_trees = Vec::new();
         let mut joined = None;
+        let mut replaced = false;
         'outer: for (w_epoch, welcome_bytes) in &join.welcomes {
             for (t_idx, (t_epoch, tree)) in join.trees.iter().enumerate().rev() {
                 if t_epoch != w_epoch {
@@ -219,6 +245,12 @@ impl Engine {
                 };
                 let txn = Txn::new(&*storage);
                 let provider = Provider::new(&self.crypto, &txn);
+                // A rejoin replaces the old state of the group in the same transaction.
+                if let Some(old) = self.groups.get_mut(gid) {
+                    old.mls.delete(&provider)?;
+                    old.erase(&txn);
+                    replaced = true;
+                }
                 match MlsState::join(&provider, welcome, tree, &self.params.mls()) {
                     Ok((mls, policy_state)) => {
                         let mut group = self.new_group(gid.clone(), mls, now)?;
@@ -238,12 +270,21 @@ impl Engine {
                     Err(e) => {
                         tracing::debug!(group = %gid.display(), error = %e, "welcome + tree did not join");
                         bad_trees.push(t_idx);
+                        if replaced {
+                            // Nothing was written: the old state is still in storage.
+                            drop(txn);
+                            let reload = Txn::new(&*storage);
+                            if let Some(old) = self.groups.get_mut(gid) {
+                                old.reload_mls(&reload, &self.crypto)?;
+                            }
+                            replaced = false;
+                        }
                     }
                 }
             }
         }
         let mut out = Output::default();
-        let Some(group) = joined else {
+        let Some(mut group) = joined else {
             if let Some(join) = self.joins.get_mut(gid) {
                 bad_trees.sort_unstable();
                 bad_trees.dedup();
@@ -255,7 +296,7 @@ impl Engine {
         };
         // Traffic from before our epoch was not meant for us: drop it silently.
         let epoch = group.epoch();
-        let requeue = self
+        let requeue: Requeue = self
             .joins
             .remove(gid)
             .map(|j| j.buffered)
@@ -265,13 +306,31 @@ impl Engine {
                 Envelope::decode_checked(raw).is_ok_and(|(env, _)| env.epoch >= epoch)
             })
             .collect();
-        tracing::info!(group = %gid.display(), epoch = group.epoch(), "joined");
+        // What this member still owes the group from its replaced state: its own recent
+        // messages and its pending membership requests.
+        if let Some(mut old) = self.groups.remove(gid) {
+            let outbox = old.sync.take_outbox();
+            tracing::debug!(group = %gid.display(), messages = outbox.len(), "carried over from the replaced state");
+            group.sync.restore_outbox(outbox);
+            group.meta.deferred_requests = std::mem::take(&mut old.meta.deferred_requests);
+        }
+        tracing::info!(group = %gid.display(), epoch = group.epoch(), rejoin = rejoin_since.is_some(), "joined");
         out.event(Event::Joined {
             group_id: gid.clone(),
             epoch: group.epoch(),
             members: group.roster().len() as u32,
         });
         self.groups.insert(gid.clone(), group);
+        if let Some(since) = rejoin_since {
+            let (o, r) = self.group_step(gid, now, |group, step| {
+                super::rejoin::resend_since(group, step, since)?;
+                super::governance::release_deferred(group, step)
+            })?;
+            out.append(o);
+            let mut requeue = requeue;
+            requeue.extend(r);
+            return Ok((out, requeue));
+        }
         Ok((out, requeue))
     }
 }

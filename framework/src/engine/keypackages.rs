@@ -72,19 +72,8 @@ pub(crate) fn on_key_package(
         Err(e) => return reject(RejectReason::InvalidKeyPackage, e.to_string()),
     };
     if group.roster().contains(&kp.member_id) {
-        // A re-announcement by someone already added: it missed its Welcome. If we sent it,
-        // send it again (the joiner then catches up from that epoch).
-        let resend = group
-            .welcomes
-            .iter()
-            .rev()
-            .find(|(m, _)| *m == kp.member_id)
-            .map(|(_, w)| w.clone());
-        if let Some(envelopes) = resend {
-            let topic = group.topics.welcome.clone();
-            step.out.publish(&topic, envelopes.0.clone());
-            step.out.publish(&topic, envelopes.1.clone());
-        }
+        // A re-announcement by someone already added: it missed its Welcome.
+        resend_welcome(group, step, &kp.member_id);
         return Ok(());
     }
     let buffered = match group.key_packages.get(&kp.member_id) {
@@ -110,6 +99,22 @@ pub(crate) fn on_key_package(
         open_add(group, step, buffered)?;
     }
     Ok(())
+}
+
+/// Publishes again the Welcome (and tree) of our commit that added `member`, if we made one
+/// recently (the joiner then catches up from that epoch).
+pub(crate) fn resend_welcome(group: &Group, step: &mut Step<'_>, member: &MemberId) {
+    let resend = group
+        .welcomes
+        .iter()
+        .rev()
+        .find(|(m, _)| m == member)
+        .map(|(_, w)| w.clone());
+    if let Some(envelopes) = resend {
+        let topic = group.topics.welcome.clone();
+        step.out.publish(&topic, envelopes.0.clone());
+        step.out.publish(&topic, envelopes.1.clone());
+    }
 }
 
 /// Opens the add proposals of buffered KeyPackages that are due (after a freeze lifted, or

@@ -13,6 +13,7 @@
 mod commit;
 mod epoch;
 mod event;
+mod fork;
 mod governance;
 mod group;
 mod inbound;
@@ -21,6 +22,7 @@ mod keypackages;
 mod output;
 mod params;
 mod records;
+mod rejoin;
 mod requests;
 mod selection;
 mod step;
@@ -205,6 +207,9 @@ impl Engine {
             }
         }
         for join in PendingJoin::load_all(&txn)? {
+            if let Some(group) = self.groups.get_mut(&join.group_id) {
+                group.rejoining = true;
+            }
             self.joins.insert(join.group_id.clone(), join);
         }
         Ok(())
@@ -361,6 +366,7 @@ impl Engine {
             &Provider::new(&self.crypto, &txn),
             &self.identity,
             &self.params,
+            None,
             now,
             &mut out,
         )?;
@@ -393,12 +399,13 @@ impl Engine {
                     payload: payload.to_vec(),
                     sent_at: now.0,
                     history: group.sync.history(),
+                    resent_from_epoch: None,
                 })),
             };
             let envelope = governance::publish_frame(group, step, &frame)?;
-            group
-                .sync
-                .note_message(&id, group.epoch(), &envelope, max_log);
+            let epoch = group.epoch();
+            group.sync.note_message(&id, epoch, &envelope, max_log);
+            group.sync.note_sent(&id, payload, epoch, max_log);
             Ok(())
         })?;
         Ok((message_id, out))

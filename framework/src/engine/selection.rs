@@ -36,6 +36,7 @@ pub(crate) fn accept(
             author: plan.committer,
             rank,
             proposals: plan.proposals,
+            rejoins: plan.rejoins,
             sealed,
             own: false,
         });
@@ -62,6 +63,7 @@ pub(crate) fn close(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort>
     let plan = CommitPlan {
         committer: best.author,
         proposals: best.proposals.clone(),
+        rejoins: best.rejoins.clone(),
     };
     if best.own {
         group.mls_touched = true;

@@ -149,19 +149,24 @@ impl Engine {
             requeue: Vec::new(),
         };
         let result = f(group, &mut step);
-        let Step { out, requeue, .. } = step;
+        let Step {
+            mut out, requeue, ..
+        } = step;
         match result {
             Ok(()) => {
                 let erased = !group.mls.is_active();
                 if !erased {
                     group.flush(&txn);
                 }
+                let rejoin = group.wants_rejoin.take();
                 if let Err(e) = txn.commit() {
                     self.reload_group(group_id, now)?;
                     return Err(e.into());
                 }
                 if erased {
                     self.groups.remove(group_id);
+                } else if let Some(since) = rejoin {
+                    out.append(self.start_rejoin(group_id, since, now)?);
                 }
                 Ok((out, requeue))
             }
@@ -209,6 +214,39 @@ impl Engine {
                 Err(e)
             }
         }
+    }
+
+    /// Starts re-joining a group whose state here cannot follow the others any more: freezes
+    /// the old state and announces a fresh KeyPackage as a `Rejoin` (§13).
+    pub(super) fn start_rejoin(
+        &mut self,
+        group_id: &GroupId,
+        since: crate::types::Epoch,
+        now: Timestamp,
+    ) -> Result<Output, EngineError> {
+        let mut out = Output::default();
+        if self.joins.contains_key(group_id) {
+            return Ok(out);
+        }
+        let storage = self.storage.clone();
+        let txn = Txn::new(&*storage);
+        let join = super::join::PendingJoin::start(
+            group_id.clone(),
+            &crate::mls::Provider::new(&self.crypto, &txn),
+            &self.identity,
+            &self.params,
+            Some(since),
+            now,
+            &mut out,
+        )?;
+        join.persist(&txn);
+        txn.commit()?;
+        if let Some(group) = self.groups.get_mut(group_id) {
+            group.rejoining = true;
+        }
+        tracing::info!(group = %group_id.display(), since, "rejoining");
+        self.joins.insert(group_id.clone(), join);
+        Ok(out)
     }
 
     /// Tells the steward policy about a misbehaviour proven by refused input, in a step of its

@@ -38,6 +38,8 @@ pub(crate) const CERTIFICATE_VOTES_PER_PART: usize = 256;
 /// Epochs of history one catch-up answer covers (a member far behind asks again from where
 /// the answer left it; answers stay within a receiver's default future-epoch window).
 pub(crate) const CATCH_UP_EPOCHS: u64 = 8;
+/// Unanswered catch-up requests (in one epoch) after which a member rejoins.
+const REJOIN_AFTER_ATTEMPTS: u32 = 4;
 /// Application messages one catch-up answer carries at most.
 const CATCH_UP_MESSAGES: usize = 512;
 /// How long unconfirmed evidence of being behind is believed: envelope epochs are not
@@ -115,6 +117,9 @@ pub(crate) struct SyncState {
     recent: VecDeque<Vec<u8>>,
     /// Application message envelopes by message id, with the epoch they were sent in.
     log: BTreeMap<Vec<u8>, (Epoch, Vec<u8>)>,
+    /// This member's own recent messages (id, payload, epoch first sent in), to send again
+    /// to members that could not read them (after a rejoin or a fork).
+    outbox: VecDeque<(Vec<u8>, Vec<u8>, Epoch)>,
     log_order: VecDeque<Vec<u8>>,
     missing: BTreeMap<Vec<u8>, Missing>,
     /// This member's own consensus envelopes (proposal and votes), per proposal.
@@ -126,6 +131,8 @@ pub(crate) struct SyncState {
     ahead: Option<(Epoch, Timestamp)>,
     /// When this member last asked to catch up, and from which epoch.
     catch_up_requested: Option<(Epoch, Timestamp)>,
+    /// Catch-up requests made in a row without reaching a later epoch.
+    catch_up_attempts: u32,
     proposals_requested: BTreeMap<ProposalId, Timestamp>,
     /// Set after a restart: the next tick announces this member's epoch unconditionally.
     announce: bool,
@@ -171,6 +178,11 @@ impl SyncState {
             Some((e, _)) if e >= epoch => {}
             _ => self.ahead = Some((epoch, now)),
         }
+    }
+
+    /// Forgets that later epochs were heard of (they were another branch's).
+    pub(crate) fn forget_ahead(&mut self) {
+        self.ahead = None;
     }
 
     /// True while recent traffic shows later epochs than this member's.
@@ -227,6 +239,54 @@ impl SyncState {
         }
     }
 
+    /// Replaces the logged envelope of message `id` by a re-send of it in `epoch` (the copy
+    /// members that could not read the original can read), or logs it if it had aged out.
+    pub(crate) fn replace_logged(&mut self, id: &[u8], epoch: Epoch, envelope: &[u8], cap: usize) {
+        match self.log.get_mut(id) {
+            Some(entry) => *entry = (epoch, envelope.to_vec()),
+            None => {
+                self.known.set.remove(id);
+                self.note_message(id, epoch, envelope, cap);
+            }
+        }
+    }
+
+    /// Whether the application message `id` was delivered or sent here (within memory).
+    pub(crate) fn knows_message(&self, id: &[u8]) -> bool {
+        self.known.contains(&id.to_vec())
+    }
+
+    /// Records an application message this member sent (keeping at most `cap`).
+    pub(crate) fn note_sent(&mut self, id: &[u8], payload: &[u8], epoch: Epoch, cap: usize) {
+        if self.outbox.iter().any(|(i, _, _)| i == id) {
+            return;
+        }
+        self.outbox
+            .push_back((id.to_vec(), payload.to_vec(), epoch));
+        while self.outbox.len() > cap.max(1) {
+            self.outbox.pop_front();
+        }
+    }
+
+    /// This member's own messages first sent in `epoch` or later, oldest first.
+    pub(crate) fn sent_since(&self, epoch: Epoch) -> Vec<(Vec<u8>, Vec<u8>, Epoch)> {
+        self.outbox
+            .iter()
+            .filter(|(_, _, e)| *e >= epoch)
+            .cloned()
+            .collect()
+    }
+
+    /// Takes the outbox (to carry it into a replacement of this group after a rejoin).
+    pub(crate) fn take_outbox(&mut self) -> VecDeque<(Vec<u8>, Vec<u8>, Epoch)> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    /// Installs an outbox carried over from a replaced instance of the group.
+    pub(crate) fn restore_outbox(&mut self, outbox: VecDeque<(Vec<u8>, Vec<u8>, Epoch)>) {
+        self.outbox = outbox;
+    }
+
     /// Notes ids someone else has seen; the unknown ones are missing here.
     pub(crate) fn note_references(&mut self, ids: &[Vec<u8>], now: Timestamp) {
         for id in ids {
@@ -255,6 +315,21 @@ impl SyncState {
 
     fn schedule(&mut self, due: Timestamp, now: Timestamp, topic: Topic, bytes: Vec<u8>) {
         self.schedule_under(digest(&bytes), due, now, topic, vec![bytes]);
+    }
+
+    /// Schedules `envelopes` for publication after a random backoff within
+    /// `repair_backoff_ms`, unless something under `key` is seen first or already scheduled.
+    pub(crate) fn schedule_answer(
+        &mut self,
+        key: [u8; 32],
+        step: &mut Step<'_>,
+        topic: Topic,
+        envelopes: Vec<Vec<u8>>,
+    ) {
+        let due = step
+            .now
+            .plus_ms(backoff(step, step.params.repair_backoff_ms));
+        self.schedule_under(key, due, step.now, topic, envelopes);
     }
 
     fn schedule_under(
@@ -321,6 +396,14 @@ impl SyncState {
     }
 }
 
+/// The branch tag of `epoch` here (empty if unknown).
+fn branch_of(group: &Group, epoch: Epoch) -> Vec<u8> {
+    group
+        .branch_tag(epoch)
+        .map(|t| t.to_vec())
+        .unwrap_or_default()
+}
+
 /// A delay in `[0, max)` that differs between members (so answers spread out), derived from
 /// the entropy source (deterministic in simulations).
 fn backoff(step: &Step<'_>, max: u64) -> u64 {
@@ -377,8 +460,9 @@ pub(crate) fn answer_catch_up(
         return Ok(());
     };
     let gid = group.id.as_bytes().to_vec();
-    let first_commit =
-        Envelope::new(Kind::Commit, &gid, from, first.sealed.clone()).encode_to_vec();
+    let first_commit = Envelope::new(Kind::Commit, &gid, from, first.sealed.clone())
+        .with_branch(&branch_of(group, from))
+        .encode_to_vec();
     let key = digest(&first_commit);
     if group.sync.answers.iter().any(|a| a.key == key) {
         return Ok(());
@@ -403,7 +487,8 @@ pub(crate) fn answer_catch_up(
                     .entropy()
                     .array::<{ sealed::SEAL_NONCE_LEN }>()?;
                 let body = sealed::seal_certificate(&rec.key, &gid, epoch, &id.0, nonce, part);
-                let env = Envelope::new(Kind::Certificate, &gid, epoch, body);
+                let env = Envelope::new(Kind::Certificate, &gid, epoch, body)
+                    .with_branch(&branch_of(group, epoch));
                 items.push((epoch, env.encode_to_vec(), false));
             }
         }
@@ -413,7 +498,8 @@ pub(crate) fn answer_catch_up(
                 messages += 1;
             }
         }
-        let commit = Envelope::new(Kind::Commit, &gid, epoch, rec.sealed.clone());
+        let commit = Envelope::new(Kind::Commit, &gid, epoch, rec.sealed.clone())
+            .with_branch(&branch_of(group, epoch));
         items.push((epoch, commit.encode_to_vec(), true));
     }
     let count = items.len();
@@ -445,7 +531,8 @@ pub(crate) fn echo_commit(
     if backoff(step, members) >= u64::from(step.params.commit_echo_fanout) {
         return;
     }
-    let env = Envelope::new(Kind::Commit, group.id.as_bytes(), epoch, sealed.to_vec());
+    let env = Envelope::new(Kind::Commit, group.id.as_bytes(), epoch, sealed.to_vec())
+        .with_branch(&branch_of(group, epoch));
     let due = step.now.plus_ms(backoff(step, within.max(1)));
     let topic = group.topics.group.clone();
     group
@@ -495,7 +582,11 @@ fn answer_certificate(
             .entropy()
             .array::<{ sealed::SEAL_NONCE_LEN }>()?;
         let body = sealed::seal_certificate(&key, &gid, epoch, &id.0, nonce, &part);
-        envelopes.push(Envelope::new(Kind::Certificate, &gid, epoch, body).encode_to_vec());
+        envelopes.push(
+            Envelope::new(Kind::Certificate, &gid, epoch, body)
+                .with_branch(&branch_of(group, epoch))
+                .encode_to_vec(),
+        );
     }
     let due = step
         .now
@@ -566,6 +657,25 @@ pub(crate) fn tick(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> 
         .min();
     let due = group.sync.catch_up_due(epoch, held_overdue, params);
     if due.is_some_and(|t| t <= now) {
+        let same_epoch = group
+            .sync
+            .catch_up_requested
+            .is_some_and(|(e, _)| e == epoch);
+        group.sync.catch_up_attempts = if same_epoch {
+            group.sync.catch_up_attempts + 1
+        } else {
+            1
+        };
+        // Nobody answered several requests and no other branch was heard of: this member is
+        // behind every member's retained history. It rejoins (re-added without a vote).
+        let fork_window = AHEAD_BELIEF_MS;
+        if group.sync.catch_up_attempts > REJOIN_AFTER_ATTEMPTS
+            && !group.fork.recently_seen(now, fork_window)
+        {
+            tracing::info!(group = %group.id.display(), epoch, "beyond retained history: rejoining");
+            group.wants_rejoin = Some(epoch);
+            return Ok(());
+        }
         group.sync.catch_up_requested = Some((epoch, now));
         let nonce = step
             .crypto
@@ -576,7 +686,9 @@ pub(crate) fn tick(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> 
         tracing::debug!(group = %group.id.display(), epoch, "asking to catch up");
         step.out.publish(
             &group.topics.group,
-            Envelope::new(Kind::CatchUp, &gid, epoch, body).encode_to_vec(),
+            Envelope::new(Kind::CatchUp, &gid, epoch, body)
+                .with_branch(&group.branch)
+                .encode_to_vec(),
         );
     }
     if group
@@ -658,7 +770,10 @@ mod tests {
         assert!(!s.is_behind(t));
         s.note_ahead(9, t);
         assert!(s.is_behind(t.plus_ms(AHEAD_BELIEF_MS - 1)));
-        assert!(!s.is_behind(t.plus_ms(AHEAD_BELIEF_MS)), "unconfirmed claims expire");
+        assert!(
+            !s.is_behind(t.plus_ms(AHEAD_BELIEF_MS)),
+            "unconfirmed claims expire"
+        );
         s.note_ahead(7, t.plus_ms(5)); // an older claim does not refresh a newer one
         assert_eq!(s.ahead, Some((9, t)));
         s.entered_epoch(8, t);
@@ -681,6 +796,10 @@ mod tests {
             s.catch_up_due(3, None, &params),
             Some(first.plus_ms(params.repair_retry_ms))
         );
-        assert_eq!(s.catch_up_due(4, None, &params), Some(first), "progress: ask again at once");
+        assert_eq!(
+            s.catch_up_due(4, None, &params),
+            Some(first),
+            "progress: ask again at once"
+        );
     }
 }

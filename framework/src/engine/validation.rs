@@ -29,6 +29,8 @@ pub(crate) struct CommitPlan {
     pub committer: MemberId,
     /// The voting proposals it applies.
     pub proposals: Vec<ProposalId>,
+    /// The members it re-adds without a vote (§13).
+    pub rejoins: Vec<wire::Rejoin>,
 }
 
 /// The service's answer for a commit that is not refused outright.
@@ -205,6 +207,51 @@ pub(crate) fn validate(
             _ => {}
         }
     }
+    // Rejoins: a member of this roster, not removed by the commit, re-added at a new leaf with
+    // a KeyPackage of its own identity — nothing else.
+    let mut previous: Option<&[u8]> = None;
+    for r in &info.rejoins {
+        if previous.is_some_and(|p| p >= r.member_id.as_slice()) {
+            return broken(
+                author,
+                RejectReason::CommitMismatch,
+                "rejoins not strictly ascending",
+                evidence,
+            );
+        }
+        previous = Some(&r.member_id);
+        let entry = MemberId::from_slice(&r.member_id).and_then(|m| roster.get(&m));
+        let Some(entry) = entry else {
+            return broken(
+                author,
+                RejectReason::CommitMismatch,
+                "rejoin of a non-member",
+                evidence,
+            );
+        };
+        if named.iter().any(|(_, a)| a.removes() == Some(entry.id)) {
+            return broken(
+                author,
+                RejectReason::CommitMismatch,
+                "rejoin of a member the same commit removes",
+                evidence,
+            );
+        }
+        let identity_matches = changes
+            .added_members
+            .iter()
+            .any(|(reference, member)| *reference == r.key_package_ref && *member == entry.id);
+        if !identity_matches {
+            return broken(
+                author,
+                RejectReason::CommitMismatch,
+                "rejoin KeyPackage is not the member's own",
+                evidence,
+            );
+        }
+        expected_removes.push(entry.leaf);
+        expected_adds.push(r.key_package_ref.clone());
+    }
     if !waiting.is_empty() {
         return Ok(Verdict::Park {
             detail: format!(
@@ -225,6 +272,13 @@ pub(crate) fn validate(
         let detail = "MLS changes differ from the voting proposals the commit names";
         return broken(author, RejectReason::CommitMismatch, detail, evidence);
     }
+    // Rejoiners keep their place in the roster: not removals to the policy.
+    removed.retain(|m| {
+        !info
+            .rejoins
+            .iter()
+            .any(|r| r.member_id.as_slice() == m.as_bytes())
+    });
     let facts = CommitFacts {
         author,
         removed: &removed,
@@ -247,6 +301,7 @@ pub(crate) fn validate(
         CommitPlan {
             committer: author,
             proposals: ids,
+            rejoins: info.rejoins,
         },
         rank,
     ))

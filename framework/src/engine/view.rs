@@ -46,6 +46,7 @@ impl Group {
         f: impl FnOnce(&dyn StewardPolicy, &EpochView<'_>) -> T,
     ) -> T {
         let (pending, ready, open) = (self.pending_removals(), self.ready(), self.open());
+        let rejoins: Vec<MemberId> = self.rejoins.requests.keys().copied().collect();
         let view = EpochView {
             group_id: &self.id,
             epoch: self.epochs[0].epoch,
@@ -54,6 +55,7 @@ impl Group {
             pending_removals: &pending,
             ready: &ready,
             open: &open,
+            rejoins: &rejoins,
         };
         f(self.policy.as_ref(), &view)
     }
@@ -65,6 +67,7 @@ impl Group {
         f: impl FnOnce(&mut dyn StewardPolicy, &EpochView<'_>) -> T,
     ) -> T {
         let (pending, ready, open) = (self.pending_removals(), self.ready(), self.open());
+        let rejoins: Vec<MemberId> = self.rejoins.requests.keys().copied().collect();
         let roster = self.roster().clone();
         // The roster's epoch, not OpenMLS's: between merging a commit and installing the new
         // roster, the policy still sees the epoch the commit was made in.
@@ -76,6 +79,7 @@ impl Group {
             pending_removals: &pending,
             ready: &ready,
             open: &open,
+            rejoins: &rejoins,
         };
         f(self.policy.as_mut(), &view)
     }

@@ -1,10 +1,16 @@
 //! OpenMLS cryptography with every random byte taken from the engine's [`Entropy`].
 //!
 //! RustCrypto does all the work, except that HPKE's ephemeral keys (the only randomness OpenMLS
-//! does not draw through its `OpenMlsRand` provider) come from a PRNG seeded from the engine's
-//! entropy at each sealing. In production that entropy is OS-seeded, so nothing changes; in the
-//! deterministic simulator it is seeded, so a run's every byte — ciphertexts and epoch
-//! authenticators included — repeats exactly.
+//! does not draw through its `OpenMlsRand` provider) come from a PRNG seeded, for each sealing,
+//! with a hash of a 32-byte secret drawn once from the engine's entropy and of that sealing's
+//! inputs (recipient key, info, associated data, plaintext). OpenMLS seals the path secrets of a
+//! commit on several threads at once (rayon), so seeds drawn one after another from the entropy
+//! stream would be handed out in whatever order the threads ran; seeds derived from the inputs
+//! do not depend on it. The secret is fresh random bytes in production (OS entropy), so the
+//! ephemeral keys are as unpredictable as before, and identical inputs — the only case where
+//! two sealings share a seed — only reveal that the same plaintext went to the same key again.
+//! In the deterministic simulator the entropy is seeded, so a run's every byte — ciphertexts and
+//! epoch authenticators included — repeats exactly.
 
 use std::cell::Cell;
 
@@ -234,6 +240,8 @@ fn aead(aead: HpkeAeadType) -> AeadAlgorithm {
 pub struct Crypto {
     rust: RustCrypto,
     entropy: Entropy,
+    /// The secret HPKE seeds are derived from (drawn from `entropy` on first use).
+    hpke_secret: std::sync::OnceLock<[u8; 32]>,
 }
 
 impl Crypto {
@@ -242,6 +250,7 @@ impl Crypto {
         Crypto {
             rust: RustCrypto::default(),
             entropy,
+            hpke_secret: std::sync::OnceLock::new(),
         }
     }
 
@@ -250,12 +259,32 @@ impl Crypto {
         &self.entropy
     }
 
-    /// An HPKE instance whose PRNG is seeded from the engine's entropy.
-    fn sender(&self, config: HpkeConfig) -> Result<Hpke<SeededHpke>, CryptoError> {
-        let seed = self
-            .entropy
-            .array()
-            .map_err(|_| CryptoError::InsufficientRandomness)?;
+    /// An HPKE instance for one sealing whose PRNG is seeded from the engine's secret and
+    /// that sealing's `inputs` (independent of the order concurrent sealings run in).
+    fn sender(
+        &self,
+        config: HpkeConfig,
+        inputs: &[&[u8]],
+    ) -> Result<Hpke<SeededHpke>, CryptoError> {
+        let secret = match self.hpke_secret.get() {
+            Some(s) => *s,
+            None => {
+                let drawn = self
+                    .entropy
+                    .array()
+                    .map_err(|_| CryptoError::InsufficientRandomness)?;
+                *self.hpke_secret.get_or_init(|| drawn)
+            }
+        };
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        ctx.update(b"demls/hpke-seed/v1");
+        ctx.update(&secret);
+        for input in inputs {
+            ctx.update(&(input.len() as u64).to_be_bytes());
+            ctx.update(input);
+        }
+        let mut seed = [0u8; 32];
+        seed.copy_from_slice(ctx.finish().as_ref());
         NEXT_SEED.with(|s| s.set(Some(seed)));
         Ok(Hpke::new(
             Mode::Base,
@@ -370,7 +399,7 @@ impl OpenMlsCrypto for Crypto {
         ptxt: &[u8],
     ) -> Result<HpkeCiphertext, CryptoError> {
         let (kem_output, ciphertext) = self
-            .sender(config)?
+            .sender(config, &[pk_r, info, aad, ptxt])?
             .seal(&pk_r.into(), info, aad, ptxt, None, None, None)
             .map_err(|e| match e {
                 HpkeError::InvalidInput => CryptoError::InvalidLength,
@@ -402,7 +431,7 @@ impl OpenMlsCrypto for Crypto {
         exporter_length: usize,
     ) -> Result<(KemOutput, ExporterSecret), CryptoError> {
         let (kem_output, context) = self
-            .sender(config)?
+            .sender(config, &[pk_r, info, exporter_context])?
             .setup_sender(&pk_r.into(), info, None, None, None)
             .map_err(|_| CryptoError::SenderSetupError)?;
         let secret = context

@@ -227,6 +227,8 @@ pub struct CommitOutput {
 pub struct CommitChanges {
     /// References of the KeyPackages added.
     pub added_key_packages: Vec<Vec<u8>>,
+    /// The member each added KeyPackage belongs to, by reference.
+    pub added_members: Vec<(Vec<u8>, MemberId)>,
     /// Leaf indices removed.
     pub removed_leaves: Vec<u32>,
     /// True if the commit contains proposals other than Add and Remove.
@@ -422,13 +424,16 @@ impl MlsState {
     /// What a staged commit changes.
     pub fn changes(crypto: &RustCrypto, staged: &StagedCommit) -> Result<CommitChanges, MlsError> {
         let mut added_key_packages = Vec::new();
+        let mut added_members = Vec::new();
         for add in staged.add_proposals() {
-            let reference = add
-                .add_proposal()
-                .key_package()
+            let key_package = add.add_proposal().key_package();
+            let reference = key_package
                 .hash_ref(crypto)
                 .map_err(|e| MlsError::Operation(boxed(e)))?;
+            let member =
+                MemberId::from_signature_key(key_package.leaf_node().signature_key().as_slice());
             added_key_packages.push(reference.as_slice().to_vec());
+            added_members.push((reference.as_slice().to_vec(), member));
         }
         let removed_leaves = staged
             .remove_proposals()
@@ -439,6 +444,7 @@ impl MlsState {
             .any(|p| !matches!(p.proposal(), Proposal::Add(_) | Proposal::Remove(_)));
         Ok(CommitChanges {
             added_key_packages,
+            added_members,
             removed_leaves,
             has_other_proposals,
         })

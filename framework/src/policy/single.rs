@@ -147,6 +147,7 @@ mod tests {
             pending_removals: pending,
             ready: &[],
             open: &[],
+            rejoins: &[],
         }
     }
 

@@ -30,6 +30,12 @@ pub enum Kind {
     CatchUp = 7,
     /// Several envelopes of the group to process in order ([`super::bundle`]).
     Bundle = 8,
+    /// A member's fresh KeyPackage (`MlsMessage`) asking to be re-added without a vote, on the
+    /// welcome topic; `epoch` is the last epoch it shares with the group.
+    Rejoin = 9,
+    /// In the clear: the sender's branch history, to find where two branches of the group
+    /// diverged, and possibly its commit ending the last common epoch ([`super::ForkNotice`]).
+    ForkNotice = 10,
 }
 
 /// The outer message: which group and epoch it belongs to and what it carries.
@@ -50,9 +56,20 @@ pub struct Envelope {
     /// The payload.
     #[prost(bytes = "vec", tag = "5")]
     pub body: Vec<u8>,
+    /// The branch tag of `epoch` as the sender knows it (8 bytes derived from the epoch
+    /// authenticator; empty where not applicable). Two members whose tags for one epoch differ
+    /// are on different branches of a fork.
+    #[prost(bytes = "vec", tag = "6")]
+    pub branch: Vec<u8>,
 }
 
 impl Envelope {
+    /// This envelope with branch tag `branch`.
+    pub fn with_branch(mut self, branch: &[u8]) -> Envelope {
+        self.branch = branch.to_vec();
+        self
+    }
+
     /// Builds an envelope of the current version.
     pub fn new(kind: Kind, group_id: &[u8], epoch: Epoch, body: Vec<u8>) -> Envelope {
         Envelope {
@@ -61,6 +78,7 @@ impl Envelope {
             group_id: group_id.to_vec(),
             epoch,
             body,
+            branch: Vec::new(),
         }
     }
 

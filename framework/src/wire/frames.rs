@@ -44,6 +44,10 @@ pub struct Chat {
     /// receiver notices what it missed).
     #[prost(bytes = "vec", repeated, tag = "4")]
     pub history: Vec<Vec<u8>>,
+    /// Set when the sender publishes the message again after a rejoin or a fork: the epoch it
+    /// was first sent in (receivers that already have the message id drop the copy).
+    #[prost(uint64, optional, tag = "5")]
+    pub resent_from_epoch: Option<u64>,
 }
 
 /// A member's periodic status: its epoch and the application messages it has seen lately.
@@ -75,4 +79,49 @@ pub struct CommitInfo {
     /// Proposal ids (32-byte consensus digests), strictly ascending.
     #[prost(bytes = "vec", repeated, tag = "1")]
     pub proposals: Vec<Vec<u8>>,
+    /// Members re-added without a vote (each removed from its old leaf and added with a fresh
+    /// KeyPackage of the same identity), in ascending member id order.
+    #[prost(message, repeated, tag = "2")]
+    pub rejoins: Vec<Rejoin>,
+}
+
+/// One member re-added by a commit: it fell behind beyond the retained history, or was on a
+/// branch that lost a fork.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Rejoin {
+    /// The member (20 bytes).
+    #[prost(bytes = "vec", tag = "1")]
+    pub member_id: Vec<u8>,
+    /// The reference of the KeyPackage it is added with.
+    #[prost(bytes = "vec", tag = "2")]
+    pub key_package_ref: Vec<u8>,
+    /// The last epoch it shares with the group: members re-send what they sent after it.
+    #[prost(uint64, tag = "3")]
+    pub since_epoch: u64,
+}
+
+/// The body of a `FORK_NOTICE` envelope (in the clear: a member of another branch must read it).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ForkNotice {
+    /// The sender's branch tags of its current and retained epochs, ascending by epoch.
+    #[prost(message, repeated, tag = "1")]
+    pub tags: Vec<BranchTag>,
+    /// The last epoch the sender shares with the branch it answers, when `commit` is set.
+    #[prost(uint64, tag = "2")]
+    pub commit_epoch: u64,
+    /// The sender's sealed commit that ended `commit_epoch` (sealed under that epoch's key,
+    /// which both branches hold); empty in a first notice.
+    #[prost(bytes = "vec", tag = "3")]
+    pub commit: Vec<u8>,
+}
+
+/// One epoch's branch tag.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct BranchTag {
+    /// The epoch.
+    #[prost(uint64, tag = "1")]
+    pub epoch: u64,
+    /// Its tag (8 bytes).
+    #[prost(bytes = "vec", tag = "2")]
+    pub tag: Vec<u8>,
 }

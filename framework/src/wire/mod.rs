@@ -12,7 +12,7 @@ mod proposals;
 pub mod sealed;
 
 pub use envelope::{Envelope, Kind, WIRE_VERSION};
-pub use frames::{Chat, CommitInfo, Frame, Repair, Status, frame};
+pub use frames::{BranchTag, Chat, CommitInfo, ForkNotice, Frame, Rejoin, Repair, Status, frame};
 pub use proposals::{
     AddMember, EmergencyCriteria, GroupProposal, RemoveMember, StewardElection, group_proposal,
 };
@@ -54,6 +54,11 @@ pub(crate) fn decode<M: prost::Message + Default>(
 /// Decodes an MLS application plaintext.
 pub fn decode_frame(bytes: &[u8]) -> Result<Frame, WireError> {
     decode("frame", bytes)
+}
+
+/// Decodes the body of a fork notice.
+pub fn decode_fork_notice(bytes: &[u8]) -> Result<ForkNotice, WireError> {
+    decode("fork notice", bytes)
 }
 
 /// Decodes a voting proposal's payload.

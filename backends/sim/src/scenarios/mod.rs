@@ -9,6 +9,7 @@
 mod lazy;
 mod leave;
 mod multi;
+mod partition;
 mod resync;
 
 use std::sync::Arc;
@@ -22,7 +23,8 @@ pub use multi::{
     concurrent_stewards, deadlock_recovery, emergency_holds_back_commit_proposal, lossy_network,
     malicious_steward, silent_epoch_steward, silent_steward_list, small_consensus,
 };
-pub use resync::{missed_vote_catch_up, offline_catch_up};
+pub use partition::{Split, split_and_heal};
+pub use resync::{beyond_history_rejoin, missed_vote_catch_up, offline_catch_up};
 
 use demls::engine::{EngineParams, Event};
 use demls::policy::MultiPolicyConfig;

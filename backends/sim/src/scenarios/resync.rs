@@ -1,7 +1,7 @@
 //! Catching up (F3): members that missed votes, commits or whole epochs rejoin the group's
 //! state without trusting anyone's word for a decision.
 
-use demls::engine::{Event, ProposalAction};
+use demls::engine::{EngineParams, Event, ProposalAction};
 
 use super::{
     Outcome, ScenarioResult, chat, finish, form, group_id, multi_sim, quick_multi, require, without,
@@ -78,9 +78,26 @@ fn sim_vote_timeout_ms() -> u64 {
 /// The group runs the single-steward policy: under the multi-steward policy a member absent
 /// this long may be elected steward meanwhile and then, rightly, be removed for inactivity.
 pub fn offline_catch_up(seed: u64, epochs: u64) -> ScenarioResult {
+    offline(seed, epochs, super::quick_params(), "offline_catch_up")
+}
+
+/// Like [`offline_catch_up`], but every member retains only 6 commits and the member misses
+/// 15 epochs: nobody can serve its catch-up. After a few unanswered requests it rejoins — a
+/// fresh KeyPackage of its own identity, re-added by a steward without a vote — and the others
+/// send again what they sent after its last epoch, so it still receives every message.
+pub fn beyond_history_rejoin(seed: u64) -> ScenarioResult {
+    let params = EngineParams {
+        retained_commits: 6,
+        ..super::quick_params()
+    };
+    offline(seed, 15, params, "beyond_history_rejoin")
+}
+
+fn offline(seed: u64, epochs: u64, params: EngineParams, scenario: &'static str) -> ScenarioResult {
     let g = group_id();
     let mut config = SimConfig::new(seed).with_link(Link::uniform(5, 25));
-    config.params = super::quick_params();
+    let retained = params.retained_commits as u64;
+    config.params = params;
     let mut sim = Sim::new(config).map_err(|e| e.to_string())?;
     let nodes = sim.add_nodes(6).map_err(|e| e.to_string())?;
     form(&mut sim, &nodes, &g)?;
@@ -119,8 +136,19 @@ pub fn offline_catch_up(seed: u64, epochs: u64) -> ScenarioResult {
     let mut honest = present.clone();
     honest.push(away);
     let epoch = finish(&mut sim, &g, &honest, 120_000)?;
+    let rejoined = sim
+        .events(away)
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::Joined { .. }))
+        .count()
+        > 1;
+    require(
+        &sim,
+        rejoined == (epochs > retained),
+        "the member rejoined exactly when its gap exceeded the retained history",
+    )?;
     Ok(Outcome {
-        scenario: "offline_catch_up",
+        scenario,
         seed,
         epoch,
         elapsed_ms: sim.elapsed_ms(),

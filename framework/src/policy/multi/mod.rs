@@ -57,6 +57,25 @@ impl MultiPolicy {
         }
     }
 
+    /// Who may commit a commit that only re-adds members, in order: the installed list (its
+    /// members whose turn has passed included — after a fork the surviving branch may hold no
+    /// steward whose turn is still to come), or every member by id when there is no list.
+    fn rejoin_committers(&self, view: &EpochView<'_>) -> Vec<MemberId> {
+        let list: Vec<MemberId> = self
+            .state
+            .list
+            .iter()
+            .copied()
+            .filter(|m| view.roster.contains(m))
+            .collect();
+        if !list.is_empty() {
+            return list;
+        }
+        let mut everyone: Vec<MemberId> = view.roster.ids().collect();
+        everyone.sort();
+        everyone
+    }
+
     fn recovery_ready(view: &EpochView<'_>) -> bool {
         view.ready.iter().any(|r| {
             matches!(
@@ -175,6 +194,22 @@ impl StewardPolicy for MultiPolicy {
         {
             return Ok(CommitRank { position: j as u32 });
         }
+        // A commit that only re-adds members (no decided proposal): any steward of the list.
+        let only_rejoins = commit
+            .proposals
+            .iter()
+            .all(|(_, a)| matches!(a, ProposalAction::Election { .. }))
+            && commit.removed.is_empty();
+        if only_rejoins
+            && let Some(j) = self
+                .rejoin_committers(view)
+                .iter()
+                .position(|m| *m == commit.author)
+        {
+            return Ok(CommitRank {
+                position: (self.state.remaining().len() + j) as u32,
+            });
+        }
         let election = commit.proposals.iter().find_map(|(_, a)| match a {
             ProposalAction::Election { stewards, .. } => Some(stewards),
             _ => None,
@@ -196,7 +231,10 @@ impl StewardPolicy for MultiPolicy {
 
     fn commit_at(&self, view: &EpochView<'_>, ready_at: Timestamp) -> Option<Timestamp> {
         let c = &self.config;
-        if state::latest_ready_election(view).is_some() && view.ready.len() == 1 {
+        if state::latest_ready_election(view).is_some()
+            && view.ready.len() == 1
+            && view.rejoins.is_empty()
+        {
             return None; // an election alone rides along with the next commit
         }
         let emergency = view
@@ -209,6 +247,21 @@ impl StewardPolicy for MultiPolicy {
         } else {
             ready_at.plus_ms(c.commit_delay_ms)
         };
+        // Only members asking to rejoin (no vote needed): the installed list commits in its
+        // order, whatever elections are under way — the rejoiners may be exactly the voters
+        // those elections are missing.
+        let only_rejoins = !view.rejoins.is_empty()
+            && view
+                .ready
+                .iter()
+                .all(|r| matches!(r.action, ProposalAction::Election { .. }));
+        if only_rejoins {
+            let slot = self
+                .rejoin_committers(view)
+                .iter()
+                .position(|m| *m == view.me)?;
+            return Some(base.plus_ms(slot as u64 * c.commit_timeout_ms));
+        }
         if Self::recovery_ready(view) {
             let mut everyone: Vec<MemberId> = view.roster.ids().collect();
             everyone.sort();

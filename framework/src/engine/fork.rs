@@ -1,0 +1,337 @@
+//! Forks: two parts of the group that could not hear each other both committed, so the group
+//! split into branches that share every epoch up to some epoch *f* and differ after it.
+//!
+//! **Detection.** Every group envelope carries the *branch tag* of its epoch (8 bytes of a hash
+//! of the epoch authenticator). A member that receives an envelope of an epoch it knows, with a
+//! different tag, has met another branch. It publishes a `ForkNotice` in the clear: its tags for
+//! the epochs it retains. A member of the other branch finds *f*, the last epoch both lists
+//! agree on, and answers with its own notice carrying the commit that ended *f* on its branch —
+//! sealed under *f*'s epoch key, which both branches hold, so it cannot be forged by anyone who
+//! was not a member in *f*. Each side then holds both first divergent commits.
+//!
+//! **Resolution.** Every member applies the same rule to the same two commits: the branch whose
+//! first divergent commit has the smaller SHA-256 digest (of the MLS commit) survives. Members of
+//! the other branch rejoin the survivor (see `rejoin`): re-added without a vote when still in its
+//! roster, carrying their own messages sent after *f* (sent again there) and their own removal
+//! requests committed only on their branch (requested again).
+
+use super::event::{Event, ProposalAction, RejectReason};
+use super::group::Group;
+use super::records::ProposalStatus;
+use super::requests::DeferredRequest;
+use super::{Abort, Step, reject};
+use crate::mls::MlsState;
+use crate::types::{Epoch, Timestamp};
+use crate::wire::{self, BranchTag, Envelope, ForkNotice, Kind, sealed};
+
+/// Length of a branch tag.
+pub(crate) const TAG_LEN: usize = 8;
+
+/// The branch tag of an epoch with `authenticator`.
+pub(crate) fn tag_of(authenticator: &[u8]) -> [u8; TAG_LEN] {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(b"demls/branch/v1");
+    ctx.update(authenticator);
+    let mut out = [0u8; TAG_LEN];
+    out.copy_from_slice(&ctx.finish().as_ref()[..TAG_LEN]);
+    out
+}
+
+fn digest(bytes: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref());
+    out
+}
+
+/// Per-group fork state (transient).
+#[derive(Default)]
+pub(crate) struct ForkState {
+    /// When another branch was last heard of.
+    pub seen_at: Option<Timestamp>,
+    last_notice: Option<Timestamp>,
+    last_commit_sent: Option<(Epoch, Timestamp)>,
+    /// Fork epochs already resolved here (so each is reported once).
+    resolved: Vec<Epoch>,
+    /// Branch tags of the other branches' epochs after a fork: their traffic can never be
+    /// processed here and is dropped on arrival (it must not pass for "later epochs").
+    foreign: std::collections::BTreeSet<Vec<u8>>,
+}
+
+/// Foreign branch tags remembered at most.
+const FOREIGN: usize = 4_096;
+
+impl ForkState {
+    /// True if `tag` names an epoch of another branch.
+    pub(crate) fn is_foreign(&self, tag: &[u8]) -> bool {
+        !tag.is_empty() && self.foreign.contains(tag)
+    }
+
+    /// True if another branch was heard of within `window_ms`.
+    pub(crate) fn recently_seen(&self, now: Timestamp, window_ms: u64) -> bool {
+        self.seen_at.is_some_and(|t| t.plus_ms(window_ms) > now)
+    }
+}
+
+/// Checks the branch tag of an incoming group envelope against this member's tag of the same
+/// epoch; a difference reveals another branch.
+pub(crate) fn check(group: &mut Group, step: &mut Step<'_>, env: &Envelope) -> Result<(), Abort> {
+    if env.branch.len() != TAG_LEN || group.rejoining {
+        return Ok(());
+    }
+    let Some(mine) = group.branch_tag(env.epoch) else {
+        return Ok(());
+    };
+    if mine[..] == env.branch[..] {
+        return Ok(());
+    }
+    tracing::debug!(group = %group.id.display(), epoch = env.epoch, "envelope from another branch");
+    group.fork.seen_at = Some(step.now);
+    send_notice(group, step, None)
+}
+
+/// This member's branch history: the tags of its current epoch and of the epochs its retained
+/// commits started.
+fn tags(group: &Group) -> Vec<BranchTag> {
+    let mut out: Vec<BranchTag> = group
+        .commits
+        .values()
+        .map(|c| BranchTag {
+            epoch: c.epoch + 1,
+            tag: tag_of(&c.authenticator_after).to_vec(),
+        })
+        .collect();
+    let epoch = group.epoch();
+    if !out.iter().any(|t| t.epoch == epoch) {
+        out.push(BranchTag {
+            epoch,
+            tag: group
+                .branch_tag(epoch)
+                .map(|t| t.to_vec())
+                .unwrap_or_default(),
+        });
+    }
+    out
+}
+
+/// Publishes a notice (after a random backoff, unless a member of this branch did first):
+/// this member's tags, and its commit ending `commit.0` when answering another branch.
+fn send_notice(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    commit: Option<(Epoch, Vec<u8>)>,
+) -> Result<(), Abort> {
+    let now = step.now;
+    let retry = step.params.repair_retry_ms;
+    match &commit {
+        None => {
+            if group
+                .fork
+                .last_notice
+                .is_some_and(|t| t.plus_ms(retry) > now)
+            {
+                return Ok(());
+            }
+            group.fork.last_notice = Some(now);
+        }
+        Some((f, _)) => {
+            if group
+                .fork
+                .last_commit_sent
+                .is_some_and(|(e, t)| e == *f && t.plus_ms(retry) > now)
+            {
+                return Ok(());
+            }
+            group.fork.last_commit_sent = Some((*f, now));
+        }
+    }
+    let (commit_epoch, commit) = commit.unwrap_or_default();
+    let notice = ForkNotice {
+        tags: tags(group),
+        commit_epoch,
+        commit,
+    };
+    let epoch = group.epoch();
+    let branch = group.branch_tag(epoch).unwrap_or_default();
+    let env = Envelope::new(
+        Kind::ForkNotice,
+        group.id.as_bytes(),
+        epoch,
+        wire::encode(&notice),
+    )
+    .with_branch(&branch);
+    // One notice per branch and purpose usually suffices.
+    let key = notice_key(&branch, commit_epoch, !notice.commit.is_empty());
+    let topic = group.topics.group.clone();
+    group
+        .sync
+        .schedule_answer(key, step, topic, vec![env.encode_to_vec()]);
+    Ok(())
+}
+
+/// What identifies a notice of `branch` for one purpose, whoever of that branch sends it.
+fn notice_key(branch: &[u8], commit_epoch: Epoch, with_commit: bool) -> [u8; 32] {
+    let mut input = b"demls/fork-notice".to_vec();
+    input.extend_from_slice(branch);
+    input.extend_from_slice(&commit_epoch.to_be_bytes());
+    input.push(u8::from(with_commit));
+    digest(&input)
+}
+
+/// A fork notice from another member.
+pub(crate) fn on_notice(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    env: Envelope,
+) -> Result<(), Abort> {
+    let notice: ForkNotice = match wire::decode_fork_notice(&env.body) {
+        Ok(n) => n,
+        Err(e) => return reject(RejectReason::Malformed, e.to_string()),
+    };
+    // A member of the sender's branch need not send the same notice again.
+    group.sync.note_answered(
+        notice_key(&env.branch, notice.commit_epoch, !notice.commit.is_empty()),
+        step.now,
+    );
+    if notice.tags.len() > 4 * step.params.retained_commits.max(1) + 1 {
+        return reject(RejectReason::Malformed, "fork notice with too many tags");
+    }
+    let epoch = group.epoch();
+    let mine = tags(group);
+    // Someone of this very branch (same tag for its epoch): nothing to learn.
+    let same_branch = group
+        .branch_tag(env.epoch)
+        .is_some_and(|t| t[..] == env.branch[..]);
+    let common = notice
+        .tags
+        .iter()
+        .filter(|t| mine.iter().any(|m| m.epoch == t.epoch && m.tag == t.tag))
+        .map(|t| t.epoch)
+        .max();
+    let diverged = notice
+        .tags
+        .iter()
+        .any(|t| mine.iter().any(|m| m.epoch == t.epoch && m.tag != t.tag));
+    if same_branch && !diverged {
+        return Ok(());
+    }
+    let Some(f) = common else {
+        tracing::debug!(group = %group.id.display(), epoch, "fork notice shares no retained epoch");
+        return Ok(());
+    };
+    if !diverged {
+        // One branch simply ends earlier (a member behind): catch-up, not a fork.
+        return Ok(());
+    }
+    group.fork.seen_at = Some(step.now);
+    // The other branch's epochs after `f`: drop their traffic from now on, and what is held.
+    if group.fork.foreign.len() + notice.tags.len() > FOREIGN {
+        group.fork.foreign.clear();
+    }
+    for t in notice
+        .tags
+        .iter()
+        .filter(|t| t.epoch > f && t.tag.len() == TAG_LEN)
+    {
+        group.fork.foreign.insert(t.tag.clone());
+    }
+    let foreign = &group.fork.foreign;
+    group.future.retain(|h| {
+        Envelope::decode_checked(&h.payload).is_ok_and(|(e, _)| !foreign.contains(&e.branch))
+    });
+    group.sync.forget_ahead();
+    if !notice.commit.is_empty() && notice.commit_epoch == f {
+        decide(group, step, f, &notice.commit)?;
+    }
+    if group.rejoining || group.wants_rejoin.is_some() {
+        return Ok(());
+    }
+    // Answer with this branch's commit ending `f`, so the other side can decide too.
+    if let Some(sealed) = group.commits.get(&f).map(|c| c.sealed.clone()) {
+        send_notice(group, step, Some((f, sealed)))?;
+    }
+    Ok(())
+}
+
+/// Applies the survival rule to this branch's and the other branch's commits ending `f`.
+fn decide(group: &mut Group, step: &mut Step<'_>, f: Epoch, theirs: &[u8]) -> Result<(), Abort> {
+    let Some(rec) = group.commits.get(&f).cloned() else {
+        return Ok(());
+    };
+    if rec.sealed == theirs || group.fork.resolved.contains(&f) {
+        return Ok(());
+    }
+    let gid = group.id.as_bytes().to_vec();
+    let Ok(their_commit) = sealed::open(&rec.key, &gid, f, theirs) else {
+        return reject(
+            RejectReason::NotAMember,
+            "fork notice commit does not open with the shared epoch's key",
+        );
+    };
+    match MlsState::peek(&their_commit) {
+        Ok((_, g, e)) if g == gid && e == f => {}
+        _ => {
+            return reject(
+                RejectReason::Malformed,
+                "fork notice commit is not an MLS message of the shared epoch",
+            );
+        }
+    }
+    let Ok(our_commit) = sealed::open(&rec.key, &gid, f, &rec.sealed) else {
+        return Ok(());
+    };
+    group.fork.resolved.push(f);
+    let (ours, theirs) = (digest(&our_commit), digest(&their_commit));
+    tracing::debug!(group = %group.id.display(), ours = ?&ours[..4], theirs = ?&theirs[..4], "fork commits compared");
+    let survived = ours < theirs;
+    tracing::info!(group = %group.id.display(), fork_epoch = f, survived, "fork resolved");
+    step.out.event(Event::ForkResolved {
+        group_id: group.id.clone(),
+        fork_epoch: f,
+        survived,
+    });
+    if survived {
+        return Ok(());
+    }
+    // Removals only this branch committed are requested again on the surviving one: this
+    // member's own, and leaves (their owners erased their state when the leave was applied
+    // here), which the smallest remaining member id asks for, as removals put to the vote.
+    let me = step.me();
+    let leave_keeper = group
+        .roster()
+        .ids()
+        .filter(|m| {
+            !group.proposals.values().any(|r| {
+                matches!(r.status, ProposalStatus::Committed(e) if e > f)
+                    && r.action.removes() == Some(*m)
+            })
+        })
+        .min();
+    let again: Vec<DeferredRequest> = group
+        .proposals
+        .values()
+        .filter(|r| matches!(r.status, ProposalStatus::Committed(e) if e > f))
+        .filter_map(|r| match r.action {
+            ProposalAction::Remove { .. } if r.owner == me => Some(r.action.clone()),
+            ProposalAction::Leave { member } if leave_keeper == Some(me) => {
+                Some(ProposalAction::Remove { member })
+            }
+            _ => None,
+        })
+        .map(|action| DeferredRequest {
+            action,
+            key_package: None,
+        })
+        .collect();
+    for request in again {
+        if !group
+            .meta
+            .deferred_requests
+            .iter()
+            .any(|r| r.action == request.action)
+        {
+            group.meta.deferred_requests.push(request);
+        }
+    }
+    group.wants_rejoin = Some(f);
+    Ok(())
+}
