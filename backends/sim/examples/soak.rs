@@ -5,7 +5,13 @@
 //!
 //! ```text
 //! cargo run --release -p demls-sim --example soak -- [--seeds N] [--first SEED] [--only a,b]
+//! cargo run --release -p demls-sim --example soak -- --partition [--seeds N] [--first SEED]
 //! ```
+//!
+//! `--partition` runs the partition soak instead: per seed a random split of 10–30 members
+//! (random smaller side, stewards on one or both sides, 0–5 % loss, sometimes a crash), heal,
+//! and the same checks; it prints one line
+//! `{"soak":"partition","seeds":S,"converged":N,"messages_sent":M,"messages_lost":L,...}`.
 
 use std::time::Instant;
 
@@ -14,11 +20,7 @@ use demls_sim::scenarios::{self, ScenarioResult};
 type Scenario = (&'static str, fn(u64) -> ScenarioResult);
 
 fn split(members: usize, minority: usize, stewards_on_both_sides: bool) -> scenarios::Split {
-    scenarios::Split {
-        members,
-        minority,
-        stewards_on_both_sides,
-    }
+    scenarios::Split::new(members, minority, stewards_on_both_sides)
 }
 
 fn lossy(seed: u64) -> ScenarioResult {
@@ -75,6 +77,7 @@ struct Args {
     seeds: u64,
     first: u64,
     only: Option<Vec<String>>,
+    partition: bool,
 }
 
 fn parse() -> Result<Args, String> {
@@ -82,6 +85,7 @@ fn parse() -> Result<Args, String> {
         seeds: 100,
         first: 1,
         only: None,
+        partition: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -90,6 +94,7 @@ fn parse() -> Result<Args, String> {
             "--seeds" => args.seeds = value()?.parse().map_err(|e| format!("--seeds: {e}"))?,
             "--first" => args.first = value()?.parse().map_err(|e| format!("--first: {e}"))?,
             "--only" => args.only = Some(value()?.split(',').map(str::to_owned).collect()),
+            "--partition" => args.partition = true,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -125,6 +130,10 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if args.partition {
+        partition_soak(&args);
+        return;
+    }
     let mut all_passed = true;
     for (name, run) in SCENARIOS {
         if args
@@ -162,6 +171,38 @@ fn main() {
         );
     }
     if !all_passed {
+        std::process::exit(1);
+    }
+}
+
+/// The partition soak: random splits, one JSON line for all seeds.
+fn partition_soak(args: &Args) {
+    let started = Instant::now();
+    let (mut converged, mut sent, mut lost) = (0u64, 0usize, 0usize);
+    let mut forks = 0u64;
+    let mut failures: Vec<String> = Vec::new();
+    for seed in args.first..args.first + args.seeds {
+        let run = scenarios::partition_soak_run(seed);
+        sent += run.messages_sent;
+        lost += run.messages_lost;
+        forks += u64::from(run.split.stewards_on_both_sides);
+        match run.failure {
+            None => converged += 1,
+            Some(e) => failures.push(format!("{:?}: {e}", run.split)),
+        }
+    }
+    let failed: Vec<String> = failures.iter().take(5).map(|f| json_str(f)).collect();
+    println!(
+        "{{\"soak\":\"partition\",\"seeds\":{},\"converged\":{},\"messages_sent\":{},\"messages_lost\":{},\"with_stewards_on_both_sides\":{},\"wall_ms\":{},\"failures\":[{}]}}",
+        args.seeds,
+        converged,
+        sent,
+        lost,
+        forks,
+        started.elapsed().as_millis(),
+        failed.join(",")
+    );
+    if converged != args.seeds {
         std::process::exit(1);
     }
 }

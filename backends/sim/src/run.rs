@@ -124,7 +124,11 @@ impl Sim {
         };
         let now = self.now;
         let result = match self.nodes[d.to.0].engine.as_mut() {
-            Some(engine) => engine.handle(&inbound, now),
+            Some(engine) => {
+                // Engine logs inside name the node and the virtual time.
+                let _span = tracing::debug_span!("node", id = %d.to, t = now.0).entered();
+                engine.handle(&inbound, now)
+            }
             None => return,
         };
         self.after_step(
@@ -148,7 +152,10 @@ impl Sim {
         let Some(engine) = node.engine.as_mut() else {
             return;
         };
-        let result = engine.tick(now);
+        let result = {
+            let _span = tracing::debug_span!("node", %id, t = now.0).entered();
+            engine.tick(now)
+        };
         self.stats.items += 1;
         self.stats.ticks += 1;
         self.trace.line(now, format_args!("tick {id}"));

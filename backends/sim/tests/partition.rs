@@ -88,11 +88,7 @@ fn a_partition_blocks_delivery_between_sets_and_heal_restores_it() {
 fn a_15_15_split_where_both_halves_commit_heals_to_one_branch() {
     check(scenarios::split_and_heal(
         1,
-        scenarios::Split {
-            members: 30,
-            minority: 15,
-            stewards_on_both_sides: true,
-        },
+        scenarios::Split::new(30, 15, true),
     ));
 }
 
@@ -100,10 +96,14 @@ fn a_15_15_split_where_both_halves_commit_heals_to_one_branch() {
 fn a_10_20_split_with_every_steward_on_the_larger_side_heals_by_catch_up() {
     check(scenarios::split_and_heal(
         2,
-        scenarios::Split {
-            members: 30,
-            minority: 10,
-            stewards_on_both_sides: false,
-        },
+        scenarios::Split::new(30, 10, false),
+    ));
+}
+
+#[test]
+fn a_10_20_split_where_both_halves_commit_heals_to_one_branch() {
+    check(scenarios::split_and_heal(
+        3,
+        scenarios::Split::new(30, 10, true),
     ));
 }

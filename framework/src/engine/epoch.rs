@@ -57,6 +57,7 @@ pub(crate) fn after_merge(
     });
     let old: BTreeSet<MemberId> = group.roster().ids().collect();
     let old_key = group.commit_key;
+    let old_branch = group.branch.to_vec();
     let certificates: Vec<(ProposalId, Vec<Vec<u8>>)> = plan
         .proposals
         .iter()
@@ -92,6 +93,7 @@ pub(crate) fn after_merge(
             authenticator_after: authenticator.clone(),
             key: old_key,
             certificates,
+            branch_before: old_branch,
         },
         step.params.retained_commits,
     );

@@ -90,27 +90,22 @@ pub(crate) fn check(group: &mut Group, step: &mut Step<'_>, env: &Envelope) -> R
 }
 
 /// This member's branch history: the tags of its current epoch and of the epochs its retained
-/// commits started.
+/// commits ended and started (so the epoch it joined in is included), ascending.
 fn tags(group: &Group) -> Vec<BranchTag> {
-    let mut out: Vec<BranchTag> = group
+    let first = group
         .commits
-        .values()
-        .map(|c| BranchTag {
-            epoch: c.epoch + 1,
-            tag: tag_of(&c.authenticator_after).to_vec(),
+        .keys()
+        .next()
+        .copied()
+        .unwrap_or(group.epoch());
+    (first..=group.epoch())
+        .filter_map(|epoch| {
+            group.branch_tag(epoch).map(|t| BranchTag {
+                epoch,
+                tag: t.to_vec(),
+            })
         })
-        .collect();
-    let epoch = group.epoch();
-    if !out.iter().any(|t| t.epoch == epoch) {
-        out.push(BranchTag {
-            epoch,
-            tag: group
-                .branch_tag(epoch)
-                .map(|t| t.to_vec())
-                .unwrap_or_default(),
-        });
-    }
-    out
+        .collect()
 }
 
 /// Publishes a notice (after a random backoff, unless a member of this branch did first):

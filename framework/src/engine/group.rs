@@ -395,10 +395,19 @@ impl Group {
         if epoch == self.epoch() {
             return Some(self.branch);
         }
+        if epoch > self.epoch() {
+            return None;
+        }
+        if let Some(tag) = self
+            .commits
+            .get(&epoch)
+            .and_then(|c| <[u8; super::fork::TAG_LEN]>::try_from(c.branch_before.as_slice()).ok())
+        {
+            return Some(tag);
+        }
         let before = epoch.checked_sub(1)?;
         self.commits
             .get(&before)
-            .filter(|_| epoch < self.epoch())
             .map(|c| super::fork::tag_of(&c.authenticator_after))
     }
 

@@ -84,6 +84,9 @@ pub struct CommitRecord {
     pub committer: MemberId,
     /// The authenticator of the epoch the commit started.
     pub authenticator_after: Vec<u8>,
+    /// The branch tag of `epoch` (the epoch the commit ended), so that a member knows the tag
+    /// of the epoch it joined in even after leaving it (forks are found by comparing tags).
+    pub branch_before: Vec<u8>,
     /// The epoch key of `epoch` (seals this commit, certificate parts and catch-up requests
     /// for members still in `epoch`), kept so that a member far behind can still be answered.
     pub key: [u8; 16],

@@ -23,7 +23,7 @@ pub use multi::{
     concurrent_stewards, deadlock_recovery, emergency_holds_back_commit_proposal, lossy_network,
     malicious_steward, silent_epoch_steward, silent_steward_list, small_consensus,
 };
-pub use partition::{Split, split_and_heal};
+pub use partition::{PartitionRun, Split, partition_soak_run, split_and_heal};
 pub use resync::{beyond_history_rejoin, missed_vote_catch_up, offline_catch_up};
 
 use demls::engine::{EngineParams, Event};

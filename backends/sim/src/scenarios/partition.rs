@@ -30,6 +30,83 @@ pub struct Split {
     /// Whether each side holds a steward of the line (so both can commit and the group forks);
     /// otherwise every steward is on the larger side.
     pub stewards_on_both_sides: bool,
+    /// Loss on every link from the split on (0 for none).
+    pub loss: f64,
+    /// Whether one ordinary member of the larger side crashes during the split and restarts
+    /// just before the heal.
+    pub crash: bool,
+}
+
+impl Split {
+    /// A split of `members` with a `minority` side, without loss or crash.
+    pub fn new(members: usize, minority: usize, stewards_on_both_sides: bool) -> Split {
+        Split {
+            members,
+            minority,
+            stewards_on_both_sides,
+            loss: 0.0,
+            crash: false,
+        }
+    }
+}
+
+/// What one run of the partition soak observed.
+#[derive(Clone, Debug)]
+pub struct PartitionRun {
+    /// The split that was run.
+    pub split: Split,
+    /// `None` if the group healed with nothing lost, else why not.
+    pub failure: Option<String>,
+    /// Application messages sent during the run.
+    pub messages_sent: usize,
+    /// Of those, messages some honest member never received.
+    pub messages_lost: usize,
+}
+
+/// One run of the partition soak: a random split (10–30 members, a random smaller side,
+/// stewards on one or both sides, 0–5 % loss, sometimes a crash) drawn from `seed`.
+pub fn partition_soak_run(seed: u64) -> PartitionRun {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5041_5254_4954_494f);
+    let members = rng.gen_range(10..=30);
+    let split = Split {
+        members,
+        minority: rng.gen_range(4..=members / 2),
+        stewards_on_both_sides: rng.gen_bool(0.5),
+        loss: if rng.gen_bool(0.5) {
+            rng.gen_range(0.0..0.05)
+        } else {
+            0.0
+        },
+        crash: rng.gen_bool(0.3),
+    };
+    let mut report = PartitionRun {
+        split,
+        failure: None,
+        messages_sent: 0,
+        messages_lost: 0,
+    };
+    if let Err(e) = run(seed, split, &mut report) {
+        report.failure = Some(e);
+    }
+    report
+}
+
+/// Splits the group as `split` says (see [`run`]).
+pub fn split_and_heal(seed: u64, split: Split) -> ScenarioResult {
+    let mut report = PartitionRun {
+        split,
+        failure: None,
+        messages_sent: 0,
+        messages_lost: 0,
+    };
+    let (epoch, elapsed_ms) = run(seed, split, &mut report)?;
+    Ok(Outcome {
+        scenario: "split_and_heal",
+        seed,
+        epoch,
+        elapsed_ms,
+    })
 }
 
 /// Splits the group as `split` says. On each side: members chat, one member proposes removing
@@ -37,8 +114,9 @@ pub struct Split {
 /// side holding a steward — one member leaves (final without a vote, so that side commits even
 /// without a quorum: with stewards on both sides the group forks). Then heals, and checks the
 /// group became one again with nothing lost: the leavers and the decided removal are gone,
-/// everyone else shares one epoch, roster and authenticator and has every message.
-pub fn split_and_heal(seed: u64, split: Split) -> ScenarioResult {
+/// everyone else shares one epoch, roster and authenticator and has every message. Counts the
+/// messages sent and lost into `report`; returns the final epoch and the virtual time taken.
+fn run(seed: u64, split: Split, report: &mut PartitionRun) -> Result<(u64, u64), String> {
     let g = group_id();
     let (mut sim, mut nodes) = multi_sim(seed, split.members, quick_multi(), None)?;
     form(&mut sim, &nodes, &g)?;
@@ -73,11 +151,29 @@ pub fn split_and_heal(seed: u64, split: Split) -> ScenarioResult {
     let b_commits = majority.iter().any(|n| line.contains(n));
     sim.partition(&[minority.clone(), majority.clone()])
         .map_err(|e| e.to_string())?;
+    if split.loss > 0.0 {
+        sim.set_loss(split.loss).map_err(|e| e.to_string())?;
+    }
+    // Someone with no role in the scenario, on the larger side.
+    let bystander = majority
+        .iter()
+        .copied()
+        .rfind(|n| !line.contains(n) && ![proposer_b, target_b, leaver_b].contains(n));
+    let crashed = split.crash.then_some(bystander).flatten();
+    if let Some(n) = crashed {
+        sim.crash(n).map_err(|e| e.to_string())?;
+    }
     // Leavers and removal targets do not chat: a member that leaves or is removed on one branch
     // cannot send its messages again on the other (its state is gone), see the spec's §13.
     let quiet = [leaver_a, target_a, leaver_b, target_b];
+    let crashed_list: Vec<NodeId> = crashed.into_iter().collect();
     chat(&mut sim, &g, &without(&minority, &quiet), "minority side")?;
-    chat(&mut sim, &g, &without(&majority, &quiet), "majority side")?;
+    chat(
+        &mut sim,
+        &g,
+        &without(&without(&majority, &quiet), &crashed_list),
+        "majority side",
+    )?;
     sim.propose_remove(proposer_a, &g, target_a)
         .map_err(|e| e.to_string())?;
     sim.propose_remove(proposer_b, &g, target_b)
@@ -88,7 +184,11 @@ pub fn split_and_heal(seed: u64, split: Split) -> ScenarioResult {
     if b_commits {
         sim.leave(leaver_b, &g).map_err(|e| e.to_string())?;
     }
-    sim.run_for(30_000);
+    sim.run_for(20_000);
+    if let Some(n) = crashed {
+        sim.restart(n).map_err(|e| e.to_string())?;
+    }
+    sim.run_for(10_000);
     let stayed = |n: NodeId| n != leaver_a && n != leaver_b;
     let late: Vec<NodeId> = [proposer_a, proposer_b]
         .into_iter()
@@ -104,6 +204,11 @@ pub fn split_and_heal(seed: u64, split: Split) -> ScenarioResult {
         )?;
     }
     sim.heal();
+    if split.loss > 0.0 {
+        // Loss stays for the heal; the final checks run on a clean network.
+        sim.run_for(20_000);
+        sim.set_loss(0.0).map_err(|e| e.to_string())?;
+    }
     let mut gone = Vec::new();
     if a_commits {
         gone.push(leaver_a);
@@ -127,7 +232,10 @@ pub fn split_and_heal(seed: u64, split: Split) -> ScenarioResult {
         &honest[..3.min(honest.len())],
         "after the heal",
     )?;
-    let epoch = finish(&mut sim, &g, &honest, 60_000)?;
+    let finished = finish(&mut sim, &g, &honest, 60_000);
+    report.messages_sent = sim.sent_messages(&g).len();
+    report.messages_lost = sim.undelivered(&g, &honest).len();
+    let epoch = finished?;
     if a_commits && b_commits {
         let resolved = honest.iter().any(|&n| {
             sim.events(n)
@@ -136,10 +244,5 @@ pub fn split_and_heal(seed: u64, split: Split) -> ScenarioResult {
         });
         require(&sim, resolved, "the fork was detected and resolved")?;
     }
-    Ok(Outcome {
-        scenario: "split_and_heal",
-        seed,
-        epoch,
-        elapsed_ms: sim.elapsed_ms(),
-    })
+    Ok((epoch, sim.elapsed_ms()))
 }
