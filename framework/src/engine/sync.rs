@@ -133,6 +133,9 @@ pub(crate) struct SyncState {
     catch_up_requested: Option<(Epoch, Timestamp)>,
     /// Catch-up requests made in a row without reaching a later epoch.
     catch_up_attempts: u32,
+    /// The first epoch this member asked to catch up from since it was last up to date: what it
+    /// sent from then on, the others (already past that epoch) may not be able to read.
+    behind_from: Option<Epoch>,
     proposals_requested: BTreeMap<ProposalId, Timestamp>,
     /// Set after a restart: the next tick announces this member's epoch unconditionally.
     announce: bool,
@@ -178,6 +181,16 @@ impl SyncState {
             Some((e, _)) if e >= epoch => {}
             _ => self.ahead = Some((epoch, now)),
         }
+    }
+
+    /// If this member has just caught up (it had asked to, and now hears of no later epoch and
+    /// holds nothing for one), the epoch it fell behind in: its own messages since then should
+    /// be sent again, in the current epoch.
+    pub(crate) fn take_caught_up(&mut self, holding_future: bool) -> Option<Epoch> {
+        if self.ahead.is_some() || holding_future {
+            return None;
+        }
+        self.behind_from.take()
     }
 
     /// Forgets that later epochs were heard of (they were another branch's).
@@ -657,6 +670,7 @@ pub(crate) fn tick(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> 
         .min();
     let due = group.sync.catch_up_due(epoch, held_overdue, params);
     if due.is_some_and(|t| t <= now) {
+        group.sync.behind_from = Some(group.sync.behind_from.map_or(epoch, |e| e.min(epoch)));
         let same_epoch = group
             .sync
             .catch_up_requested
