@@ -50,6 +50,7 @@ const SCENARIOS: &[Scenario] = &[
         scenarios::offline_catch_up(seed, 50)
     }),
     ("beyond_history_rejoin", scenarios::beyond_history_rejoin),
+    ("crash_during_commit", scenarios::crash_during_commit),
     ("split_10_20_fork", |seed| {
         scenarios::split_and_heal(seed, split(30, 10, true))
     }),

@@ -31,3 +31,8 @@ fn a_member_offline_for_fifty_epochs_catches_up() {
 fn a_member_behind_every_retained_history_rejoins_without_a_vote_and_misses_nothing() {
     check(scenarios::beyond_history_rejoin(15));
 }
+
+#[test]
+fn a_steward_crashing_right_after_creating_a_commit_leaves_one_group() {
+    check(scenarios::crash_during_commit(16));
+}

@@ -24,7 +24,9 @@ pub use multi::{
     malicious_steward, silent_epoch_steward, silent_steward_list, small_consensus,
 };
 pub use partition::{PartitionRun, Split, partition_soak_run, split_and_heal};
-pub use resync::{beyond_history_rejoin, missed_vote_catch_up, offline_catch_up};
+pub use resync::{
+    beyond_history_rejoin, crash_during_commit, missed_vote_catch_up, offline_catch_up,
+};
 
 use demls::engine::{EngineParams, Event};
 use demls::policy::MultiPolicyConfig;

@@ -154,3 +154,52 @@ fn offline(seed: u64, epochs: u64, params: EngineParams, scenario: &'static str)
         elapsed_ms: sim.elapsed_ms(),
     })
 }
+
+/// The steward crashes the moment it has created a commit (its copies may or may not have left
+/// it) and restarts a few seconds later. Whether the others applied that commit, a backup's, or
+/// none yet, everyone — the restarted steward included — ends in one epoch with one roster and
+/// every message.
+pub fn crash_during_commit(seed: u64) -> ScenarioResult {
+    let g = group_id();
+    let (mut sim, nodes) = multi_sim(seed, 8, quick_multi(), None)?;
+    form(&mut sim, &nodes, &g)?;
+    sim.run_for(2_000);
+    let target = nodes[6];
+    let commits_by = |s: &Sim, n: NodeId| {
+        s.events(n)
+            .iter()
+            .filter(|(_, e)| matches!(e, Event::CommitCreated { .. }))
+            .count()
+    };
+    let before: Vec<usize> = nodes.iter().map(|&n| commits_by(&sim, n)).collect();
+    sim.propose_remove(nodes[1], &g, target)
+        .map_err(|e| e.to_string())?;
+    let created = |s: &Sim| {
+        nodes
+            .iter()
+            .zip(&before)
+            .find(|(n, b)| commits_by(s, **n) > **b)
+            .map(|(n, _)| *n)
+    };
+    let found = sim.run_until(30_000, |s| created(s).is_some());
+    require(&sim, found, "a steward created the commit")?;
+    let steward = created(&sim).ok_or("no committer")?;
+    sim.crash(steward).map_err(|e| e.to_string())?;
+    chat(
+        &mut sim,
+        &g,
+        &without(&nodes, &[steward, target]),
+        "while the steward is down",
+    )?;
+    sim.run_for(5_000);
+    sim.restart(steward).map_err(|e| e.to_string())?;
+    let honest = without(&nodes, &[target]);
+    chat(&mut sim, &g, &honest, "after the restart")?;
+    let epoch = finish(&mut sim, &g, &honest, 60_000)?;
+    Ok(Outcome {
+        scenario: "crash_during_commit",
+        seed,
+        epoch,
+        elapsed_ms: sim.elapsed_ms(),
+    })
+}
