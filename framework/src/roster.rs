@@ -16,6 +16,9 @@ pub struct RosterEntry {
     pub id: MemberId,
     /// The member's Ed25519 signature public key (also its consensus voting key).
     pub signature_key: Vec<u8>,
+    /// The HPKE encryption key of the member's current leaf (a KeyPackage that would add a leaf
+    /// with this key is the one the member already joined with).
+    pub encryption_key: Vec<u8>,
 }
 
 /// The members of one epoch, indexed by leaf order and by id.

@@ -80,8 +80,9 @@ pub(crate) fn on_rejoin(
         // Not (or no longer) a member here: an ordinary join request, decided by vote.
         return keypackages::on_key_package(group, step, message);
     }
-    if group.rejoins.was_used(&kp.reference) {
-        // Already re-added with this KeyPackage: it missed its Welcome.
+    if group.rejoins.was_used(&kp.reference) || current_leaf_from(group, &kp) {
+        // Already re-added with this KeyPackage (this member may not have seen that commit, if
+        // it replaced its own state since): the rejoiner missed its Welcome.
         keypackages::resend_welcome(group, step, &kp.member_id);
         return Ok(());
     }
@@ -108,6 +109,16 @@ pub(crate) fn on_rejoin(
     Ok(())
 }
 
+/// True if the member's current leaf came from this KeyPackage (same encryption key): using
+/// it again would evict the member, whose KeyPackage private key is spent.
+fn current_leaf_from(group: &Group, kp: &crate::mls::ValidKeyPackage) -> bool {
+    let key = crate::mls::leaf_encryption_key(&kp.key_package);
+    group
+        .roster()
+        .get(&kp.member_id)
+        .is_some_and(|e| !key.is_empty() && e.encryption_key == key)
+}
+
 /// The rejoins this member's next commit carries: members still in the roster, not removed by
 /// the same commit, not this member, with a KeyPackage that is still valid. Requests whose
 /// KeyPackage expired are dropped (the rejoiner announces a fresh one).
@@ -125,8 +136,10 @@ pub(crate) fn selectable(
             continue;
         }
         match validate_key_package(step.crypto, &request.message) {
-            Ok(kp) => out.push((*member, request.clone(), kp.key_package)),
-            Err(_) => stale.push(*member),
+            Ok(kp) if !current_leaf_from(group, &kp) => {
+                out.push((*member, request.clone(), kp.key_package))
+            }
+            _ => stale.push(*member),
         }
     }
     for member in stale {

@@ -237,15 +237,25 @@ pub(crate) fn validate(
                 evidence,
             );
         }
-        let identity_matches = changes
+        let added = changes
             .added_members
             .iter()
-            .any(|(reference, member)| *reference == r.key_package_ref && *member == entry.id);
-        if !identity_matches {
+            .find(|(reference, member, _)| *reference == r.key_package_ref && *member == entry.id);
+        let Some((_, _, encryption_key)) = added else {
             return broken(
                 author,
                 RejectReason::CommitMismatch,
                 "rejoin KeyPackage is not the member's own",
+                evidence,
+            );
+        };
+        if *encryption_key == entry.encryption_key {
+            // A replay of the KeyPackage the member's current leaf came from: it would evict
+            // the member (the KeyPackage's private key is spent).
+            return broken(
+                author,
+                RejectReason::CommitMismatch,
+                "rejoin with the KeyPackage of the member's current leaf",
                 evidence,
             );
         }

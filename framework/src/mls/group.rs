@@ -193,6 +193,21 @@ pub fn validate_key_package(
     })
 }
 
+/// The raw HPKE encryption key of the leaf a KeyPackage would add (as a roster entry reports a
+/// member's current leaf key). Empty if it cannot be serialized (never for a decoded package).
+pub fn leaf_encryption_key(key_package: &KeyPackage) -> Vec<u8> {
+    key_package
+        .leaf_node()
+        .encryption_key()
+        .tls_serialize_detached()
+        .ok()
+        .and_then(|bytes| {
+            openmls::prelude::tls_codec::VLBytes::tls_deserialize_exact(bytes.as_slice()).ok()
+        })
+        .map(|v| v.as_slice().to_vec())
+        .unwrap_or_default()
+}
+
 /// What an incoming group message turned out to be.
 pub enum Processed {
     /// An application message from `sender_leaf`.
@@ -227,8 +242,8 @@ pub struct CommitOutput {
 pub struct CommitChanges {
     /// References of the KeyPackages added.
     pub added_key_packages: Vec<Vec<u8>>,
-    /// The member each added KeyPackage belongs to, by reference.
-    pub added_members: Vec<(Vec<u8>, MemberId)>,
+    /// The member each added KeyPackage belongs to and its leaf encryption key, by reference.
+    pub added_members: Vec<(Vec<u8>, MemberId, Vec<u8>)>,
     /// Leaf indices removed.
     pub removed_leaves: Vec<u32>,
     /// True if the commit contains proposals other than Add and Remove.
@@ -340,6 +355,7 @@ impl MlsState {
                 leaf: m.index.u32(),
                 id: MemberId::from_signature_key(&m.signature_key),
                 signature_key: m.signature_key,
+                encryption_key: m.encryption_key,
             })
             .collect();
         Roster::new(self.epoch(), entries)
@@ -433,7 +449,8 @@ impl MlsState {
             let member =
                 MemberId::from_signature_key(key_package.leaf_node().signature_key().as_slice());
             added_key_packages.push(reference.as_slice().to_vec());
-            added_members.push((reference.as_slice().to_vec(), member));
+            let encryption_key = leaf_encryption_key(key_package);
+            added_members.push((reference.as_slice().to_vec(), member, encryption_key));
         }
         let removed_leaves = staged
             .remove_proposals()

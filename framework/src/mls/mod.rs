@@ -9,7 +9,8 @@ mod store;
 pub use crypto::Crypto;
 pub use group::{
     CIPHERSUITE, CommitChanges, CommitOutput, MlsError, MlsParams, MlsState, NewKeyPackage,
-    Processed, ValidKeyPackage, decode_welcome, new_key_package, validate_key_package,
+    Processed, ValidKeyPackage, decode_welcome, leaf_encryption_key, new_key_package,
+    validate_key_package,
 };
 pub use provider::Provider;
 pub use store::{MlsStore, MlsStoreError};

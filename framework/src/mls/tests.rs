@@ -50,6 +50,14 @@ fn create_add_join_message_and_remove_through_kv_storage() {
             )
             .unwrap();
         g.merge_pending(p).unwrap();
+        // The roster reports the added leaf's key as the KeyPackage carried it (how a replayed
+        // rejoin KeyPackage is recognized).
+        let bob_entry = g.roster().get(&bob.member_id()).cloned().unwrap();
+        assert_eq!(
+            bob_entry.encryption_key,
+            leaf_encryption_key(&valid.key_package)
+        );
+        assert!(!bob_entry.encryption_key.is_empty());
         (out, g.export_tree().unwrap(), g.epoch_authenticator())
     });
     let (welcome, refs) = decode_welcome(out.welcome.as_ref().unwrap()).unwrap();

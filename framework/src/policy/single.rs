@@ -133,6 +133,7 @@ mod tests {
                     leaf: u32::from(i),
                     id: MemberId([i; 20]),
                     signature_key: vec![i; 32],
+                    encryption_key: vec![i; 32],
                 })
                 .collect(),
         )
