@@ -548,3 +548,35 @@ fn a_bundle_with_foreign_nested_or_undecodable_content_is_rejected_whole() {
     ));
     still_works(&mut net, &g, 1);
 }
+
+#[test]
+fn a_fork_verdict_not_sealed_under_the_epoch_key_and_a_malformed_notice_are_rejected() {
+    let (mut net, g) = group(3);
+    let before = state(&net, 1, &g);
+    let t = topics(&g);
+    let notice = wire::ForkNotice {
+        tags: Vec::new(),
+        commit_epoch: 0,
+        commit: Vec::new(),
+        verdict: wire::sealed::seal_verdict(&[7; 16], g.as_bytes(), before.epoch, [1; 12], 0),
+    };
+    let forged = Envelope::new(
+        Kind::ForkNotice,
+        g.as_bytes(),
+        before.epoch,
+        prost::Message::encode_to_vec(&notice),
+    )
+    .encode_to_vec();
+    assert_eq!(
+        inject_rejected(&mut net, 1, &t.group, forged),
+        RejectReason::NotAMember
+    );
+    let junk =
+        Envelope::new(Kind::ForkNotice, g.as_bytes(), before.epoch, vec![0xff; 9]).encode_to_vec();
+    assert_eq!(
+        inject_rejected(&mut net, 1, &t.group, junk),
+        RejectReason::Malformed
+    );
+    assert_eq!(state(&net, 1, &g), before);
+    still_works(&mut net, &g, 2);
+}

@@ -57,6 +57,9 @@ const SCENARIOS: &[Scenario] = &[
     ("split_15_15_fork", |seed| {
         scenarios::split_and_heal(seed, split(30, 15, true))
     }),
+    ("split_8_22_fork_with_joiner", |seed| {
+        scenarios::split_and_heal(seed, split(30, 8, true).with_joiner())
+    }),
     ("split_10_20_stewards_on_one_side", |seed| {
         scenarios::split_and_heal(seed, split(30, 10, false))
     }),

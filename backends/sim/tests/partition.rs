@@ -107,3 +107,11 @@ fn a_10_20_split_where_both_halves_commit_heals_to_one_branch() {
         scenarios::Split::new(30, 10, true),
     ));
 }
+
+#[test]
+fn a_member_that_joined_only_the_losing_branch_follows_its_verdict_and_joins_the_survivor() {
+    check(scenarios::split_and_heal(
+        1,
+        scenarios::Split::new(30, 8, true).with_joiner(),
+    ));
+}

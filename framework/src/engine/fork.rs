@@ -144,6 +144,7 @@ fn send_notice(
         tags: tags(group),
         commit_epoch,
         commit,
+        verdict: Vec::new(),
     };
     let epoch = group.epoch();
     let branch = group.branch_tag(epoch).unwrap_or_default();
@@ -206,6 +207,9 @@ pub(crate) fn on_notice(
         .tags
         .iter()
         .any(|t| mine.iter().any(|m| m.epoch == t.epoch && m.tag != t.tag));
+    if !notice.verdict.is_empty() {
+        return follow_verdict(group, step, &env, &notice.verdict);
+    }
     if same_branch && !diverged {
         return Ok(());
     }
@@ -328,5 +332,55 @@ fn decide(group: &mut Group, step: &mut Step<'_>, f: Epoch, theirs: &[u8]) -> Re
         }
     }
     group.wants_rejoin = Some(f);
+    // Members of this branch that hold no commit ending `f` (they joined after it) cannot
+    // apply the rule: tell them, sealed under this branch's current epoch key.
+    let epoch = group.epoch();
+    let nonce = step
+        .crypto
+        .entropy()
+        .array::<{ sealed::SEAL_NONCE_LEN }>()?;
+    let verdict = sealed::seal_verdict(&group.commit_key, &gid, epoch, nonce, f);
+    let notice = ForkNotice {
+        tags: Vec::new(),
+        commit_epoch: 0,
+        commit: Vec::new(),
+        verdict,
+    };
+    let env = Envelope::new(Kind::ForkNotice, &gid, epoch, wire::encode(&notice))
+        .with_branch(&group.branch);
+    step.out.publish(&group.topics.group, env.encode_to_vec());
+    Ok(())
+}
+
+/// A member of this branch found that the branch lost a fork. A member that can apply the rule
+/// itself ignores it; one that holds no commit ending the fork epoch (it joined later) follows
+/// it and rejoins: as a non-member of the surviving branch, its request is an ordinary join
+/// there, put to the vote.
+fn follow_verdict(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    env: &Envelope,
+    verdict: &[u8],
+) -> Result<(), Abort> {
+    let epoch = group.epoch();
+    if env.epoch != epoch || group.rejoining || group.wants_rejoin.is_some() {
+        return Ok(());
+    }
+    let Ok(f) = sealed::open_verdict(&group.commit_key, group.id.as_bytes(), epoch, verdict) else {
+        return reject(
+            RejectReason::NotAMember,
+            "fork verdict does not open with this epoch's key",
+        );
+    };
+    if group.commits.contains_key(&f) || f >= epoch {
+        return Ok(());
+    }
+    tracing::info!(group = %group.id.display(), fork_epoch = f, "following a branch-mate's fork verdict");
+    step.out.event(Event::ForkResolved {
+        group_id: group.id.clone(),
+        fork_epoch: f,
+        survived: false,
+    });
+    group.wants_rejoin = Some(group.meta.joined_epoch);
     Ok(())
 }

@@ -113,6 +113,11 @@ pub struct ForkNotice {
     /// which both branches hold); empty in a first notice.
     #[prost(bytes = "vec", tag = "3")]
     pub commit: Vec<u8>,
+    /// Set by a member whose branch lost, just before it rejoins: the fork epoch sealed under
+    /// the sender's current epoch key ([`super::sealed::seal_verdict`]), so that members of its
+    /// branch that cannot apply the rule themselves follow it.
+    #[prost(bytes = "vec", tag = "4")]
+    pub verdict: Vec<u8>,
 }
 
 /// One epoch's branch tag.

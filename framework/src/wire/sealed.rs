@@ -22,6 +22,7 @@ use crate::types::Epoch;
 const DOMAIN: &[u8] = b"demls/commit/v1";
 const CERTIFICATE_DOMAIN: &[u8] = b"demls/certificate/v1";
 const CATCH_UP_DOMAIN: &[u8] = b"demls/catch-up/v1";
+const VERDICT_DOMAIN: &[u8] = b"demls/fork-verdict/v1";
 
 /// Length of the proposal id in front of a sealed certificate part.
 pub const PROPOSAL_ID_LEN: usize = 32;
@@ -121,6 +122,35 @@ pub fn open_certificate(
     let id = certificate_proposal(body)?;
     let aad = aad_in(CERTIFICATE_DOMAIN, group_id, epoch, &id);
     Ok((id, open_with(raw_key, aad, &body[PROPOSAL_ID_LEN..])?))
+}
+
+/// Seals a fork verdict (the fork epoch `fork_epoch` lost) for members of the sender's branch in
+/// `epoch`.
+pub fn seal_verdict(
+    raw_key: &[u8; 16],
+    group_id: &[u8],
+    epoch: Epoch,
+    nonce: [u8; SEAL_NONCE_LEN],
+    fork_epoch: Epoch,
+) -> Vec<u8> {
+    seal_with(
+        raw_key,
+        aad_in(VERDICT_DOMAIN, group_id, epoch, &[]),
+        nonce,
+        &fork_epoch.to_be_bytes(),
+    )
+}
+
+/// Opens a fork verdict; returns the fork epoch.
+pub fn open_verdict(
+    raw_key: &[u8; 16],
+    group_id: &[u8],
+    epoch: Epoch,
+    body: &[u8],
+) -> Result<Epoch, WireError> {
+    let plain = open_with(raw_key, aad_in(VERDICT_DOMAIN, group_id, epoch, &[]), body)?;
+    let bytes: [u8; 8] = plain.as_slice().try_into().map_err(|_| WireError::Unseal)?;
+    Ok(Epoch::from_be_bytes(bytes))
 }
 
 /// Seals a catch-up request from a member stuck in `epoch`.

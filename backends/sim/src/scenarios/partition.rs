@@ -35,6 +35,9 @@ pub struct Split {
     /// Whether one ordinary member of the larger side crashes during the split and restarts
     /// just before the heal.
     pub crash: bool,
+    /// Whether a new member joins the larger side during the split (if that side can decide
+    /// votes): if its branch then loses a fork, it must join the surviving one too.
+    pub joiner: bool,
 }
 
 impl Split {
@@ -46,6 +49,15 @@ impl Split {
             stewards_on_both_sides,
             loss: 0.0,
             crash: false,
+            joiner: false,
+        }
+    }
+
+    /// This split with a member joining the larger side during it.
+    pub fn with_joiner(self) -> Split {
+        Split {
+            joiner: true,
+            ..self
         }
     }
 }
@@ -79,6 +91,7 @@ pub fn partition_soak_run(seed: u64) -> PartitionRun {
             0.0
         },
         crash: rng.gen_bool(0.3),
+        joiner: rng.gen_bool(0.3),
     };
     let mut report = PartitionRun {
         split,
@@ -178,6 +191,18 @@ fn run(seed: u64, split: Split, report: &mut PartitionRun) -> Result<(u64, u64),
         .map_err(|e| e.to_string())?;
     sim.propose_remove(proposer_b, &g, target_b)
         .map_err(|e| e.to_string())?;
+    // A newcomer on the larger side (admitted only if that side can decide votes).
+    let joiner = if split.joiner && b_decides {
+        let n = sim.add_node().map_err(|e| e.to_string())?;
+        let mut with_joiner = majority.clone();
+        with_joiner.push(n);
+        sim.partition(&[minority.clone(), with_joiner])
+            .map_err(|e| e.to_string())?;
+        sim.join_group(n, &g).map_err(|e| e.to_string())?;
+        Some(n)
+    } else {
+        None
+    };
     if a_commits {
         sim.leave(leaver_a, &g).map_err(|e| e.to_string())?;
     }
@@ -209,7 +234,7 @@ fn run(seed: u64, split: Split, report: &mut PartitionRun) -> Result<(u64, u64),
         sim.run_for(20_000);
         sim.set_loss(0.0).map_err(|e| e.to_string())?;
     }
-    let mut gone = Vec::new();
+    let mut gone: Vec<NodeId> = Vec::new();
     if a_commits {
         gone.push(leaver_a);
     }
@@ -222,7 +247,8 @@ fn run(seed: u64, split: Split, report: &mut PartitionRun) -> Result<(u64, u64),
     if b_decides {
         gone.push(target_b);
     }
-    let honest = without(&nodes, &gone);
+    let mut honest = without(&nodes, &gone);
+    honest.extend(joiner);
     sim.run_until(120_000, |s| {
         s.converged_exactly(&g, &honest) && s.undelivered(&g, &honest).is_empty()
     });
