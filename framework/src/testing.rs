@@ -54,3 +54,18 @@ impl Storage for MapStorage {
         Ok(())
     }
 }
+
+/// A roster of `n` members at epoch 1: member `i` at leaf `i`, with id and keys made of byte `i`.
+pub fn roster(n: u8) -> crate::roster::Roster {
+    crate::roster::Roster::new(
+        1,
+        (0..n)
+            .map(|i| crate::roster::RosterEntry {
+                leaf: u32::from(i),
+                id: crate::types::MemberId([i; 20]),
+                signature_key: vec![i; 32],
+                encryption_key: vec![i; 32],
+            })
+            .collect(),
+    )
+}

@@ -494,6 +494,12 @@ fn a_catch_up_request_that_does_not_open_under_its_epoch_key_is_rejected() {
     still_works(&mut net, &g, 2);
 }
 
+/// A `BUNDLE` envelope of `g` at `epoch` carrying `envelopes`.
+fn bundle_of(g: &GroupId, epoch: u64, envelopes: Vec<Vec<u8>>) -> Vec<u8> {
+    let body = prost::Message::encode_to_vec(&wire::bundle::Bundle { envelopes });
+    Envelope::new(Kind::Bundle, g.as_bytes(), epoch, body).encode_to_vec()
+}
+
 #[test]
 fn a_bundle_with_foreign_nested_or_undecodable_content_is_rejected_whole() {
     let (mut net, g) = group(3);
@@ -506,16 +512,7 @@ fn a_bundle_with_foreign_nested_or_undecodable_content_is_rejected_whole() {
     let foreign = Envelope::new(Kind::Mls, other.as_bytes(), before.epoch, vec![1]).encode_to_vec();
     let nested = Envelope::new(Kind::Bundle, g.as_bytes(), before.epoch, vec![]).encode_to_vec();
     for bad in [foreign, nested, vec![0xff; 5]] {
-        let body = wire::bundle::Bundle {
-            envelopes: vec![genuine.clone(), bad],
-        };
-        let env = Envelope::new(
-            Kind::Bundle,
-            g.as_bytes(),
-            before.epoch,
-            prost::Message::encode_to_vec(&body),
-        )
-        .encode_to_vec();
+        let env = bundle_of(&g, before.epoch, vec![genuine.clone(), bad]);
         let out = net.inject(1, &t.group, env);
         assert!(
             matches!(
@@ -532,16 +529,7 @@ fn a_bundle_with_foreign_nested_or_undecodable_content_is_rejected_whole() {
     }
     assert_eq!(state(&net, 1, &g), before);
     // The same message in a well-formed bundle is delivered like one sent alone.
-    let body = wire::bundle::Bundle {
-        envelopes: vec![genuine],
-    };
-    let env = Envelope::new(
-        Kind::Bundle,
-        g.as_bytes(),
-        before.epoch,
-        prost::Message::encode_to_vec(&body),
-    )
-    .encode_to_vec();
+    let env = bundle_of(&g, before.epoch, vec![genuine]);
     let out = net.inject(1, &t.group, env);
     assert!(out.events.iter().any(
         |e| matches!(e, Event::MessageReceived { payload, .. } if payload == b"inside a bundle")

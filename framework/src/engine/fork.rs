@@ -19,6 +19,7 @@ use super::event::{Event, ProposalAction, RejectReason};
 use super::group::Group;
 use super::records::ProposalStatus;
 use super::requests::DeferredRequest;
+use super::sync::digest;
 use super::{Abort, Step, reject};
 use crate::mls::MlsState;
 use crate::types::{Epoch, Timestamp};
@@ -34,12 +35,6 @@ pub(crate) fn tag_of(authenticator: &[u8]) -> [u8; TAG_LEN] {
     ctx.update(authenticator);
     let mut out = [0u8; TAG_LEN];
     out.copy_from_slice(&ctx.finish().as_ref()[..TAG_LEN]);
-    out
-}
-
-fn digest(bytes: &[u8]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    out.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref());
     out
 }
 

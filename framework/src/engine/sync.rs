@@ -46,7 +46,7 @@ const CATCH_UP_MESSAGES: usize = 512;
 /// authenticated, so a made-up far-future epoch must not silence this member for good.
 const AHEAD_BELIEF_MS: u64 = 20_000;
 
-fn digest(bytes: &[u8]) -> [u8; 32] {
+pub(crate) fn digest(bytes: &[u8]) -> [u8; 32] {
     let mut out = [0u8; 32];
     out.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref());
     out
@@ -489,7 +489,18 @@ pub(crate) fn answer_catch_up(
     // before, the commit that ends it.
     let mut items: Vec<(Epoch, Vec<u8>, bool)> = Vec::new();
     let mut messages = 0usize;
-    for epoch in from..from.saturating_add(CATCH_UP_EPOCHS) {
+    // The logged messages of the epochs served, in one pass over the log.
+    let last = from.saturating_add(CATCH_UP_EPOCHS);
+    let mut logged: BTreeMap<Epoch, Vec<Vec<u8>>> = BTreeMap::new();
+    for (message_epoch, bytes) in group.sync.log.values() {
+        if (from..last).contains(message_epoch) {
+            logged
+                .entry(*message_epoch)
+                .or_default()
+                .push(bytes.clone());
+        }
+    }
+    for epoch in from..last {
         let Some(rec) = group.commits.get(&epoch) else {
             break;
         };
@@ -505,9 +516,9 @@ pub(crate) fn answer_catch_up(
                 items.push((epoch, env.encode_to_vec(), false));
             }
         }
-        for (message_epoch, bytes) in group.sync.log.values() {
-            if *message_epoch == epoch && messages < CATCH_UP_MESSAGES {
-                items.push((epoch, bytes.clone(), false));
+        for bytes in logged.remove(&epoch).unwrap_or_default() {
+            if messages < CATCH_UP_MESSAGES {
+                items.push((epoch, bytes, false));
                 messages += 1;
             }
         }

@@ -123,21 +123,8 @@ impl StewardPolicyFactory for SinglePolicyFactory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::roster::{Roster, RosterEntry};
-
-    fn roster(n: u8) -> Roster {
-        Roster::new(
-            1,
-            (0..n)
-                .map(|i| RosterEntry {
-                    leaf: u32::from(i),
-                    id: MemberId([i; 20]),
-                    signature_key: vec![i; 32],
-                    encryption_key: vec![i; 32],
-                })
-                .collect(),
-        )
-    }
+    use crate::roster::Roster;
+    use crate::testing::roster;
 
     fn view<'a>(gid: &'a GroupId, r: &'a Roster, me: u8, pending: &'a [MemberId]) -> EpochView<'a> {
         EpochView {

@@ -113,21 +113,7 @@ pub fn elect(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::roster::RosterEntry;
-
-    fn roster(n: u8) -> Roster {
-        Roster::new(
-            1,
-            (0..n)
-                .map(|i| RosterEntry {
-                    leaf: u32::from(i),
-                    id: MemberId([i; 20]),
-                    signature_key: vec![i; 32],
-                    encryption_key: vec![i; 32],
-                })
-                .collect(),
-        )
-    }
+    use crate::testing::roster;
 
     #[test]
     fn lists_are_sized_by_the_bounds_and_reproducible() {
