@@ -115,3 +115,19 @@ fn a_member_that_joined_only_the_losing_branch_follows_its_verdict_and_joins_the
         scenarios::Split::new(30, 8, true).with_joiner(),
     ));
 }
+
+/// Partition-soak seed 20 (17 members, 8/9 split, stewards on both sides, 3 % loss): some
+/// members of the losing branch, among them its steward, missed the other branch's fork notice.
+/// They must still learn that their branch lost — from a branch-mate's verdict, which carries
+/// the winning commit — instead of re-adding the rejoiners on the losing branch.
+#[test]
+fn a_branch_mate_that_missed_the_other_branchs_notice_applies_the_rule_from_a_verdict() {
+    let run = scenarios::partition_soak_run(20);
+    assert!(
+        run.split.stewards_on_both_sides && run.split.loss > 0.0,
+        "seed 20 draws a lossy fork: {:?}",
+        run.split
+    );
+    assert_eq!(run.failure, None, "{:?}", run.split);
+    assert_eq!(run.messages_lost, 0);
+}

@@ -203,7 +203,7 @@ pub(crate) fn on_notice(
         .iter()
         .any(|t| mine.iter().any(|m| m.epoch == t.epoch && m.tag != t.tag));
     if !notice.verdict.is_empty() {
-        return follow_verdict(group, step, &env, &notice.verdict);
+        return follow_verdict(group, step, &env, &notice);
     }
     if same_branch && !diverged {
         return Ok(());
@@ -247,15 +247,20 @@ pub(crate) fn on_notice(
 }
 
 /// Applies the survival rule to this branch's and the other branch's commits ending `f`.
-fn decide(group: &mut Group, step: &mut Step<'_>, f: Epoch, theirs: &[u8]) -> Result<(), Abort> {
+fn decide(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    f: Epoch,
+    theirs_sealed: &[u8],
+) -> Result<(), Abort> {
     let Some(rec) = group.commits.get(&f).cloned() else {
         return Ok(());
     };
-    if rec.sealed == theirs || group.fork.resolved.contains(&f) {
+    if rec.sealed == theirs_sealed || group.fork.resolved.contains(&f) {
         return Ok(());
     }
     let gid = group.id.as_bytes().to_vec();
-    let Ok(their_commit) = sealed::open(&rec.key, &gid, f, theirs) else {
+    let Ok(their_commit) = sealed::open(&rec.key, &gid, f, theirs_sealed) else {
         return reject(
             RejectReason::NotAMember,
             "fork notice commit does not open with the shared epoch's key",
@@ -335,10 +340,13 @@ fn decide(group: &mut Group, step: &mut Step<'_>, f: Epoch, theirs: &[u8]) -> Re
         .entropy()
         .array::<{ sealed::SEAL_NONCE_LEN }>()?;
     let verdict = sealed::seal_verdict(&group.commit_key, &gid, epoch, nonce, f);
+    // The winning commit rides along (still sealed under `f`'s key): a branch-mate that holds
+    // its own commit ending `f` but missed the other branch's notice (loss) applies the rule
+    // itself instead of committing on a branch that lost.
     let notice = ForkNotice {
         tags: Vec::new(),
-        commit_epoch: 0,
-        commit: Vec::new(),
+        commit_epoch: f,
+        commit: theirs_sealed.to_vec(),
         verdict,
     };
     let env = Envelope::new(Kind::ForkNotice, &gid, epoch, wire::encode(&notice))
@@ -347,27 +355,46 @@ fn decide(group: &mut Group, step: &mut Step<'_>, f: Epoch, theirs: &[u8]) -> Re
     Ok(())
 }
 
-/// A member of this branch found that the branch lost a fork. A member that can apply the rule
-/// itself ignores it; one that holds no commit ending the fork epoch (it joined later) follows
-/// it and rejoins: as a non-member of the surviving branch, its request is an ordinary join
-/// there, put to the vote.
+/// A member of this branch found that the branch lost a fork. A member that holds its own
+/// commit ending the fork epoch applies the rule itself to the winning commit the verdict
+/// carries (it may have missed the other branch's notice); one that holds no such commit (it
+/// joined later) follows the verdict and rejoins: as a non-member of the surviving branch, its
+/// request is an ordinary join there, put to the vote.
 fn follow_verdict(
     group: &mut Group,
     step: &mut Step<'_>,
     env: &Envelope,
-    verdict: &[u8],
+    notice: &ForkNotice,
 ) -> Result<(), Abort> {
     let epoch = group.epoch();
     if env.epoch != epoch || group.rejoining || group.wants_rejoin.is_some() {
         return Ok(());
     }
-    let Ok(f) = sealed::open_verdict(&group.commit_key, group.id.as_bytes(), epoch, verdict) else {
+    if group
+        .branch_tag(epoch)
+        .is_some_and(|t| t[..] != env.branch[..])
+    {
+        // Another branch's verdict (a member of the surviving branch hears the losers').
+        return Ok(());
+    }
+    let Ok(f) = sealed::open_verdict(
+        &group.commit_key,
+        group.id.as_bytes(),
+        epoch,
+        &notice.verdict,
+    ) else {
         return reject(
             RejectReason::NotAMember,
             "fork verdict does not open with this epoch's key",
         );
     };
-    if group.commits.contains_key(&f) || f >= epoch {
+    if f >= epoch {
+        return Ok(());
+    }
+    if group.commits.contains_key(&f) {
+        if notice.commit_epoch == f && !notice.commit.is_empty() {
+            return decide(group, step, f, &notice.commit);
+        }
         return Ok(());
     }
     tracing::info!(group = %group.id.display(), fork_epoch = f, "following a branch-mate's fork verdict");
