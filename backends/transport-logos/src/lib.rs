@@ -48,7 +48,7 @@ pub use hash::{MESSAGE_HASH_LEN, gossip_message_id, message_hash};
 pub use keys::load_or_generate as load_or_generate_node_key;
 pub use metadata::{Metadata, PROTOCOL as METADATA_PROTOCOL};
 pub use plugin::link;
-pub use segmentation::{ENTIRE_HASH_LEN, MAX_DATA_SEGMENTS, entire_hash};
+pub use segmentation::{ENTIRE_HASH_LEN, MAX_DATA_SEGMENTS, entire_hash, split as segment_payload};
 pub use swarm::{MessageHash, Status};
 pub use topics::{MAX_CONTENT_TOPIC_LEN, pubsub_topic};
 pub use transport::LogosTransport;
