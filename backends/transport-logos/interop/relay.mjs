@@ -144,8 +144,17 @@ const meshTimer = setInterval(() => {
   if (peers.length > 0) {
     clearInterval(meshTimer);
     out({ event: "mesh", peers });
+    queryMetadata(peers[0]).catch((e) => out({ event: "error", message: `metadata: ${e}` }));
   }
 }, 100);
+
+// Asks the peer for its 66/WAKU2-METADATA (cluster and shards).
+async function queryMetadata(peerIdStr) {
+  const peerId = node.libp2p.getPeers().find((p) => p.toString() === peerIdStr);
+  const { shardInfo, error } = await node.libp2p.services.metadata.query(peerId);
+  if (error) throw new Error(String(error));
+  out({ event: "metadata", peer: peerIdStr, clusterId: shardInfo.clusterId, shards: shardInfo.shards });
+}
 
 async function send(payloadHex) {
   const message = { payload: wrapSegment(Buffer.from(payloadHex, "hex")), timestamp: new Date() };

@@ -72,6 +72,10 @@ pub struct Status {
     pub mesh_peers: usize,
     /// Inbound messages dropped because the `recv` queue was full.
     pub dropped: u64,
+    /// Peers disconnected so far because their metadata named another cluster (or none).
+    pub rejected_peers: u64,
+    /// Connected peers whose metadata named our cluster.
+    pub confirmed_peers: Vec<PeerId>,
     /// Incomplete segmented payloads being reassembled.
     pub partial_messages: usize,
     /// Bytes buffered for reassembly.
@@ -110,6 +114,8 @@ struct Task {
     reassembler: Reassembler<String, MessageHash>,
     redial: HashMap<PeerId, Redial>,
     listen_addrs: Vec<Multiaddr>,
+    confirmed: HashSet<PeerId>,
+    rejected: u64,
     last_timestamp: i64,
     dropped: u64,
 }
@@ -160,6 +166,8 @@ pub(crate) async fn run(node: Node) {
         reassembler: Reassembler::new(reassembly),
         redial,
         listen_addrs: Vec::new(),
+        confirmed: HashSet::new(),
+        rejected: 0,
         last_timestamp: 0,
         dropped: 0,
     };
@@ -230,6 +238,8 @@ impl Task {
                 .count(),
             mesh_peers: relay.mesh_peers(&hash).count(),
             dropped: self.dropped,
+            rejected_peers: self.rejected,
+            confirmed_peers: self.confirmed.iter().copied().collect(),
             partial_messages: self.reassembler.partial_count(),
             reassembly_bytes: self.reassembler.buffered_bytes(),
         }
@@ -324,6 +334,7 @@ impl Task {
                 ..
             } => {
                 tracing::debug!(%peer_id, ?cause, "disconnected");
+                self.confirmed.remove(&peer_id);
                 if let Some(r) = self.redial.get_mut(&peer_id) {
                     r.connected = false;
                     r.next = Instant::now() + r.backoff;
@@ -414,8 +425,13 @@ impl Task {
     fn check_cluster(&mut self, peer: PeerId, theirs: &Metadata) {
         if theirs.cluster_id == self.metadata.cluster_id {
             tracing::debug!(%peer, shards = ?theirs.shards, "peer metadata");
+            if self.swarm.is_connected(&peer) {
+                self.confirmed.insert(peer);
+            }
             return;
         }
+        self.confirmed.remove(&peer);
+        self.rejected += 1;
         tracing::warn!(
             %peer,
             theirs = ?theirs.cluster_id,

@@ -1,6 +1,7 @@
 //! Interop with js-waku: a js-waku relay node (`interop/relay.mjs`, Node.js) and our node
 //! exchange messages both ways on a shared shard, and both compute the same deterministic
-//! message hashes.
+//! message hashes; each side answers the other's metadata request, and a js-waku node of another
+//! cluster is disconnected.
 //!
 //! Needs `npm ci` in `interop/`. Without `interop/node_modules` the test is skipped with a
 //! message, unless `CI` is set: then it fails.
@@ -134,6 +135,11 @@ async fn messages_cross_between_our_node_and_js_waku_both_ways_with_the_same_has
     .expect("our node starts");
     ours.subscribe(&topic).await.unwrap();
     js.event("mesh").await;
+    // js-waku asked our node for its metadata and understood the answer.
+    let metadata = js.event("metadata").await;
+    assert_eq!(metadata["peer"], ours.peer_id().to_string());
+    assert_eq!(metadata["clusterId"], cluster);
+    assert_eq!(metadata["shards"], serde_json::json!([shard]));
     assert!(
         ours.wait_for_relay_peers(1, true, STEP).await,
         "the js node never joined our mesh: {:?}",
@@ -172,14 +178,59 @@ async fn messages_cross_between_our_node_and_js_waku_both_ways_with_the_same_has
         "our message id is not js-waku's deterministic hash"
     );
 
-    // The metadata exchange went through: neither side dropped the other.
+    // Our node asked js-waku for its metadata, found our cluster, and both stay connected.
     let status = ours.status().await.unwrap();
     assert_eq!(
         status.connected.len(),
         1,
         "the js node disconnected: {status:?}"
     );
+    assert_eq!(
+        status.confirmed_peers, status.connected,
+        "js-waku's metadata was not confirmed"
+    );
 
+    js.command(serde_json::json!({ "cmd": "exit" })).await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), js.child.wait()).await;
+    ours.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_js_waku_node_of_another_cluster_is_disconnected() {
+    if !node_modules_present() {
+        return;
+    }
+    let content_topic = format!("/demls-interop/1/other-{}/proto", std::process::id());
+    let mut js = JsNode::spawn(67, 3, &content_topic);
+    let ready = js.event("ready").await;
+    let js_addr = ready["multiaddrs"][0]
+        .as_str()
+        .expect("an address")
+        .to_owned();
+    let ours = LogosTransport::start(
+        &Config {
+            cluster_id: 66,
+            shard: 3,
+            ..loopback_config(vec![js_addr])
+        },
+        Path::new("."),
+    )
+    .expect("our node starts");
+    let deadline = tokio::time::Instant::now() + STEP;
+    let status = loop {
+        let status = ours.status().await.unwrap();
+        if status.rejected_peers >= 1 || tokio::time::Instant::now() >= deadline {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        status.rejected_peers >= 1,
+        "the cluster-67 node was never rejected: {status:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let status = ours.status().await.unwrap();
+    assert!(status.connected.is_empty(), "still connected: {status:?}");
     js.command(serde_json::json!({ "cmd": "exit" })).await;
     let _ = tokio::time::timeout(Duration::from_secs(10), js.child.wait()).await;
     ours.close().await;

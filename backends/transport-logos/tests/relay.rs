@@ -123,7 +123,13 @@ async fn a_peer_of_another_cluster_is_disconnected_while_one_of_ours_stays() {
         !status.connected.contains(&stranger.peer_id()),
         "the peer of cluster 67 is still connected"
     );
-    assert!(stranger.status().await.unwrap().connected.is_empty());
+    let stranger_status = stranger.status().await.unwrap();
+    assert!(stranger_status.connected.is_empty());
+    assert!(
+        status.rejected_peers + stranger_status.rejected_peers >= 1,
+        "no side ever checked the other's cluster"
+    );
+    assert_eq!(status.confirmed_peers, vec![friend.peer_id()]);
     for n in [hub, stranger, friend] {
         n.close().await;
     }
