@@ -60,6 +60,9 @@ pub enum SegmentError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LogosError {
+    /// The configuration is invalid (see [`Config::validate`](crate::Config::validate)).
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
     /// The node key file could not be read, parsed or written.
     #[error("node key file {path}: {message}")]
     NodeKey {

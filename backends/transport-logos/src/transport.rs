@@ -36,7 +36,7 @@ impl LogosTransport {
     pub fn start(config: &Config, base_dir: &Path) -> Result<Arc<LogosTransport>, LogosError> {
         config
             .validate()
-            .map_err(|e| LogosError::Swarm(e.to_string()))?;
+            .map_err(|e| LogosError::InvalidConfig(e.to_string()))?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| LogosError::NoRuntime)?;
         let keypair = match &config.node_key_file {
             Some(path) => keys::load_or_generate(&base_dir.join(path))?,
@@ -45,10 +45,10 @@ impl LogosTransport {
         let peer_id = keypair.public().to_peer_id();
         let listen = config
             .listen_addr()
-            .map_err(|e| LogosError::Swarm(e.to_string()))?;
+            .map_err(|e| LogosError::InvalidConfig(e.to_string()))?;
         let static_peers = config
             .static_peers()
-            .map_err(|e| LogosError::Swarm(e.to_string()))?;
+            .map_err(|e| LogosError::InvalidConfig(e.to_string()))?;
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
             .with_tokio()
             .with_tcp(

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{MESH_TIMEOUT, loopback_config, start_nodes};
 use demls::{Topic, Transport, TransportError};
-use demls_transport_logos::{Config, LogosTransport, load_or_generate_node_key};
+use demls_transport_logos::{Config, LogosError, LogosTransport, load_or_generate_node_key};
 
 fn topic(name: &str) -> Topic {
     Topic::new(format!("/demls-test/1/{name}-{}/proto", std::process::id()))
@@ -174,4 +174,17 @@ async fn a_static_peer_that_starts_late_is_dialled_again_until_it_answers() {
         n.close().await;
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn starting_with_an_invalid_config_is_a_typed_error() {
+    let bad = Config {
+        shard: 5000,
+        ..loopback_config(Vec::new())
+    };
+    match LogosTransport::start(&bad, Path::new(".")) {
+        Err(LogosError::InvalidConfig(message)) => assert!(message.contains("shard"), "{message}"),
+        Err(other) => panic!("expected InvalidConfig, got {other}"),
+        Ok(_) => panic!("an invalid config was accepted"),
+    }
 }
