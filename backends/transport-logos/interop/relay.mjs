@@ -3,13 +3,18 @@
 // Usage: node relay.mjs <clusterId> <shard> <contentTopic>
 // Prints one JSON object per line on stdout:
 //   {"event":"ready","peerId":..,"multiaddrs":[..],"pubsubTopic":..}
-//   {"event":"mesh","peers":[..]}                     once a relay peer is in the mesh
-//   {"event":"message","payloadHex":..,"hash":..}     for each message on the content topic
-//   {"event":"sent","hash":..,"recipients":n}        after each send
+//   {"event":"mesh","peers":[..]}                  once a relay peer is in the mesh
+//   {"event":"metadata","peer":..,"clusterId":..,"shards":[..]}   that peer's 66/WAKU2-METADATA
+//   {"event":"message","length":n,"keccak":..,"payloadHex":..,"hash":..,"segments":n}
+//                                                  for each complete payload on the content topic
+//                                                  (payloadHex only up to 4 KiB; hash: the
+//                                                  deterministic hash of segment 0's message)
+//   {"event":"sent","hashes":[..],"recipients":n}  after each send
 //   {"event":"error","message":..}
-// Reads JSON commands on stdin: {"cmd":"send","payloadHex":".."} and {"cmd":"exit"}.
-// Payloads are wrapped in a single-segment lip-segmentation SegmentMessageProto, as the
-// Rust transport sends and expects them.
+// Reads JSON commands on stdin:
+//   {"cmd":"send","payloadHex":".."}   {"cmd":"sendPattern","length":n}   {"cmd":"exit"}
+// (the pattern is byte i = (i * 31) % 251). Payloads travel as lip-segmentation segments
+// (SegmentMessageProto, no parity), as the Rust transport sends and expects them.
 
 import { createInterface } from "node:readline";
 
@@ -37,6 +42,8 @@ const { keccak_256 } = await import("@noble/hashes/sha3");
 const [clusterId, shard] = process.argv.slice(2, 4).map(Number);
 const contentTopic = process.argv[4];
 const pubsubTopic = `/waku/2/rs/${clusterId}/${shard}`;
+// Payload bytes per segment: the 150 KiB message limit less 1 KiB of headers.
+const SEGMENT_SIZE = 150 * 1024 - 1024;
 
 const out = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
 const hex = (bytes) => Buffer.from(bytes).toString("hex");
@@ -51,14 +58,29 @@ function varint(n) {
   return bytes;
 }
 
-function field(tag, bytes) {
-  return [...varint((tag << 3) | 2), ...varint(bytes.length), ...bytes];
+function bytesField(tag, bytes) {
+  return Buffer.concat([Buffer.from([...varint((tag << 3) | 2), ...varint(bytes.length)]), bytes]);
 }
 
-// SegmentMessageProto { entire_message_hash = 1; data_segment_count = 3 (= 1); payload = 4 }
-function wrapSegment(payload) {
-  const hash = keccak_256(payload);
-  return Uint8Array.from([...field(1, hash), 0x18, 0x01, ...field(4, payload)]);
+function varintField(tag, n) {
+  return n === 0 ? Buffer.alloc(0) : Buffer.from([...varint(tag << 3), ...varint(n)]);
+}
+
+// SegmentMessageProto { entire_message_hash = 1; data_segment_index = 2;
+//                       data_segment_count = 3; payload = 4 }
+function segments(payload) {
+  const hash = Buffer.from(keccak_256(payload));
+  const count = Math.max(1, Math.ceil(payload.length / SEGMENT_SIZE));
+  const out = [];
+  for (let i = 0; i < count; i++) {
+    const chunk = payload.subarray(i * SEGMENT_SIZE, (i + 1) * SEGMENT_SIZE);
+    out.push(
+      new Uint8Array(
+        Buffer.concat([bytesField(1, hash), varintField(2, i), varintField(3, count), bytesField(4, chunk)]),
+      ),
+    );
+  }
+  return out;
 }
 
 function readVarint(buf, pos) {
@@ -74,8 +96,7 @@ function readVarint(buf, pos) {
   }
 }
 
-// Returns the payload of a complete single-segment message, verifying its hash.
-function unwrapSegment(buf) {
+function parseSegment(buf) {
   const fields = {};
   let pos = 0;
   while (pos < buf.length) {
@@ -96,10 +117,40 @@ function unwrapSegment(buf) {
       throw new Error(`unexpected wire type ${wire}`);
     }
   }
-  if ((fields[3] ?? 0) !== 1) throw new Error("multi-segment message");
-  const payload = fields[4] ?? new Uint8Array();
-  if (hex(keccak_256(payload)) !== hex(fields[1] ?? [])) throw new Error("segment hash mismatch");
-  return payload;
+  const segment = {
+    hash: hex(fields[1] ?? []),
+    index: fields[2] ?? 0,
+    count: fields[3] ?? 0,
+    payload: fields[4] ?? new Uint8Array(),
+  };
+  if (segment.hash.length !== 64 || segment.count < 1 || segment.index >= segment.count || fields[7]) {
+    throw new Error("invalid segment");
+  }
+  return segment;
+}
+
+// Incomplete payloads by entire-message hash (the test sends a handful: no eviction needed).
+const partial = new Map();
+
+function onSegment(segment, messageHash) {
+  const entry = partial.get(segment.hash) ?? { parts: new Map(), firstHash: null };
+  entry.parts.set(segment.index, segment.payload);
+  if (segment.index === 0) entry.firstHash = messageHash;
+  partial.set(segment.hash, entry);
+  if (entry.parts.size < segment.count) return;
+  partial.delete(segment.hash);
+  const payload = Buffer.concat([...Array(segment.count).keys()].map((i) => entry.parts.get(i)));
+  const keccak = hex(keccak_256(payload));
+  if (keccak !== segment.hash) throw new Error("reassembled payload does not match its hash");
+  out({
+    event: "message",
+    length: payload.length,
+    keccak,
+    payloadHex: payload.length <= 4096 ? hex(payload) : undefined,
+    hash: entry.firstHash,
+    segments: segment.count,
+    contentTopic,
+  });
 }
 
 const node = await createRelayNode({
@@ -118,15 +169,9 @@ const decoder = createDecoder(contentTopic, pubsubTopic);
 
 await node.relay.subscribe([decoder], (msg) => {
   try {
-    const payload = unwrapSegment(msg.payload);
-    out({
-      event: "message",
-      payloadHex: hex(payload),
-      // Hash the raw protobuf: a DecodedMessage's `timestamp` is a Date, which would drop the
-      // nanoseconds the deterministic hash covers.
-      hash: messageHashStr(pubsubTopic, msg.proto),
-      contentTopic: msg.contentTopic,
-    });
+    // Hash the raw protobuf: a DecodedMessage's `timestamp` is a Date, which would drop the
+    // nanoseconds the deterministic hash covers.
+    onSegment(parseSegment(msg.payload), messageHashStr(pubsubTopic, msg.proto));
   } catch (e) {
     out({ event: "error", message: String(e) });
   }
@@ -156,16 +201,28 @@ async function queryMetadata(peerIdStr) {
   out({ event: "metadata", peer: peerIdStr, clusterId: shardInfo.clusterId, shards: shardInfo.shards });
 }
 
-async function send(payloadHex) {
-  const message = { payload: wrapSegment(Buffer.from(payloadHex, "hex")), timestamp: new Date() };
-  const proto = await encoder.toProtoObj(message);
-  const result = await node.relay.send(encoder, message);
-  out({
-    event: "sent",
-    hash: messageHashStr(pubsubTopic, proto),
-    recipients: result.successes.length,
-    failures: result.failures.map((f) => String(f.error)),
-  });
+let lastTimestamp = 0;
+
+async function send(payload) {
+  const hashes = [];
+  let recipients = Infinity;
+  for (const segment of segments(payload)) {
+    // Strictly increasing millisecond timestamps (js-waku's precision).
+    lastTimestamp = Math.max(Date.now(), lastTimestamp + 1);
+    const message = { payload: segment, timestamp: new Date(lastTimestamp) };
+    const proto = await encoder.toProtoObj(message);
+    const result = await node.relay.send(encoder, message);
+    if (result.failures.length > 0) throw new Error(`send failed: ${result.failures.map((f) => f.error)}`);
+    hashes.push(messageHashStr(pubsubTopic, proto));
+    recipients = Math.min(recipients, result.successes.length);
+  }
+  out({ event: "sent", hashes, recipients });
+}
+
+function pattern(length) {
+  const bytes = Buffer.alloc(length);
+  for (let i = 0; i < length; i++) bytes[i] = (i * 31) % 251;
+  return bytes;
 }
 
 async function exit(code) {
@@ -186,7 +243,9 @@ lines.on("line", (line) => {
     out({ event: "error", message: `not JSON: ${line}` });
     return;
   }
-  if (cmd.cmd === "send") send(cmd.payloadHex).catch((e) => out({ event: "error", message: String(e) }));
+  const failed = (e) => out({ event: "error", message: String(e) });
+  if (cmd.cmd === "send") send(Buffer.from(cmd.payloadHex, "hex")).catch(failed);
+  else if (cmd.cmd === "sendPattern") send(pattern(cmd.length)).catch(failed);
   else if (cmd.cmd === "exit") exit(0);
 });
 lines.on("close", () => exit(0));

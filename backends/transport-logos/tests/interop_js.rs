@@ -10,11 +10,12 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::loopback_config;
 use demls::{Topic, Transport};
-use demls_transport_logos::{Config, LogosTransport};
+use demls_transport_logos::{Config, LogosTransport, entire_hash};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
@@ -105,12 +106,10 @@ fn node_modules_present() -> bool {
     false
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn messages_cross_between_our_node_and_js_waku_both_ways_with_the_same_hashes() {
-    if !node_modules_present() {
-        return;
-    }
-    let content_topic = format!("/demls-interop/1/chat-{}/proto", std::process::id());
+/// A js-waku node and ours on cluster 66, shard 3, both subscribed to `/demls-interop/1/<name>-<pid>/proto`,
+/// meshed, with metadata exchanged.
+async fn connected_pair(name: &str) -> (JsNode, Arc<LogosTransport>, Topic) {
+    let content_topic = format!("/demls-interop/1/{name}-{}/proto", std::process::id());
     let topic = Topic::new(content_topic.clone());
     let (cluster, shard) = (66, 3);
     let mut js = JsNode::spawn(cluster, shard, &content_topic);
@@ -123,7 +122,6 @@ async fn messages_cross_between_our_node_and_js_waku_both_ways_with_the_same_has
         ready["pubsubTopic"],
         format!("/waku/2/rs/{cluster}/{shard}")
     );
-
     let ours = LogosTransport::start(
         &Config {
             cluster_id: cluster,
@@ -145,6 +143,26 @@ async fn messages_cross_between_our_node_and_js_waku_both_ways_with_the_same_has
         "the js node never joined our mesh: {:?}",
         ours.status().await
     );
+    (js, ours, topic)
+}
+
+async fn shut_down(mut js: JsNode, ours: Arc<LogosTransport>) {
+    js.command(serde_json::json!({ "cmd": "exit" })).await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), js.child.wait()).await;
+    ours.close().await;
+}
+
+/// The bytes `relay.mjs` sends for `sendPattern`: byte i is (i * 31) % 251.
+fn pattern(length: usize) -> Vec<u8> {
+    (0..length).map(|i| ((i * 31) % 251) as u8).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_cross_between_our_node_and_js_waku_both_ways_with_the_same_hashes() {
+    if !node_modules_present() {
+        return;
+    }
+    let (mut js, ours, topic) = connected_pair("chat").await;
 
     // Ours -> js.
     let payload = b"hello js-waku, from rust".to_vec();
@@ -154,7 +172,7 @@ async fn messages_cross_between_our_node_and_js_waku_both_ways_with_the_same_has
         .unwrap();
     let got = js.event("message").await;
     assert_eq!(got["payloadHex"], hex::encode(&payload));
-    assert_eq!(got["contentTopic"], content_topic);
+    assert_eq!(got["contentTopic"], topic.as_str());
     assert_eq!(
         got["hash"],
         hex::encode(hashes[0]),
@@ -173,7 +191,7 @@ async fn messages_cross_between_our_node_and_js_waku_both_ways_with_the_same_has
     assert_eq!(m.payload, payload);
     assert_eq!(m.topic, topic);
     assert_eq!(
-        sent["hash"],
+        sent["hashes"][0],
         hex::encode(&m.message_id),
         "our message id is not js-waku's deterministic hash"
     );
@@ -189,10 +207,40 @@ async fn messages_cross_between_our_node_and_js_waku_both_ways_with_the_same_has
         status.confirmed_peers, status.connected,
         "js-waku's metadata was not confirmed"
     );
+    shut_down(js, ours).await;
+}
 
-    js.command(serde_json::json!({ "cmd": "exit" })).await;
-    let _ = tokio::time::timeout(Duration::from_secs(10), js.child.wait()).await;
-    ours.close().await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_segmented_megabyte_crosses_between_our_node_and_js_waku_both_ways() {
+    if !node_modules_present() {
+        return;
+    }
+    let (mut js, ours, topic) = connected_pair("segments").await;
+    let payload = pattern(1024 * 1024);
+
+    // Ours -> js: js-waku relays and accepts our 150 KiB messages and reassembles them.
+    let hashes = ours
+        .publish_with_hashes(&topic, payload.clone())
+        .await
+        .unwrap();
+    let got = js.event("message").await;
+    assert_eq!(got["segments"], hashes.len());
+    assert_eq!(got["length"], payload.len());
+    assert_eq!(got["keccak"], hex::encode(entire_hash(&payload)));
+    assert_eq!(got["hash"], hex::encode(hashes[0]));
+
+    // js -> ours: we reassemble segments cut by another implementation.
+    js.command(serde_json::json!({ "cmd": "sendPattern", "length": payload.len() }))
+        .await;
+    let sent = js.event("sent").await;
+    let m = tokio::time::timeout(STEP, ours.recv())
+        .await
+        .expect("the segmented js message arrives")
+        .unwrap();
+    assert!(m.payload == payload, "the reassembled js payload differs");
+    assert_eq!(sent["hashes"][0], hex::encode(&m.message_id));
+    assert_eq!(sent["hashes"].as_array().map(Vec::len), Some(hashes.len()));
+    shut_down(js, ours).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
