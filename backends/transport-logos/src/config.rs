@@ -277,6 +277,7 @@ impl Config {
     pub fn reassembly_limits(&self) -> ReassemblyLimits {
         ReassemblyLimits {
             max_partials: self.reassembly.max_partial_messages,
+            max_payload: self.max_payload,
             max_bytes: self.reassembly.max_bytes,
             timeout: Duration::from_secs(self.reassembly.timeout_secs),
         }

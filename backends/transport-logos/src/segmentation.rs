@@ -6,10 +6,11 @@
 //! spec): a message is reassembled only when all its data segments have arrived, and parity
 //! segments from other senders are ignored.
 //!
-//! Reassembly is bounded: at most `max_partials` incomplete messages and `max_bytes` buffered
-//! bytes (the oldest partial messages are evicted to make room), each partial message expires
-//! after `timeout`, and the reassembled payload must hash to `entire_message_hash`, so a missing
-//! or forged segment loses the message but never yields a corrupted one.
+//! Reassembly is bounded: payloads of at most `max_payload` bytes, at most `max_partials`
+//! incomplete messages and `max_bytes` buffered bytes (the oldest partial messages are evicted
+//! to make room), each partial message expires after `timeout`, and the reassembled payload
+//! must hash to `entire_message_hash`, so a missing or forged segment loses the message but
+//! never yields a corrupted one.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -132,6 +133,9 @@ pub fn parse(bytes: &[u8]) -> Result<Segment, SegmentError> {
 pub struct ReassemblyLimits {
     /// Incomplete messages kept at once.
     pub max_partials: usize,
+    /// The largest payload rebuilt (the transport's `max_payload`); a message whose segments
+    /// add up to more is dropped.
+    pub max_payload: usize,
     /// Bytes buffered across all incomplete messages.
     pub max_bytes: usize,
     /// How long an incomplete message is kept after its first segment.
@@ -195,6 +199,9 @@ impl<K: Clone + Eq + std::hash::Hash, T> Reassembler<K, T> {
     ) -> Result<Option<Reassembled<T>>, SegmentError> {
         self.expire(now);
         if segment.count == 1 {
+            if segment.payload.len() > self.limits.max_payload {
+                return Err(SegmentError::OverBudget(segment.payload.len()));
+            }
             return verified(segment.payload, &segment.entire_hash)
                 .map(|payload| Some(Reassembled { payload, tag }));
         }
@@ -210,7 +217,15 @@ impl<K: Clone + Eq + std::hash::Hash, T> Reassembler<K, T> {
             if p.parts[segment.index as usize].is_some() {
                 return Ok(None);
             }
+            if p.bytes + size > self.limits.max_payload {
+                let total = p.bytes + size;
+                self.remove(&id);
+                return Err(SegmentError::OverBudget(total));
+            }
         } else {
+            if size > self.limits.max_payload {
+                return Err(SegmentError::OverBudget(size));
+            }
             while self.partials.len() >= self.limits.max_partials.max(1) {
                 self.evict_oldest();
             }

@@ -3,6 +3,7 @@ use super::*;
 fn limits() -> ReassemblyLimits {
     ReassemblyLimits {
         max_partials: 4,
+        max_payload: 5_000,
         max_bytes: 10_000,
         timeout: Duration::from_secs(10),
     }
@@ -223,5 +224,24 @@ fn hostile_segments_are_rejected_by_validation() {
             p.parity_segment_count = 1;
         }),
         Err(SegmentError::ParityUnsupported)
+    );
+}
+
+#[test]
+fn a_message_growing_past_max_payload_is_dropped() {
+    let mut r = Reassembler::new(limits());
+    let now = Instant::now();
+    let segs = segments(&[4u8; 6000], 2000);
+    assert!(matches!(r.add("t", segs[0].clone(), 0, now), Ok(None)));
+    assert!(matches!(r.add("t", segs[1].clone(), 1, now), Ok(None)));
+    assert_eq!(
+        r.add("t", segs[2].clone(), 2, now),
+        Err(SegmentError::OverBudget(6000))
+    );
+    assert_eq!((r.partial_count(), r.buffered_bytes()), (0, 0));
+    let single = segments(&[4u8; 5001], 6000);
+    assert_eq!(
+        r.add("t", single[0].clone(), 0, now),
+        Err(SegmentError::OverBudget(5001))
     );
 }
