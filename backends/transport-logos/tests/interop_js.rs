@@ -3,8 +3,9 @@
 //! message hashes; each side answers the other's metadata request, and a js-waku node of another
 //! cluster is disconnected.
 //!
-//! Needs `npm ci` in `interop/`. Without `interop/node_modules` the test is skipped with a
-//! message, unless `CI` is set: then it fails.
+//! Needs the js-waku packages in `interop/node_modules`; the first test installs them with
+//! `npm ci` if they are missing. Without npm the tests are skipped with a message, unless `CI`
+//! is set: then they fail.
 
 mod common;
 
@@ -90,18 +91,44 @@ impl JsNode {
     }
 }
 
+/// Whether the js-waku packages are installed in `interop/`. If they are not, installs them once
+/// with `npm ci` (pinned by the committed lock file), so `cargo test --workspace` needs no other
+/// set-up. Without npm, or if the install fails, the tests are skipped with a message — unless
+/// `CI` is set: then they fail.
 fn node_modules_present() -> bool {
-    if interop_dir().join("node_modules").is_dir() {
+    static INSTALLED: std::sync::Mutex<Option<bool>> = std::sync::Mutex::new(None);
+    let mut installed = INSTALLED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(known) = *installed {
+        return known;
+    }
+    let modules = interop_dir().join("node_modules");
+    if !modules.is_dir() {
+        eprintln!(
+            "js-waku interop: running `npm ci` in {}",
+            interop_dir().display()
+        );
+        let status = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(interop_dir())
+            .stdin(Stdio::null())
+            .status();
+        if !matches!(status, Ok(s) if s.success()) {
+            eprintln!("js-waku interop: `npm ci` failed: {status:?}");
+        }
+    }
+    let present = modules.is_dir();
+    *installed = Some(present);
+    if present {
         return true;
     }
     assert!(
         std::env::var_os("CI").is_none(),
-        "CI is set but {} is missing: run `npm ci` there first",
-        interop_dir().join("node_modules").display()
+        "CI is set but {} is missing and `npm ci` could not install it",
+        modules.display()
     );
     eprintln!(
-        "SKIPPED js-waku interop: {} is missing (run `npm ci` in interop/ to enable this test)",
-        interop_dir().join("node_modules").display()
+        "SKIPPED js-waku interop: {} is missing and `npm ci` could not install it",
+        modules.display()
     );
     false
 }
