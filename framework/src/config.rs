@@ -23,8 +23,10 @@
 //! ```
 //!
 //! The framework reads only `backend` from a slot table and hands the rest of the table to
-//! that backend, which rejects keys it does not know ([`parse_options`]). A missing slot table
-//! selects the slot's default backend.
+//! that backend, which rejects keys it does not know ([`parse_options`]). A missing slot table,
+//! or one without `backend`, selects the default backend of the node's [`Profile`]
+//! (`[node] profile`): `"embedded"` (the default: everything in-process) or `"logos"` (the Logos
+//! messaging transport with durable SQLite storage).
 
 use std::path::{Path, PathBuf};
 
@@ -56,7 +58,7 @@ impl Slot {
         }
     }
 
-    /// The backend used when the file does not name one.
+    /// The backend used when the file does not name one (in the default, `embedded`, profile).
     pub fn default_backend(self) -> &'static str {
         match self {
             Slot::Transport => "memory",
@@ -70,6 +72,33 @@ impl Slot {
 impl std::fmt::Display for Slot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "[{}]", self.table())
+    }
+}
+
+/// A named set of default backends, one per slot, chosen by `[node] profile`. Slots the file
+/// names explicitly override it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// Everything in-process: the `memory` transport and storage, `hashgraph` consensus and the
+    /// `single` steward policy. For tests, demos and embedders that bring their own I/O.
+    #[default]
+    Embedded,
+    /// A real deployment on Logos messaging: the `logos` (Waku relay) transport, durable
+    /// `sqlite` storage, `hashgraph` consensus and the elected `multi` steward list.
+    Logos,
+}
+
+impl Profile {
+    /// The backend this profile selects for `slot` when the file does not name one.
+    pub fn default_backend(self, slot: Slot) -> &'static str {
+        match (self, slot) {
+            (Profile::Embedded, slot) => slot.default_backend(),
+            (Profile::Logos, Slot::Transport) => "logos",
+            (Profile::Logos, Slot::Storage) => "sqlite",
+            (Profile::Logos, Slot::Consensus) => "hashgraph",
+            (Profile::Logos, Slot::Steward) => "multi",
+        }
     }
 }
 
@@ -161,6 +190,8 @@ pub struct NodeSection {
     pub identity_seed: Option<String>,
     /// Capacity of the event queue between the node and the application.
     pub event_queue: Option<usize>,
+    /// Which backends fill the slots the file does not name (`"embedded"` or `"logos"`).
+    pub profile: Profile,
 }
 
 /// A whole node configuration.
@@ -302,6 +333,7 @@ impl NodeConfig {
             let table = as_table("group", group)?;
             config.group = parse_table("group", &table, Some(text))?;
         }
+        let profile = config.node.profile;
         for slot in [
             Slot::Transport,
             Slot::Storage,
@@ -309,6 +341,13 @@ impl NodeConfig {
             Slot::Steward,
         ] {
             let Some(value) = doc.remove(slot.table()) else {
+                config.set_slot(
+                    slot,
+                    BackendConfig {
+                        backend: profile.default_backend(slot).to_owned(),
+                        options: toml::Table::new(),
+                    },
+                );
                 continue;
             };
             let mut options = as_table(slot.table(), value)?;
@@ -320,20 +359,23 @@ impl NodeConfig {
                         message: "`backend` must be a string".into(),
                     });
                 }
-                None => slot.default_backend().to_owned(),
+                None => profile.default_backend(slot).to_owned(),
             };
-            let selected = BackendConfig { backend, options };
-            match slot {
-                Slot::Transport => config.transport = selected,
-                Slot::Storage => config.storage = selected,
-                Slot::Consensus => config.consensus = selected,
-                Slot::Steward => config.steward = selected,
-            }
+            config.set_slot(slot, BackendConfig { backend, options });
         }
         if let Some((name, _)) = doc.into_iter().next() {
             return Err(ConfigError::UnknownSection(name));
         }
         Ok(config)
+    }
+
+    fn set_slot(&mut self, slot: Slot, selected: BackendConfig) {
+        match slot {
+            Slot::Transport => self.transport = selected,
+            Slot::Storage => self.storage = selected,
+            Slot::Consensus => self.consensus = selected,
+            Slot::Steward => self.steward = selected,
+        }
     }
 
     /// The configured identity seed, if any.
@@ -370,6 +412,36 @@ mod tests {
         assert_eq!(c.transport.backend, "memory");
         assert_eq!(c.consensus.backend, "hashgraph");
         assert_eq!(c.steward.backend, "single");
+    }
+
+    #[test]
+    fn the_logos_profile_selects_the_waku_transport_and_sqlite_storage() {
+        let c = NodeConfig::from_toml_str(
+            "[node]\nprofile = \"logos\"\n[transport]\nshard = 3\n[steward]\nbackend = \"single\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.transport.backend, "logos");
+        assert_eq!(
+            c.transport
+                .options
+                .get("shard")
+                .and_then(|v| v.as_integer()),
+            Some(3)
+        );
+        assert_eq!(c.storage.backend, "sqlite");
+        assert_eq!(c.consensus.backend, "hashgraph");
+        assert_eq!(c.steward.backend, "single", "an explicit backend wins");
+    }
+
+    #[test]
+    fn an_unknown_profile_is_refused_with_the_known_ones() {
+        let err = NodeConfig::from_toml_str("[node]\nprofile = \"cloud\"\n").unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, ConfigError::InvalidValue { .. }), "{text}");
+        assert!(
+            text.contains("embedded") && text.contains("logos"),
+            "{text}"
+        );
     }
 
     #[test]
