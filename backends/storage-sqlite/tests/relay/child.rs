@@ -20,6 +20,8 @@ pub struct ChildMember {
     pub topics: BTreeSet<Topic>,
     /// When it next needs a tick (ms).
     pub deadline: Option<u64>,
+    /// The step markers its database held when it started (`begin`, `end`).
+    pub markers: (u64, u64),
 }
 
 /// Hex of 32 bytes.
@@ -43,12 +45,18 @@ impl ChildMember {
         let input = BufWriter::new(process.stdin.take().expect("piped stdin"));
         let mut output = BufReader::new(process.stdout.take().expect("piped stdout"));
         match read_frame::<Reply>(&mut output) {
-            Ok(Some(Reply::Ready { topics, deadline })) => ChildMember {
+            Ok(Some(Reply::Ready {
+                begin,
+                end,
+                topics,
+                deadline,
+            })) => ChildMember {
                 process,
                 input,
                 output,
                 topics: topics.into_iter().collect(),
                 deadline,
+                markers: (begin, end),
             },
             other => panic!("the member did not start: {other:?}"),
         }

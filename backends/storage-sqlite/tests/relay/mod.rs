@@ -41,14 +41,15 @@ pub enum From {
     Child,
 }
 
-/// When to kill the child: after it has been handed `commands` more commands, `after` into
-/// the next one.
+/// When to kill the child: after it has been handed `commands` more commands, `fraction` of
+/// the way into the next one (measured against the longest of its recent commands, so kills
+/// spread over the whole of a step: decoding, cryptography, and the storage transaction).
 #[derive(Clone, Copy, Debug)]
 pub struct KillPoint {
     /// Commands the child completes first.
     pub commands: u32,
-    /// How long it works on the next one before SIGKILL.
-    pub after: Duration,
+    /// How far into the next one SIGKILL strikes, in `[0, 1)`.
+    pub fraction: f64,
 }
 
 /// The relay network.
@@ -65,8 +66,14 @@ pub struct Relay {
     pub kill: Option<KillPoint>,
     /// Ids of messages the child reported delivered or sent (its acknowledged steps).
     pub child_acked: BTreeSet<Vec<u8>>,
+    /// Storage batches the child reported committed (its last acknowledged count).
+    pub child_steps: u64,
     /// Commands the child has completed (over all its runs).
     pub child_commands: u64,
+    /// Kills that struck while the child was working on a command.
+    pub kills_during_commands: u64,
+    /// How long the child's latest commands took, newest last.
+    recent: VecDeque<Duration>,
 }
 
 /// The identity seed of in-process member `i`.
@@ -87,6 +94,9 @@ impl Relay {
             kill: None,
             child_acked: BTreeSet::new(),
             child_commands: 0,
+            child_steps: 0,
+            kills_during_commands: 0,
+            recent: VecDeque::new(),
         }
     }
 
@@ -138,24 +148,33 @@ impl Relay {
         let child = self.child.as_mut()?;
         if let Some(kill) = &mut self.kill {
             if kill.commands == 0 {
-                let after = kill.after;
+                let longest = self.recent.iter().max().copied().unwrap_or_default();
+                let after = longest.mul_f64(kill.fraction);
                 self.kill = None;
                 if let Some(child) = self.child.take() {
                     child.kill_during(&command, after);
+                    self.kills_during_commands += 1;
                 }
                 return None;
             }
             kill.commands -= 1;
         }
+        let started = std::time::Instant::now();
         let reply = child.call(&command);
+        self.recent.push_back(started.elapsed());
+        if self.recent.len() > 16 {
+            self.recent.pop_front();
+        }
         self.child_commands += 1;
         if let Reply::Done {
             publish,
             received,
             sent,
+            steps,
             ..
         } = &reply
         {
+            self.child_steps = *steps;
             for (topic, payload) in publish {
                 self.queue
                     .push_back((From::Child, topic.clone(), payload.clone()));

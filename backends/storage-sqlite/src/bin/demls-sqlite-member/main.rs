@@ -8,6 +8,7 @@
 //! Usage: `demls-sqlite-member DATABASE IDENTITY_SEED_HEX ENTROPY_SEED_HEX NOW_MS`
 
 mod protocol;
+mod recording;
 
 use std::io::{BufReader, BufWriter};
 use std::process::ExitCode;
@@ -19,6 +20,15 @@ use demls::{Engine, Inbound, Timestamp};
 use demls_consensus_hashgraph::HashgraphFactory;
 use demls_storage_sqlite::SqliteStorage;
 use protocol::{Command, Reply, View, read_frame, write_frame};
+use recording::Recording;
+
+/// The open engine and what it needs to report.
+struct Member {
+    engine: Engine,
+    store: Arc<Recording<SqliteStorage>>,
+    /// The step markers found when opening.
+    markers: (u64, u64),
+}
 
 fn seed_arg(hex_seed: &str) -> Result<[u8; 32], String> {
     let bytes = (0..hex_seed.len())
@@ -31,14 +41,16 @@ fn seed_arg(hex_seed: &str) -> Result<[u8; 32], String> {
         .map_err(|_| format!("seed {hex_seed:?} is not 32 bytes"))
 }
 
-fn open(args: &[String]) -> Result<Engine, String> {
+fn open(args: &[String]) -> Result<Member, String> {
     let [db, identity, entropy, now] = args else {
         return Err("usage: demls-sqlite-member DATABASE IDENTITY_SEED ENTROPY_SEED NOW_MS".into());
     };
     let now = Timestamp(now.parse().map_err(|e| format!("bad time {now:?}: {e}"))?);
     let storage = SqliteStorage::open_path(db).map_err(|e| format!("open {db}: {e}"))?;
+    let (store, begin, end) = Recording::open(storage).map_err(|e| format!("markers: {e}"))?;
+    let store = Arc::new(store);
     let mut engine = Engine::open(
-        Arc::new(storage),
+        store.clone(),
         Arc::new(HashgraphFactory::default()),
         Arc::new(SinglePolicyFactory::new(Default::default())),
         EngineParams::default(),
@@ -47,10 +59,15 @@ fn open(args: &[String]) -> Result<Engine, String> {
     )
     .map_err(|e| format!("engine: {e}"))?;
     engine.set_entropy_seed(seed_arg(entropy)?);
-    Ok(engine)
+    Ok(Member {
+        engine,
+        store,
+        markers: (begin, end),
+    })
 }
 
-fn done(engine: &Engine, out: Output, sent: Option<Vec<u8>>) -> Reply {
+fn done(member: &Member, out: Output, sent: Option<Vec<u8>>) -> Reply {
+    let engine = &member.engine;
     let received = out
         .events
         .iter()
@@ -69,14 +86,16 @@ fn done(engine: &Engine, out: Output, sent: Option<Vec<u8>>) -> Reply {
         deadline: engine.next_deadline().map(|t| t.0),
         received,
         sent,
+        steps: member.store.steps(),
     }
 }
 
-fn execute(engine: &mut Engine, command: Command) -> Reply {
+fn execute(member: &mut Member, command: Command) -> Reply {
     let result = match command {
-        Command::Join { group, now } => engine
+        Command::Join { group, now } => member
+            .engine
             .request_join(group, Timestamp(now))
-            .map(|out| done(engine, out, None)),
+            .map(|out| done(member, out, None)),
         Command::Deliver {
             topic,
             payload,
@@ -87,22 +106,25 @@ fn execute(engine: &mut Engine, command: Command) -> Reply {
                 payload,
                 message_id: Vec::new(),
             };
-            engine
+            member
+                .engine
                 .handle(&inbound, Timestamp(now))
-                .map(|out| done(engine, out, None))
+                .map(|out| done(member, out, None))
         }
-        Command::Tick { now } => engine
+        Command::Tick { now } => member
+            .engine
             .tick(Timestamp(now))
-            .map(|out| done(engine, out, None)),
+            .map(|out| done(member, out, None)),
         Command::Send {
             group,
             payload,
             now,
-        } => engine
+        } => member
+            .engine
             .send_message(&group, &payload, Timestamp(now))
-            .map(|(id, out)| done(engine, out, Some(id))),
-        Command::Query { group } => engine.message_history(&group).map(|history| {
-            let view = engine.group_summary(&group).map(|s| View {
+            .map(|(id, out)| done(member, out, Some(id))),
+        Command::Query { group } => member.engine.message_history(&group).map(|history| {
+            let view = member.engine.group_summary(&group).map(|s| View {
                 epoch: s.epoch,
                 members: s.members,
                 authenticator: s.authenticator,
@@ -122,8 +144,8 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut input = BufReader::new(std::io::stdin().lock());
     let mut output = BufWriter::new(std::io::stdout().lock());
-    let mut engine = match open(&args) {
-        Ok(engine) => engine,
+    let mut member = match open(&args) {
+        Ok(member) => member,
         Err(error) => {
             // The parent reads the reason from the frame; stderr is for people.
             eprintln!("demls-sqlite-member: {error}");
@@ -132,8 +154,10 @@ fn main() -> ExitCode {
         }
     };
     let ready = Reply::Ready {
-        topics: engine.topics(),
-        deadline: engine.next_deadline().map(|t| t.0),
+        begin: member.markers.0,
+        end: member.markers.1,
+        topics: member.engine.topics(),
+        deadline: member.engine.next_deadline().map(|t| t.0),
     };
     if write_frame(&mut output, &ready).is_err() {
         return ExitCode::from(3);
@@ -147,7 +171,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(4);
             }
         };
-        let reply = execute(&mut engine, command);
+        let reply = execute(&mut member, command);
         if write_frame(&mut output, &reply).is_err() {
             return ExitCode::from(3);
         }

@@ -68,6 +68,10 @@ pub struct View {
 pub enum Reply {
     /// The engine is open on its database.
     Ready {
+        /// The `begin` step marker found in the database (see `recording.rs`).
+        begin: u64,
+        /// The `end` step marker: equal to `begin` unless a batch was applied in part.
+        end: u64,
         /// Topics to deliver to it.
         topics: Vec<Topic>,
         /// When it next needs a tick (ms).
@@ -85,6 +89,8 @@ pub enum Reply {
         received: Vec<Vec<u8>>,
         /// The id of the message a `Send` sent.
         sent: Option<Vec<u8>>,
+        /// Storage batches committed so far (over every run on this database).
+        steps: u64,
     },
     /// The answer to a `Query`.
     State {
