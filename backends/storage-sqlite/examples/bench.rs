@@ -5,14 +5,15 @@
 //! cargo run --release -p demls-storage-sqlite --example bench -- [--members 1000,10000] [--commits 5] [--synchronous full|normal]
 //! ```
 //!
-//! For each group size `n`: a steward founds the group, two observers join it — one on the
-//! memory storage, one on SQLite (in a temporary directory) — and `n - 3` further members are
-//! added. Those members exist only as the KeyPackages they announced (their engines are
-//! dropped after announcing), so they never vote: every proposal decides at its timeout,
-//! silent voters counting YES, which costs no wall time in this virtual-time network. Then the
-//! steward removes `--commits` of them one at a time, and for each commit the wall time each
-//! observer's `handle` call spends on that commit is measured (decryption, tree update, the
-//! engine's bookkeeping and its one storage batch — with `synchronous = full`, an fsync).
+//! For each group size `n`: a steward founds the group; two observers join it — one on the
+//! memory storage, one on SQLite (in a temporary directory) — and so do `--commits` leavers
+//! (memory storage); then the group is filled up to `n` members with members that exist only as
+//! the KeyPackages they announced (their engines are dropped after announcing; their adds are
+//! voted by the live members, which is enough while they are the whole roster). Then each
+//! leaver leaves in turn — a removal that needs no vote, committed by the steward — and for each
+//! of these commits the wall time each observer's engine call spends on it is measured
+//! (decryption, tree update, the engine's bookkeeping and its one storage batch; with
+//! `synchronous = full`, an fsync).
 //!
 //! Prints one JSON line per commit and one summary line per size with the medians, their ratio
 //! (`sqlite / memory`), the build time, and the SQLite database size (live pages after a
@@ -89,7 +90,11 @@ impl Net {
             .engine
             .handle(&inbound, self.now)
             .expect("handle");
-        let took = start.elapsed();
+        self.record(to, start.elapsed(), out);
+    }
+
+    /// Carries out `out` of peer `to`, noting `took` when the call advanced the epoch.
+    fn record(&mut self, to: usize, took: Duration, out: Output) {
         if out
             .events
             .iter()
@@ -129,8 +134,9 @@ impl Net {
                             .next_deadline()
                             .is_some_and(|d| d <= self.now)
                         {
+                            let start = Instant::now();
                             let out = self.peers[i].engine.tick(self.now).expect("tick");
-                            self.apply(i, out);
+                            self.record(i, start.elapsed(), out);
                         }
                     }
                 }
@@ -199,7 +205,14 @@ fn bench(n: usize, commits: usize, synchronous: Synchronous) {
         .create_group(g.clone(), now)
         .expect("create");
     net.apply(STEWARD, out);
-    for observer in [MEMORY, SQLITE] {
+    for leaver in 0..commits {
+        net.peers.push(Peer {
+            engine: engine(Arc::new(MemoryStorage::new()), 3 + leaver as u64, now),
+            topics: BTreeSet::new(),
+            commit_time: None,
+        });
+    }
+    for observer in 1..net.peers.len() {
         let out = net.peers[observer]
             .engine
             .request_join(g.clone(), net.now)
@@ -208,7 +221,7 @@ fn bench(n: usize, commits: usize, synchronous: Synchronous) {
         net.run(30_000);
     }
     // The rest of the group: KeyPackages announced by engines that are dropped right after.
-    let mut next = 3u64;
+    let mut next = 3 + commits as u64;
     while net.members(&g, SQLITE).len() < n {
         let missing = n - net.members(&g, STEWARD).len();
         for _ in 0..missing.min(1_000) {
@@ -229,19 +242,29 @@ fn bench(n: usize, commits: usize, synchronous: Synchronous) {
     let build_secs = built.elapsed().as_secs_f64();
     let (mut memory_ms, mut sqlite_ms) = (Vec::new(), Vec::new());
     for c in 0..commits {
-        let members = net.members(&g, STEWARD);
-        let target = members[members.len() - 1 - c];
+        let leaver = 3 + c;
         net.peers[MEMORY].commit_time = None;
         net.peers[SQLITE].commit_time = None;
-        let (_, out) = net.peers[STEWARD]
-            .engine
-            .propose_remove(&g, target, net.now)
-            .expect("remove");
-        net.apply(STEWARD, out);
+        let (_, out) = net.peers[leaver].engine.leave(&g, net.now).expect("leave");
+        net.apply(leaver, out);
         net.run(60_000);
         let (Some(m), Some(s)) = (net.peers[MEMORY].commit_time, net.peers[SQLITE].commit_time)
         else {
-            eprintln!("commit {c}: an observer saw no commit");
+            let epochs: Vec<_> = net
+                .peers
+                .iter()
+                .map(|p| {
+                    p.engine
+                        .group_summary(&g)
+                        .map(|s| (s.epoch, s.members.len()))
+                })
+                .collect();
+            let proposals = net.peers[STEWARD]
+                .engine
+                .group_summary(&g)
+                .map(|s| s.proposals)
+                .unwrap_or_default();
+            eprintln!("commit {c}: an observer saw no commit; epochs {epochs:?}; {proposals:?}");
             continue;
         };
         let (m, s) = (m.as_secs_f64() * 1e3, s.as_secs_f64() * 1e3);
