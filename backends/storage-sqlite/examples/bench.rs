@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use demls::engine::{Engine, EngineParams, Event, Output};
 use demls::policy::single::SinglePolicyFactory;
 use demls::{GroupId, Inbound, MemberId, Storage, Timestamp, Topic};
-use demls_consensus_hashgraph::HashgraphFactory;
+use demls_consensus_hashgraph::{HashgraphFactory, HashgraphOptions};
 use demls_storage_memory::MemoryStorage;
 use demls_storage_sqlite::{Config, SqliteStorage, Synchronous};
 
@@ -53,10 +53,22 @@ fn seed(i: u64) -> [u8; 32] {
     s
 }
 
+/// Joiners announced per round while the group is built. All of them, in practice: once the
+/// silent members are the majority of the roster, adds can no longer reach a quorum.
+const ADDS_PER_ROUND: usize = 20_000;
+
 fn engine(storage: Arc<dyn Storage>, i: u64, now: Timestamp) -> Engine {
+    // The build opens thousands of add proposals within the consensus backend's retention
+    // (5 min): let it hold them all.
+    let consensus = HashgraphOptions {
+        max_proposals: Some(32_768),
+        ..HashgraphOptions::default()
+    }
+    .into_config()
+    .expect("consensus options");
     let mut engine = Engine::open(
         storage,
-        Arc::new(HashgraphFactory::default()),
+        Arc::new(HashgraphFactory::new(consensus)),
         Arc::new(SinglePolicyFactory::new(Default::default())),
         EngineParams::default(),
         Some(seed(i)),
@@ -224,7 +236,7 @@ fn bench(n: usize, commits: usize, synchronous: Synchronous) {
     let mut next = 3 + commits as u64;
     while net.members(&g, SQLITE).len() < n {
         let missing = n - net.members(&g, STEWARD).len();
-        for _ in 0..missing.min(1_000) {
+        for _ in 0..missing.min(ADDS_PER_ROUND) {
             let mut joiner = engine(Arc::new(MemoryStorage::new()), next, net.now);
             next += 1;
             let out = joiner.request_join(g.clone(), net.now).expect("join");
