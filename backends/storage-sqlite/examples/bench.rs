@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use demls::engine::{Engine, EngineParams, Event, Output};
 use demls::policy::single::SinglePolicyFactory;
-use demls::{GroupId, Inbound, MemberId, Storage, Timestamp, Topic};
+use demls::{GroupId, Inbound, MemberId, Space, Storage, Timestamp, Topic};
 use demls_consensus_hashgraph::{HashgraphFactory, HashgraphOptions};
 use demls_storage_memory::MemoryStorage;
 use demls_storage_sqlite::{Config, SqliteStorage, Synchronous};
@@ -288,6 +288,19 @@ fn bench(n: usize, commits: usize, synchronous: Synchronous) {
         sqlite_ms.push(s);
     }
     let db_bytes = sqlite.used_bytes().expect("database size");
+    // What the entries of each space add up to (keys and values), to see where the bytes go.
+    let spaces: Vec<String> = Space::ALL
+        .iter()
+        .map(|&space| {
+            let bytes: usize = sqlite
+                .scan_prefix(space, b"")
+                .expect("scan")
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum();
+            format!("\"{}\":{bytes}", space.name())
+        })
+        .collect();
     let file_bytes = std::fs::metadata(sqlite.path()).map_or(0, |m| m.len());
     let members = net.members(&g, SQLITE).len();
     let (m, s) = if memory_ms.is_empty() {
@@ -296,9 +309,10 @@ fn bench(n: usize, commits: usize, synchronous: Synchronous) {
         (median(memory_ms), median(sqlite_ms))
     };
     println!(
-        "{{\"members\":{members},\"commits\":{commits},\"synchronous\":\"{synchronous:?}\",\"memory_median_ms\":{m:.3},\"sqlite_median_ms\":{s:.3},\"ratio\":{:.3},\"build_secs\":{build_secs:.1},\"db_bytes\":{db_bytes},\"db_file_bytes\":{file_bytes},\"db_bytes_per_member\":{:.1}}}",
+        "{{\"members\":{members},\"commits\":{commits},\"synchronous\":\"{synchronous:?}\",\"memory_median_ms\":{m:.3},\"sqlite_median_ms\":{s:.3},\"ratio\":{:.3},\"build_secs\":{build_secs:.1},\"db_bytes\":{db_bytes},\"db_file_bytes\":{file_bytes},\"db_bytes_per_member\":{:.1},\"space_bytes\":{{{}}}}}",
         s / m,
-        db_bytes as f64 / members as f64
+        db_bytes as f64 / members as f64,
+        spaces.join(",")
     );
 }
 
