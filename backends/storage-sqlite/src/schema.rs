@@ -115,3 +115,35 @@ pub fn set_stored_version(path: &std::path::Path, version: u32) -> Result<(), St
     .storage()?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_database_is_migrated_from_version_zero_once() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        assert_eq!(migrate(&mut conn).unwrap(), 0, "created from nothing");
+        assert_eq!(
+            migrate(&mut conn).unwrap(),
+            SCHEMA_VERSION,
+            "already current: nothing to run"
+        );
+        let version: u32 = conn
+            .query_row(
+                "SELECT value FROM meta WHERE name = 'schema_version'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_meta_table_without_a_version_is_corrupt() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        conn.execute("DELETE FROM meta", []).unwrap();
+        assert!(matches!(migrate(&mut conn), Err(StorageError::Corrupt(_))));
+    }
+}
