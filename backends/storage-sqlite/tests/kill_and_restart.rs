@@ -3,7 +3,10 @@
 //! commits, welcomes and messages — then restarted on the same database file. After each
 //! restart it must rejoin the group's current epoch (catching up on what it missed) with the
 //! same roster and epoch authenticator as everyone else, and its message history must hold
-//! every message it had acknowledged before, plus every message sent while it was down.
+//! every message it had acknowledged before, plus every message sent while it was down. Each
+//! restart also reads the step markers the child writes around every batch: equal markers
+//! prove that no batch was applied in part, and the count proves that no acknowledged batch
+//! was lost.
 //!
 //! `DEMLS_KILL_SEED` replays another seed; `DEMLS_KILLS` changes the number of kill points.
 
