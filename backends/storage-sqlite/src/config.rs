@@ -50,34 +50,67 @@ fn default_verify_on_open() -> bool {
 /// ```toml
 /// [storage]
 /// backend = "sqlite"
-/// path = "alice.db"          # required; relative to the config file's directory
+/// path = "alice.db"          # optional: default `<node name>.db`; relative to the config file
 /// synchronous = "full"       # optional: "full" (default) or "normal"
 /// busy_timeout_ms = 1000     # optional: how long to wait for a lock another process holds
 /// max_page_count = 25600     # optional: a size limit in pages (4 KiB each); beyond it `Full`
 /// verify_on_open = true      # optional: check the file's structure when opening
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
-    /// The database file. Created (with its directory's `-wal` companion) when absent. A
-    /// relative path is resolved against the configuration file's directory.
+    /// The database file. Created (with its `-wal` companion) when absent. In a configuration
+    /// file: a relative path is resolved against the file's directory, and without `path` the
+    /// file is `<node name>.db` there (so a profile can select `sqlite` with no options).
     pub path: PathBuf,
     /// The durability level of a commit; see [`Synchronous`]. Default: `full`.
-    #[serde(default)]
     pub synchronous: Synchronous,
     /// How long an open or a write waits for a lock held by another connection before failing
     /// with `StorageError::Locked`. Default: 1000 ms.
-    #[serde(default = "default_busy_timeout_ms")]
     pub busy_timeout_ms: u64,
     /// The most pages (of 4 KiB) the database file may grow to; a batch that needs more fails
     /// with `StorageError::Full` and changes nothing. Default: unlimited (SQLite's own limit).
-    #[serde(default)]
     pub max_page_count: Option<u32>,
     /// Runs SQLite's `quick_check` (a structural check, linear in the file size) when opening,
     /// so a damaged or truncated file fails at once with `StorageError::Corrupt` instead of at
     /// the first read of a damaged page. Default: true.
-    #[serde(default = "default_verify_on_open")]
     pub verify_on_open: bool,
+}
+
+/// The `[storage]` table as written (see [`Config`] for each option).
+#[derive(Deserialize)]
+struct Options {
+    path: Option<PathBuf>,
+    #[serde(default)]
+    synchronous: Synchronous,
+    /// How long an open or a write waits for a lock held by another connection before failing
+    /// with `StorageError::Locked`. Default: 1000 ms.
+    #[serde(default = "default_busy_timeout_ms")]
+    busy_timeout_ms: u64,
+    #[serde(default)]
+    max_page_count: Option<u32>,
+    #[serde(default = "default_verify_on_open")]
+    verify_on_open: bool,
+}
+
+/// A file name made of the node's name: letters, digits, `-`, `_` and `.` kept, anything else
+/// (path separators included) replaced by `_`.
+fn file_name_for(node_name: &str) -> String {
+    let name: String = node_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let name = name.trim_start_matches('.');
+    if name.is_empty() {
+        "node.db".into()
+    } else {
+        format!("{name}.db")
+    }
 }
 
 impl Config {
@@ -92,21 +125,32 @@ impl Config {
         }
     }
 
-    /// Parses and validates the `[storage]` table (without its `backend` key); a relative
-    /// `path` is resolved against `base_dir`. Unknown keys are [`ConfigError::UnknownKey`];
-    /// missing or invalid values are [`ConfigError::InvalidValue`].
-    pub fn from_options(options: &toml::Table, base_dir: &Path) -> Result<Config, ConfigError> {
-        let mut config: Config = demls::config::parse_options("storage", options)?;
-        if config.path.as_os_str().is_empty() {
+    /// Parses and validates the `[storage]` table (without its `backend` key) of node
+    /// `node_name`: a relative `path` is resolved against `base_dir`, and a missing one is
+    /// `<node name>.db` there. Unknown keys are [`ConfigError::UnknownKey`]; invalid values are
+    /// [`ConfigError::InvalidValue`].
+    pub fn from_options(
+        options: &toml::Table,
+        base_dir: &Path,
+        node_name: &str,
+    ) -> Result<Config, ConfigError> {
+        let options: Options = demls::config::parse_options("storage", options)?;
+        let path = options
+            .path
+            .unwrap_or_else(|| PathBuf::from(file_name_for(node_name)));
+        if path.as_os_str().is_empty() {
             return Err(invalid("`path` must not be empty"));
         }
-        if config.max_page_count == Some(0) {
+        if options.max_page_count == Some(0) {
             return Err(invalid("`max_page_count` must be at least 1"));
         }
-        if config.path.is_relative() {
-            config.path = base_dir.join(&config.path);
-        }
-        Ok(config)
+        Ok(Config {
+            path: base_dir.join(path),
+            synchronous: options.synchronous,
+            busy_timeout_ms: options.busy_timeout_ms,
+            max_page_count: options.max_page_count,
+            verify_on_open: options.verify_on_open,
+        })
     }
 }
 
@@ -123,9 +167,23 @@ mod tests {
 
     #[test]
     fn a_path_alone_gives_durable_defaults() {
-        let config = Config::from_options(&toml::toml! { path = "/var/a.db" }, Path::new("."));
+        let config = Config::from_options(&toml::toml! { path = "/var/a.db" }, Path::new("."), "n");
         assert_eq!(config.unwrap(), Config::at("/var/a.db"));
         assert_eq!(Config::at("x").synchronous, Synchronous::Full);
+    }
+
+    #[test]
+    fn without_a_path_the_file_is_named_after_the_node_next_to_the_config() {
+        let base = Path::new("/etc/demls");
+        for (node, file) in [
+            ("alice", "alice.db"),
+            ("../../etc/passwd", "_.._etc_passwd.db"),
+            ("", "node.db"),
+            ("bob smith", "bob_smith.db"),
+        ] {
+            let config = Config::from_options(&toml::Table::new(), base, node).unwrap();
+            assert_eq!(config, Config::at(base.join(file)), "node {node:?}");
+        }
     }
 
     #[test]
@@ -138,7 +196,7 @@ mod tests {
             verify_on_open = false
         };
         assert_eq!(
-            Config::from_options(&options, Path::new("/etc/demls")).unwrap(),
+            Config::from_options(&options, Path::new("/etc/demls"), "n").unwrap(),
             Config {
                 path: PathBuf::from("/etc/demls/alice.db"),
                 synchronous: Synchronous::Normal,
@@ -154,6 +212,7 @@ mod tests {
         match Config::from_options(
             &toml::toml! { path = "a.db" capacity_bytes = 5 },
             Path::new("."),
+            "n",
         ) {
             Err(ConfigError::UnknownKey { key, section, .. }) => {
                 assert_eq!(
@@ -164,7 +223,6 @@ mod tests {
             other => panic!("expected UnknownKey, got {other:?}"),
         }
         for options in [
-            toml::Table::new(),
             toml::toml! { path = "" },
             toml::toml! { path = "a.db" synchronous = "off" },
             toml::toml! { path = "a.db" max_page_count = 0 },
@@ -173,7 +231,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    Config::from_options(&options, Path::new(".")),
+                    Config::from_options(&options, Path::new("."), "n"),
                     Err(ConfigError::InvalidValue { .. })
                 ),
                 "{options:?} was accepted"

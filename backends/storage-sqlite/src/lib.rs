@@ -22,7 +22,7 @@
 //! ```toml
 //! [storage]
 //! backend = "sqlite"
-//! path = "alice.db"      # see `Config` for every option
+//! path = "alice.db"      # default `<node name>.db`; see `Config` for every option
 //! synchronous = "full"
 //! ```
 //!

@@ -13,9 +13,10 @@ use demls::{ConfigError, Storage};
 use crate::config::Config;
 use crate::store::SqliteStorage;
 
-/// Opens the configured database file (relative paths from the config file's directory).
+/// Opens the configured database file (relative paths from the config file's directory;
+/// `<node name>.db` there when the file names none).
 fn build(options: &toml::Table, ctx: &BuildContext) -> Result<Arc<dyn Storage>, ConfigError> {
-    let config = Config::from_options(options, &ctx.base_dir)?;
+    let config = Config::from_options(options, &ctx.base_dir, &ctx.node_name)?;
     let store = SqliteStorage::open(&config).map_err(|e| ConfigError::Backend {
         slot: Slot::Storage,
         backend: crate::NAME.into(),
@@ -74,6 +75,9 @@ mod tests {
         batch.put(Space::Node, b"k".to_vec(), b"v".to_vec());
         store.apply(batch).unwrap();
         assert!(dir.path().join("node.db").exists());
+        // With no options at all (a profile's default), the file is named after the node.
+        drop(open(toml::Table::new(), dir.path().to_owned()).unwrap());
+        assert!(dir.path().join("n.db").exists());
     }
 
     #[test]
