@@ -1,11 +1,12 @@
-//! The voted group lifecycle on real MLS, driven on a deterministic in-test network.
+//! The voted group lifecycle on real MLS, driven on a deterministic in-test network. Every
+//! test runs twice, on the memory and on the SQLite storage (`<test>::on_memory`,
+//! `<test>::on_sqlite`).
 
 mod common;
 
 use common::{Net, gid};
 use demls::engine::Event;
 
-#[test]
 fn a_joiner_is_added_by_vote_and_joins_from_welcome_and_separate_tree() {
     let g = gid("team");
     let mut net = Net::new(2);
@@ -46,7 +47,6 @@ fn chat_round(net: &mut Net, g: &demls::GroupId, sent: &mut Vec<Sent>, tag: &str
     }
 }
 
-#[test]
 fn ten_founders_add_ten_joiners_by_vote_remove_three_and_everyone_converges() {
     let g = gid("big");
     let mut net = Net::new(20);
@@ -115,7 +115,6 @@ fn ten_founders_add_ten_joiners_by_vote_remove_three_and_everyone_converges() {
     }
 }
 
-#[test]
 fn removing_the_steward_is_committed_by_the_next_member() {
     let g = gid("steward-leaves");
     let mut net = Net::new(4);
@@ -153,7 +152,6 @@ fn removing_the_steward_is_committed_by_the_next_member() {
     net.assert_converged(&g, &[1, 2, 3, 4]);
 }
 
-#[test]
 fn in_manual_mode_members_decide_and_a_rejected_add_is_never_committed() {
     let g = gid("manual");
     let mut params = common::params();
@@ -204,7 +202,6 @@ fn in_manual_mode_members_decide_and_a_rejected_add_is_never_committed() {
     );
 }
 
-#[test]
 fn an_engine_reopened_on_its_storage_continues_in_the_group() {
     let g = gid("restart");
     let mut net = Net::new(3);
@@ -214,9 +211,9 @@ fn an_engine_reopened_on_its_storage_continues_in_the_group() {
     net.run(5_000);
     net.assert_converged(&g, &[0, 1, 2]);
     // Member 1 restarts from its storage.
-    let storage = net.members[1].storage.clone();
+    let storage = net.members[1].store.clone();
     net.members[1].engine = demls::Engine::open(
-        std::sync::Arc::new(storage),
+        storage,
         std::sync::Arc::new(demls_consensus_hashgraph::HashgraphFactory::default()),
         std::sync::Arc::new(demls::policy::single::SinglePolicyFactory::new(
             Default::default(),
@@ -237,7 +234,6 @@ fn an_engine_reopened_on_its_storage_continues_in_the_group() {
     net.assert_converged(&g, &[0, 1]);
 }
 
-#[test]
 fn a_member_restarted_in_the_middle_of_a_vote_resumes_it() {
     let g = gid("vote-restart");
     let mut params = common::params();
@@ -286,7 +282,7 @@ fn a_member_restarted_in_the_middle_of_a_vote_resumes_it() {
     net.flush();
     // Member 2 restarts before voting: the open proposal and the votes it has seen come back.
     net.members[2].engine = demls::Engine::open(
-        std::sync::Arc::new(net.members[2].storage.clone()),
+        net.members[2].store.clone(),
         std::sync::Arc::new(demls_consensus_hashgraph::HashgraphFactory::default()),
         std::sync::Arc::new(demls::policy::single::SinglePolicyFactory::new(
             Default::default(),
@@ -331,7 +327,6 @@ fn seeded_run(run_seed: u64) -> Vec<String> {
         .collect()
 }
 
-#[test]
 fn a_seeded_run_repeats_bit_for_bit_and_another_seed_differs() {
     let a = seeded_run(7);
     let b = seeded_run(7);
@@ -342,3 +337,13 @@ fn a_seeded_run_repeats_bit_for_bit_and_another_seed_differs() {
     );
     assert_ne!(a, seeded_run(8));
 }
+
+on_every_storage!(
+    a_joiner_is_added_by_vote_and_joins_from_welcome_and_separate_tree,
+    ten_founders_add_ten_joiners_by_vote_remove_three_and_everyone_converges,
+    removing_the_steward_is_committed_by_the_next_member,
+    in_manual_mode_members_decide_and_a_rejected_add_is_never_committed,
+    an_engine_reopened_on_its_storage_continues_in_the_group,
+    a_member_restarted_in_the_middle_of_a_vote_resumes_it,
+    a_seeded_run_repeats_bit_for_bit_and_another_seed_differs,
+);

@@ -3,6 +3,7 @@
 
 use super::event::{Event, RejectReason};
 use super::group::{Group, Held};
+use super::history::{self, LoggedMessage};
 use super::output::Output;
 use super::{
     Abort, Engine, EngineError, Requeue, Step, governance, keypackages, reject, selection, sync,
@@ -288,13 +289,27 @@ fn on_mls(
                 return reject(RejectReason::Oversized, "application payload");
             }
             group.sync.note_references(&chat.history, step.now);
-            // A re-send of a message delivered here before (in another envelope): keep quiet.
-            if group.sync.knows_message(&chat.message_id) {
+            // A re-send of a message delivered here before (in another envelope, maybe before
+            // a restart): keep quiet.
+            if group.sync.knows_message(&chat.message_id)
+                || history::contains(step, &group.id, &chat.message_id)?
+            {
                 return Ok(());
             }
             group
                 .sync
                 .note_message(&chat.message_id, epoch, raw, step.params.message_log);
+            history::record(
+                step,
+                &group.id,
+                &LoggedMessage {
+                    message_id: chat.message_id.clone(),
+                    sender,
+                    payload: chat.payload.clone(),
+                    epoch,
+                    at: step.now,
+                },
+            );
             step.out.event(Event::MessageReceived {
                 group_id: group.id.clone(),
                 sender,

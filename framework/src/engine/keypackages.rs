@@ -2,6 +2,8 @@
 //! (so any steward can commit the add, not only the one that saw the announcement), and the
 //! add proposals stewards open for them.
 
+use std::collections::BTreeSet;
+
 use super::event::{Event, ProposalAction, ProposalKind, RejectReason};
 use super::group::Group;
 use super::records::{BufferedKeyPackage, ProposalStatus};
@@ -17,11 +19,25 @@ fn add_in_flight(group: &Group, member: &MemberId) -> bool {
     })
 }
 
+/// Every member [`add_in_flight`] holds for, in one pass over the proposals (a group
+/// absorbing thousands of joiners has thousands of proposals and buffered KeyPackages).
+fn adds_in_flight(group: &Group) -> BTreeSet<MemberId> {
+    group
+        .proposals
+        .values()
+        .filter(|r| r.status == ProposalStatus::Open || r.is_ready())
+        .filter_map(|r| match r.action {
+            ProposalAction::Add { member } => Some(member),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Whether this member should (re)open the add proposal of a buffered KeyPackage now: none is
 /// in flight, an earlier one was not rejected by vote, and the policy says it is this member's
 /// turn (stewards first; others after the voting-inactivity delay it chooses).
-fn should_open(group: &Group, step: &Step<'_>, kp: &BufferedKeyPackage) -> bool {
-    if add_in_flight(group, &kp.member) || governance::frozen(group, ProposalKind::Membership) {
+fn should_open(group: &Group, step: &Step<'_>, kp: &BufferedKeyPackage, in_flight: bool) -> bool {
+    if in_flight || governance::frozen(group, ProposalKind::Membership) {
         return false;
     }
     let rejected = kp
@@ -95,7 +111,12 @@ pub(crate) fn on_key_package(
             fresh
         }
     };
-    if should_open(group, step, &buffered) {
+    if should_open(
+        group,
+        step,
+        &buffered,
+        add_in_flight(group, &buffered.member),
+    ) {
         open_add(group, step, buffered)?;
     }
     Ok(())
@@ -120,14 +141,19 @@ pub(crate) fn resend_welcome(group: &Group, step: &mut Step<'_>, member: &Member
 /// Opens the add proposals of buffered KeyPackages that are due (after a freeze lifted, or
 /// when stewards stayed silent for the voting-inactivity delay).
 pub(crate) fn retry_pending(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> {
+    // Buffered KeyPackages are one per member, and opening one member's add changes no other
+    // member's flight status: one pass over the proposals serves the whole loop, and only the
+    // KeyPackages that may be opened are copied (a group absorbing thousands of joiners holds
+    // thousands of them, most with their add in flight).
+    let in_flight = adds_in_flight(group);
     let waiting: Vec<BufferedKeyPackage> = group
         .key_packages
         .values()
-        .filter(|kp| !group.roster().contains(&kp.member))
+        .filter(|kp| !in_flight.contains(&kp.member) && !group.roster().contains(&kp.member))
         .cloned()
         .collect();
     for kp in waiting {
-        if should_open(group, step, &kp) {
+        if should_open(group, step, &kp, false) {
             open_add(group, step, kp)?;
         }
     }

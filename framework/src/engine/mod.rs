@@ -16,6 +16,7 @@ mod event;
 mod fork;
 mod governance;
 mod group;
+mod history;
 mod inbound;
 mod join;
 mod keypackages;
@@ -37,6 +38,7 @@ use std::sync::Arc;
 use crate::mls::Crypto;
 
 pub use event::{Event, ProposalAction, ProposalKind, RejectReason, Violation};
+pub use history::LoggedMessage;
 pub use output::{Outbound, Output};
 pub use params::{EngineParams, VotingMode};
 pub use records::ProposalStatus;
@@ -285,6 +287,13 @@ impl Engine {
         })
     }
 
+    /// Every application message this member sent or received in `group_id` (also before a
+    /// restart, and after it left the group), oldest first. A message is here exactly when
+    /// the step that sent or delivered it was committed to storage.
+    pub fn message_history(&self, group_id: &GroupId) -> Result<Vec<LoggedMessage>, EngineError> {
+        Ok(history::read(&*self.storage, group_id)?)
+    }
+
     /// The earliest time [`tick`](Engine::tick) has work to do.
     pub fn next_deadline(&self) -> Option<Timestamp> {
         let groups = self
@@ -406,6 +415,18 @@ impl Engine {
             let epoch = group.epoch();
             group.sync.note_message(&id, epoch, &envelope, max_log);
             group.sync.note_sent(&id, payload, epoch, max_log);
+            let me = step.me();
+            history::record(
+                step,
+                &group.id,
+                &LoggedMessage {
+                    message_id: id.clone(),
+                    sender: me,
+                    payload: payload.to_vec(),
+                    epoch,
+                    at: now,
+                },
+            );
             Ok(())
         })?;
         Ok((message_id, out))

@@ -1,16 +1,61 @@
 //! A deterministic in-test network for driving sans-IO engines: every publication is queued
 //! and delivered in order to every other engine subscribed to its topic; time advances only
 //! to the next engine deadline. Same inputs → same run.
+//!
+//! Members store into the memory backend, or into SQLite files in a scratch directory when a
+//! test runs inside [`on_storage`]`(Backend::Sqlite, ..)`.
 #![allow(dead_code)]
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use demls::engine::{Engine, EngineParams, Event, Output};
 use demls::policy::single::{SinglePolicyConfig, SinglePolicyFactory};
-use demls::{GroupId, Inbound, MemberId, Timestamp, Topic};
+use demls::{GroupId, Inbound, MemberId, Storage, Timestamp, Topic};
 use demls_consensus_hashgraph::HashgraphFactory;
 use demls_storage_memory::MemoryStorage;
+
+/// The storage backend the members of a [`Net`] use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// `demls-storage-memory`.
+    Memory,
+    /// `demls-storage-sqlite`, one database file per member.
+    Sqlite,
+}
+
+thread_local! {
+    static BACKEND: Cell<Backend> = const { Cell::new(Backend::Memory) };
+}
+
+/// Runs `test` with every `Net` it builds storing into `backend` (each test has its thread).
+pub fn on_storage(backend: Backend, test: impl FnOnce()) {
+    let before = BACKEND.with(|b| b.replace(backend));
+    test();
+    BACKEND.with(|b| b.set(before));
+}
+
+/// Stamps, for each named test body, a module of that name with one `#[test]` per backend:
+/// `name::on_memory` and `name::on_sqlite`.
+#[macro_export]
+macro_rules! on_every_storage {
+    ($($test:ident),* $(,)?) => {
+        $(
+            mod $test {
+                #[test]
+                fn on_memory() {
+                    super::common::on_storage(super::common::Backend::Memory, super::$test);
+                }
+
+                #[test]
+                fn on_sqlite() {
+                    super::common::on_storage(super::common::Backend::Sqlite, super::$test);
+                }
+            }
+        )*
+    };
+}
 
 /// The start of simulated time: today's midnight (UTC). OpenMLS checks KeyPackage lifetimes
 /// against the wall clock, so simulated time must stay near it.
@@ -24,7 +69,10 @@ pub fn t0() -> u64 {
 
 pub struct Member {
     pub engine: Engine,
-    pub storage: MemoryStorage,
+    /// What the engine stores into: reopen an engine on it to restart the member.
+    pub store: Arc<dyn Storage>,
+    /// The same store when members use the memory backend (adversaries copy it).
+    pub memory: Option<MemoryStorage>,
     pub events: Vec<Event>,
     pub subscribed: BTreeSet<Topic>,
     /// Whether it currently receives traffic.
@@ -41,6 +89,10 @@ pub struct Net {
     pub entropy: Option<u64>,
     /// The steward policy of members added from now on.
     pub policy: std::sync::Arc<dyn demls::StewardPolicyFactory>,
+    /// The members' storage backend.
+    pub backend: Backend,
+    /// Holds the SQLite members' database files.
+    scratch: Option<tempfile::TempDir>,
 }
 
 pub fn params() -> EngineParams {
@@ -90,6 +142,8 @@ impl Net {
             delivered: 0,
             entropy: None,
             policy: Arc::new(SinglePolicyFactory::new(SinglePolicyConfig::default())),
+            backend: BACKEND.with(Cell::get),
+            scratch: None,
         };
         for i in 0..n {
             net.add_member(i, params.clone());
@@ -98,9 +152,9 @@ impl Net {
     }
 
     pub fn add_member(&mut self, i: usize, params: EngineParams) -> usize {
-        let storage = MemoryStorage::new();
+        let (store, memory) = self.open_store();
         let mut engine = Engine::open(
-            Arc::new(storage.clone()),
+            store.clone(),
             Arc::new(HashgraphFactory::default()),
             self.policy.clone(),
             params,
@@ -115,7 +169,8 @@ impl Net {
         }
         self.members.push(Member {
             engine,
-            storage,
+            store,
+            memory,
             events: Vec::new(),
             subscribed: BTreeSet::new(),
             online: true,
@@ -123,9 +178,36 @@ impl Net {
         self.members.len() - 1
     }
 
-    /// A malicious copy of member `i` in group `g`.
+    /// A fresh store for the next member, on this net's backend.
+    fn open_store(&mut self) -> (Arc<dyn Storage>, Option<MemoryStorage>) {
+        match self.backend {
+            Backend::Memory => {
+                let memory = MemoryStorage::new();
+                (Arc::new(memory.clone()), Some(memory))
+            }
+            Backend::Sqlite => {
+                let dir = self
+                    .scratch
+                    .get_or_insert_with(|| tempfile::tempdir().unwrap());
+                let mut config = demls_storage_sqlite::Config::at(
+                    dir.path().join(format!("member-{}.db", self.members.len())),
+                );
+                // These tests check behaviour, not power loss: no fsync per step (8x faster
+                // here). The kill test in demls-storage-sqlite runs the default, `full`.
+                config.synchronous = demls_storage_sqlite::Synchronous::Normal;
+                let store = demls_storage_sqlite::SqliteStorage::open(&config).unwrap();
+                (Arc::new(store), None)
+            }
+        }
+    }
+
+    /// A malicious copy of member `i` in group `g` (memory backend only).
     pub fn adversary(&self, i: usize, g: &GroupId) -> demls_sim::adversary::Adversary {
-        demls_sim::adversary::Adversary::new(&self.members[i].storage, seed(i), g)
+        let memory = self.members[i]
+            .memory
+            .as_ref()
+            .expect("adversaries copy a memory store");
+        demls_sim::adversary::Adversary::new(memory, seed(i), g)
     }
 
     pub fn id(&self, i: usize) -> MemberId {

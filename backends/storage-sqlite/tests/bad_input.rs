@@ -1,0 +1,204 @@
+//! Bad storage input: damaged, truncated, foreign, locked, full and too-new database files
+//! each fail with their typed `StorageError`, never a panic, and never lose committed data.
+
+use std::path::{Path, PathBuf};
+
+use demls::{Space, Storage, StorageError, WriteBatch};
+use demls_storage_sqlite::{Config, SCHEMA_VERSION, SqliteStorage, set_stored_version};
+
+fn put(store: &dyn Storage, key: &[u8], value: &[u8]) -> Result<(), StorageError> {
+    let mut batch = WriteBatch::new();
+    batch.put(Space::Mls, key, value);
+    store.apply(batch)
+}
+
+/// A closed database of `entries` 1 KiB values (about `entries` KiB on disk).
+fn filled_database(dir: &Path, entries: u32) -> PathBuf {
+    let path = dir.join("node.db");
+    let store = SqliteStorage::open_path(&path).unwrap();
+    let mut batch = WriteBatch::new();
+    for i in 0..entries {
+        batch.put(Space::Mls, i.to_be_bytes(), vec![i as u8; 1024]);
+    }
+    store.apply(batch).unwrap();
+    // Move the log into the main file so damaging the file damages the data.
+    store.used_bytes().unwrap();
+    drop(store);
+    path
+}
+
+fn open_quickly(path: &Path) -> Result<SqliteStorage, StorageError> {
+    let mut config = Config::at(path);
+    config.busy_timeout_ms = 20;
+    SqliteStorage::open(&config)
+}
+
+fn expect_corrupt(result: Result<SqliteStorage, StorageError>) {
+    match result {
+        Err(StorageError::Corrupt(_)) => {}
+        Err(other) => panic!("expected Corrupt, got {other}"),
+        Ok(_) => panic!("a damaged file opened"),
+    }
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.db");
+    std::fs::write(&path, vec![0x42; 8192]).unwrap();
+    expect_corrupt(SqliteStorage::open_path(&path));
+}
+
+#[test]
+fn a_truncated_database_is_corrupt_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = filled_database(dir.path(), 400);
+    let len = std::fs::metadata(&path).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    expect_corrupt(SqliteStorage::open_path(&path));
+}
+
+#[test]
+fn without_the_open_check_a_truncated_database_still_fails_instead_of_losing_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = filled_database(dir.path(), 400);
+    let len = std::fs::metadata(&path).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    let mut config = Config::at(&path);
+    config.verify_on_open = false;
+    // Either opening notices (reading the schema) or the first read of a lost page does.
+    let scanned = SqliteStorage::open(&config).and_then(|store| store.scan_prefix(Space::Mls, b""));
+    match scanned {
+        Err(StorageError::Corrupt(_)) => {}
+        Err(other) => panic!("expected Corrupt, got {other}"),
+        Ok(entries) => panic!("a half file read as {} entries of 400", entries.len()),
+    }
+}
+
+#[test]
+fn a_database_with_overwritten_pages_is_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = filled_database(dir.path(), 400);
+    let mut bytes = std::fs::read(&path).unwrap();
+    // Pages 2..6 hold the tables' B-tree roots and interior pages.
+    for b in &mut bytes[4096..6 * 4096] {
+        *b = 0xa5;
+    }
+    std::fs::write(&path, bytes).unwrap();
+    expect_corrupt(SqliteStorage::open_path(&path));
+}
+
+#[test]
+fn an_sqlite_database_of_another_application_is_refused_as_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("other.db");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("CREATE TABLE photos (id INTEGER PRIMARY KEY, data BLOB)")
+        .unwrap();
+    expect_corrupt(SqliteStorage::open_path(&path));
+}
+
+#[test]
+fn a_database_another_store_holds_is_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.db");
+    let first = SqliteStorage::open_path(&path).unwrap();
+    put(&first, b"k", b"v").unwrap();
+    assert!(matches!(open_quickly(&path), Err(StorageError::Locked)));
+    // The holder is unaffected, and the file opens once it is closed.
+    put(&first, b"k2", b"v2").unwrap();
+    drop(first);
+    let second = open_quickly(&path).unwrap();
+    assert_eq!(second.get(Space::Mls, b"k2").unwrap(), Some(b"v2".to_vec()));
+}
+
+#[test]
+fn a_database_another_connection_is_writing_is_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.db");
+    drop(SqliteStorage::open_path(&path).unwrap());
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    assert!(matches!(open_quickly(&path), Err(StorageError::Locked)));
+    other.execute_batch("ROLLBACK").unwrap();
+    drop(other);
+    open_quickly(&path).unwrap();
+}
+
+#[test]
+fn a_full_disk_refuses_the_batch_whole_and_keeps_what_was_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::at(dir.path().join("node.db"));
+    config.max_page_count = Some(40);
+    let store = SqliteStorage::open(&config).unwrap();
+    put(&store, b"kept", &[7; 10_000]).unwrap();
+    let mut batch = WriteBatch::new();
+    batch.delete(Space::Mls, b"kept");
+    batch.put(Space::Mls, b"small", b"x");
+    batch.put(Space::Mls, b"huge", vec![1; 400_000]);
+    assert!(matches!(store.apply(batch), Err(StorageError::Full)));
+    assert_eq!(
+        store.get(Space::Mls, b"kept").unwrap(),
+        Some(vec![7; 10_000])
+    );
+    assert_eq!(store.get(Space::Mls, b"small").unwrap(), None);
+    // Batches that fit still work, and a larger limit lifts the refusal.
+    put(&store, b"small", b"x").unwrap();
+    drop(store);
+    config.max_page_count = None;
+    let store = SqliteStorage::open(&config).unwrap();
+    put(&store, b"huge", &[1; 400_000]).unwrap();
+    assert_eq!(
+        store.get(Space::Mls, b"small").unwrap(),
+        Some(b"x".to_vec())
+    );
+}
+
+#[test]
+fn a_database_written_by_a_newer_schema_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.db");
+    let store = SqliteStorage::open_path(&path).unwrap();
+    put(&store, b"k", b"v").unwrap();
+    drop(store);
+    set_stored_version(&path, SCHEMA_VERSION + 1).unwrap();
+    match SqliteStorage::open_path(&path) {
+        Err(StorageError::VersionTooNew { found, supported }) => {
+            assert_eq!((found, supported), (SCHEMA_VERSION + 1, SCHEMA_VERSION));
+        }
+        other => panic!("expected VersionTooNew, got {:?}", other.map(|_| ())),
+    }
+    // Going back to the current version (a downgrade tool would) opens it with its data.
+    set_stored_version(&path, SCHEMA_VERSION).unwrap();
+    let store = SqliteStorage::open_path(&path).unwrap();
+    assert_eq!(store.get(Space::Mls, b"k").unwrap(), Some(b"v".to_vec()));
+}
+
+#[test]
+fn committed_batches_survive_a_reopen_and_a_dropped_store_leaves_no_partial_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.db");
+    let store = SqliteStorage::open_path(&path).unwrap();
+    let mut batch = WriteBatch::new();
+    batch.put(Space::Engine, b"a", b"1");
+    batch.put(Space::Consensus, b"b", b"2");
+    store.apply(batch).unwrap();
+    drop(store);
+    let store = SqliteStorage::open_path(&path).unwrap();
+    assert_eq!(store.get(Space::Engine, b"a").unwrap(), Some(b"1".to_vec()));
+    assert_eq!(
+        store.get(Space::Consensus, b"b").unwrap(),
+        Some(b"2".to_vec())
+    );
+}
