@@ -53,6 +53,7 @@ async fn main() {
     demls_transport_logos::link();
     demls_transport_memory::link();
     demls_storage_memory::link();
+    demls_storage_sqlite::link();
     demls_consensus_hashgraph::link();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {

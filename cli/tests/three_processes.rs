@@ -98,9 +98,9 @@ fn config(name: &str, port: u16, static_peers: &[String]) -> String {
         r#"
 [node]
 name = "{name}"
+profile = "logos"
 
 [transport]
-backend = "logos"
 listen = "/ip4/127.0.0.1/tcp/{port}"
 static_peers = [{peers}]
 cluster_id = 66
@@ -109,12 +109,6 @@ node_key_file = "{name}.key"
 
 [transport.gossipsub]
 heartbeat_ms = 200
-
-[storage]
-backend = "memory"
-
-[consensus]
-backend = "hashgraph"
 
 [steward]
 backend = "single"
