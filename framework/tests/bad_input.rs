@@ -538,7 +538,8 @@ fn a_bundle_with_foreign_nested_or_undecodable_content_is_rejected_whole() {
 }
 
 #[test]
-fn a_fork_verdict_not_sealed_under_the_epoch_key_and_a_malformed_notice_are_rejected() {
+fn a_fork_verdict_not_sealed_under_the_epoch_key_and_a_malformed_notice_are_rejected_and_another_branchs_verdict_is_ignored()
+ {
     let (mut net, g) = group(3);
     let before = state(&net, 1, &g);
     let t = topics(&g);
@@ -558,6 +559,22 @@ fn a_fork_verdict_not_sealed_under_the_epoch_key_and_a_malformed_notice_are_reje
     assert_eq!(
         inject_rejected(&mut net, 1, &t.group, forged),
         RejectReason::NotAMember
+    );
+    // The same verdict tagged with another branch's epoch is not for this member: dropped
+    // without a rejection (survivors hear the losers' verdicts after every fork).
+    let foreign = Envelope::new(
+        Kind::ForkNotice,
+        g.as_bytes(),
+        before.epoch,
+        prost::Message::encode_to_vec(&notice),
+    )
+    .with_branch(&[0xee; 8])
+    .encode_to_vec();
+    let out = net.inject(1, &t.group, foreign);
+    assert!(
+        out.events.is_empty() && out.publish.is_empty(),
+        "another branch's verdict is ignored: {:?}",
+        out.events
     );
     let junk =
         Envelope::new(Kind::ForkNotice, g.as_bytes(), before.epoch, vec![0xff; 9]).encode_to_vec();

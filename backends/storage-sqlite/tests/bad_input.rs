@@ -41,6 +41,17 @@ fn expect_corrupt(result: Result<SqliteStorage, StorageError>) {
     }
 }
 
+/// Cuts the file at `path` to half its length, as a crash of the file system or a bad copy might.
+fn truncate_to_half(path: &Path) {
+    let len = std::fs::metadata(path).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+}
+
 #[test]
 fn a_file_that_is_not_a_database_is_corrupt() {
     let dir = tempfile::tempdir().unwrap();
@@ -53,13 +64,7 @@ fn a_file_that_is_not_a_database_is_corrupt() {
 fn a_truncated_database_is_corrupt_when_opened() {
     let dir = tempfile::tempdir().unwrap();
     let path = filled_database(dir.path(), 400);
-    let len = std::fs::metadata(&path).unwrap().len();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_len(len / 2)
-        .unwrap();
+    truncate_to_half(&path);
     expect_corrupt(SqliteStorage::open_path(&path));
 }
 
@@ -67,13 +72,7 @@ fn a_truncated_database_is_corrupt_when_opened() {
 fn without_the_open_check_a_truncated_database_still_fails_instead_of_losing_keys() {
     let dir = tempfile::tempdir().unwrap();
     let path = filled_database(dir.path(), 400);
-    let len = std::fs::metadata(&path).unwrap().len();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_len(len / 2)
-        .unwrap();
+    truncate_to_half(&path);
     let mut config = Config::at(&path);
     config.verify_on_open = false;
     // Either opening notices (reading the schema) or the first read of a lost page does.

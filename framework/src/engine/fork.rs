@@ -370,9 +370,10 @@ fn follow_verdict(
     if env.epoch != epoch || group.rejoining || group.wants_rejoin.is_some() {
         return Ok(());
     }
-    if group
-        .branch_tag(epoch)
-        .is_some_and(|t| t[..] != env.branch[..])
+    if env.branch.len() == TAG_LEN
+        && group
+            .branch_tag(epoch)
+            .is_some_and(|t| t[..] != env.branch[..])
     {
         // Another branch's verdict (a member of the surviving branch hears the losers').
         return Ok(());
