@@ -338,7 +338,56 @@ fn a_seeded_run_repeats_bit_for_bit_and_another_seed_differs() {
     assert_ne!(a, seeded_run(8));
 }
 
+fn a_message_whose_publication_died_with_the_process_is_sent_again_after_the_restart() {
+    let g = gid("unsent");
+    let mut net = Net::new(3);
+    net.create(0, &g);
+    net.join(1, &g);
+    net.join(2, &g);
+    net.run(5_000);
+    net.assert_converged(&g, &[0, 1, 2]);
+    let delivered = net.send(1, &g, b"delivered before the crash");
+    net.run(1_000);
+    // Member 1 sends, its step is committed, and the process dies before the transport
+    // published anything: the publication is gone.
+    let lost = net.send(1, &g, b"published only after the restart");
+    let dropped = net.take_queue();
+    assert!(!dropped.is_empty(), "the send produced a publication");
+    net.members[1].engine = demls::Engine::open(
+        net.members[1].store.clone(),
+        std::sync::Arc::new(demls_consensus_hashgraph::HashgraphFactory::default()),
+        std::sync::Arc::new(demls::policy::single::SinglePolicyFactory::new(
+            Default::default(),
+        )),
+        common::params(),
+        Some(common::seed(1)),
+        net.now,
+    )
+    .unwrap();
+    net.run(5_000);
+    for i in [0, 2] {
+        let received = net.received(i, &g);
+        assert_eq!(
+            received.get(&lost).map(Vec::as_slice),
+            Some(&b"published only after the restart"[..]),
+            "member {i} got the message the crash kept from the transport"
+        );
+        assert!(received.contains_key(&delivered));
+        let copies = net
+            .events_of(i)
+            .iter()
+            .filter(|e| matches!(e, Event::MessageReceived { message_id, .. } if *message_id == delivered))
+            .count();
+        assert_eq!(
+            copies, 1,
+            "a message already delivered is not delivered twice"
+        );
+    }
+    net.assert_converged(&g, &[0, 1, 2]);
+}
+
 on_every_storage!(
+    a_message_whose_publication_died_with_the_process_is_sent_again_after_the_restart,
     a_joiner_is_added_by_vote_and_joins_from_welcome_and_separate_tree,
     ten_founders_add_ten_joiners_by_vote_remove_three_and_everyone_converges,
     removing_the_steward_is_committed_by_the_next_member,

@@ -190,6 +190,25 @@ impl Run {
             missed.len(),
             self.expected.len()
         );
+        // The child's own messages (its history holds nothing else from before it joined)
+        // reached the group, also those whose publication died with the process: the steward,
+        // a member from the start, has them all.
+        let own: BTreeSet<Vec<u8>> = history.difference(&self.expected).cloned().collect();
+        let steward: BTreeSet<Vec<u8>> = self.relay.locals[0]
+            .engine
+            .message_history(&self.group)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.message_id)
+            .collect();
+        let unsent: Vec<_> = own.difference(&steward).collect();
+        assert!(
+            unsent.is_empty(),
+            "seed {}, kill {kill}: {} of the child's {} messages never reached the group",
+            self.seed,
+            unsent.len(),
+            own.len()
+        );
         self.history = history;
     }
 }

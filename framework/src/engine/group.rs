@@ -26,6 +26,9 @@ use crate::types::{Epoch, GroupId, MemberId, ProposalId, Timestamp, Topic};
 
 use super::EngineError;
 
+/// Own messages of the current epoch a restarted member sends again, at most.
+const RESEND_AFTER_RESTART: usize = 64;
+
 /// A message held until its epoch is reached, or a commit held until its proposals are decided.
 #[derive(Clone, Debug)]
 pub(crate) struct Held {
@@ -255,6 +258,18 @@ impl Group {
         // do not commit before their answers had time to arrive.
         group.sync.announce_soon();
         group.restarted_at = Some(now);
+        let own = super::history::own_in_epoch(
+            txn,
+            &group.id,
+            identity.member_id(),
+            group.epoch(),
+            RESEND_AFTER_RESTART,
+        )?;
+        group.sync.restore_sent_after_restart(
+            own.into_iter()
+                .map(|m| (m.message_id, m.payload, m.epoch))
+                .collect(),
+        );
         Ok(group)
     }
 

@@ -84,6 +84,28 @@ pub(crate) fn read(
     Ok(messages)
 }
 
+/// This member's own messages of `group_id` first recorded in `epoch`, oldest first, at most
+/// the newest `limit`: what a restarted member sends again, since the publications of its last
+/// steps before the crash may never have reached the transport.
+pub(crate) fn own_in_epoch(
+    txn: &crate::txn::Txn<'_>,
+    group_id: &GroupId,
+    me: MemberId,
+    epoch: Epoch,
+    limit: usize,
+) -> Result<Vec<LoggedMessage>, StorageError> {
+    let mut own = Vec::new();
+    for (_, value) in txn.scan_prefix(Space::Messages, &prefix(group_id))? {
+        let message: LoggedMessage = decode("logged message", &value)?;
+        if message.sender == me && message.epoch == epoch {
+            own.push(message);
+        }
+    }
+    own.sort_by(|a, b| (a.at, &a.message_id).cmp(&(b.at, &b.message_id)));
+    let skip = own.len().saturating_sub(limit);
+    Ok(own.split_off(skip))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

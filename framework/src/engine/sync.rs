@@ -139,6 +139,9 @@ pub(crate) struct SyncState {
     proposals_requested: BTreeMap<ProposalId, Timestamp>,
     /// Set after a restart: the next tick announces this member's epoch unconditionally.
     announce: bool,
+    /// Set after a restart that found own messages of the current epoch in the history: the
+    /// next tick sends them again (their publications may have died with the process).
+    resend_after_restart: bool,
     /// When this member entered its current epoch (unknown after a restart).
     entered_at: Option<Timestamp>,
 }
@@ -281,6 +284,19 @@ impl SyncState {
         }
     }
 
+    /// After a restart: restores this member's own recent messages (from the durable history)
+    /// and makes the next tick send them again.
+    pub(crate) fn restore_sent_after_restart(&mut self, sent: Vec<(Vec<u8>, Vec<u8>, Epoch)>) {
+        if sent.is_empty() {
+            return;
+        }
+        for (id, _, _) in &sent {
+            self.known.insert(id.clone(), KNOWN);
+        }
+        self.outbox.extend(sent);
+        self.resend_after_restart = true;
+    }
+
     /// This member's own messages first sent in `epoch` or later, oldest first.
     pub(crate) fn sent_since(&self, epoch: Epoch) -> Vec<(Vec<u8>, Vec<u8>, Epoch)> {
         self.outbox
@@ -396,7 +412,10 @@ impl SyncState {
             })
             .min();
         let forget_ahead = self.ahead.map(|(_, since)| since.plus_ms(AHEAD_BELIEF_MS));
+        // Own messages to send again after a restart: due at once.
+        let resend = self.resend_after_restart.then_some(Timestamp(0));
         [
+            resend,
             answers,
             missing,
             self.next_status,
@@ -627,6 +646,15 @@ fn answer_certificate(
 pub(crate) fn tick(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> {
     let now = step.now;
     let params = step.params;
+    // Restarted: what this member sent in its current epoch just before it died may never have
+    // left it (a member that is behind or rejoining sends it again once it is back instead).
+    if std::mem::take(&mut group.sync.resend_after_restart)
+        && group.sync.ahead.is_none()
+        && !group.rejoining
+    {
+        let epoch = group.epoch();
+        super::rejoin::resend_since(group, step, epoch)?;
+    }
     // Answers whose bytes nobody else re-published since they were scheduled.
     let (due, later): (Vec<Answer>, Vec<Answer>) = std::mem::take(&mut group.sync.answers)
         .into_iter()
