@@ -211,18 +211,7 @@ fn an_engine_reopened_on_its_storage_continues_in_the_group() {
     net.run(5_000);
     net.assert_converged(&g, &[0, 1, 2]);
     // Member 1 restarts from its storage.
-    let storage = net.members[1].store.clone();
-    net.members[1].engine = demls::Engine::open(
-        storage,
-        std::sync::Arc::new(demls_consensus_hashgraph::HashgraphFactory::default()),
-        std::sync::Arc::new(demls::policy::single::SinglePolicyFactory::new(
-            Default::default(),
-        )),
-        common::params(),
-        Some(common::seed(1)),
-        net.now,
-    )
-    .unwrap();
+    net.restart(1, common::params());
     net.assert_converged(&g, &[0, 1, 2]);
     let id = net.send(1, &g, b"back");
     net.run(1_000);
@@ -281,17 +270,7 @@ fn a_member_restarted_in_the_middle_of_a_vote_resumes_it() {
     net.apply(1, out);
     net.flush();
     // Member 2 restarts before voting: the open proposal and the votes it has seen come back.
-    net.members[2].engine = demls::Engine::open(
-        net.members[2].store.clone(),
-        std::sync::Arc::new(demls_consensus_hashgraph::HashgraphFactory::default()),
-        std::sync::Arc::new(demls::policy::single::SinglePolicyFactory::new(
-            Default::default(),
-        )),
-        params,
-        Some(common::seed(2)),
-        net.now,
-    )
-    .unwrap();
+    net.restart(2, params);
     let summary = net.members[2].engine.group_summary(&g).unwrap();
     assert!(
         summary.proposals.iter().any(
@@ -353,17 +332,7 @@ fn a_message_whose_publication_died_with_the_process_is_sent_again_after_the_res
     let lost = net.send(1, &g, b"published only after the restart");
     let dropped = net.take_queue();
     assert!(!dropped.is_empty(), "the send produced a publication");
-    net.members[1].engine = demls::Engine::open(
-        net.members[1].store.clone(),
-        std::sync::Arc::new(demls_consensus_hashgraph::HashgraphFactory::default()),
-        std::sync::Arc::new(demls::policy::single::SinglePolicyFactory::new(
-            Default::default(),
-        )),
-        common::params(),
-        Some(common::seed(1)),
-        net.now,
-    )
-    .unwrap();
+    net.restart(1, common::params());
     net.run(5_000);
     for i in [0, 2] {
         let received = net.received(i, &g);

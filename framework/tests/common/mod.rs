@@ -153,8 +153,22 @@ impl Net {
 
     pub fn add_member(&mut self, i: usize, params: EngineParams) -> usize {
         let (store, memory) = self.open_store();
+        let engine = self.open_engine(store.clone(), i, params);
+        self.members.push(Member {
+            engine,
+            store,
+            memory,
+            events: Vec::new(),
+            subscribed: BTreeSet::new(),
+            online: true,
+        });
+        self.members.len() - 1
+    }
+
+    /// Member `i`'s engine on `store`, as this net opens them.
+    fn open_engine(&self, store: Arc<dyn Storage>, i: usize, params: EngineParams) -> Engine {
         let mut engine = Engine::open(
-            store.clone(),
+            store,
             Arc::new(HashgraphFactory::default()),
             self.policy.clone(),
             params,
@@ -167,15 +181,14 @@ impl Net {
             s[24..].copy_from_slice(&run_seed.to_be_bytes());
             engine.set_entropy_seed(s);
         }
-        self.members.push(Member {
-            engine,
-            store,
-            memory,
-            events: Vec::new(),
-            subscribed: BTreeSet::new(),
-            online: true,
-        });
-        self.members.len() - 1
+        engine
+    }
+
+    /// Restarts member `i`: a new engine opened on its storage (what was only in memory is
+    /// gone, as after a crash).
+    pub fn restart(&mut self, i: usize, params: EngineParams) {
+        let store = self.members[i].store.clone();
+        self.members[i].engine = self.open_engine(store, i, params);
     }
 
     /// A fresh store for the next member, on this net's backend.
