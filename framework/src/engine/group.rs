@@ -254,23 +254,30 @@ impl Group {
             let rec: CommitRecord = decode("commit record", &v)?;
             group.commits.insert(rec.epoch, rec);
         }
-        // Others may have moved on while this member was down: say where it is at once, and
-        // do not commit before their answers had time to arrive.
-        group.sync.announce_soon();
-        group.restarted_at = Some(now);
-        let own = super::history::own_in_epoch(
-            txn,
-            &group.id,
-            identity.member_id(),
-            group.epoch(),
-            RESEND_AFTER_RESTART,
-        )?;
-        group.sync.restore_sent_after_restart(
+        Ok(group)
+    }
+
+    /// Prepares a group loaded when the engine opens (not one reloaded after a refused
+    /// input, which keeps its in-memory sync state): others may have moved on while this
+    /// member was down, so it says where it is at once and does not commit before their
+    /// answers had time to arrive; and its own messages of the current epoch are sent again,
+    /// since a committed step's publications may have died with the process.
+    pub(crate) fn after_restart(
+        &mut self,
+        txn: &Txn<'_>,
+        me: MemberId,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        self.sync.announce_soon();
+        self.restarted_at = Some(now);
+        let own =
+            super::history::own_in_epoch(txn, &self.id, me, self.epoch(), RESEND_AFTER_RESTART)?;
+        self.sync.restore_sent_after_restart(
             own.into_iter()
                 .map(|m| (m.message_id, m.payload, m.epoch))
                 .collect(),
         );
-        Ok(group)
+        Ok(())
     }
 
     /// The current epoch.

@@ -196,7 +196,7 @@ impl Engine {
         let txn = Txn::new(&*storage);
         for (key, _) in txn.scan_prefix(Space::Engine, b"g")? {
             if let Some(gid) = records::Keys::group_of_meta_key(&key) {
-                let group = Group::load(
+                let mut group = Group::load(
                     gid.clone(),
                     &txn,
                     &self.crypto,
@@ -205,6 +205,7 @@ impl Engine {
                     &*self.policies,
                     now,
                 )?;
+                group.after_restart(&txn, self.identity.member_id(), now)?;
                 self.groups.insert(gid, group);
             }
         }
