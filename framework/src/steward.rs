@@ -7,6 +7,7 @@
 //! for (steward elections, emergency criteria proposals). Built-in policies live in
 //! [`crate::policy`] and are selected with `[steward] backend = "..."`.
 
+use crate::consensus::Outcome;
 use crate::engine::{ProposalAction, ProposalKind, Violation};
 use crate::roster::Roster;
 use crate::types::{Epoch, GroupId, MemberId, ProposalId, Timestamp};
@@ -167,16 +168,18 @@ pub trait StewardPolicy: Send {
         Err(PolicyError::Unsupported(action.kind()))
     }
 
-    /// A proposal reached its outcome here.
+    /// A proposal reached its outcome here. `Outcome::Failed` means too few votes arrived in
+    /// time (for instance in a partition): the group did not judge the proposal, so a policy
+    /// that scores proposal owners must not treat it as a rejection.
     fn on_decided(
         &mut self,
         view: &EpochView<'_>,
         owner: &MemberId,
         action: &ProposalAction,
-        accepted: bool,
+        outcome: Outcome,
         now: Timestamp,
     ) -> Vec<PolicyAction> {
-        let _ = (view, owner, action, accepted, now);
+        let _ = (view, owner, action, outcome, now);
         Vec::new()
     }
 

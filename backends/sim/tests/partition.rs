@@ -131,3 +131,19 @@ fn a_branch_mate_that_missed_the_other_branchs_notice_applies_the_rule_from_a_ve
     assert_eq!(run.failure, None, "{:?}", run.split);
     assert_eq!(run.messages_lost, 0);
 }
+
+/// Partition-soak seed 27 (27 members, 10/17 split, stewards on both sides, 3 % loss): the
+/// larger side is short of quorum, so its elections and deadlock proposals fail for want of
+/// votes. Those failures must not count against the members that opened them; they once did,
+/// and after the heal an honest steward fell below the threshold and was voted out.
+#[test]
+fn proposals_that_failed_for_want_of_quorum_in_a_partition_cost_their_owners_nothing() {
+    let run = scenarios::partition_soak_run(27);
+    assert!(
+        run.split.stewards_on_both_sides && run.split.minority == 10,
+        "seed 27 draws a 10/17 fork: {:?}",
+        run.split
+    );
+    assert_eq!(run.failure, None, "{:?}", run.split);
+    assert_eq!(run.messages_lost, 0);
+}

@@ -713,13 +713,7 @@ fn on_decided(
     });
     let me = step.me();
     let actions = group.with_policy_mut(me, |policy, view| {
-        policy.on_decided(
-            view,
-            &rec.owner,
-            &rec.action,
-            outcome == Outcome::Yes,
-            step.now,
-        )
+        policy.on_decided(view, &rec.owner, &rec.action, outcome, step.now)
     });
     // Parked commits waiting only for decided proposals can be tried again.
     let proposals = &group.proposals;

@@ -107,10 +107,10 @@ impl StewardPolicy for Lazy {
         view: &EpochView<'_>,
         owner: &MemberId,
         action: &ProposalAction,
-        accepted: bool,
+        outcome: demls::Outcome,
         now: Timestamp,
     ) -> Vec<PolicyAction> {
-        self.inner.on_decided(view, owner, action, accepted, now)
+        self.inner.on_decided(view, owner, action, outcome, now)
     }
     fn on_commit(&mut self, view: &EpochView<'_>, commit: &CommitFacts<'_>, now: Timestamp) {
         self.inner.on_commit(view, commit, now)

@@ -35,6 +35,7 @@ use std::sync::Arc;
 pub use config::{ConsensusModel, MultiPolicyConfig};
 use state::State;
 
+use crate::consensus::Outcome;
 use crate::engine::{ProposalAction, ProposalKind, Violation};
 use crate::steward::{
     CommitFacts, CommitRank, EpochView, PolicyAction, PolicyError, StewardPolicy,
@@ -371,21 +372,29 @@ impl StewardPolicy for MultiPolicy {
         view: &EpochView<'_>,
         owner: &MemberId,
         action: &ProposalAction,
-        accepted: bool,
+        outcome: Outcome,
         now: Timestamp,
     ) -> Vec<PolicyAction> {
         self.state.now = now;
         match action {
-            ProposalAction::Election { retry_round, .. } if !accepted => {
-                self.state.election_failed(view.epoch, *retry_round);
+            ProposalAction::Election { retry_round, .. } if outcome != Outcome::Yes => {
+                self.state.election_failed(view.epoch, *retry_round, now);
             }
             ProposalAction::Emergency { .. } => {
-                let delta = if accepted {
-                    self.config.reward_emergency
-                } else {
-                    -self.config.penalty_false_emergency
+                // Only the group's verdict judges the owner: a proposal that failed for want
+                // of votes (a partition, a crash wave) says nothing about it. Penalizing those
+                // would remove honest members that asked for help while cut off.
+                let delta = match outcome {
+                    Outcome::Yes => Some(self.config.reward_emergency),
+                    Outcome::No => Some(-self.config.penalty_false_emergency),
+                    Outcome::Failed => None,
                 };
-                self.state.scores.adjust(&self.config, owner, delta);
+                if let Some(delta) = delta {
+                    self.state.scores.adjust(&self.config, owner, delta);
+                }
+                if state::is_deadlock(action) && outcome != Outcome::Yes {
+                    self.state.deadlock_failed(now);
+                }
             }
             _ => {}
         }
@@ -504,3 +513,6 @@ impl StewardPolicyFactory for MultiPolicyFactory {
         Ok(Box::new(policy))
     }
 }
+
+#[cfg(test)]
+mod tests;

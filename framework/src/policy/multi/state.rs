@@ -44,6 +44,9 @@ pub(super) struct State {
     retry_round: u32,
     /// Failed elections since the last commit.
     failed_attempts: u32,
+    /// When the latest attempt of this epoch (an election or a deadlock proposal) failed here;
+    /// the next attempt's stagger counts from it.
+    attempt_failed_at: Timestamp,
     /// Stewards already penalized for inactivity in this epoch.
     penalized: BTreeSet<MemberId>,
     /// When the next planning round is due.
@@ -56,7 +59,7 @@ pub(super) struct State {
     pub now: Timestamp,
 }
 
-fn is_deadlock(a: &ProposalAction) -> bool {
+pub(super) fn is_deadlock(a: &ProposalAction) -> bool {
     matches!(
         a,
         ProposalAction::Emergency {
@@ -118,11 +121,29 @@ impl State {
     }
 
     /// A steward election of this epoch was rejected or failed.
-    pub fn election_failed(&mut self, epoch: Epoch, retry_round: u32) {
+    pub fn election_failed(&mut self, epoch: Epoch, retry_round: u32, now: Timestamp) {
         if epoch == self.epoch && retry_round >= self.retry_round {
             self.retry_round = retry_round + 1;
             self.failed_attempts += 1;
+            self.attempt_failed_at = self.attempt_failed_at.max(now);
+            self.next_check = Some(now);
         }
+    }
+
+    /// A deadlock proposal was rejected or failed: the next one is staggered from now.
+    pub fn deadlock_failed(&mut self, now: Timestamp) {
+        self.attempt_failed_at = self.attempt_failed_at.max(now);
+        self.next_check = Some(now);
+    }
+
+    /// When this member's turn comes to open a proposal that every member would open, `rank`
+    /// places after the first: counted from the start of the epoch or from the latest failed
+    /// attempt, so that after a failure one member opens the next attempt and the others see it
+    /// in flight instead of all opening their own at once (n proposals at n = 10,000).
+    fn turn(&self, rank: u64, step_ms: u64) -> Timestamp {
+        self.epoch_started_at
+            .max(self.attempt_failed_at)
+            .plus_ms(rank * step_ms)
     }
 
     /// A new epoch began (or the policy starts): plan at once.
@@ -130,6 +151,7 @@ impl State {
         if epoch != self.epoch || self.epoch_started_at == Timestamp(0) {
             self.epoch = epoch;
             self.epoch_started_at = now;
+            self.attempt_failed_at = Timestamp(0);
             self.penalized.clear();
             self.next_check = Some(now);
         }
@@ -250,9 +272,7 @@ impl State {
                 view.group_id,
             );
             if let Some(rank) = order.iter().position(|m| *m == view.me) {
-                let due = self
-                    .epoch_started_at
-                    .plus_ms(rank as u64 * config.recovery_timeout_ms);
+                let due = self.turn(rank as u64, config.recovery_timeout_ms);
                 if now >= due {
                     plan.proposals.push(PolicyAction::Propose {
                         action: ProposalAction::Election {
@@ -320,18 +340,35 @@ impl State {
                 }
             }
         }
-        // Layer 3: bounded re-election is exhausted.
+        // Layer 3: bounded re-election is exhausted. Members open the deadlock proposal in
+        // election order, each only if nobody's is in flight by then.
         if self.failed_attempts >= config.max_reelection_attempts
             && !deadlock_in_flight
             && !recovering
         {
-            plan.proposals.push(PolicyAction::Propose {
-                action: ProposalAction::Emergency {
-                    violation: Violation::Deadlock,
-                    target: None,
-                },
-                evidence: Vec::new(),
-            });
+            let order = list::ranked(
+                view.roster,
+                view.pending_removals,
+                view.epoch,
+                self.retry_round,
+                view.group_id,
+            );
+            let rank = order
+                .iter()
+                .position(|m| *m == view.me)
+                .unwrap_or(order.len()) as u64;
+            let due = self.turn(rank, config.stagger_ms());
+            if now >= due {
+                plan.proposals.push(PolicyAction::Propose {
+                    action: ProposalAction::Emergency {
+                        violation: Violation::Deadlock,
+                        target: None,
+                    },
+                    evidence: Vec::new(),
+                });
+            } else {
+                next.push(due);
+            }
         }
         self.next_check = next.into_iter().min();
         plan
