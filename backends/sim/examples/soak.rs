@@ -4,15 +4,20 @@
 //! hint, and virtual/wall times.
 //!
 //! ```text
-//! cargo run --release -p demls-sim --example soak -- [--seeds N] [--first SEED] [--only a,b]
-//! cargo run --release -p demls-sim --example soak -- --partition [--seeds N] [--first SEED]
+//! cargo run --release -p demls-sim --example soak -- [--seeds N] [--first SEED] [--only a,b] [--jobs J]
+//! cargo run --release -p demls-sim --example soak -- --partition [--seeds N] [--first SEED] [--jobs J]
 //! ```
+//!
+//! Seeds run on `--jobs` threads (default: the machine's cores). Each seed is its own simulated
+//! world, so the results — everything but the wall time — do not depend on the number of jobs.
 //!
 //! `--partition` runs the partition soak instead: per seed a random split of 10–30 members
 //! (random smaller side, stewards on one or both sides, 0–5 % loss, sometimes a crash), heal,
 //! and the same checks; it prints one line
 //! `{"soak":"partition","seeds":S,"converged":N,"messages_sent":M,"messages_lost":L,...}`.
 
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use demls_sim::scenarios::{self, ScenarioResult};
@@ -82,6 +87,7 @@ struct Args {
     first: u64,
     only: Option<Vec<String>>,
     partition: bool,
+    jobs: usize,
 }
 
 fn parse() -> Result<Args, String> {
@@ -90,6 +96,7 @@ fn parse() -> Result<Args, String> {
         first: 1,
         only: None,
         partition: false,
+        jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -99,10 +106,45 @@ fn parse() -> Result<Args, String> {
             "--first" => args.first = value()?.parse().map_err(|e| format!("--first: {e}"))?,
             "--only" => args.only = Some(value()?.split(',').map(str::to_owned).collect()),
             "--partition" => args.partition = true,
+            "--jobs" => {
+                args.jobs = value()?.parse().map_err(|e| format!("--jobs: {e}"))?;
+                if args.jobs == 0 {
+                    return Err("--jobs must be at least 1".into());
+                }
+            }
             other => return Err(format!("unknown argument {other}")),
         }
     }
     Ok(args)
+}
+
+/// Runs `run` for every seed of `args` on `args.jobs` threads; results in seed order.
+fn run_seeds<T: Send>(args: &Args, run: impl Fn(u64) -> T + Sync) -> Vec<T> {
+    let next = AtomicU64::new(args.first);
+    let end = args.first + args.seeds;
+    let results: Mutex<Vec<(u64, T)>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..args.jobs.min(args.seeds.max(1) as usize) {
+            scope.spawn(|| {
+                loop {
+                    let seed = next.fetch_add(1, Ordering::Relaxed);
+                    if seed >= end {
+                        break;
+                    }
+                    let result = run(seed);
+                    results
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .push((seed, result));
+                }
+            });
+        }
+    });
+    let mut results = results
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    results.sort_by_key(|(seed, _)| *seed);
+    results.into_iter().map(|(_, r)| r).collect()
 }
 
 fn json_str(s: &str) -> String {
@@ -151,8 +193,8 @@ fn main() {
         let mut converged = 0u64;
         let mut failures: Vec<String> = Vec::new();
         let mut virtual_ms: Vec<u64> = Vec::new();
-        for seed in args.first..args.first + args.seeds {
-            match run(seed) {
+        for result in run_seeds(&args, run) {
+            match result {
                 Ok(outcome) => {
                     converged += 1;
                     virtual_ms.push(outcome.elapsed_ms);
@@ -185,8 +227,7 @@ fn partition_soak(args: &Args) {
     let (mut converged, mut sent, mut lost) = (0u64, 0usize, 0usize);
     let mut forks = 0u64;
     let mut failures: Vec<String> = Vec::new();
-    for seed in args.first..args.first + args.seeds {
-        let run = scenarios::partition_soak_run(seed);
+    for run in run_seeds(args, scenarios::partition_soak_run) {
         sent += run.messages_sent;
         lost += run.messages_lost;
         forks += u64::from(run.split.stewards_on_both_sides);
