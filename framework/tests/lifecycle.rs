@@ -202,14 +202,20 @@ fn in_manual_mode_members_decide_and_a_rejected_add_is_never_committed() {
     );
 }
 
-fn an_engine_reopened_on_its_storage_continues_in_the_group() {
-    let g = gid("restart");
+/// Three members, the first founding `name` and the other two joining; converged.
+fn group_of_three(name: &str) -> (Net, demls::GroupId) {
+    let g = gid(name);
     let mut net = Net::new(3);
     net.create(0, &g);
     net.join(1, &g);
     net.join(2, &g);
     net.run(5_000);
     net.assert_converged(&g, &[0, 1, 2]);
+    (net, g)
+}
+
+fn an_engine_reopened_on_its_storage_continues_in_the_group() {
+    let (mut net, g) = group_of_three("restart");
     // Member 1 restarts from its storage.
     net.restart(1, common::params());
     net.assert_converged(&g, &[0, 1, 2]);
@@ -318,13 +324,7 @@ fn a_seeded_run_repeats_bit_for_bit_and_another_seed_differs() {
 }
 
 fn a_message_whose_publication_died_with_the_process_is_sent_again_after_the_restart() {
-    let g = gid("unsent");
-    let mut net = Net::new(3);
-    net.create(0, &g);
-    net.join(1, &g);
-    net.join(2, &g);
-    net.run(5_000);
-    net.assert_converged(&g, &[0, 1, 2]);
+    let (mut net, g) = group_of_three("unsent");
     let delivered = net.send(1, &g, b"delivered before the crash");
     net.run(1_000);
     // Member 1 sends, its step is committed, and the process dies before the transport

@@ -735,12 +735,5 @@ fn on_decided(
     }
     release_deferred(group, step)?;
     run_policy_actions(group, step, actions)?;
-    // A YES on an add cannot make another buffered KeyPackage openable (no freeze lifts, the
-    // steward line is unchanged); skipping the pass keeps a group absorbing thousands of
-    // joiners from scanning all of them at every decision.
-    let plain_add = outcome == Outcome::Yes && matches!(rec.action, ProposalAction::Add { .. });
-    if plain_add {
-        return Ok(());
-    }
-    super::keypackages::retry_pending(group, step)
+    super::keypackages::after_decision(group, step, &rec.action, outcome)
 }

@@ -8,6 +8,7 @@ use super::event::{Event, ProposalAction, ProposalKind, RejectReason};
 use super::group::Group;
 use super::records::{BufferedKeyPackage, ProposalStatus};
 use super::{Abort, Step, governance, reject};
+use crate::consensus::Outcome;
 use crate::mls::validate_key_package;
 use crate::types::MemberId;
 
@@ -43,7 +44,7 @@ fn should_open(group: &Group, step: &Step<'_>, kp: &BufferedKeyPackage, in_fligh
     let rejected = kp
         .proposal
         .and_then(|id| group.proposals.get(&id))
-        .is_some_and(|r| r.status == ProposalStatus::Decided(crate::consensus::Outcome::No));
+        .is_some_and(|r| r.status == ProposalStatus::Decided(Outcome::No));
     if rejected {
         return false;
     }
@@ -158,6 +159,22 @@ pub(crate) fn retry_pending(group: &mut Group, step: &mut Step<'_>) -> Result<()
         }
     }
     Ok(())
+}
+
+/// A proposal was decided: retries the buffered KeyPackages if the decision may have made one
+/// openable. A YES on an add cannot (no freeze lifts, the steward line is unchanged), so it
+/// skips the pass — a group absorbing thousands of joiners would otherwise scan all of them at
+/// every decision.
+pub(crate) fn after_decision(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    action: &ProposalAction,
+    outcome: Outcome,
+) -> Result<(), Abort> {
+    if outcome == Outcome::Yes && matches!(action, ProposalAction::Add { .. }) {
+        return Ok(());
+    }
+    retry_pending(group, step)
 }
 
 /// The application proposes adding the holder of a KeyPackage it obtained itself.

@@ -49,6 +49,43 @@ pub fn ranked(
     candidates.into_iter().map(|(_, id)| id).collect()
 }
 
+/// `member`'s place in [`ranked`] order, found without sorting the roster (one key per member);
+/// `None` when it is not eligible.
+pub fn rank_of(
+    roster: &Roster,
+    excluded: &[MemberId],
+    epoch: Epoch,
+    retry_round: u32,
+    group_id: &GroupId,
+    member: &MemberId,
+) -> Option<usize> {
+    if !roster.contains(member) || excluded.contains(member) {
+        return None;
+    }
+    let mine = (election_key(epoch, retry_round, member, group_id), *member);
+    Some(
+        roster
+            .ids()
+            .filter(|id| !excluded.contains(id))
+            .filter(|id| (election_key(epoch, retry_round, id, group_id), *id) < mine)
+            .count(),
+    )
+}
+
+/// `member`'s turn among members that each open the same proposal in [`ranked`] order: its
+/// place, or after every eligible member when it is not eligible itself.
+pub fn turn_of(
+    roster: &Roster,
+    excluded: &[MemberId],
+    epoch: Epoch,
+    retry_round: u32,
+    group_id: &GroupId,
+    member: &MemberId,
+) -> usize {
+    rank_of(roster, excluded, epoch, retry_round, group_id, member)
+        .unwrap_or_else(|| roster.ids().filter(|id| !excluded.contains(id)).count())
+}
+
 /// The list size for `eligible` members.
 fn size(eligible: usize, sn_min: usize, sn_max: usize) -> usize {
     if eligible < sn_min {
@@ -114,6 +151,23 @@ pub fn elect(
 mod tests {
     use super::*;
     use crate::testing::roster;
+
+    #[test]
+    fn a_members_rank_is_its_place_in_the_sorted_order() {
+        let g = GroupId::new(b"g".to_vec()).unwrap();
+        let r = roster(12);
+        let excluded = [MemberId([4; 20])];
+        let order = ranked(&r, &excluded, 5, 2, &g);
+        for id in r.ids() {
+            let place = order.iter().position(|m| *m == id);
+            assert_eq!(rank_of(&r, &excluded, 5, 2, &g, &id), place);
+            assert_eq!(
+                turn_of(&r, &excluded, 5, 2, &g, &id),
+                place.unwrap_or(order.len())
+            );
+        }
+        assert_eq!(rank_of(&r, &[], 5, 2, &g, &MemberId([99; 20])), None);
+    }
 
     #[test]
     fn lists_are_sized_by_the_bounds_and_reproducible() {

@@ -129,11 +129,14 @@ impl MultiPolicy {
             .get(member)
             .cloned()
             .unwrap_or((Violation::Inactivity, Vec::new()));
-        let order = list::ranked(view.roster, &[*member], view.epoch, 0, view.group_id);
-        let rank = order
-            .iter()
-            .position(|m| *m == view.me)
-            .unwrap_or(order.len()) as u64;
+        let rank = list::turn_of(
+            view.roster,
+            &[*member],
+            view.epoch,
+            0,
+            view.group_id,
+            &view.me,
+        ) as u64;
         let due = self.state.now.plus_ms(rank * self.config.stagger_ms());
         self.state.plan_emergency(*member, violation, evidence, due);
     }

@@ -264,14 +264,14 @@ impl State {
             && !recovering
             && self.retry_round <= config.max_reelection_attempts
         {
-            let order = list::ranked(
+            if let Some(rank) = list::rank_of(
                 view.roster,
                 view.pending_removals,
                 view.epoch,
                 self.retry_round,
                 view.group_id,
-            );
-            if let Some(rank) = order.iter().position(|m| *m == view.me) {
+                &view.me,
+            ) {
                 let due = self.turn(rank as u64, config.recovery_timeout_ms);
                 if now >= due {
                     plan.proposals.push(PolicyAction::Propose {
@@ -312,17 +312,14 @@ impl State {
                 && self.failed_attempts < config.max_reelection_attempts
             {
                 let round = self.retry_round + 1;
-                let order = list::ranked(
+                let rank = list::turn_of(
                     view.roster,
                     view.pending_removals,
                     view.epoch,
                     round,
                     view.group_id,
-                );
-                let rank = order
-                    .iter()
-                    .position(|m| *m == view.me)
-                    .unwrap_or(order.len()) as u64;
+                    &view.me,
+                ) as u64;
                 let due = silent_at.plus_ms(rank * config.stagger_ms());
                 if now >= due {
                     self.failed_attempts += 1;
@@ -346,17 +343,14 @@ impl State {
             && !deadlock_in_flight
             && !recovering
         {
-            let order = list::ranked(
+            let rank = list::turn_of(
                 view.roster,
                 view.pending_removals,
                 view.epoch,
                 self.retry_round,
                 view.group_id,
-            );
-            let rank = order
-                .iter()
-                .position(|m| *m == view.me)
-                .unwrap_or(order.len()) as u64;
+                &view.me,
+            ) as u64;
             let due = self.turn(rank, config.stagger_ms());
             if now >= due {
                 plan.proposals.push(PolicyAction::Propose {
