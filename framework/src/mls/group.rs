@@ -12,6 +12,7 @@ use openmls::prelude::tls_codec::{Deserialize as _, Serialize as _};
 use openmls::prelude::*;
 use openmls_rust_crypto::RustCrypto;
 
+use super::journal;
 use super::provider::Provider;
 use crate::identity::Identity;
 use crate::roster::{Roster, RosterEntry};
@@ -253,6 +254,8 @@ pub struct CommitChanges {
 /// One MLS group's state.
 pub struct MlsState {
     group: MlsGroup,
+    /// Entries in the ratchet journal (received messages not yet in the stored secrets).
+    journal: usize,
 }
 
 impl MlsState {
@@ -283,18 +286,42 @@ impl MlsState {
             credential_with_key(identity),
         )
         .map_err(|e| MlsError::Operation(boxed(e)))?;
-        Ok(MlsState { group })
+        Ok(MlsState { group, journal: 0 })
     }
 
-    /// Loads a group from storage.
+    /// Loads a group from storage, replaying the ratchet journal ([`super::journal`]) on top
+    /// of the stored message secrets.
     pub fn load(provider: &Provider, group_id: &DemlsGroupId) -> Result<MlsState, MlsError> {
-        MlsGroup::load(
-            provider.storage(),
-            &GroupId::from_slice(group_id.as_bytes()),
-        )
-        .map_err(|e| MlsError::Operation(boxed(e)))?
-        .map(|group| MlsState { group })
-        .ok_or(MlsError::NotFound)
+        let gid = GroupId::from_slice(group_id.as_bytes());
+        let group = MlsGroup::load(provider.storage(), &gid)
+            .map_err(|e| MlsError::Operation(boxed(e)))?
+            .ok_or(MlsError::NotFound)?;
+        let mut state = MlsState { group, journal: 0 };
+        let entries = journal::entries(provider.storage(), &gid)
+            .map_err(|e| MlsError::Operation(boxed(e)))?;
+        let store = provider.storage();
+        store.defer_secrets(true);
+        for message in entries {
+            // Each entry was processed successfully from exactly this state before.
+            if let Err(e) = state.group.process_message(provider, message) {
+                tracing::warn!(error = %e, "ratchet journal entry did not replay");
+            }
+            state.journal += 1;
+        }
+        store.defer_secrets(false);
+        store.take_deferred();
+        Ok(state)
+    }
+
+    /// After an OpenMLS call that may have written the message secrets in full: the journal
+    /// is then redundant and cleared in the same step.
+    fn after_write(&mut self, provider: &Provider) -> Result<(), MlsError> {
+        if provider.storage().take_wrote_secrets() && self.journal > 0 {
+            journal::clear(provider.storage(), self.group.group_id())
+                .map_err(|e| MlsError::Operation(boxed(e)))?;
+            self.journal = 0;
+        }
+        Ok(())
     }
 
     /// Joins from a Welcome, given the ratchet tree that was delivered separately. Also
@@ -322,7 +349,7 @@ impl MlsState {
         let group = staged
             .into_group(provider)
             .map_err(|e| MlsError::Welcome(boxed(e)))?;
-        Ok((MlsState { group }, policy_state))
+        Ok((MlsState { group, journal: 0 }, policy_state))
     }
 
     /// The current epoch.
@@ -391,6 +418,7 @@ impl MlsState {
             .group
             .create_message(provider, identity, plaintext)
             .map_err(|e| MlsError::Operation(boxed(e)))?;
+        self.after_write(provider)?;
         msg.tls_serialize_detached()
             .map_err(|e| MlsError::Operation(boxed(e)))
     }
@@ -413,10 +441,27 @@ impl MlsState {
         provider: &Provider,
         message: ProtocolMessage,
     ) -> Result<Processed, MlsError> {
-        let processed = self
-            .group
-            .process_message(provider, message)
-            .map_err(|e| MlsError::Rejected(boxed(e)))?;
+        // An application message moves one sender ratchet: journal it instead of writing
+        // the whole message-secrets store (see `super::journal`). A message that fails
+        // changes nothing (OpenMLS applies the ratchet move only on success).
+        let journaled = match &message {
+            ProtocolMessage::PrivateMessage(m) => Some(m.clone()),
+            ProtocolMessage::PublicMessage(_) => None,
+        };
+        let store = provider.storage();
+        store.defer_secrets(journaled.is_some());
+        let result = self.group.process_message(provider, message);
+        store.defer_secrets(false);
+        let deferred = store.take_deferred();
+        let processed = result.map_err(|e| MlsError::Rejected(boxed(e)))?;
+        if let (true, Some(m)) = (deferred, journaled) {
+            journal::append(store, self.group.group_id(), self.journal, &m)
+                .map_err(|e| MlsError::Operation(boxed(e)))?;
+            self.journal += 1;
+            if self.journal >= journal::CHECKPOINT_AFTER {
+                self.checkpoint(provider)?;
+            }
+        }
         let sender_leaf = match processed.sender() {
             Sender::Member(leaf) => leaf.u32(),
             _ => return Err(MlsError::Unexpected("sender is not a member")),
@@ -435,6 +480,15 @@ impl MlsState {
             ProcessedMessageContent::OwnPrivateMessage => Ok(Processed::Own),
             _ => Err(MlsError::Unexpected("standalone proposals are not used")),
         }
+    }
+
+    /// Writes the message-secrets store in full (and so clears the journal).
+    fn checkpoint(&mut self, provider: &Provider) -> Result<(), MlsError> {
+        let policy = self.group.past_epoch_deletion_policy().clone();
+        self.group
+            .set_past_epoch_deletion_policy(provider, policy)
+            .map_err(|e| MlsError::Operation(boxed(e)))?;
+        self.after_write(provider)
     }
 
     /// What a staged commit changes.
@@ -478,7 +532,8 @@ impl MlsState {
             .map_err(|e| MlsError::Operation(boxed(e)))?;
         self.group
             .merge_staged_commit(provider, staged)
-            .map_err(|e| MlsError::Operation(boxed(e)))
+            .map_err(|e| MlsError::Operation(boxed(e)))?;
+        self.after_write(provider)
     }
 
     /// Creates a commit adding `adds` and removing `removes`, with `aad` as authenticated data.
@@ -531,7 +586,8 @@ impl MlsState {
     pub fn merge_pending(&mut self, provider: &Provider) -> Result<(), MlsError> {
         self.group
             .merge_pending_commit(provider)
-            .map_err(|e| MlsError::Operation(boxed(e)))
+            .map_err(|e| MlsError::Operation(boxed(e)))?;
+        self.after_write(provider)
     }
 
     /// Deletes the group's state from storage: everything OpenMLS keeps for it, including the
@@ -541,6 +597,7 @@ impl MlsState {
         self.group
             .delete(provider.storage())
             .map_err(|e| MlsError::Operation(boxed(e)))?;
+        self.journal = 0;
         provider
             .storage()
             .forget_epoch_key_pairs(&group_id)

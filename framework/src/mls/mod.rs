@@ -3,7 +3,9 @@
 
 mod crypto;
 mod group;
+mod journal;
 mod provider;
+mod secrets;
 mod store;
 
 pub use crypto::Crypto;

@@ -6,9 +6,12 @@
 //! own memory provider: at 10,000 members the ratchet tree is written on every merge, and the
 //! encoding is most of that cost. Keys are `label ‖ 0x1f ‖ postcard(key)` in [`Space::Mls`].
 
+use std::cell::Cell;
+
 use openmls_traits::storage::{CURRENT_VERSION, StorageProvider, traits};
 use serde::Serialize;
 
+use super::secrets::{self, Hole};
 use crate::storage::{Space, StorageError};
 use crate::txn::Txn;
 
@@ -24,6 +27,9 @@ pub enum MlsStoreError {
     /// A stored JSON entity could not be encoded or decoded.
     #[error("MLS entity codec error: {0}")]
     Json(#[from] serde_json::Error),
+    /// An MLS message kept in the ratchet journal could not be encoded or decoded.
+    #[error("MLS message codec error: {0}")]
+    Encoding(String),
 }
 
 /// Entities whose serde implementation needs a self-describing format (OpenMLS deserializes
@@ -50,15 +56,46 @@ fn decode<V: serde::de::DeserializeOwned>(label: &[u8], bytes: &[u8]) -> Result<
 /// The OpenMLS storage provider of one engine step.
 pub struct MlsStore<'t, 's> {
     txn: &'t Txn<'s>,
+    /// While set, OpenMLS's writes of the message-secrets store are skipped (and noted in
+    /// `deferred`): the caller journals the message instead (see [`super::journal`]).
+    defer_secrets: Cell<bool>,
+    deferred: Cell<bool>,
+    /// Set when the message-secrets store was written in full.
+    wrote_secrets: Cell<bool>,
 }
 
 impl<'t, 's> MlsStore<'t, 's> {
     /// Wraps the step's transaction.
     pub fn new(txn: &'t Txn<'s>) -> Self {
-        MlsStore { txn }
+        MlsStore {
+            txn,
+            defer_secrets: Cell::new(false),
+            deferred: Cell::new(false),
+            wrote_secrets: Cell::new(false),
+        }
     }
 
-    fn key(label: &[u8], key: &impl Serialize) -> Result<Vec<u8>, MlsStoreError> {
+    /// The step's transaction.
+    pub(crate) fn txn(&self) -> &'t Txn<'s> {
+        self.txn
+    }
+
+    /// Skips (`true`) or performs (`false`) writes of the message-secrets store from now on.
+    pub(crate) fn defer_secrets(&self, on: bool) {
+        self.defer_secrets.set(on);
+    }
+
+    /// True (once) if a write of the message-secrets store was skipped since the last call.
+    pub(crate) fn take_deferred(&self) -> bool {
+        self.deferred.replace(false)
+    }
+
+    /// True (once) if the message-secrets store was written in full since the last call.
+    pub(crate) fn take_wrote_secrets(&self) -> bool {
+        self.wrote_secrets.replace(false)
+    }
+
+    pub(crate) fn key(label: &[u8], key: &impl Serialize) -> Result<Vec<u8>, MlsStoreError> {
         let mut out = Vec::with_capacity(label.len() + 40);
         out.extend_from_slice(label);
         out.push(0x1f);
@@ -101,6 +138,74 @@ impl<'t, 's> MlsStore<'t, 's> {
         self.txn
             .delete_prefix(Space::Mls, Self::key(EPOCH_KEY_PAIRS, group_id)?);
         Ok(())
+    }
+
+    /// Writes a message-secrets store split by [`secrets::split`]: the body, the holes when
+    /// they changed, the member lists not held yet; lists no hole refers to any more are
+    /// deleted. A store still in the one-record encoding is replaced.
+    fn write_split_secrets(
+        &self,
+        group_id: &impl Serialize,
+        value: &impl Serialize,
+    ) -> Result<(), MlsStoreError> {
+        let before: Option<Vec<Hole>> = self.read(MESSAGE_SECRETS_HOLES, group_id)?;
+        let old = before.clone().unwrap_or_default();
+        let split = secrets::split(value, &|d| old.iter().any(|h| h.digest == *d))?;
+        for (digest, list) in &split.new_lists {
+            self.txn.put(
+                Space::Mls,
+                Self::key(MESSAGE_SECRETS_LIST, &(group_id, digest))?,
+                list.clone(),
+            );
+        }
+        for gone in old
+            .iter()
+            .filter(|o| !split.holes.iter().any(|h| h.digest == o.digest))
+        {
+            self.delete(MESSAGE_SECRETS_LIST, &(group_id, &gone.digest))?;
+        }
+        if before.as_ref() != Some(&split.holes) {
+            self.write(MESSAGE_SECRETS_HOLES, group_id, &split.holes)?;
+        }
+        if before.is_none() {
+            self.delete(MESSAGE_SECRETS, group_id)?;
+        }
+        self.txn.put(
+            Space::Mls,
+            Self::key(MESSAGE_SECRETS_BODY, group_id)?,
+            split.body,
+        );
+        Ok(())
+    }
+
+    /// Reads a message-secrets store: the split encoding, or the older one-record encoding.
+    fn read_split_secrets<V: serde::de::DeserializeOwned>(
+        &self,
+        group_id: &impl Serialize,
+    ) -> Result<Option<V>, MlsStoreError> {
+        let Some(holes) = self.read::<Vec<Hole>>(MESSAGE_SECRETS_HOLES, group_id)? else {
+            return self.read(MESSAGE_SECRETS, group_id);
+        };
+        let corrupt =
+            |what: &'static str| MlsStoreError::Storage(StorageError::Corrupt(what.into()));
+        let body = self
+            .txn
+            .get(Space::Mls, &Self::key(MESSAGE_SECRETS_BODY, group_id)?)?
+            .ok_or_else(|| corrupt("message secrets: holes without a body"))?;
+        let bytes = secrets::join(
+            &body,
+            &holes,
+            |digest| {
+                self.txn
+                    .get(
+                        Space::Mls,
+                        &Self::key(MESSAGE_SECRETS_LIST, &(group_id, digest))?,
+                    )?
+                    .ok_or_else(|| corrupt("message secrets: a member list is missing"))
+            },
+            corrupt,
+        )?;
+        Ok(Some(postcard::from_bytes(&bytes)?))
     }
 
     /// Lists are stored as a postcard vector of individually encoded items, so items can be
@@ -159,7 +264,15 @@ const INTERIM_TRANSCRIPT_HASH: &[u8] = b"interim_transcript_hash";
 const CONTEXT: &[u8] = b"context";
 const CONFIRMATION_TAG: &[u8] = b"confirmation_tag";
 const GROUP_STATE: &[u8] = b"group_state";
+/// The whole message-secrets store in one postcard record: the encoding before
+/// [`super::secrets`], still read (and then replaced) when found.
 const MESSAGE_SECRETS: &[u8] = b"message_secrets";
+/// The message-secrets store without its past epochs' member lists.
+const MESSAGE_SECRETS_BODY: &[u8] = b"message_secrets_body";
+/// Where the member lists go in that body, and their digests.
+const MESSAGE_SECRETS_HOLES: &[u8] = b"message_secrets_holes";
+/// One past epoch's member list, under (group, digest of its group context).
+const MESSAGE_SECRETS_LIST: &[u8] = b"message_secrets_list";
 const RESUMPTION_PSK_STORE: &[u8] = b"resumption_psk_store";
 const OWN_LEAF_INDEX: &[u8] = b"own_leaf_index";
 const EPOCH_SECRETS: &[u8] = b"epoch_secrets";
@@ -271,7 +384,12 @@ impl StorageProvider<CURRENT_VERSION> for MlsStore<'_, '_> {
         group_id: &GroupId,
         message_secrets: &MessageSecrets,
     ) -> Result<(), Self::Error> {
-        self.write(MESSAGE_SECRETS, group_id, message_secrets)
+        if self.defer_secrets.get() {
+            self.deferred.set(true);
+            return Ok(());
+        }
+        self.wrote_secrets.set(true);
+        self.write_split_secrets(group_id, message_secrets)
     }
 
     fn write_resumption_psk_store<
@@ -470,7 +588,7 @@ impl StorageProvider<CURRENT_VERSION> for MlsStore<'_, '_> {
         &self,
         group_id: &GroupId,
     ) -> Result<Option<MessageSecrets>, Self::Error> {
-        self.read(MESSAGE_SECRETS, group_id)
+        self.read_split_secrets(group_id)
     }
 
     fn resumption_psk_store<
@@ -620,7 +738,12 @@ impl StorageProvider<CURRENT_VERSION> for MlsStore<'_, '_> {
         &self,
         group_id: &GroupId,
     ) -> Result<(), Self::Error> {
-        self.delete(MESSAGE_SECRETS, group_id)
+        self.delete(MESSAGE_SECRETS, group_id)?;
+        self.delete(MESSAGE_SECRETS_BODY, group_id)?;
+        self.delete(MESSAGE_SECRETS_HOLES, group_id)?;
+        self.txn
+            .delete_prefix(Space::Mls, Self::key(MESSAGE_SECRETS_LIST, group_id)?);
+        super::journal::clear(self, group_id)
     }
 
     fn delete_all_resumption_psk_secrets<GroupId: traits::GroupId<CURRENT_VERSION>>(

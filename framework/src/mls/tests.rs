@@ -6,9 +6,11 @@ use crate::mls::Crypto;
 
 use super::*;
 use crate::identity::Identity;
+use crate::storage::Storage as _;
 use crate::testing::MapStorage;
 use crate::txn::Txn;
 use crate::types::GroupId;
+use openmls_traits::OpenMlsProvider as _;
 
 fn step<T>(store: &MapStorage, f: impl FnOnce(&Provider) -> T) -> T {
     let crypto = Crypto::default();
@@ -120,6 +122,184 @@ fn create_add_join_message_and_remove_through_kv_storage() {
         g.merge_staged(p, *staged).unwrap();
         assert!(!g.is_active());
     });
+}
+
+/// Alice's and Bob's storage with both in group `g` (epoch 1).
+fn pair() -> (MapStorage, MapStorage, GroupId, Identity, Identity) {
+    let crypto = Crypto::default();
+    let params = MlsParams::default();
+    let gid = GroupId::new(b"g".to_vec()).unwrap();
+    let (alice, bob) = (
+        Identity::from_seed([1; 32]).unwrap(),
+        Identity::from_seed([2; 32]).unwrap(),
+    );
+    let (sa, sb) = (MapStorage::default(), MapStorage::default());
+    step(&sa, |p| {
+        MlsState::create(p, &alice, &gid, &params, now()).unwrap()
+    });
+    let kp = step(&sb, |p| new_key_package(p, &bob, now()).unwrap());
+    let valid = validate_key_package(&crypto, &kp.message).unwrap();
+    let (out, tree) = step(&sa, |p| {
+        let mut g = MlsState::load(p, &gid).unwrap();
+        let out = g
+            .commit(p, &alice, vec![valid.key_package], vec![], vec![], None)
+            .unwrap();
+        g.merge_pending(p).unwrap();
+        (out, g.export_tree().unwrap())
+    });
+    let (welcome, _) = decode_welcome(out.welcome.as_ref().unwrap()).unwrap();
+    step(&sb, |p| MlsState::join(p, welcome, &tree, &params).unwrap());
+    (sa, sb, gid, alice, bob)
+}
+
+fn send(store: &MapStorage, gid: &GroupId, who: &Identity, text: &[u8]) -> Vec<u8> {
+    step(store, |p| {
+        MlsState::load(p, gid)
+            .unwrap()
+            .encrypt(p, who, text)
+            .unwrap()
+    })
+}
+
+/// Processes `ct` in a step of its own on freshly loaded state.
+fn receive(store: &MapStorage, gid: &GroupId, ct: &[u8]) -> Result<Vec<u8>, MlsError> {
+    step(store, |p| {
+        let mut g = MlsState::load(p, gid).unwrap();
+        let (msg, _, _) = MlsState::peek(ct).unwrap();
+        match g.process(p, msg)? {
+            Processed::Application { plaintext, .. } => Ok(plaintext),
+            _ => panic!("expected an application message"),
+        }
+    })
+}
+
+fn journal_len(store: &MapStorage) -> usize {
+    store
+        .scan_prefix(crate::storage::Space::Mls, b"ratchet_journal\x1f")
+        .unwrap()
+        .len()
+}
+
+#[test]
+fn received_messages_are_journaled_and_replayed_when_the_group_is_loaded() {
+    let (sa, sb, gid, alice, bob) = pair();
+    let sent: Vec<Vec<u8>> = (0..5u8)
+        .map(|i| send(&sa, &gid, &alice, &[i; 10]))
+        .collect();
+    for (i, ct) in sent.iter().enumerate() {
+        assert_eq!(receive(&sb, &gid, ct).unwrap(), vec![i as u8; 10]);
+    }
+    assert_eq!(journal_len(&sb), 5, "one entry per received message");
+    // Every step above loaded the group afresh, so the journal was replayed each time: a
+    // message received before is refused (its key is gone), as it would be without a journal.
+    assert!(matches!(
+        receive(&sb, &gid, &sent[2]),
+        Err(MlsError::Rejected(_))
+    ));
+    assert_eq!(journal_len(&sb), 5, "a refused message is not journaled");
+    let later = send(&sa, &gid, &alice, b"later");
+    assert_eq!(receive(&sb, &gid, &later).unwrap(), b"later");
+    // Sending writes the secrets in full, which makes the journal redundant.
+    let reply = send(&sb, &gid, &bob, b"reply");
+    assert_eq!(journal_len(&sb), 0);
+    assert_eq!(receive(&sa, &gid, &reply).unwrap(), b"reply");
+    assert!(receive(&sb, &gid, &sent[4]).is_err(), "still consumed");
+}
+
+#[test]
+fn the_journal_is_folded_into_the_stored_secrets_every_checkpoint() {
+    let (sa, sb, gid, alice, _) = pair();
+    let total = super::journal::CHECKPOINT_AFTER + 3;
+    let sent: Vec<Vec<u8>> = (0..total)
+        .map(|i| send(&sa, &gid, &alice, &(i as u32).to_be_bytes()))
+        .collect();
+    for ct in &sent {
+        receive(&sb, &gid, ct).unwrap();
+    }
+    assert_eq!(journal_len(&sb), 3);
+    for ct in [&sent[0], &sent[total - 1]] {
+        assert!(
+            receive(&sb, &gid, ct).is_err(),
+            "consumed keys stay consumed"
+        );
+    }
+}
+
+#[test]
+fn past_epoch_member_lists_are_stored_once_and_old_records_still_load() {
+    use crate::storage::{Space, Storage, WriteBatch};
+    let (sa, sb, gid, alice, _) = pair();
+    // Epoch 2: epoch 1 becomes a past epoch, whose member list is cut out of the record.
+    let out = step(&sa, |p| {
+        let mut g = MlsState::load(p, &gid).unwrap();
+        let out = g.commit(p, &alice, vec![], vec![], vec![], None).unwrap();
+        g.merge_pending(p).unwrap();
+        out
+    });
+    step(&sb, |p| {
+        let mut g = MlsState::load(p, &gid).unwrap();
+        let (msg, _, _) = MlsState::peek(&out.commit).unwrap();
+        let Processed::Commit { staged, .. } = g.process(p, msg).unwrap() else {
+            panic!("expected a commit")
+        };
+        g.merge_staged(p, *staged).unwrap();
+    });
+    let lists = sb
+        .scan_prefix(Space::Mls, b"message_secrets_list\x1f")
+        .unwrap();
+    assert_eq!(lists.len(), 1, "epoch 1's member list, once");
+    let ct = send(&sa, &gid, &alice, b"epoch 2");
+    assert_eq!(receive(&sb, &gid, &ct).unwrap(), b"epoch 2");
+
+    // A store written before the split encoding (one record) still loads.
+    let plain = step(&sb, |p| {
+        let store = p.storage();
+        let key = |label: &[u8]| MlsStore::key(label, &openmls::prelude::GroupId::from_slice(b"g"));
+        let holes: Vec<super::secrets::Hole> = postcard::from_bytes(
+            &store
+                .txn()
+                .get(Space::Mls, &key(b"message_secrets_holes").unwrap())
+                .unwrap()
+                .unwrap(),
+        )
+        .unwrap();
+        let body = store
+            .txn()
+            .get(Space::Mls, &key(b"message_secrets_body").unwrap())
+            .unwrap()
+            .unwrap();
+        let list = lists[0].1.clone();
+        let joined =
+            super::secrets::join(&body, &holes, |_| Ok::<_, ()>(list.clone()), |_| ()).unwrap();
+        (
+            key(b"message_secrets").unwrap(),
+            key(b"message_secrets_holes").unwrap(),
+            key(b"message_secrets_body").unwrap(),
+            joined,
+        )
+    });
+    let mut batch = WriteBatch::new();
+    batch.put(Space::Mls, plain.0, plain.3);
+    batch.delete(Space::Mls, plain.1);
+    batch.delete(Space::Mls, plain.2);
+    batch.delete_prefix(Space::Mls, b"message_secrets_list".to_vec());
+    batch.delete_prefix(Space::Mls, b"ratchet_journal".to_vec());
+    sb.apply(batch).unwrap();
+    let ct = send(&sa, &gid, &alice, b"after migration");
+    assert_eq!(receive(&sb, &gid, &ct).unwrap(), b"after migration");
+    // The next full write replaces the old record by the split one.
+    send(&sb, &gid, &Identity::from_seed([2; 32]).unwrap(), b"x");
+    assert!(
+        sb.scan_prefix(Space::Mls, b"message_secrets\x1f")
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        sb.scan_prefix(Space::Mls, b"message_secrets_list\x1f")
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 /// Wall-clock time: OpenMLS checks KeyPackage lifetimes against the system clock.
