@@ -117,6 +117,7 @@ impl Sim {
             format_args!("deliver {}->{} #{}", d.from, d.to, p.seq),
         );
         self.stats.fate(p.kind, link, Fate::Delivered);
+        self.stats.delivered_bytes(p.kind, link, p.payload.len());
         let inbound = Inbound {
             topic: p.topic.clone(),
             payload: p.payload.clone(),
@@ -291,7 +292,7 @@ impl Sim {
             format_args!("publish {from} #{seq} {kind} {topic} {}B", payload.len()),
         );
         self.trace.bytes(&payload);
-        self.stats.publication(kind);
+        self.stats.publication(kind, payload.len());
         let targets: Vec<NodeId> = self
             .subscribers
             .get(&topic)

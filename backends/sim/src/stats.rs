@@ -120,6 +120,10 @@ pub struct Counters {
     pub down: u64,
     /// Copies that arrived after the receiver unsubscribed from the topic.
     pub unsubscribed: u64,
+    /// Bytes published (each publication's payload once).
+    pub bytes_published: u64,
+    /// Bytes handed to receiving engines (each delivered copy's payload).
+    pub bytes_delivered: u64,
 }
 
 impl Counters {
@@ -145,6 +149,8 @@ impl Counters {
             muted: self.muted.saturating_sub(earlier.muted),
             down: self.down.saturating_sub(earlier.down),
             unsubscribed: self.unsubscribed.saturating_sub(earlier.unsubscribed),
+            bytes_published: self.bytes_published.saturating_sub(earlier.bytes_published),
+            bytes_delivered: self.bytes_delivered.saturating_sub(earlier.bytes_delivered),
         }
     }
 
@@ -209,9 +215,24 @@ impl Stats {
             .sum()
     }
 
-    pub(crate) fn publication(&mut self, kind: MessageKind) {
-        self.total.publications += 1;
-        self.by_kind.entry(kind).or_default().publications += 1;
+    pub(crate) fn publication(&mut self, kind: MessageKind, bytes: usize) {
+        for c in [&mut self.total, self.by_kind.entry(kind).or_default()] {
+            c.publications += 1;
+            c.bytes_published += bytes as u64;
+        }
+    }
+
+    pub(crate) fn delivered_bytes(
+        &mut self,
+        kind: MessageKind,
+        link: Option<(NodeId, NodeId)>,
+        bytes: usize,
+    ) {
+        self.total.bytes_delivered += bytes as u64;
+        self.by_kind.entry(kind).or_default().bytes_delivered += bytes as u64;
+        if let Some(link) = link {
+            self.links.entry(link).or_default().bytes_delivered += bytes as u64;
+        }
     }
 
     pub(crate) fn copy(&mut self, kind: MessageKind, link: Option<(NodeId, NodeId)>) {
@@ -239,16 +260,18 @@ mod tests {
     fn every_copy_is_in_flight_until_it_meets_one_fate() {
         let mut stats = Stats::default();
         let link = Some((NodeId(0), NodeId(1)));
-        stats.publication(MessageKind::Mls);
+        stats.publication(MessageKind::Mls, 100);
         stats.copy(MessageKind::Mls, link);
         stats.copy(MessageKind::Mls, link);
         assert_eq!(stats.total.in_flight(), 2);
         let snapshot = stats.total;
         stats.fate(MessageKind::Mls, link, Fate::Delivered);
+        stats.delivered_bytes(MessageKind::Mls, link, 100);
         stats.fate(MessageKind::Mls, link, Fate::Lost);
         assert_eq!(stats.total.in_flight(), 0);
         let phase = stats.total.since(&snapshot);
         assert_eq!((phase.copies, phase.delivered, phase.lost), (0, 1, 1));
+        assert_eq!((stats.total.bytes_published, phase.bytes_delivered), (100, 100));
         assert_eq!(stats.kind(MessageKind::Mls).of(Fate::Lost), 1);
         assert_eq!(stats.kind(MessageKind::Commit), Counters::default());
         assert_eq!(stats.delivered_between(&[NodeId(0)], &[NodeId(1)]), 1);
