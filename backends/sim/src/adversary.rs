@@ -24,6 +24,8 @@ pub struct Adversary {
     seed: [u8; 32],
     group: GroupId,
     crypto: Crypto,
+    /// Consensus envelopes sealed so far (varies their nonces).
+    sealed: std::cell::Cell<u64>,
 }
 
 /// A deep copy of a store (clones of a `MemoryStorage` share data).
@@ -52,6 +54,7 @@ impl Adversary {
             seed: identity_seed,
             group: group.clone(),
             crypto: Crypto::default(),
+            sealed: std::cell::Cell::new(0),
         }
     }
 
@@ -73,9 +76,17 @@ impl Adversary {
         self.with_group(|m, _| m.epoch())
     }
 
-    /// Decrypts an `Mls` envelope published by another member and returns its frame.
+    /// Decrypts an `Mls` envelope published by another member and returns its frame; a sealed
+    /// `Consensus` envelope comes back as a frame with a consensus body.
     pub fn decrypt(&self, envelope: &[u8]) -> Option<Frame> {
         let (env, kind) = Envelope::decode_checked(envelope).ok()?;
+        if kind == Kind::Consensus {
+            let key = self.epoch_key_of(env.epoch)?;
+            let bytes = sealed::open_consensus(&key, &env.group_id, env.epoch, &env.body).ok()?;
+            return Some(Frame {
+                body: Some(frame::Body::Consensus(bytes)),
+            });
+        }
         if kind != Kind::Mls {
             return None;
         }
@@ -116,14 +127,37 @@ impl Adversary {
         self.encrypt_bytes(&wire::encode(f))
     }
 
-    /// Encrypts consensus bytes as this member.
-    pub fn encrypt_consensus(&self, bytes: Vec<u8>) -> Vec<u8> {
-        self.encrypt_frame(&Frame {
-            body: Some(frame::Body::Consensus(bytes)),
+    /// The epoch key of the copy's current epoch, if `epoch` is it.
+    fn epoch_key_of(&self, epoch: u64) -> Option<[u8; 16]> {
+        self.with_group(|mls, _| {
+            (mls.epoch() == epoch).then(|| mls.commit_envelope_key(&self.crypto).ok())?
         })
     }
 
-    /// An `Mls` envelope, sent as this member, opening a leave proposal (owned and signed by
+    /// Seals consensus bytes (possibly not a consensus message at all) as a `Consensus`
+    /// envelope of the copy's current epoch, as a member would.
+    pub fn encrypt_consensus(&self, bytes: Vec<u8>) -> Vec<u8> {
+        self.with_group(|mls, _| {
+            let epoch = mls.epoch();
+            let key = mls
+                .commit_envelope_key(&self.crypto)
+                .expect("exporter works");
+            // A nonce derived from the message and a counter: deterministic runs, a fresh
+            // envelope per call, and never one nonce for two different plaintexts.
+            let count = self.sealed.get();
+            self.sealed.set(count + 1);
+            let digest = ring::digest::digest(
+                &ring::digest::SHA256,
+                &[&bytes[..], &count.to_be_bytes()].concat(),
+            );
+            let mut nonce = [0u8; 12];
+            nonce.copy_from_slice(&digest.as_ref()[..12]);
+            let body = sealed::seal_consensus(&key, self.group.as_bytes(), epoch, nonce, &bytes);
+            Envelope::new(Kind::Consensus, self.group.as_bytes(), epoch, body).encode_to_vec()
+        })
+    }
+
+    /// A `Consensus` envelope, sent as this member, opening a leave proposal (owned and signed by
     /// this member) that claims `member` leaves — a forgery unless `member` is this member.
     pub fn leave_for(&self, member: MemberId, now: Timestamp) -> Vec<u8> {
         let (epoch, keys) = self.with_group(|mls, _| {

@@ -37,8 +37,10 @@ impl fmt::Display for Fate {
 /// The kind of a published envelope, as decoded by the simulator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum MessageKind {
-    /// An MLS application message (chat or consensus traffic).
+    /// An MLS application message (chat, status beacon, repair request).
     Mls,
+    /// A sealed consensus message (a proposal or a vote).
+    Consensus,
     /// A sealed commit.
     Commit,
     /// A would-be member's KeyPackage.
@@ -63,8 +65,9 @@ pub enum MessageKind {
 
 impl MessageKind {
     /// Every kind, in order.
-    pub const ALL: [MessageKind; 11] = [
+    pub const ALL: [MessageKind; 12] = [
         MessageKind::Mls,
+        MessageKind::Consensus,
         MessageKind::Commit,
         MessageKind::KeyPackage,
         MessageKind::Welcome,
@@ -81,6 +84,7 @@ impl MessageKind {
     pub fn of(payload: &[u8]) -> MessageKind {
         match Envelope::decode_checked(payload) {
             Ok((_, Kind::Mls)) => MessageKind::Mls,
+            Ok((_, Kind::Consensus)) => MessageKind::Consensus,
             Ok((_, Kind::Commit)) => MessageKind::Commit,
             Ok((_, Kind::KeyPackage)) => MessageKind::KeyPackage,
             Ok((_, Kind::Welcome)) => MessageKind::Welcome,
@@ -271,7 +275,10 @@ mod tests {
         assert_eq!(stats.total.in_flight(), 0);
         let phase = stats.total.since(&snapshot);
         assert_eq!((phase.copies, phase.delivered, phase.lost), (0, 1, 1));
-        assert_eq!((stats.total.bytes_published, phase.bytes_delivered), (100, 100));
+        assert_eq!(
+            (stats.total.bytes_published, phase.bytes_delivered),
+            (100, 100)
+        );
         assert_eq!(stats.kind(MessageKind::Mls).of(Fate::Lost), 1);
         assert_eq!(stats.kind(MessageKind::Commit), Counters::default());
         assert_eq!(stats.delivered_between(&[NodeId(0)], &[NodeId(1)]), 1);

@@ -7,15 +7,13 @@ use super::event::{Event, ProposalAction, ProposalKind, RejectReason, Violation}
 use super::group::Group;
 use super::records::{ProposalRecord, ProposalStatus};
 use super::{Abort, Step, VotingMode, commit, reject};
-use crate::consensus::{
-    ConsensusError, ConsensusEvent, Described, OpenRequest, Outcome, Tally, VoterSet,
-};
+use crate::consensus::{ConsensusError, ConsensusEvent, OpenRequest, Outcome, Tally, VoterSet};
 use crate::mls::validate_key_package;
 use crate::steward::PolicyAction;
 use crate::types::{MemberId, ProposalId};
 use crate::wire::{
     self, AddMember, EmergencyCriteria, Envelope, Frame, GroupProposal, Kind, RemoveMember,
-    StewardElection, frame, group_proposal,
+    StewardElection, group_proposal, sealed,
 };
 
 /// Encrypts `frame` as an MLS application message of the current epoch and publishes it.
@@ -37,6 +35,38 @@ pub(crate) fn publish_frame(
     Ok(env)
 }
 
+/// Seals a consensus message under the current epoch's key and publishes it as a
+/// [`Kind::Consensus`] envelope. Returns the envelope bytes.
+///
+/// Consensus messages do not travel inside MLS application messages: each one is signed by
+/// its owner or voter already, so the MLS sender signature would be a second signature check
+/// per vote at every receiver, and the sender ratchet a second piece of per-message state.
+/// The epoch key keeps them unreadable to non-members, as MLS would.
+pub(crate) fn publish_consensus(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    message: &[u8],
+) -> Result<Vec<u8>, Abort> {
+    let nonce = step
+        .crypto
+        .entropy()
+        .array::<{ sealed::SEAL_NONCE_LEN }>()?;
+    let epoch = group.epoch();
+    let body = sealed::seal_consensus(
+        &group.commit_key,
+        group.id.as_bytes(),
+        epoch,
+        nonce,
+        message,
+    );
+    let env = Envelope::new(Kind::Consensus, group.id.as_bytes(), epoch, body)
+        .with_branch(&group.branch)
+        .encode_to_vec();
+    group.sync.mark_seen(&env);
+    step.out.publish(&group.topics.group, env.clone());
+    Ok(env)
+}
+
 /// Publishes consensus messages about `proposal`, keeping the envelopes for re-sends.
 fn broadcast(
     group: &mut Group,
@@ -45,10 +75,7 @@ fn broadcast(
     messages: Vec<Vec<u8>>,
 ) -> Result<(), Abort> {
     for message in messages {
-        let frame = Frame {
-            body: Some(frame::Body::Consensus(message)),
-        };
-        let envelope = publish_frame(group, step, &frame)?;
+        let envelope = publish_consensus(group, step, &message)?;
         group.sync.note_own(proposal, envelope);
     }
     Ok(())
@@ -256,22 +283,6 @@ fn voters_of(
         .ok_or_else(|| format!("no roster for epoch {}", p.epoch))
 }
 
-/// The member to penalize if `bytes` open a leave that is not `carrier`'s own: a leave is final
-/// without a vote, so the sender of the message, the proposal's owner and the leaving member
-/// must be one identity.
-fn forged_leave(group: &Group, bytes: &[u8], carrier: MemberId) -> Option<MemberId> {
-    let Some(Described::Proposal { owner, payload, .. }) = group.consensus.describe(bytes) else {
-        return None;
-    };
-    let proposal = wire::decode_group_proposal(&payload).ok()?;
-    let Some(group_proposal::Action::Leave(leave)) = proposal.action else {
-        return None;
-    };
-    let owner = MemberId::from_signature_key(&owner);
-    let target = MemberId::from_slice(&leave.member_id);
-    (owner != carrier || target != Some(carrier)).then_some(carrier)
-}
-
 /// Refuses a forged leave and reports its sender to the steward policy.
 fn refuse_forged_leave(
     group: &mut Group,
@@ -318,18 +329,10 @@ pub(crate) fn ingest_certificate(
     }
 }
 
-/// Feeds a consensus message (from inside an MLS application message sent by `carrier`) to
-/// the plugin. A refusal is reported as an event; the MLS message that carried it was valid and
-/// stays consumed.
-pub(crate) fn ingest(
-    group: &mut Group,
-    step: &mut Step<'_>,
-    bytes: &[u8],
-    carrier: MemberId,
-) -> Result<(), Abort> {
-    if let Some(offender) = forged_leave(group, bytes, carrier) {
-        return refuse_forged_leave(group, step, offender, bytes);
-    }
+/// Feeds a consensus message (opened from a [`Kind::Consensus`] envelope) to the plugin, which
+/// checks its signatures. A refusal is reported as an event. (A leave claimed for another
+/// member is refused once the plugin has verified who signed it, in `on_proposal_received`.)
+pub(crate) fn ingest(group: &mut Group, step: &mut Step<'_>, bytes: &[u8]) -> Result<(), Abort> {
     let gid = group.id.as_bytes().to_vec();
     let Group {
         consensus, epochs, ..
@@ -338,13 +341,7 @@ pub(crate) fn ingest(
     match consensus.ingest(bytes, &lookup, step.now) {
         Ok(forward) => {
             for message in forward {
-                publish_frame(
-                    group,
-                    step,
-                    &Frame {
-                        body: Some(frame::Body::Consensus(message)),
-                    },
-                )?;
+                publish_consensus(group, step, &message)?;
             }
             drain_consensus(group, step)
         }
@@ -516,9 +513,8 @@ fn on_proposal_received(
     }
     let owner = MemberId::from_signature_key(owner);
     let mut parsed = parse_proposal(group, step, &owner, payload);
-    // A leave is final without a vote, so only the leaving member may claim it. (Messages from
-    // the network are checked before ingestion, see `ingest`; this catches a certificate whose
-    // owner signed a leave for someone else.)
+    // A leave is final without a vote, so only the leaving member may claim it: a leave whose
+    // (verified) owner is not the leaving member is refused, voted NO and its owner reported.
     let mut forged_by = None;
     if let Some(ProposalAction::Leave { member }) = parsed.action {
         if member != owner {
@@ -576,7 +572,7 @@ fn on_proposal_received(
             detail,
         });
         if let Some(offender) = forged_by {
-            return refuse_forged_leave(group, step, offender, payload);
+            refuse_forged_leave(group, step, offender, payload)?;
         }
         return cast_own_vote(group, step, id, false);
     }

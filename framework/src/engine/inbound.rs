@@ -66,6 +66,7 @@ impl Engine {
         if let Some(group) = self.groups.get(&gid) {
             let expected = match kind {
                 Kind::Mls
+                | Kind::Consensus
                 | Kind::Commit
                 | Kind::Certificate
                 | Kind::CatchUp
@@ -83,7 +84,12 @@ impl Engine {
             return match kind {
                 // An exact copy of something already processed (a re-published answer to someone
                 // else's repair request, a transport duplicate) is dropped before any work.
-                Kind::Mls | Kind::Commit | Kind::Certificate | Kind::CatchUp | Kind::ForkNotice
+                Kind::Mls
+                | Kind::Consensus
+                | Kind::Commit
+                | Kind::Certificate
+                | Kind::CatchUp
+                | Kind::ForkNotice
                     if group_mut(&mut self.groups, &gid)
                         .sync
                         .is_duplicate(payload, now) =>
@@ -91,7 +97,7 @@ impl Engine {
                     Ok((Output::default(), Vec::new()))
                 }
                 // Traffic of a branch that lost (or won against) this one: never processable.
-                Kind::Mls | Kind::Commit | Kind::Certificate | Kind::CatchUp
+                Kind::Mls | Kind::Consensus | Kind::Commit | Kind::Certificate | Kind::CatchUp
                     if group_mut(&mut self.groups, &gid)
                         .fork
                         .is_foreign(&env.branch) =>
@@ -99,7 +105,7 @@ impl Engine {
                     Ok((Output::default(), Vec::new()))
                 }
                 // An envelope of a known epoch with another branch tag: another branch.
-                Kind::Mls | Kind::Commit | Kind::Certificate | Kind::CatchUp
+                Kind::Mls | Kind::Consensus | Kind::Commit | Kind::Certificate | Kind::CatchUp
                     if env.branch.len() == super::fork::TAG_LEN
                         && group_mut(&mut self.groups, &gid)
                             .branch_tag(env.epoch)
@@ -141,6 +147,9 @@ impl Engine {
         let topic = topic.clone();
         match kind {
             Kind::Mls => self.group_step(&gid, now, |g, s| on_mls(g, s, &topic, env, payload)),
+            Kind::Consensus => {
+                self.group_step(&gid, now, |g, s| on_consensus(g, s, &topic, env, payload))
+            }
             Kind::Commit => {
                 self.group_step(&gid, now, |g, s| on_commit(g, s, &topic, env, payload))
             }
@@ -320,7 +329,10 @@ fn on_mls(
             });
             Ok(())
         }
-        Some(frame::Body::Consensus(bytes)) => governance::ingest(group, step, &bytes, sender),
+        Some(frame::Body::Consensus(_)) => reject(
+            RejectReason::Malformed,
+            "consensus traffic travels in consensus envelopes",
+        ),
         Some(frame::Body::Status(status)) => {
             group.sync.note_references(&status.recent, step.now);
             // A member announcing an epoch this one has left is behind: offer it the commits.
@@ -333,6 +345,38 @@ fn on_mls(
         Some(frame::Body::Repair(repair)) => sync::on_repair(group, step, epoch, repair),
         None => reject(RejectReason::Malformed, "empty frame"),
     }
+}
+
+/// A sealed consensus message (a proposal or a vote): opened with the key of its epoch (only
+/// that epoch's members hold it) and handed to the consensus plugin, which checks signatures.
+fn on_consensus(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    topic: &Topic,
+    env: Envelope,
+    raw: &[u8],
+) -> Result<(), Abort> {
+    let oldest = group
+        .epoch()
+        .saturating_sub(step.params.max_past_epochs as u64);
+    let epoch = env.epoch;
+    if !epoch_window(group, step, topic, raw.to_vec(), epoch, oldest)? {
+        return Ok(());
+    }
+    let Some(key) = group.members_at(epoch).map(|m| m.key) else {
+        return reject(
+            RejectReason::StaleEpoch,
+            format!("no key for epoch {epoch}"),
+        );
+    };
+    let Ok(message) = sealed::open_consensus(&key, &env.group_id, epoch, &env.body) else {
+        return reject(
+            RejectReason::NotAMember,
+            "consensus message does not open with its epoch's key",
+        );
+    };
+    group.sync.mark_seen(raw);
+    governance::ingest(group, step, &message)
 }
 
 /// A sealed commit.

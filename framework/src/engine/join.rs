@@ -158,6 +158,7 @@ impl Engine {
         };
         let expected = match kind {
             Kind::Mls
+            | Kind::Consensus
             | Kind::Commit
             | Kind::Certificate
             | Kind::CatchUp
@@ -175,7 +176,7 @@ impl Engine {
             return Ok((out, Vec::new()));
         }
         match kind {
-            Kind::Mls | Kind::Commit => {
+            Kind::Mls | Kind::Consensus | Kind::Commit => {
                 if join.buffered.len() < max_buffered {
                     join.buffered.push((topic.clone(), raw.to_vec()));
                 }

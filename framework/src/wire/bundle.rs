@@ -25,7 +25,10 @@ pub struct Bundle {
 
 /// Whether an envelope of `kind` may travel in a bundle.
 pub fn bundleable(kind: Kind) -> bool {
-    matches!(kind, Kind::Mls | Kind::Commit | Kind::Certificate)
+    matches!(
+        kind,
+        Kind::Mls | Kind::Consensus | Kind::Commit | Kind::Certificate
+    )
 }
 
 /// Packs `items` — `(epoch, encoded envelope, end here)` — into as few bundle envelopes of

@@ -12,7 +12,8 @@ pub const WIRE_VERSION: u32 = 1;
 pub enum Kind {
     /// Invalid / absent.
     Unspecified = 0,
-    /// An MLS `PrivateMessage` whose plaintext is a [`Frame`](super::Frame) (chat or consensus).
+    /// An MLS `PrivateMessage` whose plaintext is a [`Frame`](super::Frame) (chat, status,
+    /// repair).
     Mls = 1,
     /// An MLS commit sealed under its epoch's commit-envelope key ([`super::sealed`]).
     Commit = 2,
@@ -36,6 +37,9 @@ pub enum Kind {
     /// In the clear: the sender's branch history, to find where two branches of the group
     /// diverged, and possibly its commit ending the last common epoch ([`super::ForkNotice`]).
     ForkNotice = 10,
+    /// A consensus plugin message (a proposal or a vote), sealed under the key of `epoch`
+    /// ([`super::sealed::seal_consensus`]). Its own signature authenticates it.
+    Consensus = 11,
 }
 
 /// The outer message: which group and epoch it belongs to and what it carries.
