@@ -303,8 +303,22 @@ async fn a_js_waku_node_of_another_cluster_is_disconnected() {
         status.rejected_peers >= 1,
         "the cluster-67 node was never rejected: {status:?}"
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let status = ours.status().await.unwrap();
+    // Our node redials its static peer with backoff, so a fresh connection may exist for a
+    // moment before the metadata check drops it again (more likely on a loaded machine). What
+    // must hold: the peer is never confirmed nor in the mesh, and it is seen dropped.
+    let deadline = tokio::time::Instant::now() + STEP;
+    let mut status = ours.status().await.unwrap();
+    loop {
+        assert!(
+            status.confirmed_peers.is_empty() && status.mesh_peers == 0,
+            "a peer of another cluster was admitted: {status:?}"
+        );
+        if status.connected.is_empty() || tokio::time::Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        status = ours.status().await.unwrap();
+    }
     assert!(status.connected.is_empty(), "still connected: {status:?}");
     js.command(serde_json::json!({ "cmd": "exit" })).await;
     let _ = tokio::time::timeout(Duration::from_secs(10), js.child.wait()).await;

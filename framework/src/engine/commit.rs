@@ -282,7 +282,7 @@ pub(crate) fn publish_welcome(
     let tree = group.mls.export_tree()?;
     let gid = group.id.as_bytes().to_vec();
     let epoch = group.epoch();
-    let topic = group.topics.welcome.clone();
+    let topic = group.topics.join.clone();
     let welcome = Envelope::new(Kind::Welcome, &gid, epoch, welcome).encode_to_vec();
     let tree = Envelope::new(Kind::RatchetTree, &gid, epoch, tree).encode_to_vec();
     tracing::debug!(group = %group.id.display(), epoch, joiners = added.len(), "welcome published");

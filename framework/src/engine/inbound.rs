@@ -72,6 +72,7 @@ impl Engine {
                 | Kind::CatchUp
                 | Kind::Bundle
                 | Kind::ForkNotice => &group.topics.group,
+                Kind::Welcome | Kind::RatchetTree => &group.topics.join,
                 _ => &group.topics.welcome,
             };
             if topic != expected {
@@ -174,7 +175,8 @@ impl Engine {
             Kind::Rejoin => self.group_step(&gid, now, |g, s| {
                 super::rejoin::on_rejoin(g, s, env.epoch, &env.body)
             }),
-            // Welcomes and trees for other joiners: nothing for a member to do.
+            // Welcomes and trees for joiners (on the join topic, which members do not follow):
+            // nothing for a member to do.
             Kind::Welcome | Kind::RatchetTree | Kind::Unspecified => {
                 Ok((Output::default(), Vec::new()))
             }

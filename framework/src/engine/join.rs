@@ -75,7 +75,7 @@ impl PendingJoin {
             trees: Vec::new(),
             buffered: Vec::new(),
         };
-        out.subscribe.push(join.topics.welcome.clone());
+        out.subscribe.push(join.topics.join.clone());
         out.subscribe.push(join.topics.group.clone());
         join.announce(out);
         out.event(Event::JoinRequested {
@@ -164,6 +164,7 @@ impl Engine {
             | Kind::CatchUp
             | Kind::Bundle
             | Kind::ForkNotice => &join.topics.group,
+            Kind::Welcome | Kind::RatchetTree => &join.topics.join,
             _ => &join.topics.welcome,
         };
         let mut out = Output::default();
@@ -316,6 +317,9 @@ impl Engine {
             group.meta.deferred_requests = std::mem::take(&mut old.meta.deferred_requests);
         }
         tracing::info!(group = %gid.display(), epoch = group.epoch(), rejoin = rejoin_since.is_some(), "joined");
+        // A member receives add requests on the welcome topic, and no longer Welcomes.
+        out.subscribe.push(group.topics.welcome.clone());
+        out.unsubscribe.push(group.topics.join.clone());
         out.event(Event::Joined {
             group_id: gid.clone(),
             epoch: group.epoch(),

@@ -133,7 +133,7 @@ pub(crate) fn resend_welcome(group: &Group, step: &mut Step<'_>, member: &Member
         .find(|(m, _)| m == member)
         .map(|(_, w)| w.clone());
     if let Some(envelopes) = resend {
-        let topic = group.topics.welcome.clone();
+        let topic = group.topics.join.clone();
         step.out.publish(&topic, envelopes.0.clone());
         step.out.publish(&topic, envelopes.1.clone());
     }

@@ -264,7 +264,7 @@ impl Engine {
         topics.extend(
             self.joins
                 .values()
-                .flat_map(|j| [j.topics.group.clone(), j.topics.welcome.clone()]),
+                .flat_map(|j| [j.topics.group.clone(), j.topics.join.clone()]),
         );
         topics.sort();
         topics.dedup();

@@ -6,13 +6,16 @@
 
 use crate::types::{GroupId, Topic};
 
-/// The two topics of a group.
+/// The three topics of a group.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GroupTopics {
-    /// Members' traffic: MLS messages and sealed commits.
+    /// Members' traffic: MLS messages, consensus messages and sealed commits.
     pub group: Topic,
-    /// Joiners' traffic: KeyPackage announcements, Welcomes and ratchet trees.
+    /// Requests to be added, for members: KeyPackage announcements and rejoin requests.
     pub welcome: Topic,
+    /// Answers for would-be members: Welcomes and ratchet trees. Only nodes waiting to join
+    /// subscribe, so members never receive the Welcome and the tree of someone else's join.
+    pub join: Topic,
 }
 
 impl GroupTopics {
@@ -23,6 +26,7 @@ impl GroupTopics {
         GroupTopics {
             group: Topic::new(format!("/demls/1/{name}-group/proto")),
             welcome: Topic::new(format!("/demls/1/{name}-welcome/proto")),
+            join: Topic::new(format!("/demls/1/{name}-join/proto")),
         }
     }
 }
@@ -36,6 +40,8 @@ mod tests {
         let t = GroupTopics::of(&GroupId::new(b"secret-group".to_vec()).unwrap());
         assert!(!t.group.as_str().contains("secret"));
         assert_ne!(t.group, t.welcome);
+        assert_ne!(t.welcome, t.join);
+        assert_ne!(t.group, t.join);
         assert!(t.group.as_str().starts_with("/demls/1/"));
         assert_eq!(t.group.as_str().split('/').count(), 5);
     }
