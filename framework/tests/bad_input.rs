@@ -484,7 +484,7 @@ fn a_catch_up_request_that_does_not_open_under_its_epoch_key_is_rejected() {
     let before = state(&net, 1, &g);
     let t = topics(&g);
     // Asking from epoch 1 (retained by every member) under a key that is not epoch 1's.
-    let body = wire::sealed::seal_catch_up(&[7; 16], g.as_bytes(), 1, [1; 12]);
+    let body = wire::sealed::seal_catch_up(&[7; 16], g.as_bytes(), 1, [1; 12], 0);
     let forged = Envelope::new(Kind::CatchUp, g.as_bytes(), 1, body).encode_to_vec();
     assert_eq!(
         inject_rejected(&mut net, 1, &t.group, forged),

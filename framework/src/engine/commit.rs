@@ -117,7 +117,7 @@ pub(crate) fn create_commit(group: &mut Group, step: &mut Step<'_>) -> Result<()
     }
     // Traffic from a later epoch shows this member is behind: committing now could only fork.
     // Try again later (catching up reschedules sooner; unconfirmed claims expire).
-    if !group.future.is_empty() || group.sync.is_behind(step.now) {
+    if !group.future.is_empty() || group.sync.catch_up.is_behind(step.now) {
         tracing::debug!(group = %group.id.display(), held = group.future.len(), "not committing: behind");
         group.meta.commit_due = Some(step.now.plus_ms(step.params.repair_retry_ms));
         return Ok(());

@@ -114,7 +114,7 @@ pub(crate) fn after_merge(
     // Caught up after falling behind: what this member sent meanwhile went out in epochs the
     // others had already left, so it is sent again now (receivers drop ids they have).
     let holding = group.future.iter().any(|h| h.epoch > epoch);
-    if let Some(since) = group.sync.take_caught_up(holding) {
+    if let Some(since) = group.sync.catch_up.take_caught_up(holding) {
         super::rejoin::resend_since(group, step, since)?;
     }
     tracing::info!(group = %group.id.display(), epoch, members = roster.len(), added = added.len(), removed = removed.len(), "epoch advanced");

@@ -264,6 +264,37 @@ pub enum Event {
         /// Eligible voters.
         eligible: u32,
     },
+    /// This member's own add or removal ended without a decision (too few votes arrived before
+    /// it expired) and was opened again, with twice the lifetime (`EngineParams::
+    /// max_vote_attempts`).
+    ProposalRetried {
+        /// The group.
+        group_id: GroupId,
+        /// The proposal that failed.
+        failed: ProposalId,
+        /// The proposal opened in its place.
+        retry: ProposalId,
+        /// What they ask for.
+        action: ProposalAction,
+        /// Which attempt the new proposal is (1 for the first retry).
+        attempt: u32,
+        /// The new proposal's lifetime, in milliseconds.
+        vote_timeout_ms: u64,
+    },
+    /// This member's own add or removal ended without a decision on every attempt, or could
+    /// not be opened again; nothing more is tried. The application may ask again later.
+    ProposalAbandoned {
+        /// The group.
+        group_id: GroupId,
+        /// The last proposal.
+        proposal: ProposalId,
+        /// What it asked for.
+        action: ProposalAction,
+        /// Attempts made.
+        attempts: u32,
+        /// Why nothing more is tried.
+        reason: String,
+    },
     /// This node, as steward, committed decided proposals.
     CommitCreated {
         /// The group.

@@ -22,7 +22,7 @@ use super::requests::DeferredRequest;
 use super::sync::digest;
 use super::{Abort, Step, reject};
 use crate::mls::MlsState;
-use crate::types::{Epoch, Timestamp};
+use crate::types::{Epoch, MemberId, Timestamp};
 use crate::wire::{self, BranchTag, Envelope, ForkNotice, Kind, sealed};
 
 /// Length of a branch tag.
@@ -232,7 +232,7 @@ pub(crate) fn on_notice(
     group.future.retain(|h| {
         Envelope::decode_checked(&h.payload).is_ok_and(|(e, _)| !foreign.contains(&e.branch))
     });
-    group.sync.forget_ahead();
+    group.sync.catch_up.forget_ahead();
     if !notice.commit.is_empty() && notice.commit_epoch == f {
         decide(group, step, f, &notice.commit)?;
     }
@@ -293,18 +293,22 @@ fn decide(
     }
     // Removals only this branch committed are requested again on the surviving one: this
     // member's own, and leaves (their owners erased their state when the leave was applied
-    // here), which the smallest remaining member id asks for, as removals put to the vote.
+    // here), which one member of this branch asks for, as removals put to the vote: the
+    // author of this branch's commit ending `f` (surely on this branch), or if it is gone,
+    // the smallest remaining member id.
     let me = step.me();
-    let leave_keeper = group
-        .roster()
-        .ids()
-        .filter(|m| {
-            !group.proposals.values().any(|r| {
-                matches!(r.status, ProposalStatus::Committed(e) if e > f)
-                    && r.action.removes() == Some(*m)
-            })
+    let removed_here = |m: &MemberId| {
+        group.proposals.values().any(|r| {
+            matches!(r.status, ProposalStatus::Committed(e) if e > f)
+                && r.action.removes() == Some(*m)
         })
-        .min();
+    };
+    let leave_keeper = group
+        .commits
+        .get(&f)
+        .map(|c| c.committer)
+        .filter(|m| group.roster().contains(m) && !removed_here(m))
+        .or_else(|| group.roster().ids().filter(|m| !removed_here(m)).min());
     let again: Vec<DeferredRequest> = group
         .proposals
         .values()

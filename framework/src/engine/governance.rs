@@ -7,7 +7,9 @@ use super::event::{Event, ProposalAction, ProposalKind, RejectReason, Violation}
 use super::group::Group;
 use super::records::{ProposalRecord, ProposalStatus};
 use super::{Abort, Step, VotingMode, commit, reject};
-use crate::consensus::{ConsensusError, ConsensusEvent, OpenRequest, Outcome, Tally, VoterSet};
+use crate::consensus::{
+    ConsensusError, ConsensusEvent, Described, OpenRequest, Outcome, Tally, VoterSet,
+};
 use crate::mls::validate_key_package;
 use crate::steward::PolicyAction;
 use crate::types::{MemberId, ProposalId};
@@ -137,6 +139,18 @@ pub(crate) fn open_proposal(
     key_package: Option<(Vec<u8>, Vec<u8>)>,
     evidence: Vec<u8>,
 ) -> Result<ProposalId, Abort> {
+    open_attempt(group, step, action, key_package, evidence, 0)
+}
+
+/// [`open_proposal`] for the `attempt`-th time (from 0): the lifetime doubles per attempt.
+fn open_attempt(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    action: ProposalAction,
+    key_package: Option<(Vec<u8>, Vec<u8>)>,
+    evidence: Vec<u8>,
+    attempt: u32,
+) -> Result<ProposalId, Abort> {
     let kind = action.kind();
     let leaving = matches!(action, ProposalAction::Leave { .. });
     if frozen(group, kind) {
@@ -168,7 +182,9 @@ pub(crate) fn open_proposal(
         OpenRequest {
             payload: &bytes,
             voters: &voters,
-            expires_at: step.now.plus_ms(step.params.vote_timeout_ms),
+            expires_at: step
+                .now
+                .plus_ms(step.params.vote_timeout_for(voters.len(), attempt)),
             liveness_yes: step.params.liveness_yes,
             own_vote: Some(true),
         },
@@ -185,8 +201,10 @@ pub(crate) fn open_proposal(
         status: ProposalStatus::Open,
         seen_at: step.now,
         decided_at: None,
+        attempt,
     });
-    tracing::info!(group = %group.id.display(), proposal = %opened.id.short(), ?action, "proposal opened");
+    group.sync.proposal_known(&opened.id);
+    tracing::info!(group = %group.id.display(), proposal = %opened.id.short(), ?action, attempt, "proposal opened");
     step.out.event(Event::ProposalOpened {
         group_id: group.id.clone(),
         proposal: opened.id,
@@ -202,13 +220,28 @@ pub(crate) fn open_proposal(
     Ok(opened.id)
 }
 
+/// True while this member's own leave waits for a commit.
+pub(crate) fn leaving(group: &Group, me: MemberId) -> bool {
+    group.proposals.values().any(|r| {
+        matches!(r.action, ProposalAction::Leave { member } if member == me)
+            && (r.status == ProposalStatus::Open || r.is_ready())
+    })
+}
+
 /// Carries out what the steward policy asked for, skipping proposals already in flight and
-/// proposals the partial freeze holds back (the policy asks again later).
+/// proposals the partial freeze holds back (the policy asks again later). A member waiting for
+/// its own leave to be committed opens none: elections and emergency proposals are the
+/// remaining members' business, and a higher-priority proposal of its own would hold back the
+/// very commit that lets it go.
 pub(crate) fn run_policy_actions(
     group: &mut Group,
     step: &mut Step<'_>,
     actions: Vec<PolicyAction>,
 ) -> Result<(), Abort> {
+    if !actions.is_empty() && leaving(group, step.me()) {
+        tracing::debug!(group = %group.id.display(), "leaving: policy proposals not opened");
+        return Ok(());
+    }
     for PolicyAction::Propose { action, evidence } in actions {
         let in_flight = group
             .proposals
@@ -333,6 +366,17 @@ pub(crate) fn ingest_certificate(
 /// checks its signatures. A refusal is reported as an event. (A leave claimed for another
 /// member is refused once the plugin has verified who signed it, in `on_proposal_received`.)
 pub(crate) fn ingest(group: &mut Group, step: &mut Step<'_>, bytes: &[u8]) -> Result<(), Abort> {
+    // A vote for a proposal never seen here: its proposal message was missed (asked for later).
+    let described = group.consensus.describe(bytes);
+    let unseen = match &described {
+        Some(Described::Vote { id, .. }) if !group.proposals.contains_key(id) => Some(*id),
+        _ => None,
+    };
+    match described {
+        Some(Described::Vote { id, .. }) => group.sync.note_activity(id, 1, step.now),
+        Some(Described::Proposal { id, .. }) => group.sync.note_activity(id, 1, step.now),
+        None => {}
+    }
     let gid = group.id.as_bytes().to_vec();
     let Group {
         consensus, epochs, ..
@@ -342,6 +386,9 @@ pub(crate) fn ingest(group: &mut Group, step: &mut Step<'_>, bytes: &[u8]) -> Re
         Ok(forward) => {
             for message in forward {
                 publish_consensus(group, step, &message)?;
+            }
+            if let Some(id) = unseen.filter(|id| !group.proposals.contains_key(id)) {
+                group.sync.note_unknown_proposal(id, step.now);
             }
             drain_consensus(group, step)
         }
@@ -508,6 +555,7 @@ fn on_proposal_received(
     owner: &[u8],
     payload: &[u8],
 ) -> Result<(), Abort> {
+    group.sync.proposal_known(&id);
     if group.proposals.contains_key(&id) {
         return Ok(());
     }
@@ -541,6 +589,7 @@ fn on_proposal_received(
             },
             seen_at: step.now,
             decided_at: None,
+            attempt: 0,
         });
         step.out.event(Event::ProposalOpened {
             group_id: group.id.clone(),
@@ -580,6 +629,85 @@ fn on_proposal_received(
         return settle_leave(group, step, id);
     }
     decide_own_vote(group, step, id)
+}
+
+/// This member's own add or removal of the current epoch ended without a decision for want
+/// of votes (delivery slower than its lifetime, or a quorum out of reach): it is opened again
+/// with twice the lifetime, up to `max_vote_attempts` attempts in all, each reported
+/// ([`Event::ProposalRetried`]); then, or when it cannot be opened again, the application is
+/// told ([`Event::ProposalAbandoned`]) and, for an add, the KeyPackage is dropped (the joiner's
+/// next announcement starts over).
+fn retry_failed(group: &mut Group, step: &mut Step<'_>, rec: &ProposalRecord) -> Result<(), Abort> {
+    let membership = matches!(
+        rec.action,
+        ProposalAction::Add { .. } | ProposalAction::Remove { .. }
+    );
+    if rec.owner != step.me() || rec.epoch != group.epoch() || !membership {
+        return Ok(());
+    }
+    let attempts = rec.attempt + 1;
+    let abandon = |group: &mut Group, step: &mut Step<'_>, reason: String| {
+        tracing::info!(group = %group.id.display(), proposal = %rec.id.short(), attempts, %reason, "proposal abandoned");
+        if let ProposalAction::Add { member } = rec.action {
+            group.remove_key_package(&member);
+        }
+        step.out.event(Event::ProposalAbandoned {
+            group_id: group.id.clone(),
+            proposal: rec.id,
+            action: rec.action.clone(),
+            attempts,
+            reason,
+        });
+    };
+    if attempts >= step.params.max_vote_attempts.max(1) {
+        abandon(group, step, format!("no decision in {attempts} attempts"));
+        return Ok(());
+    }
+    let still = match rec.action {
+        ProposalAction::Add { member } => !group.roster().contains(&member),
+        ProposalAction::Remove { member } => group.roster().contains(&member),
+        _ => false,
+    };
+    let in_flight = group.proposals.values().any(|r| {
+        r.id != rec.id
+            && r.action == rec.action
+            && (r.status == ProposalStatus::Open || r.is_ready())
+    });
+    if !still || in_flight {
+        return Ok(()); // moot, or someone else's proposal carries it
+    }
+    match open_attempt(
+        group,
+        step,
+        rec.action.clone(),
+        rec.key_package.clone(),
+        Vec::new(),
+        attempts,
+    ) {
+        Ok(retry) => {
+            if let ProposalAction::Add { member } = rec.action {
+                if let Some(mut kp) = group.key_packages.get(&member).cloned() {
+                    kp.proposal = Some(retry);
+                    group.put_key_package(kp);
+                }
+            }
+            let voters = group.epochs[0].voters(rec.action.kind()).len();
+            step.out.event(Event::ProposalRetried {
+                group_id: group.id.clone(),
+                failed: rec.id,
+                retry,
+                action: rec.action.clone(),
+                attempt: attempts,
+                vote_timeout_ms: step.params.vote_timeout_for(voters, attempts),
+            });
+            Ok(())
+        }
+        Err(Abort::Reject(_, detail)) => {
+            abandon(group, step, detail);
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// A valid leave is decided YES at once, without a vote: the member asked for its own removal.
@@ -694,6 +822,17 @@ fn on_decided(
         ProposalStatus::Decided(Outcome::Failed) if outcome != Outcome::Failed => {}
         _ => return Ok(()), // already decided, committed or moot: nothing new
     }
+    // How long its votes took to come in here tells how spread out delivery is (a decision at
+    // expiry says nothing about it).
+    if outcome != Outcome::Failed && tally.yes + tally.no >= (2 * tally.eligible).div_ceil(3) {
+        let took = step.now.since(rec.seen_at);
+        let lifetime = step
+            .params
+            .vote_timeout_for(tally.eligible as usize, rec.attempt);
+        if took < lifetime / 2 {
+            group.sync.catch_up.note_spread(took);
+        }
+    }
     rec.status = ProposalStatus::Decided(outcome);
     rec.decided_at = Some(step.now);
     group.put_proposal(rec.clone());
@@ -711,6 +850,9 @@ fn on_decided(
     let actions = group.with_policy_mut(me, |policy, view| {
         policy.on_decided(view, &rec.owner, &rec.action, outcome, step.now)
     });
+    if outcome == Outcome::Failed {
+        retry_failed(group, step, &rec)?;
+    }
     // Parked commits waiting only for decided proposals can be tried again.
     let proposals = &group.proposals;
     let (ready, waiting): (Vec<_>, Vec<_>) = group.parked.drain(..).partition(|held| {

@@ -243,7 +243,7 @@ impl Group {
             group.meta = decode("group meta", &meta)?;
         }
         for (_, v) in txn.scan_prefix(Space::Engine, &keys.proposals())? {
-            let rec: ProposalRecord = decode("proposal record", &v)?;
+            let rec = super::records::decode_proposal(&v)?;
             group.proposals.insert(rec.id, rec);
         }
         for (_, v) in txn.scan_prefix(Space::Engine, &keys.key_packages())? {
@@ -434,7 +434,11 @@ impl Group {
     }
 
     /// Earliest time this group needs a tick.
-    pub(crate) fn next_deadline(&self, params: &super::EngineParams) -> Option<Timestamp> {
+    pub(crate) fn next_deadline(
+        &self,
+        me: &MemberId,
+        params: &super::EngineParams,
+    ) -> Option<Timestamp> {
         if self.rejoining {
             return None; // frozen until the replacement state arrives
         }
@@ -443,13 +447,12 @@ impl Group {
             .iter()
             .map(|h| h.since.plus_ms(params.commit_grace_ms))
             .min();
-        // Traffic of a later epoch means this member is behind: ask to catch up.
-        let held_overdue = self
-            .future
-            .iter()
-            .map(|h| h.since.plus_ms(params.repair_delay_ms))
-            .min();
-        let behind = self.sync.catch_up_due(self.epoch(), held_overdue, params);
+        // Traffic of a later epoch means this member may be behind: ask to catch up.
+        let oldest_held = self.future.iter().map(|h| h.since).min();
+        let behind = self
+            .sync
+            .catch_up
+            .due(self.epoch(), oldest_held, me, params);
         [
             self.meta.commit_due,
             self.meta.selection_due,

@@ -6,8 +6,8 @@ use super::group::{Group, Held};
 use super::history::{self, LoggedMessage};
 use super::output::Output;
 use super::{
-    Abort, Engine, EngineError, Requeue, Step, governance, keypackages, reject, selection, sync,
-    validation,
+    Abort, Engine, EngineError, Requeue, Step, catch_up, governance, keypackages, reject,
+    selection, sync, validation,
 };
 use openmls::prelude::ProtocolMessage;
 
@@ -202,7 +202,7 @@ fn epoch_window(
         return Ok(false); // from before this member joined: not meant for it
     }
     if epoch > current {
-        group.sync.note_ahead(epoch, step.now);
+        group.sync.catch_up.note_ahead(epoch, step.now);
         if epoch - current > step.params.max_future_epochs {
             return reject(
                 RejectReason::FutureEpoch,
@@ -335,13 +335,10 @@ fn on_mls(
             RejectReason::Malformed,
             "consensus traffic travels in consensus envelopes",
         ),
+        // A beacon is evidence of nothing but the messages it names: one from an earlier epoch
+        // may simply have crossed the commit (members that are behind ask, see `catch_up`).
         Some(frame::Body::Status(status)) => {
             group.sync.note_references(&status.recent, step.now);
-            // A member announcing an epoch this one has left is behind: offer it the commits.
-            let delay = step.params.repair_delay_ms;
-            if epoch < group.epoch() && group.sync.left_long_ago(step.now, delay) {
-                sync::answer_catch_up(group, step, epoch, delay)?;
-            }
             Ok(())
         }
         Some(frame::Body::Repair(repair)) => sync::on_repair(group, step, epoch, repair),
@@ -502,7 +499,9 @@ fn on_certificate(
 
 /// A member stuck in `env.epoch` asks to catch up. Members that left that epoch and still
 /// retain its commit check that the request opens under that epoch's key (only its members
-/// can ask) and schedule an answer; a request from a later epoch shows this member is behind.
+/// can ask) and may answer (see [`catch_up::answer`]); a request from this member's own epoch
+/// will be answered for everyone, so this member need not ask too; one from a later epoch
+/// shows this member is behind.
 fn on_catch_up(
     group: &mut Group,
     step: &mut Step<'_>,
@@ -512,23 +511,29 @@ fn on_catch_up(
     group.sync.mark_seen(raw);
     let current = group.epoch();
     if env.epoch > current {
-        group.sync.note_ahead(env.epoch, step.now);
+        group.sync.catch_up.note_ahead(env.epoch, step.now);
         return Ok(());
     }
-    if env.epoch == current || env.epoch < group.meta.joined_epoch {
+    if env.epoch == current {
+        if sealed::open_catch_up(&group.commit_key, &env.group_id, env.epoch, &env.body).is_ok() {
+            group.sync.catch_up.note_request_seen(current, step.now);
+        }
+        return Ok(());
+    }
+    if env.epoch < group.meta.joined_epoch {
         return Ok(());
     }
     let Some(key) = group.commits.get(&env.epoch).map(|c| c.key) else {
         tracing::debug!(group = %group.id.display(), epoch = env.epoch, "catch-up request beyond retained history");
         return Ok(());
     };
-    if sealed::open_catch_up(&key, &env.group_id, env.epoch, &env.body).is_err() {
+    let Ok(attempt) = sealed::open_catch_up(&key, &env.group_id, env.epoch, &env.body) else {
         return reject(
             RejectReason::NotAMember,
             "catch-up request does not open with its epoch's key",
         );
-    }
-    sync::answer_catch_up(group, step, env.epoch, 0)
+    };
+    catch_up::answer(group, step, env.epoch, attempt)
 }
 
 fn group_mut<'a>(

@@ -10,6 +10,7 @@
 //! together at the end. A step that refuses its input discards the buffer and reloads any
 //! in-memory state OpenMLS may have touched, so rejected input leaves no trace.
 
+mod catch_up;
 mod commit;
 mod epoch;
 mod event;
@@ -297,10 +298,11 @@ impl Engine {
 
     /// The earliest time [`tick`](Engine::tick) has work to do.
     pub fn next_deadline(&self) -> Option<Timestamp> {
+        let me = self.identity.member_id();
         let groups = self
             .groups
             .values()
-            .filter_map(|g| g.next_deadline(&self.params));
+            .filter_map(|g| g.next_deadline(&me, &self.params));
         let joins = self.joins.values().map(|j| j.next_announce);
         groups.chain(joins).min()
     }
@@ -526,7 +528,7 @@ impl Engine {
             let due = self
                 .groups
                 .get(&gid)
-                .and_then(|g| g.next_deadline(&self.params))
+                .and_then(|g| g.next_deadline(&self.identity.member_id(), &self.params))
                 .is_some_and(|d| d <= now);
             if !due {
                 continue;

@@ -19,8 +19,15 @@ pub enum VotingMode {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct EngineParams {
-    /// How long a voting proposal stays open, in milliseconds.
+    /// How long a voting proposal stays open, in milliseconds, before the per-voter part.
     pub vote_timeout_ms: u64,
+    /// Added to a proposal's lifetime per eligible voter, in microseconds (default 1 ms: every
+    /// member processes every vote, and gossip delivery to more members takes longer).
+    pub vote_timeout_per_voter_us: u64,
+    /// How many times the owner of an add or removal opens it in all (the first time
+    /// included) when it ends without a decision for want of votes; each retry gets twice the
+    /// previous lifetime. Then the application is told it was abandoned.
+    pub max_vote_attempts: u32,
     /// At a proposal's expiry, count silent voters as YES (`true`) or NO.
     pub liveness_yes: bool,
     /// Automatic or application-driven voting.
@@ -46,8 +53,9 @@ pub struct EngineParams {
     pub max_past_epochs: usize,
     /// Finished proposals are forgotten this many epochs after the epoch they were opened in.
     pub proposal_retention_epochs: u64,
-    /// How often this member re-sends its own votes (and proposals) on proposals still open
-    /// here, in milliseconds (repairs losses).
+    /// How often a leaving member re-sends its leave until a commit applies it, and the least
+    /// time a proposal stays undecided here before this member asks the others for it (whose
+    /// answer re-sends their votes), in milliseconds.
     pub resend_interval_ms: u64,
     /// How often a status beacon round happens, in milliseconds.
     pub status_interval_ms: u64,
@@ -63,6 +71,10 @@ pub struct EngineParams {
     pub repair_backoff_ms: u64,
     /// Application messages kept to answer repair requests.
     pub message_log: usize,
+    /// How many members, in expectation, answer one catch-up request besides the committer of
+    /// the epoch asked about (each answers with probability `catch_up_fanout × 2^attempt /
+    /// members`; `attempt` counts the asker's unanswered requests).
+    pub catch_up_fanout: u32,
     /// How many members, in expectation, publish an applied commit once more (after a random
     /// backoff, unless someone else did), so a commit lost on some links still reaches everyone
     /// before a backup steward's turn comes: each member echoes with probability
@@ -78,6 +90,8 @@ impl Default for EngineParams {
     fn default() -> Self {
         EngineParams {
             vote_timeout_ms: 10_000,
+            vote_timeout_per_voter_us: 1_000,
+            max_vote_attempts: 3,
             liveness_yes: true,
             voting: VotingMode::Auto,
             commit_grace_ms: 10_000,
@@ -97,6 +111,7 @@ impl Default for EngineParams {
             repair_retry_ms: 2_000,
             repair_backoff_ms: 250,
             message_log: 1_024,
+            catch_up_fanout: 3,
             commit_echo_fanout: 3,
             restart_quiet_ms: 2_000,
         }
@@ -104,11 +119,39 @@ impl Default for EngineParams {
 }
 
 impl EngineParams {
+    /// The lifetime of a proposal with `voters` eligible voters, opened for the
+    /// `attempt`-th time (from 0), in milliseconds.
+    pub fn vote_timeout_for(&self, voters: usize, attempt: u32) -> u64 {
+        let per_voter = self.vote_timeout_per_voter_us.saturating_mul(voters as u64) / 1_000;
+        self.vote_timeout_ms
+            .saturating_add(per_voter)
+            .saturating_mul(1 << attempt.min(8))
+    }
+
     /// The MLS-layer parameters implied by these.
     pub fn mls(&self) -> MlsParams {
         MlsParams {
             max_past_epochs: self.max_past_epochs,
             ..MlsParams::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_proposals_lifetime_grows_with_its_voters_and_doubles_per_attempt() {
+        let p = EngineParams::default();
+        assert_eq!(p.vote_timeout_for(0, 0), p.vote_timeout_ms);
+        assert_eq!(p.vote_timeout_for(1_000, 0), p.vote_timeout_ms + 1_000);
+        assert_eq!(p.vote_timeout_for(10_000, 0), p.vote_timeout_ms + 10_000);
+        assert_eq!(
+            p.vote_timeout_for(10_000, 2),
+            4 * (p.vote_timeout_ms + 10_000)
+        );
+        // Absurd inputs neither overflow nor shrink the lifetime.
+        assert!(p.vote_timeout_for(usize::MAX, u32::MAX) >= p.vote_timeout_for(usize::MAX, 0));
     }
 }

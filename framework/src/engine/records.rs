@@ -47,6 +47,47 @@ pub struct ProposalRecord {
     pub seen_at: Timestamp,
     /// When it was decided here.
     pub decided_at: Option<Timestamp>,
+    /// How many times its owner opened the same change before, each ending without a decision
+    /// for want of votes (0 for a first attempt; see `EngineParams::max_vote_attempts`).
+    pub attempt: u32,
+}
+
+/// A proposal record as written before `attempt` existed.
+#[derive(Deserialize)]
+struct LegacyProposalRecord {
+    id: ProposalId,
+    epoch: Epoch,
+    owner: MemberId,
+    action: ProposalAction,
+    key_package: Option<(Vec<u8>, Vec<u8>)>,
+    evidence: Vec<u8>,
+    locally_valid: bool,
+    status: ProposalStatus,
+    seen_at: Timestamp,
+    decided_at: Option<Timestamp>,
+}
+
+/// Decodes a proposal record, also one written before `attempt` existed (it reads as 0).
+pub(crate) fn decode_proposal(
+    bytes: &[u8],
+) -> Result<ProposalRecord, crate::storage::StorageError> {
+    if let Ok(rec) = postcard::from_bytes::<ProposalRecord>(bytes) {
+        return Ok(rec);
+    }
+    let old: LegacyProposalRecord = decode("proposal record", bytes)?;
+    Ok(ProposalRecord {
+        id: old.id,
+        epoch: old.epoch,
+        owner: old.owner,
+        action: old.action,
+        key_package: old.key_package,
+        evidence: old.evidence,
+        locally_valid: old.locally_valid,
+        status: old.status,
+        seen_at: old.seen_at,
+        decided_at: old.decided_at,
+        attempt: 0,
+    })
 }
 
 impl ProposalRecord {

@@ -1,9 +1,17 @@
 //! Repairing losses: duplicate suppression, causal history and status beacons that reveal
 //! missed application messages, repair requests answered by any member holding the missing
-//! bytes, re-sending one's own votes on undecided proposals, catching up on the commits of
-//! epochs this member missed (with the messages and certificates each needs), and
-//! certificates proving the outcome of proposals a parked commit names but this member saw no
-//! decision for.
+//! bytes, votes re-sent when a member asks for a proposal it cannot decide, and certificates
+//! proving the outcome of proposals a member saw no decision for. Catching up on whole epochs
+//! is in [`super::catch_up`].
+//!
+//! Repair is receiver-driven, so it stays quiet when nothing is missing: a member asks for a
+//! proposal (a `Repair` naming it) only when it has been open here longer than the member's
+//! patience plus a spread of `repair_backoff_ms`, or when votes arrived for a proposal never
+//! seen; a member that sees someone else ask for the same proposal does not ask too. Each
+//! member re-sends its own envelopes of a proposal at most [`MAX_RESENDS`] times, whoever
+//! asks, and a decided proposal is answered by one certificate (the first one seen suppresses
+//! the others). Per proposal that bounds re-sent votes at `MAX_RESENDS × voters`, and only when
+//! someone is missing something.
 //!
 //! Messages and commits are re-published as *original* bytes (envelopes exactly as first
 //! published), so a member that already has one drops the copy by its digest before any MLS
@@ -15,11 +23,12 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
+use super::catch_up::CatchUp;
 use super::event::ProposalAction;
 use super::group::Group;
 use super::{Abort, Step, governance};
 use crate::types::{Epoch, ProposalId, Timestamp, Topic};
-use crate::wire::{Envelope, Frame, Kind, Repair, Status, bundle, frame, sealed};
+use crate::wire::{Envelope, Frame, Kind, Repair, Status, frame, sealed};
 
 /// Ids of the latest messages carried as causal history in every chat message.
 pub(crate) const HISTORY: usize = 4;
@@ -35,16 +44,12 @@ const MISSING: usize = 512;
 const ATTEMPTS: u32 = 8;
 /// Votes per certificate part (about 200 bytes each, so a part stays near 52 KB).
 pub(crate) const CERTIFICATE_VOTES_PER_PART: usize = 256;
-/// Epochs of history one catch-up answer covers (a member far behind asks again from where
-/// the answer left it; answers stay within a receiver's default future-epoch window).
-pub(crate) const CATCH_UP_EPOCHS: u64 = 8;
-/// Unanswered catch-up requests (in one epoch) after which a member rejoins.
-const REJOIN_AFTER_ATTEMPTS: u32 = 4;
-/// Application messages one catch-up answer carries at most.
-const CATCH_UP_MESSAGES: usize = 512;
-/// How long unconfirmed evidence of being behind is believed: envelope epochs are not
-/// authenticated, so a made-up far-future epoch must not silence this member for good.
-const AHEAD_BELIEF_MS: u64 = 20_000;
+/// Times a member re-sends its own envelopes of one proposal, whoever asks.
+pub(crate) const MAX_RESENDS: u8 = 2;
+/// Proposals known only from votes (their proposal message was missed), tracked at once.
+const UNKNOWN_PROPOSALS: usize = 256;
+/// Proposal ids one repair request names at most.
+const REQUEST_PROPOSALS: usize = 64;
 
 pub(crate) fn digest(bytes: &[u8]) -> [u8; 32] {
     let mut out = [0u8; 32];
@@ -122,28 +127,25 @@ pub(crate) struct SyncState {
     outbox: VecDeque<(Vec<u8>, Vec<u8>, Epoch)>,
     log_order: VecDeque<Vec<u8>>,
     missing: BTreeMap<Vec<u8>, Missing>,
-    /// This member's own consensus envelopes (proposal and votes), per proposal.
-    own: BTreeMap<ProposalId, Vec<Vec<u8>>>,
+    /// This member's own consensus envelopes (proposal and votes) per proposal, with how many
+    /// times they were re-sent.
+    own: BTreeMap<ProposalId, (Vec<Vec<u8>>, u8)>,
     answers: Vec<Answer>,
     next_status: Option<Timestamp>,
     next_resend: Option<Timestamp>,
-    /// The latest epoch heard of beyond this member's, and since when (it is behind).
-    ahead: Option<(Epoch, Timestamp)>,
-    /// When this member last asked to catch up, and from which epoch.
-    catch_up_requested: Option<(Epoch, Timestamp)>,
-    /// Catch-up requests made in a row without reaching a later epoch.
-    catch_up_attempts: u32,
-    /// The first epoch this member asked to catch up from since it was last up to date: what it
-    /// sent from then on, the others (already past that epoch) may not be able to read.
-    behind_from: Option<Epoch>,
+    /// Whether this member is behind, and its catch-up requests.
+    pub(crate) catch_up: CatchUp,
+    /// When a proposal was last asked for (by this member or another one).
     proposals_requested: BTreeMap<ProposalId, Timestamp>,
+    /// Proposals known only from votes for them: since when, and how often asked for.
+    unknown_proposals: BTreeMap<ProposalId, (Timestamp, u32)>,
+    /// Open proposals: when their last consensus message arrived, and how many votes did.
+    activity: BTreeMap<ProposalId, (Timestamp, u32)>,
     /// Set after a restart: the next tick announces this member's epoch unconditionally.
     announce: bool,
     /// Set after a restart that found own messages of the current epoch in the history: the
     /// next tick sends them again (their publications may have died with the process).
     resend_after_restart: bool,
-    /// When this member entered its current epoch (unknown after a restart).
-    entered_at: Option<Timestamp>,
 }
 
 impl SyncState {
@@ -171,46 +173,48 @@ impl SyncState {
 
     /// Notes that this member just entered `epoch`.
     pub(crate) fn entered_epoch(&mut self, epoch: Epoch, now: Timestamp) {
-        self.entered_at = Some(now);
-        if self.ahead.is_some_and(|(e, _)| e <= epoch) {
-            self.ahead = None;
+        self.catch_up.entered_epoch(epoch, now);
+    }
+
+    /// Whether an answer under `key` is already scheduled here.
+    pub(crate) fn is_scheduled(&self, key: &[u8; 32]) -> bool {
+        self.answers.iter().any(|a| a.key == *key)
+    }
+
+    /// Whether something under `key` was published (by anyone) within `window` ms before now.
+    pub(crate) fn answered_within(&self, key: &[u8; 32], now: Timestamp, window: u64) -> bool {
+        self.duplicate_at
+            .get(key)
+            .is_some_and(|&t| t.plus_ms(window) > now)
+    }
+
+    /// The logged application message envelopes with their epochs.
+    pub(crate) fn logged(&self) -> impl Iterator<Item = (Epoch, &[u8])> {
+        self.log.values().map(|(e, bytes)| (*e, bytes.as_slice()))
+    }
+
+    /// Notes that someone asked for `proposal` (this member need not ask again soon).
+    pub(crate) fn note_proposal_requested(&mut self, proposal: ProposalId, now: Timestamp) {
+        self.proposals_requested.insert(proposal, now);
+    }
+
+    /// Notes a vote for a proposal this member never saw (it missed the proposal message).
+    pub(crate) fn note_unknown_proposal(&mut self, proposal: ProposalId, now: Timestamp) {
+        if self.unknown_proposals.len() < UNKNOWN_PROPOSALS {
+            self.unknown_proposals.entry(proposal).or_insert((now, 0));
         }
     }
 
-    /// Notes traffic of `epoch`, later than this member's: it is behind. (The epoch of an
-    /// envelope is not authenticated; a claim nobody confirms is dropped after a while.)
-    pub(crate) fn note_ahead(&mut self, epoch: Epoch, now: Timestamp) {
-        match self.ahead {
-            Some((e, _)) if e >= epoch => {}
-            _ => self.ahead = Some((epoch, now)),
-        }
+    /// The proposal is known here now.
+    pub(crate) fn proposal_known(&mut self, proposal: &ProposalId) {
+        self.unknown_proposals.remove(proposal);
     }
 
-    /// If this member has just caught up (it had asked to, and now hears of no later epoch and
-    /// holds nothing for one), the epoch it fell behind in: its own messages since then should
-    /// be sent again, in the current epoch.
-    pub(crate) fn take_caught_up(&mut self, holding_future: bool) -> Option<Epoch> {
-        if self.ahead.is_some() || holding_future {
-            return None;
-        }
-        self.behind_from.take()
-    }
-
-    /// Forgets that later epochs were heard of (they were another branch's).
-    pub(crate) fn forget_ahead(&mut self) {
-        self.ahead = None;
-    }
-
-    /// True while recent traffic shows later epochs than this member's.
-    pub(crate) fn is_behind(&self, now: Timestamp) -> bool {
-        self.ahead
-            .is_some_and(|(_, since)| since.plus_ms(AHEAD_BELIEF_MS) > now)
-    }
-
-    /// True if a member announcing an older epoch now is really behind: this member left that
-    /// epoch longer than `grace` ago (a beacon that crossed the commit is not a sign of trouble).
-    pub(crate) fn left_long_ago(&self, now: Timestamp, grace: u64) -> bool {
-        self.entered_at.is_none_or(|t| t.plus_ms(grace) <= now)
+    /// Notes a consensus message about `proposal` (carrying `votes` votes).
+    pub(crate) fn note_activity(&mut self, proposal: ProposalId, votes: u32, now: Timestamp) {
+        let entry = self.activity.entry(proposal).or_insert((now, 0));
+        entry.0 = now;
+        entry.1 = entry.1.saturating_add(votes);
     }
 
     /// Makes the next tick announce this member's epoch (after a restart, when others may have
@@ -331,9 +335,20 @@ impl SyncState {
 
     /// Remembers an envelope this member published for `proposal` (to re-send it).
     pub(crate) fn note_own(&mut self, proposal: ProposalId, envelope: Vec<u8>) {
-        let list = self.own.entry(proposal).or_default();
+        let (list, _) = self.own.entry(proposal).or_default();
         if list.len() < 4 {
             list.push(envelope);
+        }
+    }
+
+    /// This member's own envelopes of `proposal`, if it may re-send them once more (counted).
+    fn take_resend(&mut self, proposal: &ProposalId) -> Vec<Vec<u8>> {
+        match self.own.get_mut(proposal) {
+            Some((list, sent)) if *sent < MAX_RESENDS => {
+                *sent += 1;
+                list.clone()
+            }
+            _ => Vec::new(),
         }
     }
 
@@ -361,7 +376,7 @@ impl SyncState {
         self.schedule_under(key, due, step.now, topic, envelopes);
     }
 
-    fn schedule_under(
+    pub(crate) fn schedule_under(
         &mut self,
         key: [u8; 32],
         due: Timestamp,
@@ -381,25 +396,6 @@ impl SyncState {
         });
     }
 
-    /// When this member, in `epoch`, should next ask to catch up, given that the oldest held
-    /// future message (if any) becomes overdue at `held_overdue`. A request from an earlier
-    /// epoch was answered (at least in part): the next one may go at once.
-    pub(crate) fn catch_up_due(
-        &self,
-        epoch: Epoch,
-        held_overdue: Option<Timestamp>,
-        params: &super::EngineParams,
-    ) -> Option<Timestamp> {
-        let ahead = self
-            .ahead
-            .map(|(_, since)| since.plus_ms(params.repair_delay_ms));
-        let overdue = [held_overdue, ahead].into_iter().flatten().min()?;
-        Some(match self.catch_up_requested {
-            Some((e, t)) if e == epoch => overdue.max(t.plus_ms(params.repair_retry_ms)),
-            _ => overdue,
-        })
-    }
-
     /// The earliest time there is repair work.
     pub(crate) fn next_deadline(&self, params: &super::EngineParams) -> Option<Timestamp> {
         let answers = self.answers.iter().map(|a| a.due).min();
@@ -411,7 +407,7 @@ impl SyncState {
                 None => m.noticed.plus_ms(params.repair_delay_ms),
             })
             .min();
-        let forget_ahead = self.ahead.map(|(_, since)| since.plus_ms(AHEAD_BELIEF_MS));
+        let forget_ahead = self.catch_up.next_deadline();
         // Own messages to send again after a restart: due at once.
         let resend = self.resend_after_restart.then_some(Timestamp(0));
         [
@@ -429,7 +425,7 @@ impl SyncState {
 }
 
 /// The branch tag of `epoch` here (empty if unknown).
-fn branch_of(group: &Group, epoch: Epoch) -> Vec<u8> {
+pub(crate) fn branch_of(group: &Group, epoch: Epoch) -> Vec<u8> {
     group
         .branch_tag(epoch)
         .map(|t| t.to_vec())
@@ -438,7 +434,7 @@ fn branch_of(group: &Group, epoch: Epoch) -> Vec<u8> {
 
 /// A delay in `[0, max)` that differs between members (so answers spread out), derived from
 /// the entropy source (deterministic in simulations).
-fn backoff(step: &Step<'_>, max: u64) -> u64 {
+pub(crate) fn backoff(step: &Step<'_>, max: u64) -> u64 {
     match step.crypto.entropy().array::<8>() {
         Ok(b) if max > 0 => u64::from_be_bytes(b) % max,
         _ => 0,
@@ -460,102 +456,23 @@ pub(crate) fn on_repair(
             group.sync.schedule(due, step.now, topic.clone(), bytes);
         }
     }
-    for raw in repair.proposals.iter().take(64) {
+    for raw in repair.proposals.iter().take(REQUEST_PROPOSALS) {
         let Some(id) = ProposalId::from_slice(raw) else {
             continue;
         };
-        // Own proposal and vote of a proposal still being voted on ...
-        for bytes in group.sync.own.get(&id).cloned().unwrap_or_default() {
+        // Someone asked: this member does not need to ask for it too for a while.
+        group.sync.note_proposal_requested(id, step.now);
+        // Proof of its outcome once decided here (one certificate suffices for everyone) ...
+        if answer_certificate(group, step, sender_epoch, &id)? {
+            continue;
+        }
+        // ... or, still being voted on, this member's own proposal and vote (a bounded number
+        // of times, whoever asks).
+        for bytes in group.sync.take_resend(&id) {
             let due = step.now.plus_ms(backoff(step, max));
             group.sync.schedule(due, step.now, topic.clone(), bytes);
         }
-        // ... and proof of its outcome once decided here.
-        answer_certificate(group, step, sender_epoch, &id)?;
     }
-    Ok(())
-}
-
-/// Schedules a catch-up answer for a member stuck in `from`: for each retained epoch from
-/// `from` on (at most [`CATCH_UP_EPOCHS`]), the certificates of the proposals its commit
-/// applied (sealed under that epoch's key), the application messages of that epoch still in
-/// the log, and the commit itself — everything re-published as this member holds it, so the
-/// asker can process each epoch as if it had been there. Sent after `delay` plus a random
-/// backoff (none for the commit's own author, who answers first), unless someone else
-/// re-published the first commit meanwhile.
-pub(crate) fn answer_catch_up(
-    group: &mut Group,
-    step: &mut Step<'_>,
-    from: Epoch,
-    delay: u64,
-) -> Result<(), Abort> {
-    let Some(first) = group.commits.get(&from) else {
-        return Ok(());
-    };
-    let gid = group.id.as_bytes().to_vec();
-    let first_commit = Envelope::new(Kind::Commit, &gid, from, first.sealed.clone())
-        .with_branch(&branch_of(group, from))
-        .encode_to_vec();
-    let key = digest(&first_commit);
-    if group.sync.answers.iter().any(|a| a.key == key) {
-        return Ok(());
-    }
-    let spread = if first.committer == step.me() {
-        0
-    } else {
-        backoff(step, step.params.repair_backoff_ms)
-    };
-    // (epoch, envelope, a bundle ends after it): each epoch's messages travel with, and
-    // before, the commit that ends it.
-    let mut items: Vec<(Epoch, Vec<u8>, bool)> = Vec::new();
-    let mut messages = 0usize;
-    // The logged messages of the epochs served, in one pass over the log.
-    let last = from.saturating_add(CATCH_UP_EPOCHS);
-    let mut logged: BTreeMap<Epoch, Vec<Vec<u8>>> = BTreeMap::new();
-    for (message_epoch, bytes) in group.sync.log.values() {
-        if (from..last).contains(message_epoch) {
-            logged
-                .entry(*message_epoch)
-                .or_default()
-                .push(bytes.clone());
-        }
-    }
-    for epoch in from..last {
-        let Some(rec) = group.commits.get(&epoch) else {
-            break;
-        };
-        for (id, parts) in &rec.certificates {
-            for part in parts {
-                let nonce = step
-                    .crypto
-                    .entropy()
-                    .array::<{ sealed::SEAL_NONCE_LEN }>()?;
-                let body = sealed::seal_certificate(&rec.key, &gid, epoch, &id.0, nonce, part);
-                let env = Envelope::new(Kind::Certificate, &gid, epoch, body)
-                    .with_branch(&branch_of(group, epoch));
-                items.push((epoch, env.encode_to_vec(), false));
-            }
-        }
-        for bytes in logged.remove(&epoch).unwrap_or_default() {
-            if messages < CATCH_UP_MESSAGES {
-                items.push((epoch, bytes, false));
-                messages += 1;
-            }
-        }
-        let commit = Envelope::new(Kind::Commit, &gid, epoch, rec.sealed.clone())
-            .with_branch(&branch_of(group, epoch));
-        items.push((epoch, commit.encode_to_vec(), true));
-    }
-    let count = items.len();
-    let envelopes = bundle::pack(&gid, items, step.params.max_inbound_bytes);
-    tracing::debug!(group = %group.id.display(), from, count, bundles = envelopes.len(), "catch-up answer scheduled");
-    let topic = group.topics.group.clone();
-    group.sync.schedule_under(
-        key,
-        step.now.plus_ms(delay + spread),
-        step.now,
-        topic,
-        envelopes,
-    );
     Ok(())
 }
 
@@ -585,23 +502,23 @@ pub(crate) fn echo_commit(
 
 /// Schedules the certificate of proposal `id`, sealed for members in `epoch`, if this member
 /// has decided it with an outcome the consensus plugin can prove and still holds that epoch's
-/// key.
+/// key. Returns whether a certificate is (or was already) scheduled.
 fn answer_certificate(
     group: &mut Group,
     step: &mut Step<'_>,
     epoch: Epoch,
     id: &ProposalId,
-) -> Result<(), Abort> {
+) -> Result<bool, Abort> {
     let key = group
         .members_at(epoch)
         .map(|m| m.key)
         .or_else(|| group.commits.get(&epoch).map(|c| c.key));
     let Some(key) = key else {
-        return Ok(());
+        return Ok(false);
     };
     let answer_key = certificate_key(epoch, &id.0);
     if group.sync.answers.iter().any(|a| a.key == answer_key) {
-        return Ok(());
+        return Ok(true);
     }
     let mut parts = group.consensus.certificate(id, CERTIFICATE_VOTES_PER_PART);
     if parts.is_empty() {
@@ -615,7 +532,7 @@ fn answer_certificate(
             .unwrap_or_default();
     }
     if parts.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let gid = group.id.as_bytes().to_vec();
     let mut envelopes = Vec::with_capacity(parts.len());
@@ -638,7 +555,7 @@ fn answer_certificate(
     group
         .sync
         .schedule_under(answer_key, due, step.now, topic, envelopes);
-    Ok(())
+    Ok(true)
 }
 
 /// Periodic repair work: due answers, repair requests, status beacons, re-sends, and the
@@ -649,7 +566,7 @@ pub(crate) fn tick(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> 
     // Restarted: what this member sent in its current epoch just before it died may never have
     // left it (a member that is behind or rejoining sends it again once it is back instead).
     if std::mem::take(&mut group.sync.resend_after_restart)
-        && group.sync.ahead.is_none()
+        && !group.sync.catch_up.is_ahead_known()
         && !group.rejoining
     {
         let epoch = group.epoch();
@@ -670,6 +587,8 @@ pub(crate) fn tick(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> 
             for envelope in answer.envelopes {
                 step.out.publish(&answer.topic, envelope);
             }
+            // Answered, by this member: later requests within the quiet window are not.
+            group.sync.note_answered(answer.key, now);
         }
     }
     let mut request = Repair::default();
@@ -696,61 +615,76 @@ pub(crate) fn tick(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> 
         let last = group.sync.proposals_requested.get(&id).copied();
         if last.is_none_or(|t| t.plus_ms(params.repair_retry_ms) <= now) {
             group.sync.proposals_requested.insert(id, now);
+            if let Some((_, asked)) = group.sync.unknown_proposals.get_mut(&id) {
+                *asked += 1;
+            }
             request.proposals.push(id.as_bytes().to_vec());
         }
     }
-    // Stuck in an epoch others have left: their traffic is held as "future", or was too far
-    // ahead to hold.
+    // Proposals this member cannot decide: open, short of a quorum of votes, and silent (no
+    // message about them) for longer than its patience plus a spread — votes still on their
+    // way keep a proposal active, however slow the network; or proposals known only from
+    // votes. Unless someone asked for them recently.
+    let patience = group.sync.catch_up.patience_ms(params);
+    let quiet = patience.max(params.resend_interval_ms);
+    let me = step.me();
     let epoch = group.epoch();
-    let held_overdue = group
-        .future
-        .iter()
-        .map(|h| h.since.plus_ms(params.repair_delay_ms))
-        .min();
-    let due = group.sync.catch_up_due(epoch, held_overdue, params);
-    if due.is_some_and(|t| t <= now) {
-        group.sync.behind_from = Some(group.sync.behind_from.map_or(epoch, |e| e.min(epoch)));
-        let same_epoch = group
-            .sync
-            .catch_up_requested
-            .is_some_and(|(e, _)| e == epoch);
-        group.sync.catch_up_attempts = if same_epoch {
-            group.sync.catch_up_attempts + 1
-        } else {
-            1
-        };
-        // Nobody answered several requests and no other branch was heard of: this member is
-        // behind every member's retained history. It rejoins (re-added without a vote).
-        let fork_window = AHEAD_BELIEF_MS;
-        if group.sync.catch_up_attempts > REJOIN_AFTER_ATTEMPTS
-            && !group.fork.recently_seen(now, fork_window)
-        {
-            tracing::info!(group = %group.id.display(), epoch, "beyond retained history: rejoining");
-            group.wants_rejoin = Some(epoch);
-            return Ok(());
-        }
-        group.sync.catch_up_requested = Some((epoch, now));
-        let nonce = step
-            .crypto
-            .entropy()
-            .array::<{ sealed::SEAL_NONCE_LEN }>()?;
-        let gid = group.id.as_bytes().to_vec();
-        let body = sealed::seal_catch_up(&group.commit_key, &gid, epoch, nonce);
-        tracing::debug!(group = %group.id.display(), epoch, "asking to catch up");
-        step.out.publish(
-            &group.topics.group,
-            Envelope::new(Kind::CatchUp, &gid, epoch, body)
-                .with_branch(&group.branch)
-                .encode_to_vec(),
-        );
-    }
-    if group
+    let open = |r: &&super::records::ProposalRecord| {
+        r.status == super::records::ProposalStatus::Open && r.epoch == epoch
+    };
+    let proposals = &group.proposals;
+    group
         .sync
-        .ahead
-        .is_some_and(|(_, since)| since.plus_ms(AHEAD_BELIEF_MS) <= now)
-    {
-        group.sync.ahead = None;
+        .activity
+        .retain(|id, _| proposals.get(id).is_some_and(|r| open(&r)));
+    let mut stalled: Vec<ProposalId> = Vec::new();
+    for r in group.proposals.values().filter(open) {
+        let (last, votes) = group
+            .sync
+            .activity
+            .get(&r.id)
+            .copied()
+            .unwrap_or((r.seen_at, 0));
+        let voters = group
+            .members_at(r.epoch)
+            .map_or(0, |m| m.voters(r.action.kind()).len());
+        let own = u32::from(group.consensus.has_voted(&r.id));
+        let quorum = (2 * voters).div_ceil(3) as u32;
+        let spread = spread_for(&me, &r.id, params.repair_backoff_ms);
+        if votes + own < quorum && last.plus_ms(quiet + spread) <= now {
+            stalled.push(r.id);
+        }
     }
+    // (A proposal only ever heard of through votes is asked for at most `ATTEMPTS` times: the
+    // votes may be a member's invention.)
+    group
+        .sync
+        .unknown_proposals
+        .retain(|_, (_, asked)| *asked < ATTEMPTS);
+    stalled.extend(
+        group
+            .sync
+            .unknown_proposals
+            .iter()
+            .filter(|(_, (since, _))| since.plus_ms(quiet) <= now)
+            .map(|(id, _)| *id),
+    );
+    for id in stalled {
+        if request.proposals.len() >= REQUEST_PROPOSALS {
+            break;
+        }
+        let last = group.sync.proposals_requested.get(&id).copied();
+        if last.is_none_or(|t| t.plus_ms(params.repair_retry_ms) <= now) {
+            group.sync.proposals_requested.insert(id, now);
+            request.proposals.push(id.as_bytes().to_vec());
+        }
+    }
+    // Stuck in an epoch others have left: ask to catch up (or rejoin) when due.
+    super::catch_up::request_if_due(group, step)?;
+    if group.wants_rejoin.is_some() {
+        return Ok(());
+    }
+    group.sync.catch_up.expire(now);
     if !request.messages.is_empty() || !request.proposals.is_empty() {
         governance::publish_frame(
             group,
@@ -785,26 +719,52 @@ pub(crate) fn tick(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> 
             )?;
         }
     }
-    // Own votes and proposals on proposals still open here, and an own leave until committed
-    // (it needs no votes, only a steward that heard it).
+    // An own leave until committed: it needs no votes, only a steward that heard it, and only
+    // the leaver can send it. Once its proposal's lifetime has passed (nobody would take it any
+    // more: a long partition), a fresh leave replaces it. (Votes are re-sent when someone asks,
+    // above.)
     if group.sync.next_resend.is_none_or(|t| t <= now) {
         group.sync.next_resend = Some(now.plus_ms(params.resend_interval_ms));
-        let me = step.me();
-        let open: Vec<ProposalId> = group
-            .proposals
-            .values()
-            .filter(|r| {
-                r.status == super::records::ProposalStatus::Open
-                    || (r.is_ready()
-                        && r.owner == me
-                        && matches!(r.action, ProposalAction::Leave { .. }))
-            })
-            .filter(|r| r.epoch + params.max_past_epochs as u64 >= epoch)
-            .map(|r| r.id)
-            .collect();
+        let members = group.roster().len();
+        let mut leaves: Vec<ProposalId> = Vec::new();
+        let mut expired: Vec<super::records::ProposalRecord> = Vec::new();
+        for r in group.proposals.values() {
+            let own_leave =
+                r.is_ready() && r.owner == me && matches!(r.action, ProposalAction::Leave { .. });
+            if !own_leave || r.epoch + (params.max_past_epochs as u64) < epoch {
+                continue;
+            }
+            if r.seen_at
+                .plus_ms(params.vote_timeout_for(members, r.attempt))
+                <= now
+            {
+                expired.push(r.clone());
+            } else {
+                leaves.push(r.id);
+            }
+        }
+        for mut old in expired {
+            match governance::open_proposal(group, step, old.action.clone(), None, Vec::new()) {
+                Ok(_) => {
+                    old.status = super::records::ProposalStatus::Obsolete;
+                    group.put_proposal(old);
+                }
+                // Held back by a higher-priority vote: try again at the next round.
+                Err(Abort::Reject(_, detail)) => {
+                    tracing::debug!(%detail, "leave not renewed yet")
+                }
+                Err(e) => return Err(e),
+            }
+        }
         let topic = group.topics.group.clone();
-        for id in open {
-            for bytes in group.sync.own.get(&id).cloned().unwrap_or_default() {
+        for id in leaves {
+            let envelopes = group
+                .sync
+                .own
+                .get(&id)
+                .map(|(list, _)| list.clone())
+                .unwrap_or_default();
+            for bytes in envelopes {
                 step.out.publish(&topic, bytes);
             }
         }
@@ -812,47 +772,44 @@ pub(crate) fn tick(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> 
     Ok(())
 }
 
+/// A delay in `[0, max)` that differs between members and proposals (so that members asking
+/// for one proposal do not all ask at once) and stays the same for a pair.
+fn spread_for(me: &crate::types::MemberId, proposal: &ProposalId, max: u64) -> u64 {
+    if max == 0 {
+        return 0;
+    }
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(me.as_bytes());
+    ctx.update(proposal.as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&ctx.finish().as_ref()[..8]);
+    u64::from_be_bytes(bytes) % max
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn being_behind_ends_on_reaching_the_epoch_or_when_nobody_confirms_it() {
+    fn a_member_re_sends_its_own_envelopes_of_a_proposal_a_bounded_number_of_times() {
         let mut s = SyncState::default();
-        let t = Timestamp(1_000);
-        assert!(!s.is_behind(t));
-        s.note_ahead(9, t);
-        assert!(s.is_behind(t.plus_ms(AHEAD_BELIEF_MS - 1)));
-        assert!(
-            !s.is_behind(t.plus_ms(AHEAD_BELIEF_MS)),
-            "unconfirmed claims expire"
-        );
-        s.note_ahead(7, t.plus_ms(5)); // an older claim does not refresh a newer one
-        assert_eq!(s.ahead, Some((9, t)));
-        s.entered_epoch(8, t);
-        assert!(s.is_behind(t), "still short of epoch 9");
-        s.entered_epoch(9, t);
-        assert!(!s.is_behind(t));
+        let id = ProposalId([3; 32]);
+        assert!(s.take_resend(&id).is_empty(), "nothing of its own");
+        s.note_own(id, vec![1]);
+        s.note_own(id, vec![2]);
+        for _ in 0..MAX_RESENDS {
+            assert_eq!(s.take_resend(&id), vec![vec![1], vec![2]]);
+        }
+        assert!(s.take_resend(&id).is_empty(), "whoever asks, no more");
     }
 
     #[test]
-    fn a_catch_up_request_waits_for_the_retry_interval_only_within_one_epoch() {
-        let params = crate::engine::EngineParams::default();
-        let mut s = SyncState::default();
-        let t = Timestamp(10_000);
-        assert_eq!(s.catch_up_due(3, None, &params), None, "not behind");
-        s.note_ahead(6, t);
-        let first = t.plus_ms(params.repair_delay_ms);
-        assert_eq!(s.catch_up_due(3, None, &params), Some(first));
-        s.catch_up_requested = Some((3, first));
-        assert_eq!(
-            s.catch_up_due(3, None, &params),
-            Some(first.plus_ms(params.repair_retry_ms))
-        );
-        assert_eq!(
-            s.catch_up_due(4, None, &params),
-            Some(first),
-            "progress: ask again at once"
-        );
+    fn members_ask_for_one_proposal_at_different_times() {
+        let id = ProposalId([9; 32]);
+        let spreads: std::collections::BTreeSet<u64> = (0..20u8)
+            .map(|i| spread_for(&crate::types::MemberId([i; 20]), &id, 250))
+            .collect();
+        assert!(spreads.len() > 10, "{spreads:?}");
+        assert!(spreads.iter().all(|&d| d < 250));
     }
 }

@@ -17,7 +17,9 @@
 //!   the cost of a decision.
 //! - **Catch-up requests**: proof that the asker holds the key of the epoch it is stuck in, so
 //!   that only a (former) member of that epoch can make others re-publish history. Body:
-//!   `nonce ‖ tag` (an empty plaintext), associated data
+//!   `nonce ‖ ciphertext ‖ tag`, the plaintext one byte: how many requests the asker made
+//!   before this one in a row (answerers answer more readily the more it asked; an empty
+//!   plaintext reads as 0), associated data
 //!   `"demls/catch-up/v1" ‖ len(group_id) as u8 ‖ group_id ‖ epoch`.
 
 use ring::aead::{AES_128_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
@@ -190,33 +192,35 @@ pub fn open_consensus(
     )
 }
 
-/// Seals a catch-up request from a member stuck in `epoch`.
+/// Seals the `attempt`-th catch-up request in a row (from 0) of a member stuck in `epoch`.
 pub fn seal_catch_up(
     raw_key: &[u8; 16],
     group_id: &[u8],
     epoch: Epoch,
     nonce: [u8; SEAL_NONCE_LEN],
+    attempt: u8,
 ) -> Vec<u8> {
     seal_with(
         raw_key,
         aad_in(CATCH_UP_DOMAIN, group_id, epoch, &[]),
         nonce,
-        &[],
+        &[attempt],
     )
 }
 
-/// Checks a catch-up request: it must open under the key of `epoch` and carry nothing else.
+/// Checks a catch-up request: it must open under the key of `epoch` and carry at most the
+/// attempt byte. Returns the attempt.
 pub fn open_catch_up(
     raw_key: &[u8; 16],
     group_id: &[u8],
     epoch: Epoch,
     body: &[u8],
-) -> Result<(), WireError> {
+) -> Result<u8, WireError> {
     let plain = open_with(raw_key, aad_in(CATCH_UP_DOMAIN, group_id, epoch, &[]), body)?;
-    if plain.is_empty() {
-        Ok(())
-    } else {
-        Err(WireError::Unseal)
+    match plain.as_slice() {
+        [] => Ok(0),
+        [attempt] => Ok(*attempt),
+        _ => Err(WireError::Unseal),
     }
 }
 
@@ -295,8 +299,8 @@ mod tests {
     #[test]
     fn catch_up_requests_open_only_under_their_epoch_key_and_are_nothing_else() {
         let k = [9u8; 16];
-        let body = seal_catch_up(&k, b"g", 5, [7; SEAL_NONCE_LEN]);
-        assert!(open_catch_up(&k, b"g", 5, &body).is_ok());
+        let body = seal_catch_up(&k, b"g", 5, [7; SEAL_NONCE_LEN], 3);
+        assert_eq!(open_catch_up(&k, b"g", 5, &body).unwrap(), 3);
         assert!(open_catch_up(&[8u8; 16], b"g", 5, &body).is_err());
         assert!(open_catch_up(&k, b"g", 6, &body).is_err());
         assert!(open_catch_up(&k, b"h", 5, &body).is_err());
@@ -306,6 +310,13 @@ mod tests {
             open_catch_up(&k, b"g", 5, &commit).is_err(),
             "domains differ"
         );
+        let long = seal_with(
+            &k,
+            aad_in(CATCH_UP_DOMAIN, b"g", 5, &[]),
+            [7; SEAL_NONCE_LEN],
+            &[1, 2],
+        );
+        assert!(open_catch_up(&k, b"g", 5, &long).is_err(), "nothing else");
         let mut tampered = body.clone();
         tampered[0] ^= 1;
         assert!(open_catch_up(&k, b"g", 5, &tampered).is_err());

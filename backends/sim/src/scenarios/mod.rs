@@ -90,10 +90,21 @@ pub fn multi_sim(
     config: MultiPolicyConfig,
     lazy: Option<&LazySwitch>,
 ) -> Result<(Sim, Vec<NodeId>), String> {
+    multi_sim_with(seed, n, config, lazy, quick_params())
+}
+
+/// [`multi_sim`] with other engine parameters.
+pub fn multi_sim_with(
+    seed: u64,
+    n: usize,
+    config: MultiPolicyConfig,
+    lazy: Option<&LazySwitch>,
+    params: EngineParams,
+) -> Result<(Sim, Vec<NodeId>), String> {
     let policy: Arc<dyn demls::StewardPolicyFactory> =
         Arc::new(MultiPolicyFactory::new(config).map_err(|e| e.to_string())?);
     let mut cfg = SimConfig::new(seed).with_link(Link::uniform(5, 25));
-    cfg.params = quick_params();
+    cfg.params = params;
     cfg.policy = policy.clone();
     let mut sim = Sim::new(cfg).map_err(|e| e.to_string())?;
     let mut nodes = Vec::with_capacity(n);
