@@ -343,12 +343,16 @@ impl MlsState {
             .extensions()
             .unknown(POLICY_STATE_EXTENSION)
             .map(|e| e.0.clone());
-        let staged = processed
-            .into_staged_welcome(provider, Some(tree))
-            .map_err(|e| MlsError::Welcome(boxed(e)))?;
-        let group = staged
-            .into_group(provider)
-            .map_err(|e| MlsError::Welcome(boxed(e)))?;
+        // Every signature of the tree (one per leaf) and of the GroupInfo is checked in one
+        // batch when staging is done; if the batch fails, the group is dropped (and so is
+        // whatever the step wrote: the caller's transaction is not committed).
+        let (group, verdict) = provider.crypto().signatures().batched(|| {
+            processed
+                .into_staged_welcome(provider, Some(tree))
+                .and_then(|staged| staged.into_group(provider))
+        });
+        let group = group.map_err(|e| MlsError::Welcome(boxed(e)))?;
+        verdict.map_err(|e| MlsError::Welcome(boxed(e)))?;
         Ok((MlsState { group, journal: 0 }, policy_state))
     }
 

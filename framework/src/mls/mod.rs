@@ -6,6 +6,7 @@ mod group;
 mod journal;
 mod provider;
 mod secrets;
+mod signatures;
 mod store;
 
 pub use crypto::Crypto;
