@@ -448,9 +448,8 @@ fn on_commit(
                 waiting,
                 author: Some(author),
             });
-            // Nothing was merged; drop whatever OpenMLS staged.
-            let txn = step.txn;
-            group.reload_mls(txn, step.crypto)?;
+            // Nothing was merged, and staging changed nothing in the group: the staged commit
+            // is simply dropped.
             Ok(())
         }
     }
