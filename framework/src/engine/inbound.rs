@@ -269,9 +269,13 @@ fn on_mls(
             format!("no roster for epoch {epoch}"),
         );
     };
-    group.mls_touched = true;
+    // A message OpenMLS refuses changes nothing in it (a ratchet moves only on success), so
+    // only a processed one can need undoing if this step is refused later.
     let processed = match group.mls.process(&step.provider(), message) {
-        Ok(p) => p,
+        Ok(p) => {
+            group.mls_touched = true;
+            p
+        }
         Err(e) => return reject(RejectReason::MlsRejected, e.to_string()),
     };
     let (sender_leaf, plaintext) = match processed {
@@ -416,13 +420,15 @@ fn on_commit(
         );
     };
     let message = peek_matching(&commit_bytes, &env.group_id, epoch)?;
-    group.mls_touched = true;
     let (sender_leaf, aad, staged) = match group.mls.process(&step.provider(), message) {
         Ok(Processed::Commit {
             sender_leaf,
             aad,
             staged,
-        }) => (sender_leaf, aad, staged),
+        }) => {
+            group.mls_touched = true;
+            (sender_leaf, aad, staged)
+        }
         Ok(_) => return reject(RejectReason::Malformed, "not a commit"),
         Err(e) => return reject(RejectReason::MlsRejected, e.to_string()),
     };
