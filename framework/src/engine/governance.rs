@@ -464,16 +464,25 @@ fn parse_proposal(group: &Group, step: &Step<'_>, owner: &MemberId, payload: &[u
     let member = |bytes: &[u8]| MemberId::from_slice(bytes);
     match p.action {
         Some(group_proposal::Action::Add(add)) => {
-            match validate_key_package(step.crypto, &add.key_package) {
-                Ok(kp) => {
-                    out.action = Some(ProposalAction::Add {
-                        member: kp.member_id,
-                    });
+            // The KeyPackage was usually announced here first and validated then: the same
+            // bytes are not checked again.
+            let known = crate::mls::claimed_key_package_member(&add.key_package)
+                .and_then(|m| group.key_packages.get(&m))
+                .filter(|kp| kp.message == add.key_package)
+                .map(|kp| (kp.member, kp.reference.clone()));
+            let checked = match known {
+                Some(known) => Ok(known),
+                None => validate_key_package(step.crypto, &add.key_package)
+                    .map(|kp| (kp.member_id, kp.reference)),
+            };
+            match checked {
+                Ok((member, reference)) => {
+                    out.action = Some(ProposalAction::Add { member });
                     out.problem = group
                         .roster()
-                        .contains(&kp.member_id)
+                        .contains(&member)
                         .then(|| "already a member".into());
-                    out.key_package = Some((add.key_package, kp.reference));
+                    out.key_package = Some((add.key_package, reference));
                 }
                 Err(e) => out.problem = Some(e.to_string()),
             }

@@ -194,6 +194,19 @@ pub fn validate_key_package(
     })
 }
 
+/// The member id a KeyPackage message claims (from its leaf's signature key), read without
+/// checking anything: only to find out whether these exact bytes were validated before.
+pub fn claimed_key_package_member(message: &[u8]) -> Option<MemberId> {
+    let msg = MlsMessageIn::tls_deserialize_exact(message).ok()?;
+    let MlsMessageBodyIn::KeyPackage(kp_in) = msg.extract() else {
+        return None;
+    };
+    let claimed = kp_in.unverified_credential();
+    Some(MemberId::from_signature_key(
+        claimed.signature_key.as_slice(),
+    ))
+}
+
 /// The raw HPKE encryption key of the leaf a KeyPackage would add (as a roster entry reports a
 /// member's current leaf key). Empty if it cannot be serialized (never for a decoded package).
 pub fn leaf_encryption_key(key_package: &KeyPackage) -> Vec<u8> {
