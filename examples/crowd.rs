@@ -41,6 +41,7 @@ fn kind_name(payload: &[u8]) -> &'static str {
     match Envelope::decode_checked(payload) {
         Ok((_, Kind::Mls)) => "mls",
         Ok((_, Kind::Consensus)) => "consensus",
+        Ok((_, Kind::Control)) => "control",
         Ok((_, Kind::Commit)) => "commit",
         Ok((_, Kind::KeyPackage)) => "key_package",
         Ok((_, Kind::Welcome)) => "welcome",

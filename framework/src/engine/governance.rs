@@ -69,6 +69,33 @@ pub(crate) fn publish_consensus(
     Ok(env)
 }
 
+/// Seals a control frame (status beacon or repair request) under the current epoch's key and
+/// publishes it as a [`Kind::Control`] envelope.
+pub(crate) fn publish_control(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    frame: &Frame,
+) -> Result<(), Abort> {
+    let nonce = step
+        .crypto
+        .entropy()
+        .array::<{ sealed::SEAL_NONCE_LEN }>()?;
+    let epoch = group.epoch();
+    let body = sealed::seal_control(
+        &group.commit_key,
+        group.id.as_bytes(),
+        epoch,
+        nonce,
+        &wire::encode(frame),
+    );
+    let env = Envelope::new(Kind::Control, group.id.as_bytes(), epoch, body)
+        .with_branch(&group.branch)
+        .encode_to_vec();
+    group.sync.mark_seen(&env);
+    step.out.publish(&group.topics.group, env);
+    Ok(())
+}
+
 /// Publishes consensus messages about `proposal`, keeping the envelopes for re-sends.
 fn broadcast(
     group: &mut Group,

@@ -67,6 +67,7 @@ impl Engine {
             let expected = match kind {
                 Kind::Mls
                 | Kind::Consensus
+                | Kind::Control
                 | Kind::Commit
                 | Kind::Certificate
                 | Kind::CatchUp
@@ -87,6 +88,7 @@ impl Engine {
                 // else's repair request, a transport duplicate) is dropped before any work.
                 Kind::Mls
                 | Kind::Consensus
+                | Kind::Control
                 | Kind::Commit
                 | Kind::Certificate
                 | Kind::CatchUp
@@ -98,7 +100,12 @@ impl Engine {
                     Ok((Output::default(), Vec::new()))
                 }
                 // Traffic of a branch that lost (or won against) this one: never processable.
-                Kind::Mls | Kind::Consensus | Kind::Commit | Kind::Certificate | Kind::CatchUp
+                Kind::Mls
+                | Kind::Consensus
+                | Kind::Control
+                | Kind::Commit
+                | Kind::Certificate
+                | Kind::CatchUp
                     if group_mut(&mut self.groups, &gid)
                         .fork
                         .is_foreign(&env.branch) =>
@@ -106,7 +113,12 @@ impl Engine {
                     Ok((Output::default(), Vec::new()))
                 }
                 // An envelope of a known epoch with another branch tag: another branch.
-                Kind::Mls | Kind::Consensus | Kind::Commit | Kind::Certificate | Kind::CatchUp
+                Kind::Mls
+                | Kind::Consensus
+                | Kind::Control
+                | Kind::Commit
+                | Kind::Certificate
+                | Kind::CatchUp
                     if env.branch.len() == super::fork::TAG_LEN
                         && group_mut(&mut self.groups, &gid)
                             .branch_tag(env.epoch)
@@ -150,6 +162,9 @@ impl Engine {
             Kind::Mls => self.group_step(&gid, now, |g, s| on_mls(g, s, &topic, env, payload)),
             Kind::Consensus => {
                 self.group_step(&gid, now, |g, s| on_consensus(g, s, &topic, env, payload))
+            }
+            Kind::Control => {
+                self.group_step(&gid, now, |g, s| on_control(g, s, &topic, env, payload))
             }
             Kind::Commit => {
                 self.group_step(&gid, now, |g, s| on_commit(g, s, &topic, env, payload))
@@ -380,6 +395,52 @@ fn on_consensus(
     };
     group.sync.mark_seen(raw);
     governance::ingest(group, step, &message)
+}
+
+/// A sealed control frame: a status beacon or a repair request, opened with the key of its
+/// epoch (only that epoch's members hold it). Nothing depends on who sent it.
+fn on_control(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    topic: &Topic,
+    env: Envelope,
+    raw: &[u8],
+) -> Result<(), Abort> {
+    let oldest = group
+        .epoch()
+        .saturating_sub(step.params.max_past_epochs as u64);
+    let epoch = env.epoch;
+    if !epoch_window(group, step, topic, raw.to_vec(), epoch, oldest)? {
+        return Ok(());
+    }
+    let Some(key) = group.members_at(epoch).map(|m| m.key) else {
+        return reject(
+            RejectReason::StaleEpoch,
+            format!("no key for epoch {epoch}"),
+        );
+    };
+    let Ok(plain) = sealed::open_control(&key, &env.group_id, epoch, &env.body) else {
+        return reject(
+            RejectReason::NotAMember,
+            "control frame does not open with its epoch's key",
+        );
+    };
+    group.sync.mark_seen(raw);
+    let frame: Frame = match crate::wire::decode_frame(&plain) {
+        Ok(f) => f,
+        Err(e) => return reject(RejectReason::Malformed, e.to_string()),
+    };
+    match frame.body {
+        Some(frame::Body::Status(status)) => {
+            group.sync.note_references(&status.recent, step.now);
+            Ok(())
+        }
+        Some(frame::Body::Repair(repair)) => sync::on_repair(group, step, epoch, repair),
+        _ => reject(
+            RejectReason::Malformed,
+            "a control frame carries a status or a repair request",
+        ),
+    }
 }
 
 /// A sealed commit.
