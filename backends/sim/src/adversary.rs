@@ -66,7 +66,9 @@ impl Adversary {
             group: group.clone(),
             // Seeded from the impersonated identity: a forged commit's random path secrets
             // (and so the digest of any proposal citing it) repeat with the run's seed.
-            crypto: Crypto::new(demls::entropy::Entropy::seeded(adversary_seed(&identity_seed))),
+            crypto: Crypto::new(demls::entropy::Entropy::seeded(adversary_seed(
+                &identity_seed,
+            ))),
             sealed: std::cell::Cell::new(0),
         }
     }
