@@ -187,6 +187,10 @@ pub struct IngestReport {
     pub ignored: usize,
     /// Votes of this message held until their proposal arrives.
     pub buffered: usize,
+    /// Votes for a proposal already decided here, with
+    /// [`Config::count_after_decision`](crate::Config::count_after_decision) off: their shape
+    /// and voter were checked, but not their signature, and they were not stored.
+    pub late: usize,
     /// Votes from the verification queue or buffer refused during this call (see
     /// [`Event::VoteRejected`]).
     pub rejected: usize,

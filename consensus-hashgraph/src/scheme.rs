@@ -64,8 +64,9 @@ pub struct BatchItem<'a, K> {
 ///   [`bisect_failures`]) when the algorithm allows.
 /// * Implementations must be deterministic and must not panic on any input bytes.
 pub trait SignatureScheme: Send + Sync + 'static {
-    /// A public key decoded and checked once, ready for fast verification.
-    type PreparedKey: Send + Sync + 'static;
+    /// A public key decoded and checked once, ready for fast verification. Cloned when a new
+    /// voter set reuses the keys of an earlier one ([`crate::VoterSet::reusing`]).
+    type PreparedKey: Clone + Send + Sync + 'static;
 
     /// Short algorithm name used in logs and benchmark output.
     const NAME: &'static str;

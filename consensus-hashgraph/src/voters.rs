@@ -62,6 +62,26 @@ impl<V: SignatureScheme> VoterSet<V> {
         scheme: &V,
         keys: impl IntoIterator<Item = K>,
     ) -> Result<Self, VoterSetError> {
+        Self::build(scheme, keys, None)
+    }
+
+    /// [`with_scheme`](Self::with_scheme), taking the prepared key of every voter that is also
+    /// in `earlier` from there instead of decoding it again. Successive rosters of a group
+    /// differ by a few members, so this makes a new set cost what changed (decoding an Ed25519
+    /// key is a square root in the field: most of the cost of building a large set).
+    pub fn reusing<K: AsRef<[u8]>>(
+        scheme: &V,
+        keys: impl IntoIterator<Item = K>,
+        earlier: &VoterSet<V>,
+    ) -> Result<Self, VoterSetError> {
+        Self::build(scheme, keys, Some(earlier))
+    }
+
+    fn build<K: AsRef<[u8]>>(
+        scheme: &V,
+        keys: impl IntoIterator<Item = K>,
+        earlier: Option<&VoterSet<V>>,
+    ) -> Result<Self, VoterSetError> {
         let mut raw: Vec<(Box<[u8]>, usize)> = keys
             .into_iter()
             .enumerate()
@@ -82,12 +102,18 @@ impl<V: SignatureScheme> VoterSet<V> {
         let mut prepared = Vec::with_capacity(raw.len());
         let mut index = HashMap::with_capacity(raw.len());
         for (i, (bytes, position)) in raw.iter().enumerate() {
-            let key = scheme
-                .prepare_key(bytes)
-                .map_err(|error| VoterSetError::InvalidKey {
-                    position: *position,
-                    error,
-                })?;
+            let known = earlier
+                .and_then(|e| e.index_of(bytes).and_then(|j| e.key(j)))
+                .cloned();
+            let key = match known {
+                Some(key) => key,
+                None => scheme
+                    .prepare_key(bytes)
+                    .map_err(|error| VoterSetError::InvalidKey {
+                        position: *position,
+                        error,
+                    })?,
+            };
             prepared.push(key);
             // `raw.len()` fits a u32 (checked above), so every index does too.
             index.insert(bytes.clone(), i as VoterIndex);
@@ -154,6 +180,26 @@ impl<V: SignatureScheme> fmt::Debug for VoterSet<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_set_reusing_an_earlier_one_is_the_same_as_one_built_afresh() {
+        let old = VoterSet::new((1..=5u8).map(pk)).unwrap();
+        let keys: Vec<Vec<u8>> = (3..=8u8).map(pk).collect();
+        let fresh = VoterSet::new(&keys).unwrap();
+        let reused = VoterSet::reusing(&Ed25519, &keys, &old).unwrap();
+        assert_eq!(reused.fingerprint(), fresh.fingerprint());
+        for k in &keys {
+            let (a, b) = (fresh.index_of(k).unwrap(), reused.index_of(k).unwrap());
+            assert_eq!(a, b);
+            assert_eq!(
+                Ed25519.key_bytes(fresh.key(a).unwrap()),
+                Ed25519.key_bytes(reused.key(b).unwrap())
+            );
+        }
+        assert!(!reused.contains(&pk(1)));
+        // Bad new keys are still refused.
+        assert!(VoterSet::reusing(&Ed25519, [vec![0u8; 31]], &old).is_err());
+    }
     use crate::{Ed25519Signer, Signer};
 
     fn pk(i: u8) -> Vec<u8> {

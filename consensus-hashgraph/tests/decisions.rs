@@ -215,3 +215,40 @@ fn finished_proposals_are_forgotten_after_retention() {
     e.tick(decided_at + 1_000).unwrap();
     assert!(e.proposal(&g.digest).is_none());
 }
+
+#[test]
+fn with_counting_after_the_decision_off_later_votes_are_neither_verified_nor_counted() {
+    // n = 6, q = 4: four YES decide; the two later votes (one with a broken signature) cost no
+    // verification, change no tally, and raise nothing.
+    let g = group(6, Some(true), true);
+    let config = Config {
+        count_after_decision: false,
+        ..Config::default()
+    };
+    let mut e = member_with(&g, config, &[(1, true), (2, true), (3, true)]);
+    assert_eq!(e.outcome(&g.digest), Some(Outcome::Yes));
+    let before = e.tally(&g.digest).unwrap();
+    e.drain_events();
+    let late = e.ingest_vote(vote(&g, 4, false), T0 + 40).unwrap();
+    assert_eq!((late.late, late.queued), (1, 0));
+    let mut forged = vote(&g, 5, false);
+    forged.signature[3] ^= 0x40;
+    let late = e.ingest_vote(forged, T0 + 41).unwrap();
+    assert_eq!((late.late, late.queued), (1, 0));
+    e.flush(T0 + 50).unwrap();
+    e.tick(T0 + LIFE + 1).unwrap();
+    assert_eq!(e.outcome(&g.digest), Some(Outcome::Yes));
+    assert_eq!(
+        e.tally(&g.digest).unwrap(),
+        before,
+        "nothing counted after the decision"
+    );
+    assert!(
+        e.drain_events().is_empty(),
+        "nothing verified, so nothing rejected"
+    );
+    // A vote from outside the voter set is still refused: the binding is checked.
+    let outsider = signers(7).pop().unwrap();
+    let stranger = make_vote(&outsider, &g.digest, false, T0 + 60, Vec::new(), Vec::new());
+    assert!(e.ingest_vote(stranger, T0 + 60).is_err());
+}

@@ -144,10 +144,12 @@ impl HashgraphConsensus {
         if let Some((_, set)) = self.voter_sets.iter().find(|(id, _)| id == voters.id()) {
             return Ok(set.clone());
         }
-        let set = Arc::new(
-            HgVoterSet::new(voters.keys())
-                .map_err(|e| ConsensusError::InvalidRequest(e.to_string()))?,
-        );
+        // The newest cached set is usually the previous epoch's roster: reuse its decoded keys.
+        let set = match self.voter_sets.front() {
+            Some((_, earlier)) => HgVoterSet::reusing(&Ed25519, voters.keys(), earlier),
+            None => HgVoterSet::new(voters.keys()),
+        };
+        let set = Arc::new(set.map_err(|e| ConsensusError::InvalidRequest(e.to_string()))?);
         if self.voter_sets.len() >= VOTER_SET_CACHE {
             self.voter_sets.pop_back();
         }

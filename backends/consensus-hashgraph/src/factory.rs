@@ -18,8 +18,13 @@ impl HashgraphFactory {
 }
 
 impl Default for HashgraphFactory {
+    /// The backend's defaults (those of an empty `[consensus]` table): the crate's, except
+    /// that votes arriving after a decision are not verified (`count_after_decision = false`).
     fn default() -> Self {
-        HashgraphFactory::new(Config::default())
+        HashgraphFactory::new(Config {
+            count_after_decision: false,
+            ..Config::default()
+        })
     }
 }
 

@@ -25,6 +25,8 @@ use crate::wire::{Proposal, Vote};
 enum Queued {
     New,
     Duplicate,
+    /// For a proposal already decided here: checked, neither verified nor stored.
+    Late,
 }
 
 fn info_of(digest: ProposalDigest, header: &Proposal) -> ProposalInfo {
@@ -177,6 +179,7 @@ impl<S: Store, V: SignatureScheme> Consensus<S, V> {
             match self.queue_vote(digest, vote, hash, now)? {
                 Queued::New => report.queued = 1,
                 Queued::Duplicate => report.duplicates = 1,
+                Queued::Late => report.late = 1,
             }
             self.maybe_verify(&digest, now, &mut report)?;
             return Ok(report);
@@ -231,6 +234,11 @@ impl<S: Store, V: SignatureScheme> Consensus<S, V> {
             return Err(Rejection::VoteLimit);
         }
         validate::parent_against_state(&vote, voter, state)?;
+        // Decided here, and configured not to count later votes: the vote can change nothing
+        // (see `Config::count_after_decision`), so its signature is not checked.
+        if state.decision.is_some() && !self.config.count_after_decision {
+            return Ok(Queued::Late);
+        }
         state.mark_pending(voter, vote.vote, hash);
         self.pending.push(
             PendingVote {
@@ -259,6 +267,7 @@ impl<S: Store, V: SignatureScheme> Consensus<S, V> {
             match self.queue_vote(digest, vote, hash, now) {
                 Ok(Queued::New) => report.queued += 1,
                 Ok(Queued::Duplicate) => report.duplicates += 1,
+                Ok(Queued::Late) => report.late += 1,
                 Err(reason) => {
                     report.rejected += 1;
                     self.events.push_back(Event::VoteRejected {

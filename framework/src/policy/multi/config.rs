@@ -11,6 +11,9 @@ pub enum ConsensusModel {
     /// Only the current stewards vote on adds and removals; everyone still votes on steward
     /// elections and emergency proposals (suits large groups).
     Small,
+    /// `Big` while the roster has at most `small_consensus_above` members, `Small` above
+    /// (decided per epoch from the roster, so every member agrees).
+    Auto,
 }
 
 /// Multi-steward policy options. Every field has a default.
@@ -35,6 +38,9 @@ pub struct MultiPolicyConfig {
     pub recovery_timeout_ms: u64,
     /// Who votes on membership proposals.
     pub consensus_model: ConsensusModel,
+    /// With `consensus_model = "auto"`: the roster size above which only stewards vote on adds
+    /// and removals.
+    pub small_consensus_above: usize,
     /// Score every member starts with.
     pub default_score: i32,
     /// A member scoring below this is proposed for removal by an emergency proposal.
@@ -65,7 +71,8 @@ impl Default for MultiPolicyConfig {
             selection_window_ms: 300,
             max_reelection_attempts: 3,
             recovery_timeout_ms: 1_000,
-            consensus_model: ConsensusModel::Big,
+            consensus_model: ConsensusModel::Auto,
+            small_consensus_above: 100,
             default_score: 100,
             threshold_score: 50,
             penalty_broken_commit: 60,

@@ -291,7 +291,12 @@ impl StewardPolicy for MultiPolicy {
     }
 
     fn voters(&self, view: &EpochView<'_>, kind: ProposalKind) -> Option<Vec<MemberId>> {
-        if self.config.consensus_model == ConsensusModel::Big || kind != ProposalKind::Membership {
+        let small = match self.config.consensus_model {
+            ConsensusModel::Big => false,
+            ConsensusModel::Small => true,
+            ConsensusModel::Auto => view.roster.len() > self.config.small_consensus_above,
+        };
+        if !small || kind != ProposalKind::Membership {
             return None;
         }
         let stewards: Vec<MemberId> = self

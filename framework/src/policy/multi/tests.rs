@@ -126,3 +126,27 @@ fn after_a_failed_attempt_members_open_the_next_deadlock_proposal_one_after_anot
         "the member plans to check again by its turn"
     );
 }
+
+#[test]
+fn the_auto_model_lets_only_stewards_vote_on_membership_above_its_threshold() {
+    let gid = GroupId::new(b"g".to_vec()).unwrap();
+    let config = Arc::new(MultiPolicyConfig {
+        consensus_model: ConsensusModel::Auto,
+        small_consensus_above: 5,
+        ..MultiPolicyConfig::default()
+    });
+    for (size, small) in [(5, false), (6, true)] {
+        let r = roster(size);
+        let mut p = MultiPolicy::new(config.clone());
+        p.state.list = r.ids().take(3).collect();
+        let v = view(&gid, &r, MemberId([0; 20]));
+        let voters = p.voters(&v, ProposalKind::Membership);
+        assert_eq!(voters.is_some(), small, "{size} members");
+        if let Some(voters) = voters {
+            assert_eq!(voters, p.state.list);
+        }
+        // Elections and emergency proposals: always every member.
+        assert_eq!(p.voters(&v, ProposalKind::Election), None);
+        assert_eq!(p.voters(&v, ProposalKind::Emergency), None);
+    }
+}
