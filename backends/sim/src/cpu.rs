@@ -10,7 +10,9 @@
 //! - [`CpuMode::Charge`] also charges each call to the node's own *busy clock*: a node does
 //!   one thing at a time, so a delivery or tick that falls due while it is still busy waits
 //!   until it is free, and what a call publishes and reports leaves when the call ends (its
-//!   start plus its CPU time, rounded up to the millisecond). End-to-end virtual times then
+//!   start plus its CPU time). The busy clock counts microseconds and the event queue
+//!   milliseconds: calls within one millisecond run back to back on the busy clock, and a
+//!   call's output leaves in the millisecond its busy clock ends in. End-to-end virtual times then
 //!   include every node's processing, queueing behind its own earlier work included. Measured
 //!   CPU time differs from run to run, so a charged run does **not** replay bit for bit:
 //!   never use it in tests. Nodes are charged as if each had a core of its own; the host
@@ -119,8 +121,11 @@ impl Sim {
         if self.cpu_mode != CpuMode::Charge {
             return None;
         }
-        let busy = self.nodes.get(node.0)?.cpu.busy_until_us;
-        (busy > self.now.0 * 1_000).then(|| Timestamp(busy.div_ceil(1_000)))
+        // The queue has millisecond resolution, the busy clock microseconds: a node takes
+        // several short calls within one millisecond back to back, and waits only once its
+        // busy clock has passed into a later millisecond.
+        let free_ms = self.nodes.get(node.0)?.cpu.busy_until_us / 1_000;
+        (free_ms > self.now.0).then_some(Timestamp(free_ms))
     }
 
     /// Starts metering an engine call (`None` when metering is off).
@@ -154,7 +159,7 @@ impl Sim {
         });
         if charge {
             n.cpu.busy_until_us = begin_us + cpu_us;
-            self.emit_at = Some(Timestamp(n.cpu.busy_until_us.div_ceil(1_000)));
+            self.emit_at = Some(Timestamp(n.cpu.busy_until_us / 1_000));
         }
     }
 
