@@ -585,3 +585,39 @@ fn a_fork_verdict_not_sealed_under_the_epoch_key_and_a_malformed_notice_are_reje
     assert_eq!(state(&net, 1, &g), before);
     still_works(&mut net, &g, 2);
 }
+
+/// A joiner re-announces its KeyPackage until added: the same bytes are taken without being
+/// checked again, but a copy that differs in any byte (here: its signature) is checked, and
+/// refused.
+#[test]
+fn a_re_announced_key_package_is_taken_as_is_but_a_tampered_copy_is_checked_and_refused() {
+    let (mut net, g) = group(2);
+    let joiner = net.add_member(2, common::params());
+    net.join(joiner, &g);
+    let announcement = net
+        .take_queue()
+        .into_iter()
+        .find(|(from, _, p)| {
+            *from == joiner && Envelope::decode_checked(p).is_ok_and(|(_, k)| k == Kind::KeyPackage)
+        })
+        .expect("the joiner announced a KeyPackage");
+    let (_, topic, bytes) = announcement;
+    for _ in 0..2 {
+        let out = net.inject(0, &topic, bytes.clone());
+        assert!(
+            !out.events
+                .iter()
+                .any(|e| matches!(e, Event::Rejected { .. })),
+            "{:?}",
+            out.events
+        );
+        net.take_queue();
+    }
+    let (mut env, _) = Envelope::decode_checked(&bytes).unwrap();
+    let at = env.body.len() - 8;
+    env.body[at] ^= 0x01;
+    assert_eq!(
+        inject_rejected(&mut net, 0, &topic, env.encode_to_vec()),
+        RejectReason::InvalidKeyPackage
+    );
+}

@@ -37,10 +37,12 @@ impl fmt::Display for Fate {
 /// The kind of a published envelope, as decoded by the simulator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum MessageKind {
-    /// An MLS application message (chat, status beacon, repair request).
+    /// An MLS application message (a chat message).
     Mls,
     /// A sealed consensus message (a proposal or a vote).
     Consensus,
+    /// A sealed control frame (a status beacon or a repair request).
+    Control,
     /// A sealed commit.
     Commit,
     /// A would-be member's KeyPackage.
@@ -65,9 +67,10 @@ pub enum MessageKind {
 
 impl MessageKind {
     /// Every kind, in order.
-    pub const ALL: [MessageKind; 12] = [
+    pub const ALL: [MessageKind; 13] = [
         MessageKind::Mls,
         MessageKind::Consensus,
+        MessageKind::Control,
         MessageKind::Commit,
         MessageKind::KeyPackage,
         MessageKind::Welcome,
@@ -85,6 +88,7 @@ impl MessageKind {
         match Envelope::decode_checked(payload) {
             Ok((_, Kind::Mls)) => MessageKind::Mls,
             Ok((_, Kind::Consensus)) => MessageKind::Consensus,
+            Ok((_, Kind::Control)) => MessageKind::Control,
             Ok((_, Kind::Commit)) => MessageKind::Commit,
             Ok((_, Kind::KeyPackage)) => MessageKind::KeyPackage,
             Ok((_, Kind::Welcome)) => MessageKind::Welcome,

@@ -249,6 +249,7 @@ pub(crate) fn create_commit(group: &mut Group, step: &mut Step<'_>) -> Result<()
             rejoins,
             sealed,
             own: true,
+            staged: None,
         });
         group.meta.selection_due = Some(step.now.plus_ms(window));
         group.pending_welcome = output.welcome.map(|w| (w, welcomed));

@@ -69,6 +69,33 @@ pub(crate) fn publish_consensus(
     Ok(env)
 }
 
+/// Seals a control frame (status beacon or repair request) under the current epoch's key and
+/// publishes it as a [`Kind::Control`] envelope.
+pub(crate) fn publish_control(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    frame: &Frame,
+) -> Result<(), Abort> {
+    let nonce = step
+        .crypto
+        .entropy()
+        .array::<{ sealed::SEAL_NONCE_LEN }>()?;
+    let epoch = group.epoch();
+    let body = sealed::seal_control(
+        &group.commit_key,
+        group.id.as_bytes(),
+        epoch,
+        nonce,
+        &wire::encode(frame),
+    );
+    let env = Envelope::new(Kind::Control, group.id.as_bytes(), epoch, body)
+        .with_branch(&group.branch)
+        .encode_to_vec();
+    group.sync.mark_seen(&env);
+    step.out.publish(&group.topics.group, env);
+    Ok(())
+}
+
 /// Publishes consensus messages about `proposal`, keeping the envelopes for re-sends.
 fn broadcast(
     group: &mut Group,
@@ -464,16 +491,25 @@ fn parse_proposal(group: &Group, step: &Step<'_>, owner: &MemberId, payload: &[u
     let member = |bytes: &[u8]| MemberId::from_slice(bytes);
     match p.action {
         Some(group_proposal::Action::Add(add)) => {
-            match validate_key_package(step.crypto, &add.key_package) {
-                Ok(kp) => {
-                    out.action = Some(ProposalAction::Add {
-                        member: kp.member_id,
-                    });
+            // The KeyPackage was usually announced here first and validated then: the same
+            // bytes are not checked again.
+            let known = crate::mls::claimed_key_package_member(&add.key_package)
+                .and_then(|m| group.key_packages.get(&m))
+                .filter(|kp| kp.message == add.key_package)
+                .map(|kp| (kp.member, kp.reference.clone()));
+            let checked = match known {
+                Some(known) => Ok(known),
+                None => validate_key_package(step.crypto, &add.key_package)
+                    .map(|kp| (kp.member_id, kp.reference)),
+            };
+            match checked {
+                Ok((member, reference)) => {
+                    out.action = Some(ProposalAction::Add { member });
                     out.problem = group
                         .roster()
-                        .contains(&kp.member_id)
+                        .contains(&member)
                         .then(|| "already a member".into());
-                    out.key_package = Some((add.key_package, kp.reference));
+                    out.key_package = Some((add.key_package, reference));
                 }
                 Err(e) => out.problem = Some(e.to_string()),
             }

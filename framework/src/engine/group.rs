@@ -43,7 +43,7 @@ pub(crate) struct Held {
 }
 
 /// A valid commit competing for the current epoch during the selection window.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct Candidate {
     /// Its author.
     pub author: MemberId,
@@ -57,6 +57,9 @@ pub(crate) struct Candidate {
     pub sealed: Vec<u8>,
     /// True for this member's own commit (pending in OpenMLS).
     pub own: bool,
+    /// Another member's commit as OpenMLS staged it when it arrived (staging does not change
+    /// the group), kept so that the winner is merged without being processed again.
+    pub staged: Option<Box<openmls::prelude::StagedCommit>>,
 }
 
 impl Candidate {

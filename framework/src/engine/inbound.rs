@@ -67,6 +67,7 @@ impl Engine {
             let expected = match kind {
                 Kind::Mls
                 | Kind::Consensus
+                | Kind::Control
                 | Kind::Commit
                 | Kind::Certificate
                 | Kind::CatchUp
@@ -87,6 +88,7 @@ impl Engine {
                 // else's repair request, a transport duplicate) is dropped before any work.
                 Kind::Mls
                 | Kind::Consensus
+                | Kind::Control
                 | Kind::Commit
                 | Kind::Certificate
                 | Kind::CatchUp
@@ -98,7 +100,12 @@ impl Engine {
                     Ok((Output::default(), Vec::new()))
                 }
                 // Traffic of a branch that lost (or won against) this one: never processable.
-                Kind::Mls | Kind::Consensus | Kind::Commit | Kind::Certificate | Kind::CatchUp
+                Kind::Mls
+                | Kind::Consensus
+                | Kind::Control
+                | Kind::Commit
+                | Kind::Certificate
+                | Kind::CatchUp
                     if group_mut(&mut self.groups, &gid)
                         .fork
                         .is_foreign(&env.branch) =>
@@ -106,7 +113,12 @@ impl Engine {
                     Ok((Output::default(), Vec::new()))
                 }
                 // An envelope of a known epoch with another branch tag: another branch.
-                Kind::Mls | Kind::Consensus | Kind::Commit | Kind::Certificate | Kind::CatchUp
+                Kind::Mls
+                | Kind::Consensus
+                | Kind::Control
+                | Kind::Commit
+                | Kind::Certificate
+                | Kind::CatchUp
                     if env.branch.len() == super::fork::TAG_LEN
                         && group_mut(&mut self.groups, &gid)
                             .branch_tag(env.epoch)
@@ -150,6 +162,9 @@ impl Engine {
             Kind::Mls => self.group_step(&gid, now, |g, s| on_mls(g, s, &topic, env, payload)),
             Kind::Consensus => {
                 self.group_step(&gid, now, |g, s| on_consensus(g, s, &topic, env, payload))
+            }
+            Kind::Control => {
+                self.group_step(&gid, now, |g, s| on_control(g, s, &topic, env, payload))
             }
             Kind::Commit => {
                 self.group_step(&gid, now, |g, s| on_commit(g, s, &topic, env, payload))
@@ -269,9 +284,13 @@ fn on_mls(
             format!("no roster for epoch {epoch}"),
         );
     };
-    group.mls_touched = true;
+    // A message OpenMLS refuses changes nothing in it (a ratchet moves only on success), so
+    // only a processed one can need undoing if this step is refused later.
     let processed = match group.mls.process(&step.provider(), message) {
-        Ok(p) => p,
+        Ok(p) => {
+            group.mls_touched = true;
+            p
+        }
         Err(e) => return reject(RejectReason::MlsRejected, e.to_string()),
     };
     let (sender_leaf, plaintext) = match processed {
@@ -378,6 +397,52 @@ fn on_consensus(
     governance::ingest(group, step, &message)
 }
 
+/// A sealed control frame: a status beacon or a repair request, opened with the key of its
+/// epoch (only that epoch's members hold it). Nothing depends on who sent it.
+fn on_control(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    topic: &Topic,
+    env: Envelope,
+    raw: &[u8],
+) -> Result<(), Abort> {
+    let oldest = group
+        .epoch()
+        .saturating_sub(step.params.max_past_epochs as u64);
+    let epoch = env.epoch;
+    if !epoch_window(group, step, topic, raw.to_vec(), epoch, oldest)? {
+        return Ok(());
+    }
+    let Some(key) = group.members_at(epoch).map(|m| m.key) else {
+        return reject(
+            RejectReason::StaleEpoch,
+            format!("no key for epoch {epoch}"),
+        );
+    };
+    let Ok(plain) = sealed::open_control(&key, &env.group_id, epoch, &env.body) else {
+        return reject(
+            RejectReason::NotAMember,
+            "control frame does not open with its epoch's key",
+        );
+    };
+    group.sync.mark_seen(raw);
+    let frame: Frame = match crate::wire::decode_frame(&plain) {
+        Ok(f) => f,
+        Err(e) => return reject(RejectReason::Malformed, e.to_string()),
+    };
+    match frame.body {
+        Some(frame::Body::Status(status)) => {
+            group.sync.note_references(&status.recent, step.now);
+            Ok(())
+        }
+        Some(frame::Body::Repair(repair)) => sync::on_repair(group, step, epoch, repair),
+        _ => reject(
+            RejectReason::Malformed,
+            "a control frame carries a status or a repair request",
+        ),
+    }
+}
+
 /// A sealed commit.
 fn on_commit(
     group: &mut Group,
@@ -416,13 +481,15 @@ fn on_commit(
         );
     };
     let message = peek_matching(&commit_bytes, &env.group_id, epoch)?;
-    group.mls_touched = true;
     let (sender_leaf, aad, staged) = match group.mls.process(&step.provider(), message) {
         Ok(Processed::Commit {
             sender_leaf,
             aad,
             staged,
-        }) => (sender_leaf, aad, staged),
+        }) => {
+            group.mls_touched = true;
+            (sender_leaf, aad, staged)
+        }
         Ok(_) => return reject(RejectReason::Malformed, "not a commit"),
         Err(e) => return reject(RejectReason::MlsRejected, e.to_string()),
     };
@@ -448,9 +515,8 @@ fn on_commit(
                 waiting,
                 author: Some(author),
             });
-            // Nothing was merged; drop whatever OpenMLS staged.
-            let txn = step.txn;
-            group.reload_mls(txn, step.crypto)?;
+            // Nothing was merged, and staging changed nothing in the group: the staged commit
+            // is simply dropped.
             Ok(())
         }
     }

@@ -159,6 +159,7 @@ impl Engine {
         let expected = match kind {
             Kind::Mls
             | Kind::Consensus
+            | Kind::Control
             | Kind::Commit
             | Kind::Certificate
             | Kind::CatchUp
@@ -177,7 +178,7 @@ impl Engine {
             return Ok((out, Vec::new()));
         }
         match kind {
-            Kind::Mls | Kind::Consensus | Kind::Commit => {
+            Kind::Mls | Kind::Consensus | Kind::Control | Kind::Commit => {
                 if join.buffered.len() < max_buffered {
                     join.buffered.push((topic.clone(), raw.to_vec()));
                 }

@@ -84,6 +84,20 @@ pub(crate) fn on_key_package(
     step: &mut Step<'_>,
     message: &[u8],
 ) -> Result<(), Abort> {
+    // A joiner re-announces its KeyPackage until it is added: the same bytes as one buffered
+    // here were validated when they were buffered, and are not checked again (two signature
+    // checks per member per re-announcement).
+    let seen = crate::mls::claimed_key_package_member(message)
+        .and_then(|m| group.key_packages.get(&m))
+        .filter(|kp| kp.message == message)
+        .cloned();
+    if let Some(buffered) = seen {
+        let in_flight = add_in_flight(group, &buffered.member);
+        if should_open(group, step, &buffered, in_flight) {
+            open_add(group, step, buffered)?;
+        }
+        return Ok(());
+    }
     let kp = match validate_key_package(step.crypto, message) {
         Ok(kp) => kp,
         Err(e) => return reject(RejectReason::InvalidKeyPackage, e.to_string()),

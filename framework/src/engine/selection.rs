@@ -39,14 +39,15 @@ pub(crate) fn accept(
             rejoins: plan.rejoins,
             sealed,
             own: false,
+            staged: Some(Box::new(staged)),
         });
     }
     group
         .meta
         .selection_due
         .get_or_insert(step.now.plus_ms(window));
-    // Nothing is merged until the window closes; drop what OpenMLS staged.
-    group.reload_mls(step.txn, step.crypto)?;
+    // Nothing is merged until the window closes. (Staging changed nothing in the group, so
+    // there is nothing to undo, and the staged commit is kept to merge the winner.)
     Ok(())
 }
 
@@ -55,10 +56,11 @@ pub(crate) fn close(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort>
     group.meta.selection_due = None;
     let mut candidates = std::mem::take(&mut group.candidates);
     candidates.sort_by_key(Candidate::key);
-    let Some(best) = candidates.first().cloned() else {
+    if candidates.is_empty() {
         return Ok(());
-    };
-    let losers: Vec<Candidate> = candidates.into_iter().skip(1).collect();
+    }
+    let mut best = candidates.remove(0);
+    let losers = candidates;
     tracing::info!(group = %group.id.display(), author = %best.author.short(), competing = losers.len() + 1, "commit selected");
     let plan = CommitPlan {
         committer: best.author,
@@ -71,7 +73,11 @@ pub(crate) fn close(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort>
         let welcome = group.pending_welcome.take();
         commit::publish_welcome(group, step, welcome)?;
     } else {
-        let staged = restage(group, step, &best.sealed)?;
+        let staged = match best.staged.take() {
+            Some(staged) => *staged,
+            None => restage(group, step, &best.sealed)?,
+        };
+        group.mls_touched = true;
         group.mls.merge_staged(&step.provider(), staged)?;
     }
     group.pending_welcome = None;

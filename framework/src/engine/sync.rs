@@ -686,7 +686,7 @@ pub(crate) fn tick(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> 
     }
     group.sync.catch_up.expire(now);
     if !request.messages.is_empty() || !request.proposals.is_empty() {
-        governance::publish_frame(
+        governance::publish_control(
             group,
             step,
             &Frame {
@@ -710,7 +710,7 @@ pub(crate) fn tick(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> 
                 .take(STATUS_RECENT)
                 .cloned()
                 .collect();
-            governance::publish_frame(
+            governance::publish_control(
                 group,
                 step,
                 &Frame {

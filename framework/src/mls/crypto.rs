@@ -242,6 +242,8 @@ pub struct Crypto {
     entropy: Entropy,
     /// The secret HPKE seeds are derived from (drawn from `entropy` on first use).
     hpke_secret: std::sync::OnceLock<[u8; 32]>,
+    /// Ed25519 checks: decoded-key cache, batch mode for joins.
+    signatures: super::signatures::Signatures,
 }
 
 impl Crypto {
@@ -251,7 +253,13 @@ impl Crypto {
             rust: RustCrypto::default(),
             entropy,
             hpke_secret: std::sync::OnceLock::new(),
+            signatures: Default::default(),
         }
+    }
+
+    /// The signature-checking state (cache, batch mode).
+    pub(crate) fn signatures(&self) -> &super::signatures::Signatures {
+        &self.signatures
     }
 
     /// The randomness source.
@@ -383,7 +391,10 @@ impl OpenMlsCrypto for Crypto {
         pk: &[u8],
         signature: &[u8],
     ) -> Result<(), CryptoError> {
-        self.rust.verify_signature(alg, data, pk, signature)
+        match alg {
+            SignatureScheme::ED25519 => self.signatures.verify(data, pk, signature),
+            _ => self.rust.verify_signature(alg, data, pk, signature),
+        }
     }
 
     fn sign(&self, alg: SignatureScheme, data: &[u8], key: &[u8]) -> Result<Vec<u8>, CryptoError> {

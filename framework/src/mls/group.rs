@@ -194,6 +194,19 @@ pub fn validate_key_package(
     })
 }
 
+/// The member id a KeyPackage message claims (from its leaf's signature key), read without
+/// checking anything: only to find out whether these exact bytes were validated before.
+pub fn claimed_key_package_member(message: &[u8]) -> Option<MemberId> {
+    let msg = MlsMessageIn::tls_deserialize_exact(message).ok()?;
+    let MlsMessageBodyIn::KeyPackage(kp_in) = msg.extract() else {
+        return None;
+    };
+    let claimed = kp_in.unverified_credential();
+    Some(MemberId::from_signature_key(
+        claimed.signature_key.as_slice(),
+    ))
+}
+
 /// The raw HPKE encryption key of the leaf a KeyPackage would add (as a roster entry reports a
 /// member's current leaf key). Empty if it cannot be serialized (never for a decoded package).
 pub fn leaf_encryption_key(key_package: &KeyPackage) -> Vec<u8> {
@@ -343,12 +356,16 @@ impl MlsState {
             .extensions()
             .unknown(POLICY_STATE_EXTENSION)
             .map(|e| e.0.clone());
-        let staged = processed
-            .into_staged_welcome(provider, Some(tree))
-            .map_err(|e| MlsError::Welcome(boxed(e)))?;
-        let group = staged
-            .into_group(provider)
-            .map_err(|e| MlsError::Welcome(boxed(e)))?;
+        // Every signature of the tree (one per leaf) and of the GroupInfo is checked in one
+        // batch when staging is done; if the batch fails, the group is dropped (and so is
+        // whatever the step wrote: the caller's transaction is not committed).
+        let (group, verdict) = provider.crypto().signatures().batched(|| {
+            processed
+                .into_staged_welcome(provider, Some(tree))
+                .and_then(|staged| staged.into_group(provider))
+        });
+        let group = group.map_err(|e| MlsError::Welcome(boxed(e)))?;
+        verdict.map_err(|e| MlsError::Welcome(boxed(e)))?;
         Ok((MlsState { group, journal: 0 }, policy_state))
     }
 

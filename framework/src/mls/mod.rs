@@ -6,13 +6,14 @@ mod group;
 mod journal;
 mod provider;
 mod secrets;
+mod signatures;
 mod store;
 
 pub use crypto::Crypto;
 pub use group::{
     CIPHERSUITE, CommitChanges, CommitOutput, MlsError, MlsParams, MlsState, NewKeyPackage,
-    Processed, ValidKeyPackage, decode_welcome, leaf_encryption_key, new_key_package,
-    validate_key_package,
+    Processed, ValidKeyPackage, claimed_key_package_member, decode_welcome, leaf_encryption_key,
+    new_key_package, validate_key_package,
 };
 pub use provider::Provider;
 pub use store::{MlsStore, MlsStoreError};

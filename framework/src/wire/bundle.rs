@@ -27,7 +27,7 @@ pub struct Bundle {
 pub fn bundleable(kind: Kind) -> bool {
     matches!(
         kind,
-        Kind::Mls | Kind::Consensus | Kind::Commit | Kind::Certificate
+        Kind::Mls | Kind::Consensus | Kind::Control | Kind::Commit | Kind::Certificate
     )
 }
 

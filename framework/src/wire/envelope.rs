@@ -40,6 +40,9 @@ pub enum Kind {
     /// A consensus plugin message (a proposal or a vote), sealed under the key of `epoch`
     /// ([`super::sealed::seal_consensus`]). Its own signature authenticates it.
     Consensus = 11,
+    /// A status beacon or a repair request ([`Frame`](super::Frame) with a `status` or `repair`
+    /// body), sealed under the key of `epoch` ([`super::sealed::seal_control`]).
+    Control = 12,
 }
 
 /// The outer message: which group and epoch it belongs to and what it carries.

@@ -15,6 +15,10 @@
 //!   MLS application message spares every receiver a second signature check per vote (the MLS
 //!   sender signature) and the sender-ratchet bookkeeping: at 10,000 voters that is most of
 //!   the cost of a decision.
+//! - **Control frames**: a status beacon or a repair request (a `Frame`). Body and associated
+//!   data as for consensus messages, domain `"demls/control/v1"`. Nothing depends on who sent
+//!   one (they name messages and proposals the sender has or lacks), so an MLS signature would
+//!   be a signature check per beacon at every member for nothing.
 //! - **Catch-up requests**: proof that the asker holds the key of the epoch it is stuck in, so
 //!   that only a (former) member of that epoch can make others re-publish history. Body:
 //!   `nonce ‖ ciphertext ‖ tag`, the plaintext one byte: how many requests the asker made
@@ -32,6 +36,7 @@ const CERTIFICATE_DOMAIN: &[u8] = b"demls/certificate/v1";
 const CATCH_UP_DOMAIN: &[u8] = b"demls/catch-up/v1";
 const VERDICT_DOMAIN: &[u8] = b"demls/fork-verdict/v1";
 const CONSENSUS_DOMAIN: &[u8] = b"demls/consensus/v1";
+const CONTROL_DOMAIN: &[u8] = b"demls/control/v1";
 
 /// Length of the proposal id in front of a sealed certificate part.
 pub const PROPOSAL_ID_LEN: usize = 32;
@@ -192,6 +197,32 @@ pub fn open_consensus(
     )
 }
 
+/// Seals a control frame (status beacon or repair request) for members of `epoch`.
+pub fn seal_control(
+    raw_key: &[u8; 16],
+    group_id: &[u8],
+    epoch: Epoch,
+    nonce: [u8; SEAL_NONCE_LEN],
+    frame: &[u8],
+) -> Vec<u8> {
+    seal_with(
+        raw_key,
+        aad_in(CONTROL_DOMAIN, group_id, epoch, &[]),
+        nonce,
+        frame,
+    )
+}
+
+/// Opens a sealed control frame of `epoch`.
+pub fn open_control(
+    raw_key: &[u8; 16],
+    group_id: &[u8],
+    epoch: Epoch,
+    body: &[u8],
+) -> Result<Vec<u8>, WireError> {
+    open_with(raw_key, aad_in(CONTROL_DOMAIN, group_id, epoch, &[]), body)
+}
+
 /// Seals the `attempt`-th catch-up request in a row (from 0) of a member stuck in `epoch`.
 pub fn seal_catch_up(
     raw_key: &[u8; 16],
@@ -294,6 +325,21 @@ mod tests {
             "domains differ"
         );
         assert!(open_consensus(&k, b"g", 5, &body[..10]).is_err());
+    }
+
+    #[test]
+    fn control_frames_open_only_under_their_epoch_key_and_domain() {
+        let k = [9u8; 16];
+        let body = seal_control(&k, b"g", 5, [7; SEAL_NONCE_LEN], b"beacon");
+        assert_eq!(open_control(&k, b"g", 5, &body).unwrap(), b"beacon");
+        assert!(open_control(&[8u8; 16], b"g", 5, &body).is_err());
+        assert!(open_control(&k, b"g", 6, &body).is_err());
+        assert!(
+            open_consensus(&k, b"g", 5, &body).is_err(),
+            "not a consensus message"
+        );
+        let vote = seal_consensus(&k, b"g", 5, [7; SEAL_NONCE_LEN], b"beacon");
+        assert!(open_control(&k, b"g", 5, &vote).is_err(), "domains differ");
     }
 
     #[test]
