@@ -53,6 +53,9 @@ struct Opts {
     commit_delay_ms: u64,
     latency: Latency,
     stewards: usize,
+    /// Who votes on the membership proposals of the commit part: `stewards` (the small
+    /// model, what the default `auto` policy uses above 100 members) or `all`.
+    commit_voters_all: bool,
 }
 
 const ALL_PARTS: [&str; 7] = [
@@ -99,6 +102,11 @@ fn opts() -> Opts {
         commit_delay_ms: number("--commit-delay-ms", 200),
         latency,
         stewards: number("--stewards", 7).max(1) as usize,
+        commit_voters_all: match value("--commit-voters").as_deref() {
+            None | Some("stewards") => false,
+            Some("all") => true,
+            Some(other) => panic!("--commit-voters stewards|all, not {other}"),
+        },
     }
 }
 
@@ -470,6 +478,29 @@ fn commits(opts: &Opts, run: &mut Run, rows: &mut Vec<Value>) {
     let proposer = run.full[1];
     let n = run.n;
     let report = opts.parts.contains("commit");
+    // The voter set of an epoch is fixed when the epoch starts: switching models takes one
+    // unmeasured commit, voted by the old set.
+    let switch = |run: &mut Run, stewards: Option<Vec<MemberId>>| {
+        run.directed.set_voters(stewards.clone());
+        let _ = run.commit(creator, |run| {
+            run.announce_new(1);
+        });
+        if let Some(l) = run.sim.light_mut() {
+            l.set_voters(stewards.map(|_| BTreeSet::new()));
+        }
+    };
+    let voters = if opts.commit_voters_all {
+        "all"
+    } else {
+        let stewards: Vec<MemberId> = run
+            .full
+            .iter()
+            .take(opts.stewards.min(run.full.len()))
+            .map(|&f| run.sim.member_id(f))
+            .collect();
+        switch(run, Some(stewards));
+        "stewards"
+    };
     let sparse_and_filled = |run: &mut Run, tree: &str, rows: &mut Vec<Value>| {
         let add = run.commit(creator, |run| {
             run.announce_new(1);
@@ -502,7 +533,9 @@ fn commits(opts: &Opts, run: &mut Run, rows: &mut Vec<Value>) {
         });
         if report {
             for (kind, cost) in [("add", &add), ("remove", &remove), ("mixed_10_10", &mixed)] {
-                rows.push(emit(cost.row(kind, tree), "commit", n));
+                let mut row = cost.row(kind, tree);
+                row["voters"] = json!(voters);
+                rows.push(emit(row, "commit", n));
             }
         }
     };
@@ -558,6 +591,9 @@ fn commits(opts: &Opts, run: &mut Run, rows: &mut Vec<Value>) {
         ));
     }
     sparse_and_filled(run, "filled", rows);
+    if !opts.commit_voters_all {
+        switch(run, None);
+    }
 }
 
 /// Bytes received by `node` since `before` (per-link counters), in messages and bytes.
