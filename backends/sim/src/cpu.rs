@@ -3,8 +3,11 @@
 //! Off by default ([`CpuMode::Off`]): virtual time only moves with latencies and timers, and a
 //! run replays bit for bit.
 //!
-//! - [`CpuMode::Measure`] reads the calling thread's CPU clock (`CLOCK_THREAD_CPUTIME_ID`)
-//!   around every engine call — deliveries, timer ticks and commands — and records it per node
+//! - [`CpuMode::Measure`] reads the process's CPU clock (`CLOCK_PROCESS_CPUTIME_ID`)
+//!   around every engine call — the process, not the calling thread, because OpenMLS encrypts
+//!   an UpdatePath's path secrets on rayon's worker threads (a sparse-tree commit's thousands of
+//!   HPKE seals would not show in the calling thread's clock); the simulator itself runs on one
+//!   thread, so nothing else is counted — deliveries, timer ticks and commands — and records it per node
 //!   ([`Sim::cpu_us`], [`Sim::cpu_calls`], [`Sim::cpu_of_event`]). Virtual time is untouched,
 //!   so the run itself stays deterministic; only the recorded numbers vary.
 //! - [`CpuMode::Charge`] also charges each call to the node's own *busy clock*: a node does
@@ -34,7 +37,7 @@ pub enum CpuMode {
     /// Nothing is measured (the default).
     #[default]
     Off,
-    /// Every engine call's thread CPU time is recorded; virtual time is unaffected.
+    /// Every engine call's CPU time (the process's clock, see above) is recorded; virtual time is unaffected.
     Measure,
     /// Recorded, and charged to the node's busy clock (see the module docs). Not
     /// deterministic.
@@ -63,8 +66,8 @@ pub(crate) struct NodeCpu {
     calls: Vec<CallCost>,
 }
 
-/// The calling thread's CPU time, in microseconds.
-pub(crate) fn thread_cpu_us() -> u64 {
+/// The CPU time of the whole process (every thread, rayon's workers included), in microseconds.
+pub(crate) fn process_cpu_us() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -72,7 +75,7 @@ pub(crate) fn thread_cpu_us() -> u64 {
     // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant the platform
     // defines. On failure `ts` keeps zeros, which only makes a measurement read 0.
     unsafe {
-        libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts);
+        libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts);
     }
     ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1_000
 }
@@ -130,7 +133,7 @@ impl Sim {
 
     /// Starts metering an engine call (`None` when metering is off).
     pub(crate) fn meter_start(&self) -> Option<u64> {
-        (self.cpu_mode != CpuMode::Off).then(thread_cpu_us)
+        (self.cpu_mode != CpuMode::Off).then(process_cpu_us)
     }
 
     /// Ends metering an engine call of `node` that reported `events` events; in
@@ -139,7 +142,7 @@ impl Sim {
         let Some(start) = start else {
             return;
         };
-        let cpu_us = thread_cpu_us().saturating_sub(start);
+        let cpu_us = process_cpu_us().saturating_sub(start);
         let now_us = self.now.0 * 1_000;
         let charge = self.cpu_mode == CpuMode::Charge;
         let Some(n) = self.nodes.get_mut(node.0) else {
@@ -176,12 +179,12 @@ mod tests {
 
     #[test]
     fn the_thread_clock_moves_with_work() {
-        let start = thread_cpu_us();
+        let start = process_cpu_us();
         let mut x = 0u64;
         for i in 0..2_000_000u64 {
             x = x.wrapping_mul(31).wrapping_add(i);
         }
         std::hint::black_box(x);
-        assert!(thread_cpu_us() >= start);
+        assert!(process_cpu_us() >= start);
     }
 }

@@ -236,7 +236,7 @@ impl Sim {
         let Some(pool) = self.light.as_mut() else {
             return Err(SimError::Light("no light members".into()));
         };
-        let start = crate::cpu::thread_cpu_us();
+        let start = crate::cpu::process_cpu_us();
         let now = self.now;
         // The KeyPackages' private keys are written to a scratch store and dropped: light
         // members never process their Welcome.
@@ -255,7 +255,7 @@ impl Sim {
             );
         }
         pool.stats.key_packages += envelopes.len() as u64;
-        pool.stats.cpu_us += crate::cpu::thread_cpu_us().saturating_sub(start);
+        pool.stats.cpu_us += crate::cpu::process_cpu_us().saturating_sub(start);
         let topic = pool.topics.welcome.clone();
         let count = envelopes.len();
         for envelope in envelopes {
@@ -303,7 +303,7 @@ impl Sim {
     /// A consensus message of the pool's group reached the pool: a proposal seen for the first
     /// time is answered with one vote per eligible light member.
     pub(crate) fn light_receive(&mut self, from: NodeId, publication: &Publication) {
-        let start = crate::cpu::thread_cpu_us();
+        let start = crate::cpu::process_cpu_us();
         self.stats.items += 1;
         let answered = self.light_answer(from, publication);
         if let Some(pool) = self.light.as_mut() {
@@ -312,7 +312,7 @@ impl Sim {
                 Some(false) => pool.stats.ignored += 1,
                 None => pool.stats.unreadable += 1,
             }
-            pool.stats.cpu_us += crate::cpu::thread_cpu_us().saturating_sub(start);
+            pool.stats.cpu_us += crate::cpu::process_cpu_us().saturating_sub(start);
         }
     }
 

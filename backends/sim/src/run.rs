@@ -168,7 +168,7 @@ impl Sim {
         let Some(engine) = node.engine.as_mut() else {
             return;
         };
-        let start = (self.cpu_mode != crate::cpu::CpuMode::Off).then(crate::cpu::thread_cpu_us);
+        let start = (self.cpu_mode != crate::cpu::CpuMode::Off).then(crate::cpu::process_cpu_us);
         let result = {
             let _span = tracing::debug_span!("node", %id, t = now.0).entered();
             engine.tick(now)

@@ -13,7 +13,7 @@
 //! (a CI-sized check). What each part measures, the models and the results:
 //! `backends/sim/SCALE.md`.
 //!
-//! CPU times are thread CPU times of the engine calls concerned (the simulator meters every
+//! CPU times are process CPU times (rayon workers included) of the engine calls concerned (the simulator meters every
 //! engine call). Sizes are wire bytes of the envelopes.
 
 mod alloc;
