@@ -45,6 +45,17 @@ pub fn snapshot(from: &MemoryStorage) -> MemoryStorage {
     copy
 }
 
+/// The adversary's entropy seed: derived from, never equal to, the member's own.
+fn adversary_seed(identity_seed: &[u8; 32]) -> [u8; 32] {
+    let digest = ring::digest::digest(
+        &ring::digest::SHA256,
+        &[b"demls-sim/adversary".as_slice(), identity_seed].concat(),
+    );
+    let mut seed = [0u8; 32];
+    seed.copy_from_slice(digest.as_ref());
+    seed
+}
+
 impl Adversary {
     /// Impersonates the member whose identity seed and storage are given, in group `group`.
     pub fn new(storage: &MemoryStorage, identity_seed: [u8; 32], group: &GroupId) -> Adversary {
@@ -53,7 +64,9 @@ impl Adversary {
             identity: Identity::from_seed(identity_seed).expect("any 32 bytes are a seed"),
             seed: identity_seed,
             group: group.clone(),
-            crypto: Crypto::default(),
+            // Seeded from the impersonated identity: a forged commit's random path secrets
+            // (and so the digest of any proposal citing it) repeat with the run's seed.
+            crypto: Crypto::new(demls::entropy::Entropy::seeded(adversary_seed(&identity_seed))),
             sealed: std::cell::Cell::new(0),
         }
     }

@@ -120,3 +120,14 @@ fn a_removal_that_never_reaches_a_quorum_is_abandoned_and_the_application_is_tol
             .is_some_and(|s| s.members.contains(&target_id))
     );
 }
+
+/// Seed 30 of the 20 %-loss scenario: the proposer's removal failed for want of votes while a
+/// steward election was open, and the retry was given up ("a higher-priority proposal is being
+/// voted on") instead of waiting for the election, so the group never removed the member. A
+/// retry held back by the partial freeze now waits with the deferred requests and opens when
+/// the election is decided.
+#[test]
+fn a_retry_held_back_by_an_election_opens_when_the_election_is_decided() {
+    let result = demls_sim::scenarios::lossy_network(30, 0.2);
+    assert!(result.is_ok(), "{result:?}");
+}

@@ -172,6 +172,7 @@ fn retire_epoch(group: &mut Group, me: MemberId, epoch: u64) {
                 .push(super::requests::DeferredRequest {
                     action: rec.action.clone(),
                     key_package: rec.key_package.clone(),
+                    attempt: rec.attempt,
                 });
         }
         rec.status = ProposalStatus::Obsolete;

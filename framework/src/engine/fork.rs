@@ -323,6 +323,7 @@ fn decide(
         .map(|action| DeferredRequest {
             action,
             key_package: None,
+            attempt: 0,
         })
         .collect();
     for request in again {

@@ -170,7 +170,7 @@ pub(crate) fn open_proposal(
 }
 
 /// [`open_proposal`] for the `attempt`-th time (from 0): the lifetime doubles per attempt.
-fn open_attempt(
+pub(crate) fn open_attempt(
     group: &mut Group,
     step: &mut Step<'_>,
     action: ProposalAction,
@@ -712,15 +712,16 @@ fn retry_failed(group: &mut Group, step: &mut Step<'_>, rec: &ProposalRecord) ->
     if !still || in_flight {
         return Ok(()); // moot, or someone else's proposal carries it
     }
-    match open_attempt(
+    // During a partial freeze the retry waits with the deferred requests, as an application
+    // request would, and opens (as this attempt) when the higher-priority vote ends.
+    match super::requests::defer_or_open(
         group,
         step,
         rec.action.clone(),
         rec.key_package.clone(),
-        Vec::new(),
         attempts,
     ) {
-        Ok(retry) => {
+        Ok(super::requests::Submission::Opened(retry)) => {
             if let ProposalAction::Add { member } = rec.action {
                 if let Some(mut kp) = group.key_packages.get(&member).cloned() {
                     kp.proposal = Some(retry);
@@ -736,6 +737,10 @@ fn retry_failed(group: &mut Group, step: &mut Step<'_>, rec: &ProposalRecord) ->
                 attempt: attempts,
                 vote_timeout_ms: step.params.vote_timeout_for(voters, attempts),
             });
+            Ok(())
+        }
+        Ok(super::requests::Submission::Deferred) => {
+            tracing::info!(group = %group.id.display(), proposal = %rec.id.short(), attempts, "retry deferred by the partial freeze");
             Ok(())
         }
         Err(Abort::Reject(_, detail)) => {

@@ -243,7 +243,7 @@ impl Group {
         let policy = policies.create(&id, saved_policy.as_deref())?;
         let mut group = Group::new(id, mls, crypto, consensus, policy)?;
         if let Some(meta) = txn.get(Space::Engine, &keys.meta())? {
-            group.meta = decode("group meta", &meta)?;
+            group.meta = super::records::decode_meta(&meta)?;
         }
         for (_, v) in txn.scan_prefix(Space::Engine, &keys.proposals())? {
             let rec = super::records::decode_proposal(&v)?;

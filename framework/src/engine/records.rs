@@ -151,6 +151,31 @@ pub struct GroupMeta {
     pub deferred_requests: Vec<super::requests::DeferredRequest>,
 }
 
+/// [`GroupMeta`] as stored before deferred requests carried an attempt.
+#[derive(Deserialize)]
+struct LegacyGroupMeta {
+    commit_due: Option<Timestamp>,
+    selection_due: Option<Timestamp>,
+    deferred_votes: Vec<ProposalId>,
+    joined_epoch: Epoch,
+    deferred_requests: Vec<super::requests::LegacyDeferredRequest>,
+}
+
+/// Decodes the group's scalars, also as written before deferred requests had an attempt.
+pub(crate) fn decode_meta(bytes: &[u8]) -> Result<GroupMeta, crate::storage::StorageError> {
+    if let Ok(meta) = postcard::from_bytes::<GroupMeta>(bytes) {
+        return Ok(meta);
+    }
+    let old: LegacyGroupMeta = decode("group meta", bytes)?;
+    Ok(GroupMeta {
+        commit_due: old.commit_due,
+        selection_due: old.selection_due,
+        deferred_votes: old.deferred_votes,
+        joined_epoch: old.joined_epoch,
+        deferred_requests: old.deferred_requests.into_iter().map(Into::into).collect(),
+    })
+}
+
 /// Storage keys of one group's records.
 pub(crate) struct Keys {
     prefix: Vec<u8>,
@@ -260,5 +285,50 @@ mod tests {
         );
         assert!(k.proposal(&ProposalId([1; 32])).starts_with(&k.proposals()));
         assert!(k.commit(5) < k.commit(6));
+    }
+
+    #[derive(Serialize)]
+    struct OldRequest {
+        action: ProposalAction,
+        key_package: Option<(Vec<u8>, Vec<u8>)>,
+    }
+
+    #[derive(Serialize)]
+    struct OldMeta {
+        commit_due: Option<Timestamp>,
+        selection_due: Option<Timestamp>,
+        deferred_votes: Vec<ProposalId>,
+        joined_epoch: Epoch,
+        deferred_requests: Vec<OldRequest>,
+    }
+
+    #[test]
+    fn group_meta_written_before_deferred_attempts_still_decodes() {
+        let member = MemberId::from_signature_key(b"someone");
+        let old = OldMeta {
+            commit_due: Some(Timestamp(5)),
+            selection_due: None,
+            deferred_votes: vec![ProposalId([3; 32])],
+            joined_epoch: 7,
+            deferred_requests: vec![OldRequest {
+                action: ProposalAction::Remove { member },
+                key_package: None,
+            }],
+        };
+        let meta = decode_meta(&encode(&old)).expect("legacy meta decodes");
+        assert_eq!(meta.commit_due, Some(Timestamp(5)));
+        assert_eq!(meta.joined_epoch, 7);
+        assert_eq!(meta.deferred_votes, vec![ProposalId([3; 32])]);
+        assert_eq!(
+            meta.deferred_requests,
+            vec![super::super::requests::DeferredRequest {
+                action: ProposalAction::Remove { member },
+                key_package: None,
+                attempt: 0,
+            }]
+        );
+        let now = decode_meta(&encode(&meta)).expect("current meta decodes");
+        assert_eq!(now, meta);
+        assert!(decode_meta(b"\xff\xff").is_err());
     }
 }

@@ -40,6 +40,27 @@ pub struct DeferredRequest {
     pub action: ProposalAction,
     /// For an add: the KeyPackage message and its reference.
     pub key_package: Option<(Vec<u8>, Vec<u8>)>,
+    /// 0 for an application request; for this member's own proposal that failed for want of
+    /// votes and whose retry the freeze held back, the attempt it opens as (its lifetime
+    /// doubles per attempt, as for any retry).
+    pub attempt: u32,
+}
+
+/// A deferred request as stored before `attempt` existed.
+#[derive(Deserialize)]
+pub(crate) struct LegacyDeferredRequest {
+    action: ProposalAction,
+    key_package: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl From<LegacyDeferredRequest> for DeferredRequest {
+    fn from(old: LegacyDeferredRequest) -> DeferredRequest {
+        DeferredRequest {
+            action: old.action,
+            key_package: old.key_package,
+            attempt: 0,
+        }
+    }
 }
 
 /// Most requests kept waiting per group.
@@ -52,8 +73,20 @@ pub(crate) fn submit(
     action: ProposalAction,
     key_package: Option<(Vec<u8>, Vec<u8>)>,
 ) -> Result<Submission, Abort> {
+    defer_or_open(group, step, action, key_package, 0)
+}
+
+/// Opens the `attempt`-th try of a membership proposal now, or keeps it until the partial
+/// freeze ends (an application request is attempt 0, a retry of a failed one later).
+pub(crate) fn defer_or_open(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    action: ProposalAction,
+    key_package: Option<(Vec<u8>, Vec<u8>)>,
+    attempt: u32,
+) -> Result<Submission, Abort> {
     if !governance::frozen(group, action.kind()) {
-        return governance::open_proposal(group, step, action, key_package, Vec::new())
+        return governance::open_attempt(group, step, action, key_package, Vec::new(), attempt)
             .map(Submission::Opened);
     }
     let waiting = &mut group.meta.deferred_requests;
@@ -67,9 +100,10 @@ pub(crate) fn submit(
         waiting.push(DeferredRequest {
             action: action.clone(),
             key_package,
+            attempt,
         });
     }
-    tracing::info!(group = %group.id.display(), ?action, "request deferred by the partial freeze");
+    tracing::info!(group = %group.id.display(), ?action, attempt, "request deferred by the partial freeze");
     Ok(Submission::Deferred)
 }
 
@@ -119,7 +153,8 @@ pub(crate) fn release(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abor
             continue;
         }
         let action = request.action.clone();
-        match governance::open_proposal(group, step, action, request.key_package, Vec::new()) {
+        let (key_package, attempt) = (request.key_package, request.attempt);
+        match governance::open_attempt(group, step, action, key_package, Vec::new(), attempt) {
             Ok(_) => {}
             Err(Abort::Reject(reason, detail)) => step.out.event(Event::Rejected {
                 group_id: Some(group.id.clone()),
