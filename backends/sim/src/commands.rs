@@ -20,20 +20,25 @@ impl Sim {
         f: impl FnOnce(&mut Engine, Timestamp) -> Result<(T, Output), EngineError>,
     ) -> Result<T, SimError> {
         let now = self.now;
+        let start = self.meter_start();
         let engine = self
             .node_mut(node)?
             .engine
             .as_mut()
             .ok_or(SimError::NodeDown(node))?;
         let result = f(engine, now);
+        let events = result.as_ref().map_or(0, |(_, o)| o.events.len());
+        self.meter_end(node, start, events);
         match result {
             Ok((value, out)) => {
                 self.trace.line(now, format_args!("command {node} {what}"));
                 self.apply(node, out);
+                self.emit_at = None;
                 self.reschedule(node, false);
                 Ok(value)
             }
             Err(source) => {
+                self.emit_at = None;
                 self.trace
                     .line(now, format_args!("command {node} {what} failed: {source}"));
                 self.reschedule(node, false);

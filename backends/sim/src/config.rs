@@ -11,7 +11,9 @@ use demls::{ConsensusFactory, EngineParams, StewardPolicyFactory, Timestamp};
 use demls_consensus_hashgraph::HashgraphFactory;
 use demls_storage_memory::MemoryStorage;
 
+use crate::cpu::CpuMode;
 use crate::error::SimError;
+use crate::latency::SizeLatency;
 
 /// The behaviour of a directed network link (or of every link, as the default).
 ///
@@ -113,6 +115,12 @@ pub struct SimConfig {
     /// diff two runs that should have been identical. Off by default; the digest is always
     /// computed.
     pub keep_trace: bool,
+    /// A size-dependent latency model replacing the links' latency ranges (loss and FIFO
+    /// order still come from the links). `None` (the default): links decide.
+    pub size_latency: Option<SizeLatency>,
+    /// CPU metering of engine calls (default: off). [`CpuMode::Charge`] makes runs
+    /// non-deterministic: never in tests.
+    pub cpu: CpuMode,
 }
 
 impl SimConfig {
@@ -127,6 +135,8 @@ impl SimConfig {
             policy: Arc::new(SinglePolicyFactory::new(Default::default())),
             link_stats: false,
             keep_trace: false,
+            size_latency: None,
+            cpu: CpuMode::Off,
         }
     }
 
@@ -161,6 +171,8 @@ impl fmt::Debug for SimConfig {
             .field("policy", &self.policy.name())
             .field("link_stats", &self.link_stats)
             .field("keep_trace", &self.keep_trace)
+            .field("size_latency", &self.size_latency)
+            .field("cpu", &self.cpu)
             .finish()
     }
 }

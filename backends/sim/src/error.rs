@@ -25,6 +25,9 @@ pub enum SimError {
     /// A node was listed in two sets of a partition.
     #[error("node {0} is listed in two partition sets")]
     PartitionOverlap(NodeId),
+    /// Light members could not be created or act (see [`Sim::add_light_members`](crate::Sim::add_light_members)).
+    #[error("light members: {0}")]
+    Light(String),
     /// The node's engine refused or failed.
     #[error("node {node}: {source}")]
     Engine {

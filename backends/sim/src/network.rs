@@ -10,6 +10,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::config::Link;
 use crate::error::SimError;
+use crate::latency::SizeLatency;
 use crate::node::NodeId;
 use crate::stats::Fate;
 
@@ -33,6 +34,8 @@ pub(crate) struct Network {
     sides: BTreeMap<NodeId, usize>,
     /// Latest scheduled arrival per FIFO link.
     fifo_last: BTreeMap<(NodeId, NodeId), Timestamp>,
+    /// When set, latencies are drawn from this model instead of the links' ranges.
+    size_latency: Option<SizeLatency>,
 }
 
 impl Network {
@@ -42,7 +45,22 @@ impl Network {
             overrides: BTreeMap::new(),
             sides: BTreeMap::new(),
             fifo_last: BTreeMap::new(),
+            size_latency: None,
         }
+    }
+
+    /// The size-dependent latency model in force, if any.
+    pub(crate) fn size_latency(&self) -> Option<SizeLatency> {
+        self.size_latency
+    }
+
+    /// Installs (or with `None` removes) a size-dependent latency model.
+    pub(crate) fn set_size_latency(&mut self, model: Option<SizeLatency>) -> Result<(), SimError> {
+        if let Some(m) = &model {
+            m.validate()?;
+        }
+        self.size_latency = model;
+        Ok(())
     }
 
     /// The link from `from` to `to`.
@@ -112,9 +130,11 @@ impl Network {
         !self.sides.is_empty()
     }
 
-    /// Decides the fate of one copy published by `from` for `to` at `now`. Checks, in order:
-    /// partition, a muted sender, a down or deaf receiver, then loss (one draw when the link
-    /// is lossy) and latency (one draw when the range is not a single value).
+    /// Decides the fate of one copy of `bytes` bytes published by `from` for `to` at `now`.
+    /// Checks, in order: partition, a muted sender, a down or deaf receiver, then loss (one
+    /// draw when the link is lossy) and latency (one draw when the range is not a single value,
+    /// or from the size-dependent model when one is installed).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn route(
         &mut self,
         from: NodeId,
@@ -122,6 +142,7 @@ impl Network {
         now: Timestamp,
         sender_muted: bool,
         receiver_listens: bool,
+        bytes: usize,
         rng: &mut ChaCha8Rng,
     ) -> Verdict {
         if !self.connected(from, to) {
@@ -137,7 +158,9 @@ impl Network {
         if link.loss > 0.0 && rng.gen_bool(link.loss) {
             return Verdict::Drop(Fate::Lost);
         }
-        let latency = if link.min_ms == link.max_ms {
+        let latency = if let Some(model) = &self.size_latency {
+            model.draw(bytes, rng)
+        } else if link.min_ms == link.max_ms {
             link.min_ms
         } else {
             rng.gen_range(link.min_ms..=link.max_ms)
@@ -190,20 +213,20 @@ mod tests {
         let mut rng = rng();
         let (a, b) = (NodeId(0), NodeId(1));
         assert_eq!(
-            net.route(a, b, Timestamp(0), false, true, &mut rng),
+            net.route(a, b, Timestamp(0), false, true, 0, &mut rng),
             Verdict::Arrive(Timestamp(5))
         );
         assert_eq!(
-            net.route(a, b, Timestamp(0), true, false, &mut rng),
+            net.route(a, b, Timestamp(0), true, false, 0, &mut rng),
             Verdict::Drop(Fate::Muted)
         );
         assert_eq!(
-            net.route(a, b, Timestamp(0), false, false, &mut rng),
+            net.route(a, b, Timestamp(0), false, false, 0, &mut rng),
             Verdict::Drop(Fate::Down)
         );
         net.partition(&[vec![a]]).expect("one set");
         assert_eq!(
-            net.route(a, b, Timestamp(0), true, false, &mut rng),
+            net.route(a, b, Timestamp(0), true, false, 0, &mut rng),
             Verdict::Drop(Fate::Partitioned)
         );
     }
@@ -229,7 +252,7 @@ mod tests {
         let mut rng = rng();
         let mut last = Timestamp(0);
         for t in 0..200 {
-            match net.route(NodeId(0), NodeId(1), Timestamp(t), false, true, &mut rng) {
+            match net.route(NodeId(0), NodeId(1), Timestamp(t), false, true, 0, &mut rng) {
                 Verdict::Arrive(at) => {
                     assert!(at >= last && at >= Timestamp(t));
                     last = at;

@@ -68,6 +68,8 @@ pub(crate) struct SimNode {
     pub(crate) tick_generation: u64,
     /// The time of the tick currently scheduled, if any.
     pub(crate) tick_at: Option<Timestamp>,
+    /// CPU metering of its engine calls (see `cpu.rs`).
+    pub(crate) cpu: crate::cpu::NodeCpu,
 }
 
 impl SimNode {

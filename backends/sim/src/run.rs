@@ -21,6 +21,11 @@ pub(crate) enum Item {
     Tick { node: NodeId, generation: u64 },
     /// A fault scheduled with [`Sim::at`].
     Fault(Fault),
+    /// A consensus message reaching the light-voter pool (see `light.rs`).
+    Light {
+        from: NodeId,
+        publication: Arc<Publication>,
+    },
 }
 
 /// One copy of a publication on its way to one node.
@@ -34,10 +39,10 @@ pub(crate) struct Delivery {
 
 /// A published message, shared by all its copies.
 pub(crate) struct Publication {
-    seq: u64,
-    topic: Topic,
-    payload: Vec<u8>,
-    kind: MessageKind,
+    pub(crate) seq: u64,
+    pub(crate) topic: Topic,
+    pub(crate) payload: Vec<u8>,
+    pub(crate) kind: MessageKind,
     /// SHA-256 of topic, a zero byte and the payload (as a content-addressed transport would).
     id: Vec<u8>,
 }
@@ -51,8 +56,16 @@ impl Sim {
         };
         self.now = self.now.max(at);
         match item {
-            Item::Deliver(delivery) => self.deliver(delivery),
-            Item::Tick { node, generation } => self.tick(node, generation),
+            // In CPU-charging mode a busy node takes its deliveries and ticks when it is free.
+            Item::Deliver(delivery) => match self.busy_until(delivery.to) {
+                Some(free) => self.queue.push(free, Item::Deliver(delivery)),
+                None => self.deliver(delivery),
+            },
+            Item::Tick { node, generation } => match self.busy_until(node) {
+                Some(free) => self.queue.push(free, Item::Tick { node, generation }),
+                None => self.tick(node, generation),
+            },
+            Item::Light { from, publication } => self.light_receive(from, &publication),
             Item::Fault(fault) => {
                 self.stats.items += 1;
                 if let Err(error) = self.fault(fault.clone()) {
@@ -124,6 +137,7 @@ impl Sim {
             message_id: p.id.clone(),
         };
         let now = self.now;
+        let start = self.meter_start();
         let result = match self.nodes[d.to.0].engine.as_mut() {
             Some(engine) => {
                 // Engine logs inside name the node and the virtual time.
@@ -132,6 +146,7 @@ impl Sim {
             }
             None => return,
         };
+        self.meter_end(d.to, start, result.as_ref().map_or(0, |o| o.events.len()));
         self.after_step(
             d.to,
             result,
@@ -153,10 +168,12 @@ impl Sim {
         let Some(engine) = node.engine.as_mut() else {
             return;
         };
+        let start = (self.cpu_mode != crate::cpu::CpuMode::Off).then(crate::cpu::process_cpu_us);
         let result = {
             let _span = tracing::debug_span!("node", %id, t = now.0).entered();
             engine.tick(now)
         };
+        self.meter_end(id, start, result.as_ref().map_or(0, |o| o.events.len()));
         self.stats.items += 1;
         self.stats.ticks += 1;
         self.trace.line(now, format_args!("tick {id}"));
@@ -175,6 +192,7 @@ impl Sim {
             Ok(out) => self.apply(node, out),
             Err(source) => self.fail(during, SimError::Engine { node, source }),
         }
+        self.emit_at = None;
     }
 
     /// Records a failure of the run (never panics, never stops the run).
@@ -225,12 +243,14 @@ impl Sim {
     }
 
     /// Carries out an engine output of `node`: subscribe, publish, unsubscribe, log events.
+    /// Publications leave, and events are stamped, at [`Sim::emit_time`].
     pub(crate) fn apply(&mut self, node: NodeId, out: Output) {
         for topic in out.subscribe {
             self.subscribe(node, topic);
         }
+        let at = self.emit_time();
         for o in out.publish {
-            self.publish(node, o.topic, o.payload);
+            self.publish_at(node, o.topic, o.payload, at);
         }
         for topic in out.unsubscribe {
             self.unsubscribe(node, &topic);
@@ -260,35 +280,43 @@ impl Sim {
     }
 
     fn record_events(&mut self, node: NodeId, events: Vec<Event>) {
+        let at = self.emit_time();
         for event in events {
-            self.trace
-                .line(self.now, format_args!("event {node} {event:?}"));
+            self.trace.line(at, format_args!("event {node} {event:?}"));
             if let Event::MessageReceived {
                 group_id,
                 message_id,
                 ..
             } = &event
             {
-                self.ledger.receive(group_id, message_id, node, self.now);
+                self.ledger.receive(group_id, message_id, node, at);
             }
-            self.nodes[node.0].log.push((self.now, event));
+            self.nodes[node.0].log.push((at, event));
         }
     }
 
     /// Publishes arbitrary bytes as if `from` had published them (fault injection: forged or
     /// replayed messages). Fans out like any publication.
     pub fn publish_as(&mut self, from: NodeId, topic: Topic, payload: Vec<u8>) {
-        self.publish(from, topic, payload);
+        self.publish_at(from, topic, payload, self.now);
     }
 
-    /// Fans a publication out to every other node subscribed to `topic` now, deciding each
-    /// copy's fate through the network.
-    fn publish(&mut self, from: NodeId, topic: Topic, payload: Vec<u8>) {
+    /// Fans a publication sent at `at` (now, or later when the sender's CPU time is charged)
+    /// out to every other node subscribed to `topic` now, deciding each copy's fate through the
+    /// network. `from` may be the light-voter pool; consensus messages on the pool's group
+    /// topic also reach the pool.
+    pub(crate) fn publish_at(
+        &mut self,
+        from: NodeId,
+        topic: Topic,
+        payload: Vec<u8>,
+        at: Timestamp,
+    ) {
         let seq = self.publications;
         self.publications += 1;
         let kind = MessageKind::of(&payload);
         self.trace.line(
-            self.now,
+            at,
             format_args!("publish {from} #{seq} {kind} {topic} {}B", payload.len()),
         );
         self.trace.bytes(&payload);
@@ -298,10 +326,14 @@ impl Sim {
             .get(&topic)
             .map(|set| set.iter().copied().filter(|&n| n != from).collect())
             .unwrap_or_default();
-        if targets.is_empty() {
+        let to_pool = from != crate::light::LIGHT_POOL
+            && kind == MessageKind::Consensus
+            && self.light.as_ref().is_some_and(|l| l.listens_to(&topic));
+        if targets.is_empty() && !to_pool {
             return;
         }
         let id = content_id(&topic, &payload);
+        let bytes = payload.len();
         let publication = Arc::new(Publication {
             seq,
             topic,
@@ -309,7 +341,20 @@ impl Sim {
             kind,
             id,
         });
-        let muted = self.nodes[from.0].muted || self.nodes[from.0].suppressed.contains(&kind);
+        let muted = self
+            .nodes
+            .get(from.0)
+            .is_some_and(|n| n.muted || n.suppressed.contains(&kind));
+        if to_pool && !muted {
+            // The pool stands for every light member; it draws each one's latency itself.
+            self.queue.push(
+                at,
+                Item::Light {
+                    from,
+                    publication: publication.clone(),
+                },
+            );
+        }
         for to in targets {
             let link = self.link_stats.then_some((from, to));
             self.stats.copy(kind, link);
@@ -317,15 +362,15 @@ impl Sim {
             let (listens, incarnation) = (receiver.receives(), receiver.incarnation);
             match self
                 .network
-                .route(from, to, self.now, muted, listens, &mut self.rng)
+                .route(from, to, at, muted, listens, bytes, &mut self.rng)
             {
-                Verdict::Arrive(at) => {
+                Verdict::Arrive(arrive) => {
                     self.trace.line(
-                        self.now,
-                        format_args!("send {from}->{to} #{seq} arrives +{}", at.since(self.now)),
+                        at,
+                        format_args!("send {from}->{to} #{seq} arrives +{}", arrive.since(at)),
                     );
                     self.queue.push(
-                        at,
+                        arrive,
                         Item::Deliver(Delivery {
                             from,
                             to,
@@ -336,7 +381,7 @@ impl Sim {
                 }
                 Verdict::Drop(fate) => {
                     self.trace
-                        .line(self.now, format_args!("drop {from}->{to} #{seq} {fate}"));
+                        .line(at, format_args!("drop {from}->{to} #{seq} {fate}"));
                     self.stats.fate(kind, link, fate);
                 }
             }

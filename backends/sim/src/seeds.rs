@@ -38,6 +38,16 @@ pub(crate) fn entropy_seed(run_seed: u64, node: NodeId, incarnation: u64) -> [u8
     derive(b"entropy", run_seed, &[node.0 as u64, incarnation])
 }
 
+/// The identity seed of the `index`-th light member (see `light.rs`).
+pub(crate) fn light_seed(run_seed: u64, index: u64) -> [u8; 32] {
+    derive(b"light", run_seed, &[index])
+}
+
+/// The entropy seed of the light-member pool (its KeyPackages' keys).
+pub(crate) fn light_entropy_seed(run_seed: u64) -> [u8; 32] {
+    derive(b"light-entropy", run_seed, &[])
+}
+
 /// The network's random number generator (loss and latency draws).
 pub(crate) fn network_rng(run_seed: u64) -> ChaCha8Rng {
     ChaCha8Rng::from_seed(derive(b"network", run_seed, &[]))

@@ -48,12 +48,19 @@ pub struct Sim {
     pub(crate) ledger: Ledger,
     pub(crate) failures: Vec<Failure>,
     pub(crate) publications: u64,
+    pub(crate) cpu_mode: crate::cpu::CpuMode,
+    /// In CPU-charging mode, when the output of the engine call being carried out leaves.
+    pub(crate) emit_at: Option<Timestamp>,
+    /// The light members of one group, if any (see `light.rs`).
+    pub(crate) light: Option<crate::light::LightPool>,
 }
 
 impl Sim {
     /// A simulator without nodes, at the configured start time.
     pub fn new(config: SimConfig) -> Result<Sim, SimError> {
         config.link.validate()?;
+        let mut network = Network::new(config.link);
+        network.set_size_latency(config.size_latency)?;
         let start = config.start.unwrap_or_else(seeds::stable_start_utc);
         let mut trace = Trace::new(start, config.keep_trace);
         trace.line(
@@ -72,7 +79,7 @@ impl Sim {
             nodes: Vec::new(),
             members: BTreeMap::new(),
             subscribers: BTreeMap::new(),
-            network: Network::new(config.link),
+            network,
             rng: seeds::network_rng(config.seed),
             queue: EventQueue::new(),
             stats: Stats::default(),
@@ -80,6 +87,9 @@ impl Sim {
             ledger: Ledger::default(),
             failures: Vec::new(),
             publications: 0,
+            cpu_mode: config.cpu,
+            emit_at: None,
+            light: None,
         })
     }
 
@@ -113,6 +123,7 @@ impl Sim {
             log: Vec::new(),
             tick_generation: 0,
             tick_at: None,
+            cpu: Default::default(),
         };
         let engine = open_engine(&node, self.seed, id, self.now)
             .map_err(|source| SimError::Engine { node: id, source })?;
