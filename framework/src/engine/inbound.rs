@@ -365,8 +365,45 @@ fn on_mls(
     }
 }
 
-/// A sealed consensus message (a proposal or a vote): opened with the key of its epoch (only
-/// that epoch's members hold it) and handed to the consensus plugin, which checks signatures.
+/// One of the `sealed::open_*` functions: (epoch key, group id, epoch, body) to plaintext.
+type Opener = fn(&[u8; 16], &[u8], u64, &[u8]) -> Result<Vec<u8>, crate::wire::WireError>;
+
+/// Opens an envelope sealed under the key of its epoch (only that epoch's members hold it):
+/// `None` when it was buffered for a later epoch; `what` names it in the refusal.
+fn open_epoch_sealed(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    topic: &Topic,
+    env: &Envelope,
+    raw: &[u8],
+    open: Opener,
+    what: &str,
+) -> Result<Option<Vec<u8>>, Abort> {
+    let oldest = group
+        .epoch()
+        .saturating_sub(step.params.max_past_epochs as u64);
+    let epoch = env.epoch;
+    if !epoch_window(group, step, topic, raw.to_vec(), epoch, oldest)? {
+        return Ok(None);
+    }
+    let Some(key) = group.members_at(epoch).map(|m| m.key) else {
+        return reject(
+            RejectReason::StaleEpoch,
+            format!("no key for epoch {epoch}"),
+        );
+    };
+    let Ok(plain) = open(&key, &env.group_id, epoch, &env.body) else {
+        return reject(
+            RejectReason::NotAMember,
+            format!("{what} does not open with its epoch's key"),
+        );
+    };
+    group.sync.mark_seen(raw);
+    Ok(Some(plain))
+}
+
+/// A sealed consensus message (a proposal or a vote), handed to the consensus plugin, which
+/// checks signatures.
 fn on_consensus(
     group: &mut Group,
     step: &mut Step<'_>,
@@ -374,31 +411,15 @@ fn on_consensus(
     env: Envelope,
     raw: &[u8],
 ) -> Result<(), Abort> {
-    let oldest = group
-        .epoch()
-        .saturating_sub(step.params.max_past_epochs as u64);
-    let epoch = env.epoch;
-    if !epoch_window(group, step, topic, raw.to_vec(), epoch, oldest)? {
-        return Ok(());
+    let open = sealed::open_consensus;
+    match open_epoch_sealed(group, step, topic, &env, raw, open, "consensus message")? {
+        Some(message) => governance::ingest(group, step, &message),
+        None => Ok(()),
     }
-    let Some(key) = group.members_at(epoch).map(|m| m.key) else {
-        return reject(
-            RejectReason::StaleEpoch,
-            format!("no key for epoch {epoch}"),
-        );
-    };
-    let Ok(message) = sealed::open_consensus(&key, &env.group_id, epoch, &env.body) else {
-        return reject(
-            RejectReason::NotAMember,
-            "consensus message does not open with its epoch's key",
-        );
-    };
-    group.sync.mark_seen(raw);
-    governance::ingest(group, step, &message)
 }
 
-/// A sealed control frame: a status beacon or a repair request, opened with the key of its
-/// epoch (only that epoch's members hold it). Nothing depends on who sent it.
+/// A sealed control frame: a status beacon or a repair request. Nothing depends on who sent
+/// it.
 fn on_control(
     group: &mut Group,
     step: &mut Step<'_>,
@@ -406,26 +427,11 @@ fn on_control(
     env: Envelope,
     raw: &[u8],
 ) -> Result<(), Abort> {
-    let oldest = group
-        .epoch()
-        .saturating_sub(step.params.max_past_epochs as u64);
-    let epoch = env.epoch;
-    if !epoch_window(group, step, topic, raw.to_vec(), epoch, oldest)? {
+    let open = sealed::open_control;
+    let Some(plain) = open_epoch_sealed(group, step, topic, &env, raw, open, "control frame")?
+    else {
         return Ok(());
-    }
-    let Some(key) = group.members_at(epoch).map(|m| m.key) else {
-        return reject(
-            RejectReason::StaleEpoch,
-            format!("no key for epoch {epoch}"),
-        );
     };
-    let Ok(plain) = sealed::open_control(&key, &env.group_id, epoch, &env.body) else {
-        return reject(
-            RejectReason::NotAMember,
-            "control frame does not open with its epoch's key",
-        );
-    };
-    group.sync.mark_seen(raw);
     let frame: Frame = match crate::wire::decode_frame(&plain) {
         Ok(f) => f,
         Err(e) => return reject(RejectReason::Malformed, e.to_string()),
@@ -435,7 +441,7 @@ fn on_control(
             group.sync.note_references(&status.recent, step.now);
             Ok(())
         }
-        Some(frame::Body::Repair(repair)) => sync::on_repair(group, step, epoch, repair),
+        Some(frame::Body::Repair(repair)) => sync::on_repair(group, step, env.epoch, repair),
         _ => reject(
             RejectReason::Malformed,
             "a control frame carries a status or a repair request",
