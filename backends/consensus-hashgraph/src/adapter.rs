@@ -144,8 +144,9 @@ impl HashgraphConsensus {
         if let Some((_, set)) = self.voter_sets.iter().find(|(id, _)| id == voters.id()) {
             return Ok(set.clone());
         }
-        // The newest cached set is usually the previous epoch's roster: reuse its decoded keys.
-        let set = match self.voter_sets.front() {
+        // The largest cached set is usually the previous epoch's roster (a small electorate of
+        // stewards may be cached too, and newer): reuse its decoded keys.
+        let set = match self.voter_sets.iter().max_by_key(|(_, set)| set.len()) {
             Some((_, earlier)) => HgVoterSet::reusing(&Ed25519, voters.keys(), earlier),
             None => HgVoterSet::new(voters.keys()),
         };
