@@ -1,6 +1,7 @@
 //! OpenMLS behind one module: the storage provider over [`Storage`](crate::Storage), the
 //! provider bundle, and [`MlsState`], the wrapper the engine uses for every MLS operation.
 
+mod chunks;
 mod crypto;
 mod group;
 mod journal;

@@ -11,6 +11,7 @@ use std::cell::Cell;
 use openmls_traits::storage::{CURRENT_VERSION, StorageProvider, traits};
 use serde::Serialize;
 
+use super::chunks::Chunked;
 use super::secrets::{self, Hole};
 use crate::storage::{Space, StorageError};
 use crate::txn::Txn;
@@ -93,6 +94,13 @@ impl<'t, 's> MlsStore<'t, 's> {
     /// True (once) if the message-secrets store was written in full since the last call.
     pub(crate) fn take_wrote_secrets(&self) -> bool {
         self.wrote_secrets.replace(false)
+    }
+
+    /// The key of a group's tree manifest and the prefix of its tree chunks.
+    fn tree_keys(group_id: &impl Serialize) -> Result<(Vec<u8>, Vec<u8>), MlsStoreError> {
+        let mut prefix = Self::key(TREE_CHUNK, group_id)?;
+        prefix.push(0x1f);
+        Ok((Self::key(TREE_MANIFEST, group_id)?, prefix))
     }
 
     pub(crate) fn key(label: &[u8], key: &impl Serialize) -> Result<Vec<u8>, MlsStoreError> {
@@ -259,7 +267,12 @@ const JOIN_CONFIG: &[u8] = b"join_config";
 const OWN_LEAF_NODES: &[u8] = b"own_leaf_nodes";
 const PROPOSAL_REFS: &[u8] = b"proposal_refs";
 const QUEUED_PROPOSAL: &[u8] = b"queued_proposal";
+/// The whole tree in one record: the encoding before [`super::chunks`], still read (and then
+/// replaced) when found.
 const TREE: &[u8] = b"tree";
+/// The tree's chunk manifest, and the prefix of its chunks (see [`super::chunks`]).
+const TREE_MANIFEST: &[u8] = b"tree_manifest";
+const TREE_CHUNK: &[u8] = b"tree_chunk";
 const INTERIM_TRANSCRIPT_HASH: &[u8] = b"interim_transcript_hash";
 const CONTEXT: &[u8] = b"context";
 const CONFIRMATION_TAG: &[u8] = b"confirmation_tag";
@@ -329,7 +342,16 @@ impl StorageProvider<CURRENT_VERSION> for MlsStore<'_, '_> {
         group_id: &GroupId,
         tree: &TreeSync,
     ) -> Result<(), Self::Error> {
-        self.write(TREE, group_id, tree)
+        let (manifest_key, chunk_prefix) = Self::tree_keys(group_id)?;
+        let chunked = Chunked {
+            manifest_key: &manifest_key,
+            chunk_prefix: &chunk_prefix,
+        };
+        if chunked.manifest(self.txn)?.is_none() {
+            self.delete(TREE, group_id)?; // the whole-tree record of an older version
+        }
+        chunked.write(self.txn, &encode(TREE, tree)?)?;
+        Ok(())
     }
 
     fn write_interim_transcript_hash<
@@ -538,7 +560,15 @@ impl StorageProvider<CURRENT_VERSION> for MlsStore<'_, '_> {
         &self,
         group_id: &GroupId,
     ) -> Result<Option<TreeSync>, Self::Error> {
-        self.read(TREE, group_id)
+        let (manifest_key, chunk_prefix) = Self::tree_keys(group_id)?;
+        let chunked = Chunked {
+            manifest_key: &manifest_key,
+            chunk_prefix: &chunk_prefix,
+        };
+        match chunked.read(self.txn)? {
+            Some(bytes) => decode(TREE, &bytes).map(Some),
+            None => self.read(TREE, group_id),
+        }
     }
 
     fn group_context<
@@ -703,6 +733,12 @@ impl StorageProvider<CURRENT_VERSION> for MlsStore<'_, '_> {
         &self,
         group_id: &GroupId,
     ) -> Result<(), Self::Error> {
+        let (manifest_key, chunk_prefix) = Self::tree_keys(group_id)?;
+        Chunked {
+            manifest_key: &manifest_key,
+            chunk_prefix: &chunk_prefix,
+        }
+        .delete(self.txn)?;
         self.delete(TREE, group_id)
     }
 

@@ -302,6 +302,113 @@ fn past_epoch_member_lists_are_stored_once_and_old_records_still_load() {
     );
 }
 
+/// Bytes stored under `prefix` in the MLS space, by key.
+fn stored(store: &MapStorage, prefix: &[u8]) -> std::collections::BTreeMap<Vec<u8>, usize> {
+    store
+        .scan_prefix(crate::storage::Space::Mls, prefix)
+        .unwrap()
+        .into_iter()
+        .map(|(k, v)| (k, v.len()))
+        .collect()
+}
+
+/// The tree is stored as content-defined chunks: a commit with an UpdatePath in a group of
+/// 300 writes a small part of it, the group reloads from the chunks, and a tree stored whole by
+/// an older version still loads and is replaced by chunks at the next write.
+#[test]
+fn a_commit_stores_the_chunks_of_the_tree_it_changed_and_old_whole_trees_still_load() {
+    let crypto = Crypto::default();
+    let params = MlsParams::default();
+    let gid = GroupId::new(b"g".to_vec()).unwrap();
+    let alice = Identity::from_seed([1; 32]).unwrap();
+    let store = MapStorage::default();
+    step(&store, |p| {
+        MlsState::create(p, &alice, &gid, &params, now()).unwrap()
+    });
+    let others = MapStorage::default();
+    let kps: Vec<_> = (0..299u16)
+        .map(|i| {
+            let mut seed = [7u8; 32];
+            seed[..2].copy_from_slice(&i.to_be_bytes());
+            let who = Identity::from_seed(seed).unwrap();
+            let kp = step(&others, |p| new_key_package(p, &who, now()).unwrap());
+            validate_key_package(&crypto, &kp.message)
+                .unwrap()
+                .key_package
+        })
+        .collect();
+    let commit = |store: &MapStorage, adds| {
+        step(store, |p| {
+            let mut g = MlsState::load(p, &gid).unwrap();
+            g.commit(p, &alice, adds, vec![], vec![], None).unwrap();
+            g.merge_pending(p).unwrap();
+            g.epoch_authenticator()
+        })
+    };
+    commit(&store, kps);
+    let before = stored(&store, b"tree_chunk");
+    let whole: usize = before.values().sum();
+    assert!(whole > 50_000, "a tree of 300 leaves: {whole} bytes");
+    let auth = commit(&store, vec![]);
+    let after = stored(&store, b"tree_chunk");
+    let written: usize = after
+        .iter()
+        .filter(|(k, _)| !before.contains_key(*k))
+        .map(|(_, v)| v)
+        .sum();
+    assert!(written > 0, "the path changed some chunks");
+    assert!(
+        written * 3 < whole,
+        "wrote {written} of {whole} bytes of tree"
+    );
+    // Exactly the chunks the manifest lists are stored: the replaced ones are gone.
+    let manifest = store
+        .scan_prefix(crate::storage::Space::Mls, b"tree_manifest")
+        .unwrap();
+    let manifest: super::chunks::Manifest = postcard::from_bytes(&manifest[0].1).unwrap();
+    let listed: std::collections::BTreeSet<[u8; super::chunks::DIGEST_LEN]> =
+        manifest.chunks.into_iter().collect();
+    let kept: std::collections::BTreeSet<[u8; super::chunks::DIGEST_LEN]> = after
+        .keys()
+        .map(|k| k[k.len() - super::chunks::DIGEST_LEN..].try_into().unwrap())
+        .collect();
+    assert_eq!(listed, kept);
+    let reloaded = step(&store, |p| {
+        MlsState::load(p, &gid).unwrap().epoch_authenticator()
+    });
+    assert_eq!(reloaded, auth);
+
+    // An older version's record: the tree whole under its own key, no manifest.
+    let value = step(&store, |p| {
+        let tree: Option<openmls::treesync::TreeSync> =
+            openmls_traits::storage::StorageProvider::tree(
+                p.storage(),
+                &openmls::group::GroupId::from_slice(gid.as_bytes()),
+            )
+            .unwrap();
+        postcard::to_allocvec(&tree.unwrap()).unwrap()
+    });
+    let txn = Txn::new(&store);
+    for (k, _) in stored(&store, b"tree_") {
+        txn.delete(crate::storage::Space::Mls, k);
+    }
+    let key = store::MlsStore::key(
+        b"tree",
+        &openmls::group::GroupId::from_slice(gid.as_bytes()),
+    )
+    .unwrap();
+    txn.put(crate::storage::Space::Mls, key.clone(), value);
+    txn.commit().unwrap();
+    assert!(stored(&store, b"tree_").is_empty());
+    let reloaded = step(&store, |p| {
+        MlsState::load(p, &gid).unwrap().epoch_authenticator()
+    });
+    assert_eq!(reloaded, auth, "the whole-tree record loads");
+    commit(&store, vec![]);
+    assert!(!stored(&store, b"tree_chunk").is_empty());
+    assert!(stored(&store, &key).is_empty(), "replaced by chunks");
+}
+
 /// Wall-clock time: OpenMLS checks KeyPackage lifetimes against the system clock.
 fn now() -> crate::types::Timestamp {
     crate::clock::Clock::now(&crate::clock::SystemClock)
