@@ -313,7 +313,8 @@ fn stored(store: &MapStorage, prefix: &[u8]) -> std::collections::BTreeMap<Vec<u
 }
 
 /// The tree is stored as content-defined chunks: a commit with an UpdatePath in a group of
-/// 300 writes a small part of it, the group reloads from the chunks, and a tree stored whole by
+/// 2,000 writes a small part of it (1–5 % in trials: its path's 11 parent nodes touch a chunk
+/// or two each; the bound is 12.5 %), the group reloads from the chunks, and a tree stored whole by
 /// an older version still loads and is replaced by chunks at the next write.
 #[test]
 fn a_commit_stores_the_chunks_of_the_tree_it_changed_and_old_whole_trees_still_load() {
@@ -326,7 +327,7 @@ fn a_commit_stores_the_chunks_of_the_tree_it_changed_and_old_whole_trees_still_l
         MlsState::create(p, &alice, &gid, &params, now()).unwrap()
     });
     let others = MapStorage::default();
-    let kps: Vec<_> = (0..299u16)
+    let kps: Vec<_> = (0..1999u16)
         .map(|i| {
             let mut seed = [7u8; 32];
             seed[..2].copy_from_slice(&i.to_be_bytes());
@@ -348,7 +349,7 @@ fn a_commit_stores_the_chunks_of_the_tree_it_changed_and_old_whole_trees_still_l
     commit(&store, kps);
     let before = stored(&store, b"tree_chunk");
     let whole: usize = before.values().sum();
-    assert!(whole > 50_000, "a tree of 300 leaves: {whole} bytes");
+    assert!(whole > 300_000, "a tree of 2,000 leaves: {whole} bytes");
     let auth = commit(&store, vec![]);
     let after = stored(&store, b"tree_chunk");
     let written: usize = after
@@ -358,7 +359,7 @@ fn a_commit_stores_the_chunks_of_the_tree_it_changed_and_old_whole_trees_still_l
         .sum();
     assert!(written > 0, "the path changed some chunks");
     assert!(
-        written * 3 < whole,
+        written * 8 < whole,
         "wrote {written} of {whole} bytes of tree"
     );
     // Exactly the chunks the manifest lists are stored: the replaced ones are gone.
