@@ -64,18 +64,7 @@ impl Engine {
             return self.on_join_traffic(&gid, topic, kind, env, payload, now);
         }
         if let Some(group) = self.groups.get(&gid) {
-            let expected = match kind {
-                Kind::Mls
-                | Kind::Consensus
-                | Kind::Control
-                | Kind::Commit
-                | Kind::Certificate
-                | Kind::CatchUp
-                | Kind::Bundle
-                | Kind::ForkNotice => &group.topics.group,
-                Kind::Welcome | Kind::RatchetTree => &group.topics.join,
-                _ => &group.topics.welcome,
-            };
+            let expected = group.topics.for_kind(kind);
             if topic != expected {
                 return Ok((
                     rejected(Some(gid), RejectReason::WrongTopic, topic.as_str()),

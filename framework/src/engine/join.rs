@@ -156,18 +156,7 @@ impl Engine {
         let Some(join) = self.joins.get_mut(gid) else {
             return Ok((Output::default(), Vec::new()));
         };
-        let expected = match kind {
-            Kind::Mls
-            | Kind::Consensus
-            | Kind::Control
-            | Kind::Commit
-            | Kind::Certificate
-            | Kind::CatchUp
-            | Kind::Bundle
-            | Kind::ForkNotice => &join.topics.group,
-            Kind::Welcome | Kind::RatchetTree => &join.topics.join,
-            _ => &join.topics.welcome,
-        };
+        let expected = join.topics.for_kind(kind);
         let mut out = Output::default();
         if topic != expected {
             out.event(Event::Rejected {

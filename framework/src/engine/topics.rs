@@ -5,6 +5,7 @@
 //! kept out of the `application` segment, which Waku nodes may use for routing decisions.
 
 use crate::types::{GroupId, Topic};
+use crate::wire::Kind;
 
 /// The three topics of a group.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,6 +28,23 @@ impl GroupTopics {
             group: Topic::new(format!("/demls/1/{name}-group/proto")),
             welcome: Topic::new(format!("/demls/1/{name}-welcome/proto")),
             join: Topic::new(format!("/demls/1/{name}-join/proto")),
+        }
+    }
+
+    /// The topic an envelope of `kind` travels on; traffic of that kind seen on another topic
+    /// is refused.
+    pub fn for_kind(&self, kind: Kind) -> &Topic {
+        match kind {
+            Kind::Mls
+            | Kind::Consensus
+            | Kind::Control
+            | Kind::Commit
+            | Kind::Certificate
+            | Kind::CatchUp
+            | Kind::Bundle
+            | Kind::ForkNotice => &self.group,
+            Kind::Welcome | Kind::RatchetTree => &self.join,
+            _ => &self.welcome,
         }
     }
 }
