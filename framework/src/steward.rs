@@ -7,6 +7,8 @@
 //! for (steward elections, emergency criteria proposals). Built-in policies live in
 //! [`crate::policy`] and are selected with `[steward] backend = "..."`.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::consensus::Outcome;
 use crate::engine::{ProposalAction, ProposalKind, Violation};
 use crate::roster::Roster;
@@ -36,11 +38,11 @@ pub struct EpochView<'a> {
     /// The local member.
     pub me: MemberId,
     /// Members whose removal has been decided YES but not yet committed.
-    pub pending_removals: &'a [MemberId],
-    /// Proposals decided YES and not yet committed, in id order.
-    pub ready: &'a [ReadyProposal],
-    /// Proposals (of any kind) still being voted on.
-    pub open: &'a [(ProposalId, ProposalAction)],
+    pub pending_removals: &'a BTreeSet<MemberId>,
+    /// Proposals decided YES and not yet committed, by id.
+    pub ready: &'a BTreeMap<ProposalId, ReadyProposal>,
+    /// Proposals (of any kind) still being voted on, by id.
+    pub open: &'a BTreeMap<ProposalId, ProposalAction>,
     /// Members asking to be re-added without a vote (a commit is due for them like for a
     /// decided proposal).
     pub rejoins: &'a [MemberId],

@@ -1,9 +1,20 @@
 //! Test-only helpers for the framework's unit tests (integration tests use the real backends).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
+use crate::engine::ProposalAction;
+use crate::steward::ReadyProposal;
+use crate::types::{MemberId, ProposalId};
+
 use crate::storage::{Entries, Space, Storage, StorageError, WriteBatch, WriteOp};
+
+/// No members (an empty `pending_removals` for policy views).
+pub static NO_MEMBERS: BTreeSet<MemberId> = BTreeSet::new();
+/// No ready proposals (for policy views).
+pub static NO_READY: BTreeMap<ProposalId, ReadyProposal> = BTreeMap::new();
+/// No open proposals (for policy views).
+pub static NO_OPEN: BTreeMap<ProposalId, ProposalAction> = BTreeMap::new();
 
 type Map = BTreeMap<(Space, Vec<u8>), Vec<u8>>;
 

@@ -37,13 +37,13 @@ pub(crate) fn schedule(group: &mut Group, step: &mut Step<'_>) {
     let roster = group.roster().clone();
     let epoch = group.epoch();
     // A ready election alone does not need a commit: it rides along with the next one.
+    // (Earliest decided first: the first that needs a commit gives the time.)
     let ready_at = group
         .proposals
-        .values()
-        .filter(|r| r.epoch == epoch && r.is_ready() && applicable(r, &roster))
-        .filter(|r| !matches!(r.action, ProposalAction::Election { .. }))
-        .filter_map(|r| r.decided_at)
-        .min();
+        .ready_by_time()
+        .filter(|r| r.decided_at.is_some() && r.epoch == epoch && applicable(r, &roster))
+        .find(|r| !matches!(r.action, ProposalAction::Election { .. }))
+        .and_then(|r| r.decided_at);
     let ready_at = [ready_at, group.rejoins.oldest()]
         .into_iter()
         .flatten()
@@ -68,8 +68,8 @@ fn select(group: &Group, me: MemberId) -> Vec<ProposalRecord> {
     let epoch = group.epoch();
     let ready: Vec<&ProposalRecord> = group
         .proposals
-        .values()
-        .filter(|r| r.epoch == epoch && r.is_ready() && applicable(r, roster))
+        .ready_records()
+        .filter(|r| r.epoch == epoch && applicable(r, roster))
         .filter(|r| r.action.removes() != Some(me))
         .collect();
     let election = ready

@@ -249,10 +249,9 @@ pub(crate) fn open_attempt(
 
 /// True while this member's own leave waits for a commit.
 pub(crate) fn leaving(group: &Group, me: MemberId) -> bool {
-    group.proposals.values().any(|r| {
-        matches!(r.action, ProposalAction::Leave { member } if member == me)
-            && (r.status == ProposalStatus::Open || r.is_ready())
-    })
+    group
+        .proposals
+        .in_flight(&ProposalAction::Leave { member: me })
 }
 
 /// Carries out what the steward policy asked for, skipping proposals already in flight and
@@ -704,11 +703,8 @@ fn retry_failed(group: &mut Group, step: &mut Step<'_>, rec: &ProposalRecord) ->
         ProposalAction::Remove { member } => group.roster().contains(&member),
         _ => false,
     };
-    let in_flight = group.proposals.values().any(|r| {
-        r.id != rec.id
-            && r.action == rec.action
-            && (r.status == ProposalStatus::Open || r.is_ready())
-    });
+    // (`rec` itself ended without a decision, so it is not live.)
+    let in_flight = group.proposals.in_flight(&rec.action);
     if !still || in_flight {
         return Ok(()); // moot, or someone else's proposal carries it
     }
@@ -838,7 +834,9 @@ fn release_votes(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> {
             group.meta.deferred_votes.retain(|d| *d != id);
             continue;
         }
-        let kind = group.proposals[&id].action.kind();
+        let Some(kind) = group.proposals.get(&id).map(|r| r.action.kind()) else {
+            continue;
+        };
         if !frozen(group, kind) {
             group.meta.deferred_votes.retain(|d| *d != id);
             decide_own_vote(group, step, id)?;

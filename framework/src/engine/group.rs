@@ -138,7 +138,7 @@ pub(crate) struct Group {
     pub commit_key: [u8; 16],
     pub consensus: Box<dyn Consensus>,
     pub policy: Box<dyn StewardPolicy>,
-    pub proposals: BTreeMap<ProposalId, ProposalRecord>,
+    pub proposals: super::proposals::Proposals,
     pub key_packages: BTreeMap<MemberId, BufferedKeyPackage>,
     pub commits: BTreeMap<Epoch, CommitRecord>,
     pub meta: GroupMeta,
@@ -195,7 +195,7 @@ impl Group {
             commit_key,
             consensus,
             policy,
-            proposals: BTreeMap::new(),
+            proposals: Default::default(),
             key_packages: BTreeMap::new(),
             commits: BTreeMap::new(),
             meta: GroupMeta::default(),
@@ -247,7 +247,7 @@ impl Group {
         }
         for (_, v) in txn.scan_prefix(Space::Engine, &keys.proposals())? {
             let rec = super::records::decode_proposal(&v)?;
-            group.proposals.insert(rec.id, rec);
+            group.proposals.insert(rec);
         }
         for (_, v) in txn.scan_prefix(Space::Engine, &keys.key_packages())? {
             let rec: BufferedKeyPackage = decode("key package record", &v)?;
@@ -302,7 +302,7 @@ impl Group {
     pub(crate) fn put_proposal(&mut self, rec: ProposalRecord) {
         self.dirty
             .push((self.keys.proposal(&rec.id), Some(encode(&rec))));
-        self.proposals.insert(rec.id, rec);
+        self.proposals.insert(rec);
     }
 
     /// Records a buffered KeyPackage change for this step.

@@ -14,10 +14,9 @@ use crate::types::MemberId;
 
 /// True when a proposal to add `member` is open or decided YES and uncommitted.
 fn add_in_flight(group: &Group, member: &MemberId) -> bool {
-    group.proposals.values().any(|r| {
-        r.action == ProposalAction::Add { member: *member }
-            && (r.status == ProposalStatus::Open || r.is_ready())
-    })
+    group
+        .proposals
+        .in_flight(&ProposalAction::Add { member: *member })
 }
 
 /// Every member [`add_in_flight`] holds for, in one pass over the proposals (a group
@@ -25,8 +24,7 @@ fn add_in_flight(group: &Group, member: &MemberId) -> bool {
 fn adds_in_flight(group: &Group) -> BTreeSet<MemberId> {
     group
         .proposals
-        .values()
-        .filter(|r| r.status == ProposalStatus::Open || r.is_ready())
+        .live()
         .filter_map(|r| match r.action {
             ProposalAction::Add { member } => Some(member),
             _ => None,

@@ -23,6 +23,7 @@ mod join;
 mod keypackages;
 mod output;
 mod params;
+mod proposals;
 mod records;
 mod rejoin;
 mod requests;
@@ -479,11 +480,10 @@ impl Engine {
         self.proposal_command(group_id, now, |group, step| {
             let me = step.me();
             let action = ProposalAction::Leave { member: me };
-            let pending = group.proposals.values().find(|r| {
-                r.action == action
-                    && r.epoch == group.epoch()
-                    && (r.status == ProposalStatus::Open || r.is_ready())
-            });
+            let pending = group
+                .proposals
+                .live_naming(&me)
+                .find(|r| r.action == action && r.epoch == group.epoch());
             if let Some(rec) = pending {
                 return Ok(Submission::Opened(rec.id));
             }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::event::{Event, ProposalAction, RejectReason};
 use super::group::Group;
-use super::records::ProposalStatus;
+use super::records::ProposalRecord;
 use super::{Abort, Step, governance, reject};
 use crate::types::ProposalId;
 
@@ -111,12 +111,14 @@ pub(crate) fn defer_or_open(
 /// and nobody proposed the same change meanwhile.
 fn still_applies(group: &Group, request: &DeferredRequest) -> Result<(), String> {
     let member = request.action.member();
-    let in_flight = group.proposals.values().any(|r| {
+    let same = |r: &&ProposalRecord| {
         r.action.member() == member
-            && r.action.kind() == request.action.kind()
             && std::mem::discriminant(&r.action) == std::mem::discriminant(&request.action)
-            && (r.status == ProposalStatus::Open || r.is_ready())
-    });
+    };
+    let in_flight = match member {
+        Some(m) => group.proposals.live_naming(&m).any(|r| same(&r)),
+        None => group.proposals.live().any(|r| same(&r)),
+    };
     if in_flight {
         return Err("the same change is already being voted".into());
     }

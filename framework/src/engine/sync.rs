@@ -638,7 +638,7 @@ pub(crate) fn tick(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> 
         .activity
         .retain(|id, _| proposals.get(id).is_some_and(|r| open(&r)));
     let mut stalled: Vec<ProposalId> = Vec::new();
-    for r in group.proposals.values().filter(open) {
+    for r in group.proposals.open_records().filter(open) {
         let (last, votes) = group
             .sync
             .activity
@@ -728,7 +728,7 @@ pub(crate) fn tick(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> 
         let members = group.roster().len();
         let mut leaves: Vec<ProposalId> = Vec::new();
         let mut expired: Vec<super::records::ProposalRecord> = Vec::new();
-        for r in group.proposals.values() {
+        for r in group.proposals.live_naming(&me) {
             let own_leave =
                 r.is_ready() && r.owner == me && matches!(r.action, ProposalAction::Leave { .. });
             if !own_leave || r.epoch + (params.max_past_epochs as u64) < epoch {

@@ -8,6 +8,7 @@
 
 use serde::Deserialize;
 
+use crate::policy::Excluded;
 use crate::steward::{
     CommitFacts, CommitRank, EpochView, PolicyError, StewardPolicy, StewardPolicyFactory,
 };
@@ -44,8 +45,8 @@ impl SinglePolicy {
     }
 
     /// The lowest-leaf member not in `excluded`.
-    fn steward(view: &EpochView<'_>, excluded: &[MemberId]) -> Option<MemberId> {
-        view.roster.ids().find(|id| !excluded.contains(id))
+    fn steward(view: &EpochView<'_>, excluded: &(impl Excluded + ?Sized)) -> Option<MemberId> {
+        view.roster.ids().find(|id| !excluded.excludes(id))
     }
 }
 
@@ -124,17 +125,23 @@ impl StewardPolicyFactory for SinglePolicyFactory {
 mod tests {
     use super::*;
     use crate::roster::Roster;
-    use crate::testing::roster;
+    use crate::testing::{NO_OPEN, NO_READY, roster};
+    use std::collections::BTreeSet;
 
-    fn view<'a>(gid: &'a GroupId, r: &'a Roster, me: u8, pending: &'a [MemberId]) -> EpochView<'a> {
+    fn view<'a>(
+        gid: &'a GroupId,
+        r: &'a Roster,
+        me: u8,
+        pending: &'a BTreeSet<MemberId>,
+    ) -> EpochView<'a> {
         EpochView {
             group_id: gid,
             epoch: 1,
             roster: r,
             me: MemberId([me; 20]),
             pending_removals: pending,
-            ready: &[],
-            open: &[],
+            ready: &NO_READY,
+            open: &NO_OPEN,
             rejoins: &[],
         }
     }
@@ -152,16 +159,19 @@ mod tests {
         let (gid, r) = (GroupId::new(b"g".to_vec()).unwrap(), roster(4));
         let p = SinglePolicy::new(SinglePolicyConfig::default());
         assert_eq!(
-            p.commit_at(&view(&gid, &r, 0, &[]), Timestamp(1000)),
+            p.commit_at(&view(&gid, &r, 0, &BTreeSet::new()), Timestamp(1000)),
             Some(Timestamp(1200))
         );
-        assert_eq!(p.commit_at(&view(&gid, &r, 1, &[]), Timestamp(1000)), None);
+        assert_eq!(
+            p.commit_at(&view(&gid, &r, 1, &BTreeSet::new()), Timestamp(1000)),
+            None
+        );
         assert!(
-            p.authorize_commit(&view(&gid, &r, 2, &[]), &commit(0, &[]))
+            p.authorize_commit(&view(&gid, &r, 2, &BTreeSet::new()), &commit(0, &[]))
                 .is_ok()
         );
         assert!(
-            p.authorize_commit(&view(&gid, &r, 2, &[]), &commit(1, &[]))
+            p.authorize_commit(&view(&gid, &r, 2, &BTreeSet::new()), &commit(1, &[]))
                 .is_err()
         );
     }
@@ -172,20 +182,20 @@ mod tests {
         let p = SinglePolicy::new(SinglePolicyConfig::default());
         let pending = [MemberId([0; 20])];
         assert_eq!(
-            p.commit_at(&view(&gid, &r, 0, &pending), Timestamp(0)),
+            p.commit_at(&view(&gid, &r, 0, &pending.into()), Timestamp(0)),
             None
         );
         assert!(
-            p.commit_at(&view(&gid, &r, 1, &pending), Timestamp(0))
+            p.commit_at(&view(&gid, &r, 1, &pending.into()), Timestamp(0))
                 .is_some()
         );
         // Member 1 may commit only a commit that removes member 0.
         assert!(
-            p.authorize_commit(&view(&gid, &r, 3, &[]), &commit(1, &pending))
+            p.authorize_commit(&view(&gid, &r, 3, &BTreeSet::new()), &commit(1, &pending))
                 .is_ok()
         );
         assert!(
-            p.authorize_commit(&view(&gid, &r, 3, &[]), &commit(1, &[]))
+            p.authorize_commit(&view(&gid, &r, 3, &BTreeSet::new()), &commit(1, &[]))
                 .is_err()
         );
     }

@@ -13,6 +13,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use demls::engine::ProposalKind;
+use demls::policy::Excluded;
 use demls::{
     CommitFacts, CommitRank, EpochView, GroupId, MemberId, PolicyError, StewardPolicy,
     StewardPolicyFactory, Timestamp,
@@ -45,11 +46,15 @@ impl Directed {
 
     /// The steward of `view`, leaving out `excluded` (a steward never commits its own
     /// removal).
-    fn steward(&self, view: &EpochView<'_>, excluded: &[MemberId]) -> Option<MemberId> {
+    fn steward(
+        &self,
+        view: &EpochView<'_>,
+        excluded: &(impl Excluded + ?Sized),
+    ) -> Option<MemberId> {
         let named = self.lock().steward;
         named
-            .filter(|s| view.roster.contains(s) && !excluded.contains(s))
-            .or_else(|| view.roster.ids().find(|id| !excluded.contains(id)))
+            .filter(|s| view.roster.contains(s) && !excluded.excludes(s))
+            .or_else(|| view.roster.ids().find(|id| !excluded.excludes(id)))
     }
 
     /// A factory for every node, with freeze window `commit_delay_ms`.

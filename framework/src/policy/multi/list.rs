@@ -12,6 +12,7 @@
 //! members it knows a removal proposal for (open or decided), and nobody else: the proposer's
 //! and validator's views may differ in timing, never in the roster.
 
+use crate::policy::Excluded;
 use crate::roster::Roster;
 use crate::types::{Epoch, GroupId, MemberId};
 
@@ -35,14 +36,14 @@ pub fn election_key(
 /// Every eligible member in election order (members pending removal are not eligible).
 pub fn ranked(
     roster: &Roster,
-    excluded: &[MemberId],
+    excluded: &(impl Excluded + ?Sized),
     epoch: Epoch,
     retry_round: u32,
     group_id: &GroupId,
 ) -> Vec<MemberId> {
     let mut candidates: Vec<([u8; 32], MemberId)> = roster
         .ids()
-        .filter(|id| !excluded.contains(id))
+        .filter(|id| !excluded.excludes(id))
         .map(|id| (election_key(epoch, retry_round, &id, group_id), id))
         .collect();
     candidates.sort_unstable();
@@ -53,20 +54,20 @@ pub fn ranked(
 /// `None` when it is not eligible.
 pub fn rank_of(
     roster: &Roster,
-    excluded: &[MemberId],
+    excluded: &(impl Excluded + ?Sized),
     epoch: Epoch,
     retry_round: u32,
     group_id: &GroupId,
     member: &MemberId,
 ) -> Option<usize> {
-    if !roster.contains(member) || excluded.contains(member) {
+    if !roster.contains(member) || excluded.excludes(member) {
         return None;
     }
     let mine = (election_key(epoch, retry_round, member, group_id), *member);
     Some(
         roster
             .ids()
-            .filter(|id| !excluded.contains(id))
+            .filter(|id| !excluded.excludes(id))
             .filter(|id| (election_key(epoch, retry_round, id, group_id), *id) < mine)
             .count(),
     )
@@ -76,14 +77,14 @@ pub fn rank_of(
 /// place, or after every eligible member when it is not eligible itself.
 pub fn turn_of(
     roster: &Roster,
-    excluded: &[MemberId],
+    excluded: &(impl Excluded + ?Sized),
     epoch: Epoch,
     retry_round: u32,
     group_id: &GroupId,
     member: &MemberId,
 ) -> usize {
     rank_of(roster, excluded, epoch, retry_round, group_id, member)
-        .unwrap_or_else(|| roster.ids().filter(|id| !excluded.contains(id)).count())
+        .unwrap_or_else(|| roster.ids().filter(|id| !excluded.excludes(id)).count())
 }
 
 /// The list size for `eligible` members.
@@ -135,7 +136,7 @@ pub fn reproduces(
 /// The steward list an election in `epoch` at `retry_round` must propose.
 pub fn elect(
     roster: &Roster,
-    excluded: &[MemberId],
+    excluded: &(impl Excluded + ?Sized),
     epoch: Epoch,
     retry_round: u32,
     group_id: &GroupId,

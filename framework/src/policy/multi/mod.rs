@@ -78,7 +78,7 @@ impl MultiPolicy {
     }
 
     fn recovery_ready(view: &EpochView<'_>) -> bool {
-        view.ready.iter().any(|r| {
+        view.ready.values().any(|r| {
             matches!(
                 r.action,
                 ProposalAction::Emergency {
@@ -90,7 +90,7 @@ impl MultiPolicy {
     }
 
     fn in_flight(view: &EpochView<'_>, pred: impl Fn(&ProposalAction) -> bool) -> bool {
-        view.open.iter().any(|(_, a)| pred(a)) || view.ready.iter().any(|r| pred(&r.action))
+        view.open.values().any(&pred) || view.ready.values().any(|r| pred(&r.action))
     }
 
     /// Lowers `member`'s score; below the threshold, plans an emergency proposal to remove it.
@@ -243,7 +243,7 @@ impl StewardPolicy for MultiPolicy {
         }
         let emergency = view
             .ready
-            .iter()
+            .values()
             .any(|r| r.action.kind() == ProposalKind::Emergency);
         // An accepted emergency proposal is committed without the freeze window.
         let base = if emergency {
@@ -257,7 +257,7 @@ impl StewardPolicy for MultiPolicy {
         let only_rejoins = !view.rejoins.is_empty()
             && view
                 .ready
-                .iter()
+                .values()
                 .all(|r| matches!(r.action, ProposalAction::Election { .. }));
         if only_rejoins {
             let slot = self
@@ -326,8 +326,8 @@ impl StewardPolicy for MultiPolicy {
                         "retry round out of range".into(),
                     ));
                 }
-                let mut removable: Vec<MemberId> = view.pending_removals.to_vec();
-                removable.extend(view.open.iter().filter_map(|(_, a)| a.removes()));
+                let mut removable: Vec<MemberId> = view.pending_removals.iter().copied().collect();
+                removable.extend(view.open.values().filter_map(|a| a.removes()));
                 let valid = list::reproduces(
                     stewards,
                     view.roster,

@@ -73,7 +73,7 @@ pub(super) fn is_deadlock(a: &ProposalAction) -> bool {
 /// list and decision time.
 fn latest_ready(view: &EpochView<'_>) -> Option<(u32, Vec<MemberId>, Timestamp)> {
     view.ready
-        .iter()
+        .values()
         .filter_map(|r| match &r.action {
             ProposalAction::Election {
                 retry_round,
@@ -183,13 +183,13 @@ impl State {
     fn stall_base(view: &EpochView<'_>, config: &MultiPolicyConfig) -> Option<Timestamp> {
         let since = view
             .ready
-            .iter()
+            .values()
             .filter(|r| r.action.kind() != ProposalKind::Election)
             .map(|r| r.decided_at)
             .min()?;
         let emergency = view
             .ready
-            .iter()
+            .values()
             .any(|r| r.action.kind() == ProposalKind::Emergency);
         Some(if emergency {
             since
@@ -222,23 +222,22 @@ impl State {
         let mut next: Vec<Timestamp> = Vec::new();
         let election_in_flight = view
             .open
-            .iter()
-            .any(|(_, a)| a.kind() == ProposalKind::Election)
+            .values()
+            .any(|a| a.kind() == ProposalKind::Election)
             || view
                 .ready
-                .iter()
+                .values()
                 .any(|r| r.action.kind() == ProposalKind::Election);
-        let deadlock_in_flight = view.open.iter().any(|(_, a)| is_deadlock(a))
-            || view.ready.iter().any(|r| is_deadlock(&r.action));
-        let recovering = view.ready.iter().any(|r| is_deadlock(&r.action));
+        let deadlock_in_flight = view.open.values().any(is_deadlock)
+            || view.ready.values().any(|r| is_deadlock(&r.action));
+        let recovering = view.ready.values().any(|r| is_deadlock(&r.action));
         // Someone else's re-election counts as this member's attempt too.
         let seen_round = view
             .open
-            .iter()
-            .map(|(_, a)| a)
+            .values()
             .chain(
                 view.ready
-                    .iter()
+                    .values()
                     .filter(|r| r.epoch == view.epoch)
                     .map(|r| &r.action),
             )
@@ -253,8 +252,8 @@ impl State {
         }
         let election_open = view
             .open
-            .iter()
-            .any(|(_, a)| a.kind() == ProposalKind::Election);
+            .values()
+            .any(|a| a.kind() == ProposalKind::Election);
 
         // Elections when the list runs out: already in the last steward's epoch, so the new
         // list is ready when the last steward commits. Members open it in election order, each

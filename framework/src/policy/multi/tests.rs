@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::roster::Roster;
-use crate::testing::roster;
+use crate::testing::{NO_MEMBERS, NO_OPEN, NO_READY, roster};
 use crate::types::Epoch;
 
 const EPOCH: Epoch = 7;
@@ -14,9 +14,9 @@ fn view<'a>(gid: &'a GroupId, r: &'a Roster, me: MemberId) -> EpochView<'a> {
         epoch: EPOCH,
         roster: r,
         me,
-        pending_removals: &[],
-        ready: &[],
-        open: &[],
+        pending_removals: &NO_MEMBERS,
+        ready: &NO_READY,
+        open: &NO_OPEN,
         rejoins: &[],
     }
 }
