@@ -157,7 +157,12 @@ fn build_single(
     options: &toml::Table,
     _ctx: &BuildContext,
 ) -> Result<Arc<dyn StewardPolicyFactory>, ConfigError> {
-    let config = crate::config::parse_options("steward", options)?;
+    let config: crate::policy::SinglePolicyConfig =
+        crate::config::parse_options("steward", options)?;
+    config.validate().map_err(|e| ConfigError::InvalidValue {
+        section: "steward".into(),
+        message: e.to_string(),
+    })?;
     Ok(Arc::new(crate::policy::single::SinglePolicyFactory::new(
         config,
     )))

@@ -44,6 +44,7 @@ const SCENARIOS: &[Scenario] = &[
     ),
     ("lossy_network_20pct", lossy),
     ("small_consensus", scenarios::small_consensus),
+    ("single_committee", scenarios::single_committee),
     ("missed_vote_catch_up", scenarios::missed_vote_catch_up),
     ("offline_1_epoch", |seed| {
         scenarios::offline_catch_up(seed, 1)

@@ -5,15 +5,35 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use common::{config, gid};
 use demls::GroupId;
+use demls::policy::single::SinglePolicyFactory;
+use demls::policy::{ConsensusModel, SinglePolicyConfig};
 use demls::wire::{Frame, Status, frame};
 use demls_sim::{Counters, Link, MessageKind, NodeId, Sim, Stats};
 
 /// `n` members formed in one epoch on a fast link (every joiner announces at once and the
-/// creator adds them all in one commit), then settled.
+/// creator adds them all in one commit), then settled. Every member votes on every proposal
+/// (the big consensus model, also above 100 members): the most traffic a decision can draw.
 fn bulk_formed(seed: u64, n: usize, group: &GroupId) -> (Sim, Vec<NodeId>) {
-    let mut sim = Sim::new(config(seed, Link::fixed(2))).expect("a valid configuration");
+    bulk_formed_with(seed, n, group, ConsensusModel::Big)
+}
+
+/// [`bulk_formed`] with the single-steward policy's consensus model `model`.
+fn bulk_formed_with(
+    seed: u64,
+    n: usize,
+    group: &GroupId,
+    model: ConsensusModel,
+) -> (Sim, Vec<NodeId>) {
+    let mut cfg = config(seed, Link::fixed(2));
+    cfg.policy = Arc::new(SinglePolicyFactory::new(SinglePolicyConfig {
+        consensus_model: model,
+        ..SinglePolicyConfig::default()
+    }));
+    let mut sim = Sim::new(cfg).expect("a valid configuration");
     let nodes = sim.add_nodes(n).expect("nodes open");
     sim.create_group(nodes[0], group).expect("group created");
     for &node in &nodes[1..] {

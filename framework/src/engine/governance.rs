@@ -193,7 +193,7 @@ pub(crate) fn open_attempt(
         key_package.as_ref().map(|(m, _)| m.as_slice()),
         &evidence,
     ));
-    let voters = group.epochs[0].voters(kind).clone();
+    let voters = group.epochs[0].voters_for(kind, leaving).clone();
     let me = step.me();
     if !voters
         .keys()
@@ -338,7 +338,10 @@ fn voters_of(
     epochs
         .iter()
         .find(|m| m.epoch == p.epoch)
-        .map(|m| m.voters(kind_of(&p)).clone())
+        .map(|m| {
+            let leave = matches!(p.action, Some(group_proposal::Action::Leave(_)));
+            m.voters_for(kind_of(&p), leave).clone()
+        })
         .ok_or_else(|| format!("no roster for epoch {}", p.epoch))
 }
 

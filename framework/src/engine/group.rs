@@ -125,6 +125,13 @@ impl EpochMembers {
     pub(crate) fn voters(&self, kind: ProposalKind) -> &VoterSet {
         self.by_kind.get(&kind).unwrap_or(&self.all)
     }
+
+    /// The voters of a proposal opened in this epoch: those of its kind, except for a leave,
+    /// which every member may open (it is final without a vote, so a narrower electorate for
+    /// adds and removals must not keep a member from leaving).
+    pub(crate) fn voters_for(&self, kind: ProposalKind, leave: bool) -> &VoterSet {
+        if leave { &self.all } else { self.voters(kind) }
+    }
 }
 
 /// One group this node is a member of.

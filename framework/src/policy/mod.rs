@@ -2,9 +2,11 @@
 //! its name so a TOML file can pick it.
 
 mod excluded;
+mod model;
 pub mod multi;
 pub mod single;
 
 pub use excluded::Excluded;
+pub use model::ConsensusModel;
 pub use multi::{MultiPolicy, MultiPolicyConfig};
 pub use single::{SinglePolicy, SinglePolicyConfig};

@@ -6,6 +6,7 @@
 //! The scenario tests and the soak command (`examples/soak.rs`) both run these functions;
 //! a failure names the seed and start time, so any run can be replayed exactly.
 
+mod committee;
 mod lazy;
 mod leave;
 mod multi;
@@ -14,6 +15,7 @@ mod resync;
 
 use std::sync::Arc;
 
+pub use committee::single_committee;
 pub use lazy::{LazyFactory, LazySwitch};
 pub use leave::{
     epoch_steward_leaves, forged_leave, last_steward_leaves, leave_while_partitioned,

@@ -536,7 +536,29 @@ pub fn small_consensus(seed: u64) -> ScenarioResult {
         everyone_elects,
         "every member was eligible in the elections",
     )?;
-    chat(&mut sim, &g, &remaining, "small consensus")?;
-    let epoch = finish(&mut sim, &g, &remaining, 60_000)?;
+    // A member that is no voter (it cast no vote on the removal) leaves: a leave needs no
+    // vote, so the small model must not refuse it for want of being a voter.
+    let voters: Vec<NodeId> = nodes
+        .iter()
+        .copied()
+        .filter(|&n| {
+            sim.events(n)
+                .iter()
+                .any(|(_, e)| matches!(e, Event::VoteCast { proposal, .. } if *proposal == id))
+        })
+        .collect();
+    let leaver = pick(&remaining, &[voters, line].concat())?;
+    sim.leave(leaver, &g).map_err(|e| e.to_string())?;
+    let leaver_id = sim.member_id(leaver);
+    let stayed = without(&remaining, &[leaver]);
+    let left = sim.run_until(30_000, |s| {
+        stayed.iter().all(|&n| {
+            s.group(n, &g)
+                .is_some_and(|st| !st.members.contains(&leaver_id))
+        })
+    });
+    require(&sim, left, "a member outside the steward list left")?;
+    chat(&mut sim, &g, &stayed, "small consensus")?;
+    let epoch = finish(&mut sim, &g, &stayed, 60_000)?;
     outcome(&sim, "small_consensus", seed, epoch)
 }

@@ -2,19 +2,7 @@
 
 use serde::Deserialize;
 
-/// Who votes on membership (commit) proposals.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ConsensusModel {
-    /// Every member votes on every proposal (most decentralized; suits small groups).
-    Big,
-    /// Only the current stewards vote on adds and removals; everyone still votes on steward
-    /// elections and emergency proposals (suits large groups).
-    Small,
-    /// `Big` while the roster has at most `small_consensus_above` members, `Small` above
-    /// (decided per epoch from the roster, so every member agrees).
-    Auto,
-}
+pub use crate::policy::ConsensusModel;
 
 /// Multi-steward policy options. Every field has a default.
 #[derive(Clone, Debug, Deserialize)]

@@ -291,11 +291,10 @@ impl StewardPolicy for MultiPolicy {
     }
 
     fn voters(&self, view: &EpochView<'_>, kind: ProposalKind) -> Option<Vec<MemberId>> {
-        let small = match self.config.consensus_model {
-            ConsensusModel::Big => false,
-            ConsensusModel::Small => true,
-            ConsensusModel::Auto => view.roster.len() > self.config.small_consensus_above,
-        };
+        let small = self
+            .config
+            .consensus_model
+            .is_small(view.roster.len(), self.config.small_consensus_above);
         if !small || kind != ProposalKind::Membership {
             return None;
         }
