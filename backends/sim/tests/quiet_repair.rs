@@ -125,6 +125,65 @@ fn a_removal_among_512_members_on_links_of_seconds_draws_no_repair_traffic() {
     );
 }
 
+/// The same with the default model (`auto`: above 100 members a committee of the first 7
+/// members in leaf order votes): a removal draws the proposal and 6 votes. The first decision
+/// on links this slow may draw a bounded repair — members have not yet seen how spread out
+/// delivery is, and take later-epoch beacons outrunning the commit for being behind: at most a
+/// few catch-up requests, each answered about `1 + catch_up_fanout` times, and certificates
+/// from about `catch_up_fanout` members per round however many ask. Once they have seen it, the
+/// next removal draws none.
+#[test]
+fn removals_among_512_members_in_the_small_model_draw_committee_votes_and_bounded_repair() {
+    let n = 512;
+    let g = gid("quiet-512-small");
+    let (mut sim, nodes) = bulk_formed_with(55, n, &g, ConsensusModel::Auto);
+    sim.set_latency(300, 3_000).expect("latency");
+    sim.run_for(20_000);
+    let committee: Vec<NodeId> = sim
+        .group(nodes[0], &g)
+        .expect("member")
+        .members
+        .iter()
+        .take(7)
+        .filter_map(|m| sim.node_of(*m))
+        .collect();
+    let params = sim.engine(nodes[0]).expect("up").params().clone();
+    let fanout = u64::from(params.catch_up_fanout);
+    let mut members = nodes.clone();
+    for (round, victim) in [nodes[n - 1], nodes[n - 2]].into_iter().enumerate() {
+        assert!(!committee.contains(&victim));
+        let before = sim.stats().clone();
+        remove(&mut sim, &g, &members, committee[1], victim);
+        members.retain(|&m| m != victim);
+        sim.run_for(30_000);
+        assert_eq!(
+            since(&sim, &before, MessageKind::Consensus).publications,
+            7,
+            "the proposal and one vote per other committee member"
+        );
+        let requests = since(&sim, &before, MessageKind::CatchUp).publications;
+        let bundles = since(&sim, &before, MessageKind::Bundle).publications;
+        let certificates = since(&sim, &before, MessageKind::Certificate).publications;
+        if round == 0 {
+            assert!(requests <= 4, "{requests} catch-up requests");
+            assert!(
+                bundles <= requests * (1 + 2 * fanout),
+                "{bundles} answers to {requests} requests"
+            );
+            assert!(
+                certificates <= 1 + 4 * fanout,
+                "{certificates} certificates"
+            );
+        } else {
+            assert_eq!(
+                (requests, bundles, certificates),
+                (0, 0, 0),
+                "repair traffic once the delivery spread is known"
+            );
+        }
+    }
+}
+
 /// One member misses a removal's commit (deafened) and then hears the group again: it asks to
 /// catch up, and the request draws the committer's answer plus about `catch_up_fanout` others,
 /// not one per member.

@@ -226,6 +226,31 @@ pub(crate) fn request_if_due(group: &mut Group, step: &mut Step<'_>) -> Result<b
     if due.is_none_or(|t| t > now) {
         return Ok(false);
     }
+    // A commit of this epoch waits here for its proposals' decisions: the group is probably in
+    // the epoch it starts (hence the later-epoch traffic), and the cheap remedy is the
+    // decisions themselves, which this member asks for (`sync::tick`). It catches up only if
+    // that request went unanswered for `repair_retry_ms`.
+    let sync = &group.sync;
+    let parked_until = group
+        .parked
+        .iter()
+        .filter(|h| h.epoch == epoch)
+        .map(|h| {
+            h.waiting
+                .iter()
+                .map(|id| {
+                    sync.requested_at(id)
+                        .map(|t| t.plus_ms(params.repair_retry_ms))
+                })
+                .min()
+                .flatten()
+                .unwrap_or(Timestamp(u64::MAX))
+        })
+        .max();
+    if parked_until.is_some_and(|t| t > now) {
+        return Ok(false);
+    }
+    let state = &mut group.sync.catch_up;
     let same_epoch = state.requested.is_some_and(|(e, _)| e == epoch);
     state.attempts = if same_epoch { state.attempts + 1 } else { 1 };
     // Nobody answered several requests and no other branch was heard of: this member is

@@ -198,6 +198,11 @@ impl SyncState {
         self.proposals_requested.insert(proposal, now);
     }
 
+    /// When `proposal` was last asked for (by this member or, as far as it saw, anyone).
+    pub(crate) fn requested_at(&self, proposal: &ProposalId) -> Option<Timestamp> {
+        self.proposals_requested.get(proposal).copied()
+    }
+
     /// Notes a vote for a proposal this member never saw (it missed the proposal message).
     pub(crate) fn note_unknown_proposal(&mut self, proposal: ProposalId, now: Timestamp) {
         if self.unknown_proposals.len() < UNKNOWN_PROPOSALS {
@@ -500,9 +505,34 @@ pub(crate) fn echo_commit(
         .schedule(due, step.now, topic, env.encode_to_vec());
 }
 
+/// Whether this member is one of the few that answer requests for `proposal`'s certificate in
+/// the current round of `round_ms`: about `fanout` of `members`, a different draw each round,
+/// the same for every request within one (so however many members ask, and however slowly
+/// answers travel, a round draws about `fanout` certificates).
+fn certificate_answerer(
+    me: &crate::types::MemberId,
+    proposal: &ProposalId,
+    now: Timestamp,
+    round_ms: u64,
+    fanout: u32,
+    members: u64,
+) -> bool {
+    let round = now.0 / round_ms.max(1);
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(b"demls/certificate-answerer");
+    ctx.update(me.as_bytes());
+    ctx.update(proposal.as_bytes());
+    ctx.update(&round.to_be_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&ctx.finish().as_ref()[..8]);
+    u64::from_be_bytes(bytes) % members.max(1) < u64::from(fanout)
+}
+
 /// Schedules the certificate of proposal `id`, sealed for members in `epoch`, if this member
-/// has decided it with an outcome the consensus plugin can prove and still holds that epoch's
-/// key. Returns whether a certificate is (or was already) scheduled.
+/// has decided it with an outcome the consensus plugin can prove, still holds that epoch's key
+/// and is one of this round's answerers (the proposal's owner always is). Returns whether the
+/// request is taken care of: a certificate is (or was already) scheduled here, or it is
+/// decided here and left to this round's answerers.
 fn answer_certificate(
     group: &mut Group,
     step: &mut Step<'_>,
@@ -533,6 +563,23 @@ fn answer_certificate(
     }
     if parts.is_empty() {
         return Ok(false);
+    }
+    let me = step.me();
+    let owner = group.proposals.get(id).is_some_and(|r| r.owner == me);
+    let members = group
+        .members_at(epoch)
+        .map_or_else(|| group.roster().len(), |m| m.roster.len()) as u64;
+    if !owner
+        && !certificate_answerer(
+            &me,
+            id,
+            step.now,
+            step.params.repair_retry_ms,
+            step.params.catch_up_fanout,
+            members,
+        )
+    {
+        return Ok(true);
     }
     let gid = group.id.as_bytes().to_vec();
     let mut envelopes = Vec::with_capacity(parts.len());
@@ -605,13 +652,27 @@ pub(crate) fn tick(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> 
         }
     }
     group.sync.missing.retain(|_, m| m.attempts <= ATTEMPTS);
-    // Proposals a parked commit waits for.
-    let wanted: Vec<ProposalId> = group
+    // Proposals a parked commit waits for, once they have been silent (no proposal or vote
+    // arriving here) since the commit came for longer than this member's patience plus a
+    // spread: the commit shows its author decided, and the votes that decided it are usually
+    // still on their way.
+    let patience = group.sync.catch_up.patience_ms(params);
+    let me = step.me();
+    let wanted: Vec<(ProposalId, Timestamp)> = group
         .parked
         .iter()
-        .flat_map(|h| h.waiting.clone())
+        .flat_map(|h| h.waiting.iter().map(move |id| (*id, h.since)))
         .collect();
-    for id in wanted {
+    for (id, parked_at) in wanted {
+        let active = group
+            .sync
+            .activity
+            .get(&id)
+            .map_or(parked_at, |(t, _)| (*t).max(parked_at));
+        let spread = spread_for(&me, &id, params.repair_backoff_ms);
+        if active.plus_ms(patience + spread) > now {
+            continue;
+        }
         let last = group.sync.proposals_requested.get(&id).copied();
         if last.is_none_or(|t| t.plus_ms(params.repair_retry_ms) <= now) {
             group.sync.proposals_requested.insert(id, now);
@@ -625,9 +686,7 @@ pub(crate) fn tick(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> 
     // message about them) for longer than its patience plus a spread — votes still on their
     // way keep a proposal active, however slow the network; or proposals known only from
     // votes. Unless someone asked for them recently.
-    let patience = group.sync.catch_up.patience_ms(params);
     let quiet = patience.max(params.resend_interval_ms);
-    let me = step.me();
     let epoch = group.epoch();
     let open = |r: &&super::records::ProposalRecord| {
         r.status == super::records::ProposalStatus::Open && r.epoch == epoch
@@ -645,9 +704,10 @@ pub(crate) fn tick(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> 
             .get(&r.id)
             .copied()
             .unwrap_or((r.seen_at, 0));
-        let voters = group
-            .members_at(r.epoch)
-            .map_or(0, |m| m.voters(r.action.kind()).len());
+        let voters = group.members_at(r.epoch).map_or(0, |m| {
+            let leave = matches!(r.action, ProposalAction::Leave { .. });
+            m.voters_for(r.action.kind(), leave).len()
+        });
         let own = u32::from(group.consensus.has_voted(&r.id));
         let quorum = (2 * voters).div_ceil(3) as u32;
         let spread = spread_for(&me, &r.id, params.repair_backoff_ms);
