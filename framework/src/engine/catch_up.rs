@@ -244,7 +244,7 @@ pub(crate) fn request_if_due(group: &mut Group, step: &mut Step<'_>) -> Result<b
                 })
                 .min()
                 .flatten()
-                .unwrap_or(Timestamp(u64::MAX))
+                .unwrap_or(h.since.plus_ms(params.commit_grace_ms))
         })
         .max();
     if parked_until.is_some_and(|t| t > now) {

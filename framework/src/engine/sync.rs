@@ -9,9 +9,11 @@
 //! patience plus a spread of `repair_backoff_ms`, or when votes arrived for a proposal never
 //! seen; a member that sees someone else ask for the same proposal does not ask too. Each
 //! member re-sends its own envelopes of a proposal at most [`MAX_RESENDS`] times, whoever
-//! asks, and a decided proposal is answered by one certificate (the first one seen suppresses
-//! the others). Per proposal that bounds re-sent votes at `MAX_RESENDS × voters`, and only when
-//! someone is missing something.
+//! asks, and a decided proposal is answered with certificates by its owner, the author of a
+//! commit that applied it and about `catch_up_fanout` members drawn per round — each at most
+//! once per `repair_retry_ms / 2` (the first one seen also suppresses the others). Per
+//! proposal that bounds re-sent votes at `MAX_RESENDS × voters` and certificates at a few per
+//! round whatever the group size, and only when someone is missing something.
 //!
 //! Messages and commits are re-published as *original* bytes (envelopes exactly as first
 //! published), so a member that already has one drops the copy by its digest before any MLS
@@ -530,7 +532,8 @@ fn certificate_answerer(
 
 /// Schedules the certificate of proposal `id`, sealed for members in `epoch`, if this member
 /// has decided it with an outcome the consensus plugin can prove, still holds that epoch's key
-/// and is one of this round's answerers (the proposal's owner always is). Returns whether the
+/// and is one of this round's answerers (the proposal's owner and the author of a commit that
+/// applied it always are). Returns whether the
 /// request is taken care of: a certificate is (or was already) scheduled here, or it is
 /// decided here and left to this round's answerers.
 fn answer_certificate(
@@ -547,7 +550,13 @@ fn answer_certificate(
         return Ok(false);
     };
     let answer_key = certificate_key(epoch, &id.0);
-    if group.sync.answers.iter().any(|a| a.key == answer_key) {
+    // Scheduled already, or answered (by anyone, as far as this member saw) within the last
+    // `repair_retry_ms / 2`: an asker that still lacks it asks again after `repair_retry_ms`.
+    if group.sync.answers.iter().any(|a| a.key == answer_key)
+        || group
+            .sync
+            .answered_within(&answer_key, step.now, step.params.repair_retry_ms / 2)
+    {
         return Ok(true);
     }
     let mut parts = group.consensus.certificate(id, CERTIFICATE_VOTES_PER_PART);
@@ -565,7 +574,17 @@ fn answer_certificate(
         return Ok(false);
     }
     let me = step.me();
-    let owner = group.proposals.get(id).is_some_and(|r| r.owner == me);
+    // The proposal's owner and the author of a commit that applied it always answer: they
+    // surely decided it, while a round's drawn answerers may not have.
+    let owner = group.proposals.get(id).is_some_and(|r| r.owner == me)
+        || group
+            .commits
+            .values()
+            .any(|c| c.committer == me && c.certificates.iter().any(|(p, _)| p == id))
+        || group
+            .candidates
+            .iter()
+            .any(|c| c.author == me && c.proposals.contains(id));
     let members = group
         .members_at(epoch)
         .map_or_else(|| group.roster().len(), |m| m.roster.len()) as u64;
@@ -652,27 +671,14 @@ pub(crate) fn tick(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> 
         }
     }
     group.sync.missing.retain(|_, m| m.attempts <= ATTEMPTS);
-    // Proposals a parked commit waits for, once they have been silent (no proposal or vote
-    // arriving here) since the commit came for longer than this member's patience plus a
-    // spread: the commit shows its author decided, and the votes that decided it are usually
-    // still on their way.
-    let patience = group.sync.catch_up.patience_ms(params);
-    let me = step.me();
-    let wanted: Vec<(ProposalId, Timestamp)> = group
+    // Proposals a parked commit waits for (asked for at once: the commit is given up after
+    // `commit_grace_ms`, and a lost request or answer must have time to be retried).
+    let wanted: Vec<ProposalId> = group
         .parked
         .iter()
-        .flat_map(|h| h.waiting.iter().map(move |id| (*id, h.since)))
+        .flat_map(|h| h.waiting.clone())
         .collect();
-    for (id, parked_at) in wanted {
-        let active = group
-            .sync
-            .activity
-            .get(&id)
-            .map_or(parked_at, |(t, _)| (*t).max(parked_at));
-        let spread = spread_for(&me, &id, params.repair_backoff_ms);
-        if active.plus_ms(patience + spread) > now {
-            continue;
-        }
+    for id in wanted {
         let last = group.sync.proposals_requested.get(&id).copied();
         if last.is_none_or(|t| t.plus_ms(params.repair_retry_ms) <= now) {
             group.sync.proposals_requested.insert(id, now);
@@ -686,7 +692,9 @@ pub(crate) fn tick(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> 
     // message about them) for longer than its patience plus a spread — votes still on their
     // way keep a proposal active, however slow the network; or proposals known only from
     // votes. Unless someone asked for them recently.
+    let patience = group.sync.catch_up.patience_ms(params);
     let quiet = patience.max(params.resend_interval_ms);
+    let me = step.me();
     let epoch = group.epoch();
     let open = |r: &&super::records::ProposalRecord| {
         r.status == super::records::ProposalStatus::Open && r.epoch == epoch
@@ -849,6 +857,39 @@ fn spread_for(me: &crate::types::MemberId, proposal: &ProposalId, max: u64) -> u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn about_fanout_members_are_drawn_to_answer_each_round_the_same_for_every_request() {
+        let members: Vec<crate::types::MemberId> = (0..512u32)
+            .map(|i| crate::types::MemberId::from_signature_key(&i.to_be_bytes()))
+            .collect();
+        let id = ProposalId([9; 32]);
+        let drawn = |now: u64| -> Vec<usize> {
+            (0..members.len())
+                .filter(|&i| certificate_answerer(&members[i], &id, Timestamp(now), 2_000, 3, 512))
+                .collect()
+        };
+        let mut total = 0;
+        let mut rounds_with_someone = 0;
+        for round in 0..200u64 {
+            let now = round * 2_000;
+            let these = drawn(now);
+            // Within a round every request sees the same answerers.
+            assert_eq!(these, drawn(now + 1_999));
+            total += these.len();
+            rounds_with_someone += usize::from(!these.is_empty());
+        }
+        // 3 of 512 in expectation: 600 over 200 rounds; most rounds draw someone.
+        assert!(
+            (450..=750).contains(&total),
+            "{total} answerers in 200 rounds"
+        );
+        assert!(
+            rounds_with_someone >= 180,
+            "{rounds_with_someone} rounds drew someone"
+        );
+        assert_ne!(drawn(0), drawn(2_000), "a new draw each round");
+    }
 
     #[test]
     fn a_member_re_sends_its_own_envelopes_of_a_proposal_a_bounded_number_of_times() {
