@@ -7,10 +7,11 @@ use std::sync::Arc;
 use demls::engine::{Event, ProposalAction};
 use demls::policy::single::SinglePolicyFactory;
 use demls::policy::{ConsensusModel, SinglePolicyConfig};
-use demls::{GroupId, MemberId, Outcome as Decision, ProposalId};
+use demls::{GroupId, ProposalId};
 
 use super::{
-    Outcome, ScenarioResult, chat, finish, form, group_id, quick_params, require, without,
+    Outcome, ScenarioResult, chat, eligible_when_decided, finish, form, group_id, quick_params,
+    require, run_until_gone, voted_on, without,
 };
 use crate::{Link, NodeId, Sim, SimConfig};
 
@@ -30,28 +31,10 @@ fn roster(sim: &Sim, group: &GroupId, node: NodeId) -> Vec<NodeId> {
 
 /// How many members `observer` saw eligible for `proposal`, and how many nodes voted on it.
 fn electorate(sim: &Sim, nodes: &[NodeId], observer: NodeId, id: ProposalId) -> (u32, usize) {
-    let eligible = sim
-        .events(observer)
-        .iter()
-        .find_map(|(_, e)| match e {
-            Event::ProposalDecided {
-                proposal,
-                eligible,
-                outcome: Decision::Yes,
-                ..
-            } if *proposal == id => Some(*eligible),
-            _ => None,
-        })
-        .unwrap_or(0);
-    let voted = nodes
-        .iter()
-        .filter(|&&n| {
-            sim.events(n)
-                .iter()
-                .any(|(_, e)| matches!(e, Event::VoteCast { proposal, .. } if *proposal == id))
-        })
-        .count();
-    (eligible, voted)
+    (
+        eligible_when_decided(sim, observer, id).unwrap_or(0),
+        voted_on(sim, nodes, id).len(),
+    )
 }
 
 /// Nine members under the single-steward policy in the small model with a committee of three:
@@ -119,15 +102,9 @@ pub fn single_committee(seed: u64) -> ScenarioResult {
 
     // A member outside the committee leaves: a leave needs no vote.
     let leaver = others[3];
-    let leaver_id: MemberId = sim.member_id(leaver);
     sim.leave(leaver, &g).map_err(|e| e.to_string())?;
     let stayed = without(&remaining, &[leaver]);
-    let left = sim.run_until(30_000, |s| {
-        stayed.iter().all(|&n| {
-            s.group(n, &g)
-                .is_some_and(|st| !st.members.contains(&leaver_id))
-        })
-    });
+    let left = run_until_gone(&mut sim, &g, &[leaver], &stayed, 30_000);
     require(&sim, left, "a member outside the committee left")?;
 
     // A newcomer is added by the committee's vote.

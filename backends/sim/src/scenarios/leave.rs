@@ -8,7 +8,7 @@ use demls::{GroupId, MemberId};
 
 use super::{
     Outcome, ScenarioResult, chat, finish, form, group_id, grow_until_line, multi_sim, quick_multi,
-    require, stewards, without,
+    require, run_until_gone, stewards, without,
 };
 use crate::{NodeId, Sim};
 
@@ -45,24 +45,6 @@ pub fn remnants(sim: &Sim, node: NodeId, group: &GroupId) -> Vec<String> {
         }
     }
     out
-}
-
-/// Runs until `leavers` are out of the group at their own end and at every one of `remaining`.
-fn run_until_gone(
-    sim: &mut Sim,
-    group: &GroupId,
-    leavers: &[NodeId],
-    remaining: &[NodeId],
-    max_ms: u64,
-) -> bool {
-    let ids: Vec<MemberId> = leavers.iter().map(|&l| sim.member_id(l)).collect();
-    sim.run_until(max_ms, |s| {
-        leavers.iter().all(|&l| s.group(l, group).is_none())
-            && remaining.iter().all(|&n| {
-                s.group(n, group)
-                    .is_some_and(|x| ids.iter().all(|m| !x.members.contains(m)))
-            })
-    })
 }
 
 fn removed_event(sim: &Sim, node: NodeId) -> bool {

@@ -33,7 +33,7 @@ pub use resync::{
 use demls::engine::{EngineParams, Event};
 use demls::policy::MultiPolicyConfig;
 use demls::policy::multi::MultiPolicyFactory;
-use demls::{GroupId, MemberId};
+use demls::{GroupId, MemberId, ProposalId};
 
 use crate::{Link, NodeId, NodeOptions, Sim, SimConfig};
 
@@ -141,6 +141,54 @@ pub fn form(sim: &mut Sim, nodes: &[NodeId], group: &GroupId) -> Result<(), Stri
         return Err(format!("the group did not form; {}", sim.replay_hint()));
     }
     Ok(())
+}
+
+/// Runs until `leavers` are out of the group at their own end and at every one of `remaining`.
+pub(crate) fn run_until_gone(
+    sim: &mut Sim,
+    group: &GroupId,
+    leavers: &[NodeId],
+    remaining: &[NodeId],
+    max_ms: u64,
+) -> bool {
+    let ids: Vec<MemberId> = leavers.iter().map(|&l| sim.member_id(l)).collect();
+    sim.run_until(max_ms, |s| {
+        leavers.iter().all(|&l| s.group(l, group).is_none())
+            && remaining.iter().all(|&n| {
+                s.group(n, group)
+                    .is_some_and(|x| ids.iter().all(|m| !x.members.contains(m)))
+            })
+    })
+}
+
+/// The nodes among `nodes` that cast a vote on `proposal`.
+pub(crate) fn voted_on(sim: &Sim, nodes: &[NodeId], proposal: ProposalId) -> Vec<NodeId> {
+    nodes
+        .iter()
+        .copied()
+        .filter(|&n| {
+            sim.events(n)
+                .iter()
+                .any(|(_, e)| matches!(e, Event::VoteCast { proposal: p, .. } if *p == proposal))
+        })
+        .collect()
+}
+
+/// How many members `observer` counted eligible when `proposal` was decided YES there.
+pub(crate) fn eligible_when_decided(
+    sim: &Sim,
+    observer: NodeId,
+    proposal: ProposalId,
+) -> Option<u32> {
+    sim.events(observer).iter().find_map(|(_, e)| match e {
+        Event::ProposalDecided {
+            proposal: p,
+            eligible,
+            outcome: demls::Outcome::Yes,
+            ..
+        } if *p == proposal => Some(*eligible),
+        _ => None,
+    })
 }
 
 /// `nodes` without those in `out`.

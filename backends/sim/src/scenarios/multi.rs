@@ -5,8 +5,9 @@ use demls::engine::{Event, GroupTopics, ProposalAction, ProposalStatus, RejectRe
 use demls::{GroupId, Outcome as Decision, Submission};
 
 use super::{
-    LazySwitch, Outcome, ScenarioResult, chat, committers, finish, form, group_id, grow_until_line,
-    multi_sim, quick_multi, require, stewards, without,
+    LazySwitch, Outcome, ScenarioResult, chat, committers, eligible_when_decided, finish, form,
+    group_id, grow_until_line, multi_sim, quick_multi, require, run_until_gone, stewards, voted_on,
+    without,
 };
 use crate::{Link, NodeId, Sim};
 
@@ -497,28 +498,14 @@ pub fn small_consensus(seed: u64) -> ScenarioResult {
         remaining.iter().all(|&n| epoch_of(s, &g, n) > before)
     });
     require(&sim, moved, "the removal was committed")?;
-    let decided = sim.events(observer).iter().find_map(|(_, e)| match e {
-        Event::ProposalDecided {
-            proposal,
-            eligible,
-            outcome: Decision::Yes,
-            ..
-        } if *proposal == id => Some(*eligible),
-        _ => None,
-    });
+    let decided = eligible_when_decided(&sim, observer, id);
     require(
         &sim,
         decided.is_some_and(|eligible| eligible < members && eligible as usize <= 4),
         "only the stewards were eligible to vote on the removal",
     )?;
-    let voted = nodes
-        .iter()
-        .filter(|&&n| {
-            sim.events(n)
-                .iter()
-                .any(|(_, e)| matches!(e, Event::VoteCast { proposal, .. } if *proposal == id))
-        })
-        .count() as u32;
+    let voters = voted_on(&sim, &nodes, id);
+    let voted = voters.len() as u32;
     require(
         &sim,
         decided.is_some_and(|eligible| voted <= eligible) && voted + 1 < members,
@@ -538,25 +525,10 @@ pub fn small_consensus(seed: u64) -> ScenarioResult {
     )?;
     // A member that is no voter (it cast no vote on the removal) leaves: a leave needs no
     // vote, so the small model must not refuse it for want of being a voter.
-    let voters: Vec<NodeId> = nodes
-        .iter()
-        .copied()
-        .filter(|&n| {
-            sim.events(n)
-                .iter()
-                .any(|(_, e)| matches!(e, Event::VoteCast { proposal, .. } if *proposal == id))
-        })
-        .collect();
     let leaver = pick(&remaining, &[voters, line].concat())?;
     sim.leave(leaver, &g).map_err(|e| e.to_string())?;
-    let leaver_id = sim.member_id(leaver);
     let stayed = without(&remaining, &[leaver]);
-    let left = sim.run_until(30_000, |s| {
-        stayed.iter().all(|&n| {
-            s.group(n, &g)
-                .is_some_and(|st| !st.members.contains(&leaver_id))
-        })
-    });
+    let left = run_until_gone(&mut sim, &g, &[leaver], &stayed, 30_000);
     require(&sim, left, "a member outside the steward list left")?;
     chat(&mut sim, &g, &stayed, "small consensus")?;
     let epoch = finish(&mut sim, &g, &stayed, 60_000)?;
