@@ -174,6 +174,8 @@ pub enum RejectReason {
     BufferFull,
     /// The application asked for something invalid.
     InvalidRequest,
+    /// A Welcome whose MLS group is not the group being joined (its envelope relabelled).
+    ForeignWelcome,
 }
 
 impl fmt::Display for RejectReason {

@@ -16,7 +16,7 @@ use super::records::{decode, encode};
 use super::topics::GroupTopics;
 use super::{Engine, EngineError, EngineParams, Requeue};
 use crate::identity::Identity;
-use crate::mls::{MlsState, Provider, decode_welcome, new_key_package};
+use crate::mls::{MlsError, MlsState, Provider, decode_welcome, new_key_package};
 use crate::storage::Space;
 use crate::txn::Txn;
 use crate::types::{Epoch, GroupId, Timestamp, Topic};
@@ -225,9 +225,10 @@ impl Engine {
         };
         let rejoin_since = join.rejoin_since;
         let mut bad_trees = Vec::new();
+        let mut foreign_welcomes = Vec::new();
         let mut joined = None;
         let mut replaced = false;
-        'outer: for (w_epoch, welcome_bytes) in &join.welcomes {
+        'outer: for (w_idx, (w_epoch, welcome_bytes)) in join.welcomes.iter().enumerate() {
             for (t_idx, (t_epoch, tree)) in join.trees.iter().enumerate().rev() {
                 if t_epoch != w_epoch {
                     continue;
@@ -243,7 +244,7 @@ impl Engine {
                     old.erase(&txn);
                     replaced = true;
                 }
-                match MlsState::join(&provider, welcome, tree, &self.params.mls()) {
+                match MlsState::join(&provider, welcome, tree, &self.params.mls(), gid) {
                     Ok((mls, policy_state)) => {
                         let mut group = self.new_group(gid.clone(), mls, now)?;
                         group.meta.joined_epoch = group.epoch();
@@ -261,7 +262,14 @@ impl Engine {
                     }
                     Err(e) => {
                         tracing::debug!(group = %gid.display(), error = %e, "welcome + tree did not join");
-                        bad_trees.push(t_idx);
+                        // A Welcome into another group (relabelled with this group's id) is
+                        // dropped; otherwise the tree is taken for the culprit.
+                        let foreign = matches!(e, MlsError::WrongGroup);
+                        if foreign {
+                            foreign_welcomes.push(w_idx);
+                        } else {
+                            bad_trees.push(t_idx);
+                        }
                         if replaced {
                             // Nothing was written: the old state is still in storage.
                             drop(txn);
@@ -271,17 +279,30 @@ impl Engine {
                             }
                             replaced = false;
                         }
+                        if foreign {
+                            continue 'outer;
+                        }
                     }
                 }
             }
         }
         let mut out = Output::default();
+        for _ in &foreign_welcomes {
+            out.event(Event::Rejected {
+                group_id: Some(gid.clone()),
+                reason: RejectReason::ForeignWelcome,
+                detail: "a welcome into another group, labelled with this one's id".into(),
+            });
+        }
         let Some(mut group) = joined else {
             if let Some(join) = self.joins.get_mut(gid) {
                 bad_trees.sort_unstable();
                 bad_trees.dedup();
                 for idx in bad_trees.into_iter().rev() {
                     join.trees.remove(idx);
+                }
+                for idx in foreign_welcomes.into_iter().rev() {
+                    join.welcomes.remove(idx);
                 }
             }
             return Ok((out, Vec::new()));

@@ -54,6 +54,9 @@ pub enum MlsError {
     /// The group was not found in storage.
     #[error("group not found in storage")]
     NotFound,
+    /// A Welcome into another MLS group than the one being joined.
+    #[error("the welcome is for another group")]
+    WrongGroup,
 }
 
 fn boxed<E: std::error::Error + Send + Sync + 'static>(e: E) -> Boxed {
@@ -344,11 +347,19 @@ impl MlsState {
         welcome: Welcome,
         ratchet_tree: &[u8],
         params: &MlsParams,
+        expected: &DemlsGroupId,
     ) -> Result<(MlsState, Option<Vec<u8>>), MlsError> {
         let tree = RatchetTreeIn::tls_deserialize_exact(ratchet_tree)
             .map_err(|e| MlsError::Malformed(e.to_string()))?;
         let processed = ProcessedWelcome::new_from_welcome(provider, &join_config(params), welcome)
             .map_err(|e| MlsError::Welcome(boxed(e)))?;
+        // The envelope's group id is not authenticated: anyone who adds this member's public
+        // KeyPackage to a group of their own could relabel the Welcome. The MLS group inside
+        // must be the one asked for (checked again on the staged group below, whose GroupInfo
+        // signature covers it).
+        if processed.unverified_group_info().group_id().as_slice() != expected.as_bytes() {
+            return Err(MlsError::WrongGroup);
+        }
         // Read before staging; staging verifies the GroupInfo's signature, so once the join
         // succeeds this state is as authentic as the Welcome itself.
         let policy_state = processed
@@ -366,6 +377,9 @@ impl MlsState {
         });
         let group = group.map_err(|e| MlsError::Welcome(boxed(e)))?;
         verdict.map_err(|e| MlsError::Welcome(boxed(e)))?;
+        if group.group_id().as_slice() != expected.as_bytes() {
+            return Err(MlsError::WrongGroup);
+        }
         Ok((MlsState { group, journal: 0 }, policy_state))
     }
 

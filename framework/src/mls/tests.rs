@@ -65,7 +65,7 @@ fn create_add_join_message_and_remove_through_kv_storage() {
     let (welcome, refs) = decode_welcome(out.welcome.as_ref().unwrap()).unwrap();
     assert_eq!(refs, vec![kp.reference.clone()]);
     let auth_b = step(&sb, |p| {
-        let (group, policy_state) = MlsState::join(p, welcome, &tree, &params).unwrap();
+        let (group, policy_state) = MlsState::join(p, welcome, &tree, &params, &gid).unwrap();
         assert_eq!(
             policy_state.as_deref(),
             Some(&b"policy state"[..]),
@@ -148,7 +148,9 @@ fn pair() -> (MapStorage, MapStorage, GroupId, Identity, Identity) {
         (out, g.export_tree().unwrap())
     });
     let (welcome, _) = decode_welcome(out.welcome.as_ref().unwrap()).unwrap();
-    step(&sb, |p| MlsState::join(p, welcome, &tree, &params).unwrap());
+    step(&sb, |p| {
+        MlsState::join(p, welcome, &tree, &params, &gid).unwrap()
+    });
     (sa, sb, gid, alice, bob)
 }
 

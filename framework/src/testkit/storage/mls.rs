@@ -85,7 +85,7 @@ pub fn an_mls_group_round_trips_through_the_store(open: &dyn Fn() -> Arc<dyn Sto
         "the Welcome is not for bob's key package"
     );
     step(sb, |p| {
-        MlsState::join(p, welcome, &tree, &params)
+        MlsState::join(p, welcome, &tree, &params, &gid)
             .expect("bob joins from the Welcome")
             .0
     });

@@ -1,0 +1,105 @@
+//! A joiner lands only in the group it asked to join: a Welcome into another MLS group,
+//! relabelled with the asked group's id, is refused (issue 13, item 2).
+
+mod common;
+
+use common::{Net, gid};
+use demls::engine::{Event, GroupTopics};
+use demls::wire::{Envelope, Kind};
+use demls::{GroupId, Inbound, RejectReason};
+
+/// `payload` (an envelope) with its group id replaced by `group`.
+fn relabel(payload: &[u8], group: &GroupId) -> (Envelope, Vec<u8>) {
+    let (mut env, _) = Envelope::decode_checked(payload).expect("an envelope");
+    env.group_id = group.as_bytes().to_vec();
+    let bytes = env.encode_to_vec();
+    (env, bytes)
+}
+
+/// Member 0 runs a group of its own ("evil"); member 1 asks to join "real". Member 0 takes
+/// member 1's public KeyPackage announcement, relabels it for "evil", adds member 1 to "evil"
+/// by its own vote and commit, and sends the resulting Welcome and ratchet tree to member 1
+/// relabelled for "real". Member 1 must not join, must say why, and must still be able to join
+/// "real" for real afterwards.
+#[test]
+fn a_welcome_into_another_group_relabelled_for_the_asked_one_is_refused() {
+    let mut net = Net::new(3);
+    let (real, evil) = (gid("real"), gid("evil"));
+    net.create(0, &evil);
+    net.create(2, &real);
+    net.flush();
+    net.join(1, &real);
+    // The joiner's announcement, as an outsider on the relay sees it.
+    let announce = net
+        .take_queue()
+        .into_iter()
+        .find(|(from, _, _)| *from == 1)
+        .map(|(_, _, payload)| payload)
+        .expect("the joiner announced a KeyPackage");
+    let (_, for_evil) = relabel(&announce, &evil);
+    let out = net.inject(0, &GroupTopics::of(&evil).welcome, for_evil);
+    let mut published = out.publish;
+    // Member 0 alone votes and commits the add in "evil".
+    for _ in 0..50 {
+        let Some(t) = net.members[0].engine.next_deadline() else {
+            break;
+        };
+        net.now = net.now.max(t);
+        let out = net.members[0].engine.tick(net.now).expect("tick");
+        published.extend(out.publish);
+        if published
+            .iter()
+            .any(|p| matches!(Envelope::decode_checked(&p.payload), Ok((_, Kind::Welcome))))
+        {
+            break;
+        }
+    }
+    let to_joiner: Vec<Vec<u8>> = published
+        .iter()
+        .filter(|p| {
+            matches!(
+                Envelope::decode_checked(&p.payload),
+                Ok((_, Kind::Welcome | Kind::RatchetTree))
+            )
+        })
+        .map(|p| relabel(&p.payload, &real).1)
+        .collect();
+    assert_eq!(to_joiner.len(), 2, "member 0 produced a Welcome and a tree");
+    let join_topic = GroupTopics::of(&real).join;
+    let mut events = Vec::new();
+    for payload in to_joiner {
+        let inbound = Inbound {
+            topic: join_topic.clone(),
+            payload,
+            message_id: Vec::new(),
+        };
+        let out = net.members[1]
+            .engine
+            .handle(&inbound, net.now)
+            .expect("handled");
+        events.extend(out.events);
+    }
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::Joined { .. })),
+        "joined a foreign group: {events:?}"
+    );
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            Event::Rejected {
+                reason: RejectReason::ForeignWelcome,
+                ..
+            }
+        )),
+        "no rejection: {events:?}"
+    );
+    assert!(net.members[1].engine.group_summary(&real).is_none());
+    // The real group still adds the joiner (its announcement is re-sent on a timer).
+    net.run(30_000);
+    let members = net.in_group(&real);
+    assert!(
+        members.contains(&1),
+        "the joiner is in the real group: {members:?}"
+    );
+    net.assert_converged(&real, &[1, 2]);
+}
