@@ -176,7 +176,21 @@ impl NodeBuilder {
             self.seed,
             self.clock.now(),
         )?;
-        engine.limit_inbound(transport.max_payload());
+        let max_payload = transport.max_payload();
+        if engine
+            .params()
+            .max_app_message_bytes
+            .saturating_add(crate::engine::APP_MESSAGE_FRAMING_BYTES)
+            > max_payload
+        {
+            return Err(EngineError::InvalidParameter(crate::engine::InvalidParam {
+                key: "max_app_message_bytes",
+                reason: "with its framing (2 KiB) it exceeds the transport's largest payload: \
+                         such a message could never be sent",
+            })
+            .into());
+        }
+        engine.limit_inbound(max_payload);
         for topic in engine.topics() {
             transport.subscribe(&topic).await?;
         }

@@ -64,6 +64,35 @@ async fn an_unknown_backend_name_is_an_error_listing_the_available_ones() {
 }
 
 #[tokio::test]
+async fn settings_that_cannot_work_are_refused_at_start_naming_the_key() {
+    link();
+    let refusal = |result: Result<Node, NodeError>| match result {
+        Ok(_) => panic!("started with a setting that cannot work"),
+        Err(e) => e.to_string(),
+    };
+    // A zero interval would be a busy loop of status beacons.
+    let config = profile("z", "zero", "[group]\nstatus_interval_ms = 0\n");
+    let e = refusal(Node::start(config).await);
+    assert!(e.contains("`status_interval_ms`"), "{e}");
+    // An application message that could never leave through the transport.
+    let text = "[transport]\nbackend = \"memory\"\nnetwork = \"small\"\nmax_payload = 8192\n\
+                [group]\nmax_app_message_bytes = 8192\n";
+    let e = refusal(Node::start(NodeConfig::from_toml_str(text).unwrap()).await);
+    assert!(e.contains("`max_app_message_bytes`"), "{e}");
+    let text = "[transport]\nbackend = \"memory\"\nnetwork = \"fits\"\nmax_payload = 8192\n\
+                [group]\nmax_app_message_bytes = 4096\n";
+    assert!(
+        Node::start(NodeConfig::from_toml_str(text).unwrap())
+            .await
+            .is_ok()
+    );
+    // The multi-steward policy names its key too.
+    let text = "[steward]\nbackend = \"multi\"\ncommit_timeout_ms = 0\n";
+    let e = refusal(Node::start(NodeConfig::from_toml_str(text).unwrap()).await);
+    assert!(e.contains("`commit_timeout_ms`"), "{e}");
+}
+
+#[tokio::test]
 async fn an_unknown_key_in_a_backend_table_is_named() {
     link();
     let text = "[transport]\nbackend = \"memory\"\nnetwork = \"n\"\nbandwidth = 9\n";

@@ -42,7 +42,7 @@ use crate::mls::Crypto;
 pub use event::{Event, ProposalAction, ProposalKind, RejectReason, Violation};
 pub use history::LoggedMessage;
 pub use output::{Outbound, Output};
-pub use params::{EngineParams, VotingMode};
+pub use params::{APP_MESSAGE_FRAMING_BYTES, EngineParams, InvalidParam, VotingMode};
 pub use records::ProposalStatus;
 pub use requests::Submission;
 pub use topics::GroupTopics;
@@ -103,6 +103,9 @@ pub enum EngineError {
     /// The entropy source failed.
     #[error(transparent)]
     Entropy(#[from] crate::entropy::EntropyError),
+    /// A `[group]` setting cannot work (refused when the engine opens).
+    #[error(transparent)]
+    InvalidParameter(#[from] params::InvalidParam),
 }
 
 /// A snapshot of one group for the application.
@@ -148,6 +151,7 @@ impl Engine {
         seed: Option<[u8; 32]>,
         now: Timestamp,
     ) -> Result<Engine, EngineError> {
+        params.validate()?;
         let crypto = Crypto::default();
         let identity = match storage.get(Space::Node, IDENTITY_KEY)? {
             Some(stored) => {

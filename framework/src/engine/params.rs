@@ -118,7 +118,62 @@ impl Default for EngineParams {
     }
 }
 
+/// Room an application message's framing takes in one transport payload, at most: the
+/// envelope, the MLS `PrivateMessage` header and sender data (with a group id of up to 255
+/// bytes, twice), the causal history ids, the signature and AEAD tags. A node refuses
+/// `max_app_message_bytes` larger than the transport's largest payload less this.
+pub const APP_MESSAGE_FRAMING_BYTES: usize = 2 * 1024;
+
+/// A `[group]` setting that cannot work, named.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid [group] setting `{key}`: {reason}")]
+pub struct InvalidParam {
+    /// The setting's key in the `[group]` table.
+    pub key: &'static str,
+    /// Why it cannot work.
+    pub reason: &'static str,
+}
+
 impl EngineParams {
+    /// Refuses settings that cannot work, naming the first offending key: timers of zero
+    /// (a zero interval would make a busy loop of beacons, re-announcements or re-sends, a zero
+    /// lifetime or grace would decide or drop everything at once), zero-sized limits and
+    /// buffers, and no vote attempt at all.
+    pub fn validate(&self) -> Result<(), InvalidParam> {
+        let positive: [(&'static str, u64); 9] = [
+            ("vote_timeout_ms", self.vote_timeout_ms),
+            ("commit_grace_ms", self.commit_grace_ms),
+            ("join_announce_interval_ms", self.join_announce_interval_ms),
+            ("resend_interval_ms", self.resend_interval_ms),
+            ("status_interval_ms", self.status_interval_ms),
+            ("repair_retry_ms", self.repair_retry_ms),
+            ("max_buffered_messages", self.max_buffered_messages as u64),
+            ("max_app_message_bytes", self.max_app_message_bytes as u64),
+            ("max_inbound_bytes", self.max_inbound_bytes as u64),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                return Err(InvalidParam {
+                    key,
+                    reason: "must be at least 1",
+                });
+            }
+        }
+        if self.max_vote_attempts == 0 {
+            return Err(InvalidParam {
+                key: "max_vote_attempts",
+                reason: "must be at least 1 (the first attempt)",
+            });
+        }
+        if self.max_app_message_bytes > self.max_inbound_bytes {
+            return Err(InvalidParam {
+                key: "max_app_message_bytes",
+                reason: "exceeds max_inbound_bytes: such a message could never be received",
+            });
+        }
+        Ok(())
+    }
+
     /// The lifetime of a proposal with `voters` eligible voters, opened for the
     /// `attempt`-th time (from 0), in milliseconds.
     pub fn vote_timeout_for(&self, voters: usize, attempt: u32) -> u64 {
@@ -140,6 +195,51 @@ impl EngineParams {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_that_cannot_work_are_refused_by_name() {
+        assert_eq!(EngineParams::default().validate(), Ok(()));
+        let zero = |set: fn(&mut EngineParams)| {
+            let mut p = EngineParams::default();
+            set(&mut p);
+            p.validate().map_err(|e| e.key)
+        };
+        assert_eq!(zero(|p| p.vote_timeout_ms = 0), Err("vote_timeout_ms"));
+        assert_eq!(zero(|p| p.commit_grace_ms = 0), Err("commit_grace_ms"));
+        assert_eq!(
+            zero(|p| p.join_announce_interval_ms = 0),
+            Err("join_announce_interval_ms")
+        );
+        assert_eq!(
+            zero(|p| p.resend_interval_ms = 0),
+            Err("resend_interval_ms")
+        );
+        assert_eq!(
+            zero(|p| p.status_interval_ms = 0),
+            Err("status_interval_ms")
+        );
+        assert_eq!(zero(|p| p.repair_retry_ms = 0), Err("repair_retry_ms"));
+        assert_eq!(
+            zero(|p| p.max_buffered_messages = 0),
+            Err("max_buffered_messages")
+        );
+        assert_eq!(
+            zero(|p| p.max_app_message_bytes = 0),
+            Err("max_app_message_bytes")
+        );
+        assert_eq!(zero(|p| p.max_inbound_bytes = 0), Err("max_inbound_bytes"));
+        assert_eq!(zero(|p| p.max_vote_attempts = 0), Err("max_vote_attempts"));
+        assert_eq!(
+            zero(|p| p.max_app_message_bytes = p.max_inbound_bytes + 1),
+            Err("max_app_message_bytes")
+        );
+        let p = EngineParams {
+            status_interval_ms: 0,
+            ..EngineParams::default()
+        };
+        let message = p.validate().unwrap_err().to_string();
+        assert!(message.contains("[group]") && message.contains("`status_interval_ms`"));
+    }
 
     #[test]
     fn a_proposals_lifetime_grows_with_its_voters_and_doubles_per_attempt() {

@@ -86,13 +86,16 @@ impl MultiPolicyConfig {
     pub fn validate(&self) -> Result<(), crate::steward::PolicyError> {
         let bad = |m: &str| Err(crate::steward::PolicyError::Config(m.into()));
         if self.sn_min == 0 || self.sn_max < self.sn_min {
-            return bad("need 1 <= sn_min <= sn_max");
+            return bad("`sn_min` and `sn_max` need 1 <= sn_min <= sn_max");
         }
-        if self.commit_timeout_ms == 0 || self.recovery_timeout_ms == 0 {
-            return bad("timeouts must be positive");
+        if self.commit_timeout_ms == 0 {
+            return bad("`commit_timeout_ms` must be at least 1");
+        }
+        if self.recovery_timeout_ms == 0 {
+            return bad("`recovery_timeout_ms` must be at least 1");
         }
         if self.threshold_score >= self.default_score {
-            return bad("threshold_score must be below default_score");
+            return bad("`threshold_score` must be below `default_score`");
         }
         Ok(())
     }
