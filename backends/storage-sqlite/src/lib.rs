@@ -32,6 +32,7 @@
 
 mod config;
 mod error;
+mod marker;
 mod plugin;
 mod schema;
 mod store;

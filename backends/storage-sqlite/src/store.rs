@@ -63,7 +63,9 @@ impl SqliteStorage {
     }
 
     /// Opens (creating when absent) the database `config` names, checks it and brings its
-    /// schema up to date.
+    /// schema up to date. A database that is missing or empty where a node's database was
+    /// (its `<path>.demls` marker exists), or a file too short to be a database, is refused
+    /// rather than replaced by a new one.
     ///
     /// # Errors
     /// [`StorageError::Locked`] when another connection holds the file,
@@ -71,6 +73,7 @@ impl SqliteStorage {
     /// [`StorageError::VersionTooNew`] when a newer build wrote it, [`StorageError::Full`] when
     /// creating the schema does not fit `max_page_count`, [`StorageError::Io`] otherwise.
     pub fn open(config: &Config) -> Result<SqliteStorage, StorageError> {
+        crate::marker::check_before_open(&config.path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -101,6 +104,7 @@ impl SqliteStorage {
             quick_check(&conn)?;
         }
         let found = schema::migrate(&mut conn)?;
+        crate::marker::ensure(&config.path)?;
         tracing::debug!(
             path = %config.path.display(),
             found,

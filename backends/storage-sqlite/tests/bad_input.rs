@@ -201,3 +201,52 @@ fn committed_batches_survive_a_reopen_and_a_dropped_store_leaves_no_partial_batc
         Some(b"2".to_vec())
     );
 }
+
+/// Cuts the file at `path` to `len` bytes.
+fn truncate_to(path: &Path, len: u64) {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(len)
+        .unwrap();
+}
+
+#[test]
+fn a_database_cut_to_one_byte_is_corrupt_not_a_new_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = filled_database(dir.path(), 8);
+    truncate_to(&path, 1);
+    expect_corrupt(SqliteStorage::open_path(&path));
+    // Even without the marker: no SQLite database is one byte long.
+    std::fs::remove_file(dir.path().join("node.db.demls")).unwrap();
+    expect_corrupt(SqliteStorage::open_path(&path));
+}
+
+#[test]
+fn a_database_emptied_or_deleted_after_a_node_ran_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = filled_database(dir.path(), 8);
+    assert!(dir.path().join("node.db.demls").exists(), "the marker");
+    truncate_to(&path, 0);
+    expect_corrupt(SqliteStorage::open_path(&path));
+    std::fs::remove_file(&path).unwrap();
+    expect_corrupt(SqliteStorage::open_path(&path));
+    // Deleting the marker too is how one starts a new node on purpose.
+    std::fs::remove_file(dir.path().join("node.db.demls")).unwrap();
+    let store = SqliteStorage::open_path(&path).unwrap();
+    assert_eq!(store.get(Space::Mls, b"k").unwrap(), None);
+}
+
+#[test]
+fn a_new_node_may_start_on_a_missing_or_empty_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fresh.db");
+    std::fs::write(&path, b"").unwrap();
+    let store = SqliteStorage::open_path(&path).unwrap();
+    put(&store, b"k", b"v").unwrap();
+    drop(store);
+    assert!(dir.path().join("fresh.db.demls").exists());
+    let store = SqliteStorage::open_path(&path).unwrap();
+    assert_eq!(store.get(Space::Mls, b"k").unwrap(), Some(b"v".to_vec()));
+}
