@@ -11,16 +11,12 @@ use demls::{GroupId, ProposalId};
 
 use super::{
     Outcome, ScenarioResult, chat, eligible_when_decided, finish, form, group_id, quick_params,
-    require, run_until_gone, voted_on, without,
+    removal_committed, require, run_until_gone, voted_on, without,
 };
 use crate::{Link, NodeId, Sim, SimConfig};
 
 /// Committee size in this scenario.
 const COMMITTEE: usize = 3;
-
-fn epoch_of(sim: &Sim, group: &GroupId, node: NodeId) -> u64 {
-    sim.group(node, group).map_or(0, |s| s.epoch)
-}
 
 /// The nodes of `node`'s roster, in leaf order.
 fn roster(sim: &Sim, group: &GroupId, node: NodeId) -> Vec<NodeId> {
@@ -63,17 +59,14 @@ pub fn single_committee(seed: u64) -> ScenarioResult {
 
     // A committee member (not the steward) asks to remove a member outside the committee.
     let (proposer, target, observer) = (committee[1], others[0], others[1]);
-    let before = epoch_of(&sim, &g, observer);
-    let id = sim
-        .propose_remove(proposer, &g, target)
-        .map_err(|e| e.to_string())?
-        .proposal()
-        .ok_or("a committee member's removal request opened at once")?;
+    let id = removal_committed(
+        &mut sim,
+        &g,
+        &nodes,
+        (proposer, target, observer),
+        "a committee member's removal request",
+    )?;
     let remaining = without(&nodes, &[target]);
-    let moved = sim.run_until(30_000, |s| {
-        remaining.iter().all(|&n| epoch_of(s, &g, n) > before)
-    });
-    require(&sim, moved, "the removal was committed")?;
     let (eligible, voted) = electorate(&sim, &nodes, observer, id);
     require(
         &sim,

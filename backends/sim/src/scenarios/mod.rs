@@ -161,6 +161,32 @@ pub(crate) fn run_until_gone(
     })
 }
 
+/// `proposer` asks to remove `target`, which must open a vote at once (`opened` says what it
+/// is, for the failure message); runs until every other node of `nodes` is past the epoch
+/// `observer` was in. Returns the proposal.
+pub(crate) fn removal_committed(
+    sim: &mut Sim,
+    group: &GroupId,
+    nodes: &[NodeId],
+    (proposer, target, observer): (NodeId, NodeId, NodeId),
+    opened: &str,
+) -> Result<ProposalId, String> {
+    let before = sim.group(observer, group).map_or(0, |s| s.epoch);
+    let id = sim
+        .propose_remove(proposer, group, target)
+        .map_err(|e| e.to_string())?
+        .proposal()
+        .ok_or_else(|| format!("{opened} opened at once"))?;
+    let remaining = without(nodes, &[target]);
+    let moved = sim.run_until(30_000, |s| {
+        remaining
+            .iter()
+            .all(|&n| s.group(n, group).map_or(0, |x| x.epoch) > before)
+    });
+    require(sim, moved, "the removal was committed")?;
+    Ok(id)
+}
+
 /// The nodes among `nodes` that cast a vote on `proposal`.
 pub(crate) fn voted_on(sim: &Sim, nodes: &[NodeId], proposal: ProposalId) -> Vec<NodeId> {
     nodes

@@ -6,8 +6,8 @@ use demls::{GroupId, Outcome as Decision, Submission};
 
 use super::{
     LazySwitch, Outcome, ScenarioResult, chat, committers, eligible_when_decided, finish, form,
-    group_id, grow_until_line, multi_sim, quick_multi, require, run_until_gone, stewards, voted_on,
-    without,
+    group_id, grow_until_line, multi_sim, quick_multi, removal_committed, require, run_until_gone,
+    stewards, voted_on, without,
 };
 use crate::{Link, NodeId, Sim};
 
@@ -487,17 +487,14 @@ pub fn small_consensus(seed: u64) -> ScenarioResult {
     let target = pick(&nodes, &line)?;
     let observer = pick(&nodes, &[target])?;
     let members = sim.group(observer, &g).map_or(0, |s| s.members.len()) as u32;
-    let before = epoch_of(&sim, &g, observer);
-    let id = sim
-        .propose_remove(proposer, &g, target)
-        .map_err(|e| e.to_string())?
-        .proposal()
-        .ok_or("a steward's removal request opened at once")?;
+    let id = removal_committed(
+        &mut sim,
+        &g,
+        &nodes,
+        (proposer, target, observer),
+        "a steward's removal request",
+    )?;
     let remaining = without(&nodes, &[target]);
-    let moved = sim.run_until(30_000, |s| {
-        remaining.iter().all(|&n| epoch_of(s, &g, n) > before)
-    });
-    require(&sim, moved, "the removal was committed")?;
     let decided = eligible_when_decided(&sim, observer, id);
     require(
         &sim,
