@@ -41,6 +41,15 @@ def load(name):
     return rows
 
 
+def ticks(lo, hi, mantissas):
+    """Tick values m·10^d within [10^lo, 10^hi] (log axes), for m in `mantissas`."""
+    for d in range(math.floor(lo), math.ceil(hi) + 1):
+        for m in mantissas:
+            v = m * 10 ** d
+            if 10 ** lo * 0.999 <= v <= 10 ** hi * 1.001:
+                yield v
+
+
 def limits(lo, hi):
     """Log-axis limits: the nearest 1, 2 or 5 × 10^k below `lo` and above `hi`."""
     steps = [m * 10 ** d for d in range(-6, 8) for m in (1, 2, 5)]
@@ -91,22 +100,14 @@ class Panel:
 
         out.append(f'<text x="{ox + w/2}" y="{oy + 16}" text-anchor="middle" font-weight="bold">{self.title}</text>')
         out.append(f'<rect x="{ox+left}" y="{oy+top}" width="{pw}" height="{ph}" fill="none" stroke="#444"/>')
-        for d in range(math.floor(xa), math.ceil(xb) + 1):
-            for m in (1, 2, 5):
-                v = m * 10 ** d
-                if v < 10 ** xa * 0.999 or v > 10 ** xb * 1.001:
-                    continue
-                x = px(v)
-                out.append(f'<line x1="{x:.1f}" y1="{oy+top}" x2="{x:.1f}" y2="{oy+top+ph}" stroke="#ddd"/>')
-                out.append(f'<text x="{x:.1f}" y="{oy+top+ph+14}" text-anchor="middle" font-size="10">{fmt(v)}</text>')
-        for d in range(math.floor(ya), math.ceil(yb) + 1):
-            for m in (1, 2, 5) if yb - ya <= 3 else (1,):
-                v = m * 10 ** d
-                if v < 10 ** ya * 0.999 or v > 10 ** yb * 1.001:
-                    continue
-                y = py(v)
-                out.append(f'<line x1="{ox+left}" y1="{y:.1f}" x2="{ox+left+pw}" y2="{y:.1f}" stroke="#ddd"/>')
-                out.append(f'<text x="{ox+left-4}" y="{y+3:.1f}" text-anchor="end" font-size="10">{fmt(v)}</text>')
+        for v in ticks(xa, xb, (1, 2, 5)):
+            x = px(v)
+            out.append(f'<line x1="{x:.1f}" y1="{oy+top}" x2="{x:.1f}" y2="{oy+top+ph}" stroke="#ddd"/>')
+            out.append(f'<text x="{x:.1f}" y="{oy+top+ph+14}" text-anchor="middle" font-size="10">{fmt(v)}</text>')
+        for v in ticks(ya, yb, (1, 2, 5) if yb - ya <= 3 else (1,)):
+            y = py(v)
+            out.append(f'<line x1="{ox+left}" y1="{y:.1f}" x2="{ox+left+pw}" y2="{y:.1f}" stroke="#ddd"/>')
+            out.append(f'<text x="{ox+left-4}" y="{y+3:.1f}" text-anchor="end" font-size="10">{fmt(v)}</text>')
         out.append(f'<text x="{ox+left+pw/2}" y="{oy+top+ph+28}" text-anchor="middle" font-size="11">{self.xlabel}</text>')
         out.append(f'<text x="{ox+14}" y="{oy+top+ph/2}" text-anchor="middle" font-size="11" transform="rotate(-90 {ox+14} {oy+top+ph/2})">{self.ylabel}</text>')
         for i, (label, pts, dashed, guide) in enumerate(self.series):
