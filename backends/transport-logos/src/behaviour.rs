@@ -1,13 +1,15 @@
-//! The libp2p behaviour of a Waku relay peer: gossipsub as 11/WAKU2-RELAY, the metadata
-//! protocol, identify and ping.
+//! The libp2p behaviour of a Waku relay peer: the cluster backoff gate, gossipsub as
+//! 11/WAKU2-RELAY, the metadata protocol, identify and ping.
 
 use std::time::Duration;
 
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{gossipsub, identify, identity, ping, request_response};
 
+use crate::cluster_backoff::Policy;
 use crate::config::Config;
 use crate::error::LogosError;
+use crate::gate::Gate;
 use crate::hash::gossip_message_id;
 use crate::metadata::{MetadataCodec, PROTOCOL as METADATA_PROTOCOL};
 
@@ -18,9 +20,12 @@ pub const AGENT_VERSION: &str = concat!("demls-logos/", env!("CARGO_PKG_VERSION"
 /// Bytes allowed in a gossipsub RPC beyond one Waku message (topic, framing, control).
 const RPC_OVERHEAD: usize = 8 * 1024;
 
-/// The combined behaviour.
+/// The combined behaviour. The gate comes first: a connection it refuses gets no handler from
+/// the others.
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
+    /// Refuses connections with peers under cluster backoff.
+    pub gate: Gate,
     /// 11/WAKU2-RELAY.
     pub relay: gossipsub::Behaviour,
     /// 66/WAKU2-METADATA.
@@ -76,6 +81,7 @@ pub fn build(key: &identity::Keypair, config: &Config) -> Result<Behaviour, Logo
             .with_agent_version(AGENT_VERSION.into()),
     );
     Ok(Behaviour {
+        gate: Gate::new(Policy::default()),
         relay,
         metadata,
         identify,

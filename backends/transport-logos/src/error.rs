@@ -1,7 +1,10 @@
 //! The backend's errors, one enum per layer, and their mapping to the framework's
 //! [`TransportError`] and [`ConfigError`].
 
+use std::time::Duration;
+
 use demls::{ConfigError, TransportError};
+use libp2p::PeerId;
 
 /// A Waku message that could not be decoded (dropped, and rejected at the gossipsub layer).
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +94,18 @@ pub enum LogosError {
     /// Gossipsub refused a publication.
     #[error("publish failed: {0}")]
     Publish(String),
+}
+
+/// Why the [`Gate`](crate::gate::Gate) refused a connection: the peer was rejected for its
+/// cluster and is under backoff. Only seen inside the swarm (a denied connection), never
+/// returned to callers.
+#[derive(Debug, thiserror::Error)]
+#[error("peer {peer} was rejected for its cluster and is refused for {remaining:?} more")]
+pub(crate) struct UnderBackoff {
+    /// The peer.
+    pub peer: PeerId,
+    /// How long its backoff still runs.
+    pub remaining: Duration,
 }
 
 impl From<LogosError> for TransportError {

@@ -3,7 +3,8 @@
 //! The `"logos"` transport backend: each node is a Waku relay peer (Logos messaging) built on
 //! rust-libp2p, wire-compatible with nwaku and js-waku: gossipsub v1.1 under
 //! `/vac/waku/relay/2.0.0` with unsigned messages and `sha256(data)` message ids, TCP + Noise +
-//! Yamux, identify, ping, and the `/vac/waku/metadata/1.0.0` cluster check.
+//! Yamux, identify, ping, and the `/vac/waku/metadata/1.0.0` cluster check. A peer of another
+//! cluster is disconnected and its connections are refused for an exponential backoff.
 //!
 //! The node relays one static-shard pubsub topic (`/waku/2/rs/<cluster>/<shard>`) and filters
 //! by content topic on receipt: a framework [`Topic`](demls::Topic) is a content topic.
@@ -26,8 +27,10 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod behaviour;
+mod cluster_backoff;
 mod config;
 mod error;
+mod gate;
 mod hash;
 mod keys;
 mod metadata;
@@ -46,7 +49,7 @@ pub use config::{
 pub use error::{LogosError, SegmentError, WireError};
 pub use hash::{MESSAGE_HASH_LEN, gossip_message_id, message_hash};
 pub use keys::load_or_generate as load_or_generate_node_key;
-pub use metadata::{Metadata, PROTOCOL as METADATA_PROTOCOL};
+pub use metadata::{Metadata, MetadataCodec, PROTOCOL as METADATA_PROTOCOL};
 pub use plugin::link;
 pub use segmentation::{ENTIRE_HASH_LEN, MAX_DATA_SEGMENTS, entire_hash, split as segment_payload};
 pub use swarm::{MessageHash, Status};

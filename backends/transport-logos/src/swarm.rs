@@ -4,8 +4,10 @@
 //! Inbound: every gossipsub message is decoded as a WakuMessage and validated (undecodable or
 //! oversized ones are rejected, so they are not forwarded); messages on subscribed content
 //! topics go through reassembly and are queued for `recv` (dropped, with a warning, when the
-//! queue is full). Peers: metadata is requested on every new connection and peers of another
-//! cluster are disconnected; static peers are redialled with exponential backoff.
+//! queue is full). Peers: metadata is requested on every new connection; a peer of another
+//! cluster is disconnected and recorded in the [`Gate`](crate::gate::Gate)'s backoff table,
+//! which refuses its connections for a while; static peers are redialled with exponential
+//! backoff (not while under cluster backoff).
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -72,8 +74,15 @@ pub struct Status {
     pub mesh_peers: usize,
     /// Inbound messages dropped because the `recv` queue was full.
     pub dropped: u64,
-    /// Peers disconnected so far because their metadata named another cluster (or none).
+    /// Times a peer was disconnected because its metadata named another cluster (or none).
+    /// Each starts (or doubles) the peer's backoff; further messages of a peer already under
+    /// backoff are not counted again.
     pub rejected_peers: u64,
+    /// Connections refused because the peer was under cluster backoff (inbound ones right
+    /// after the handshake, before any protocol runs; dials of ours before they start).
+    pub refused_connections: u64,
+    /// Peers under cluster backoff now.
+    pub backed_off_peers: usize,
     /// Connected peers whose metadata named our cluster.
     pub confirmed_peers: Vec<PeerId>,
     /// Incomplete segmented payloads being reassembled.
@@ -115,7 +124,6 @@ struct Task {
     redial: HashMap<PeerId, Redial>,
     listen_addrs: Vec<Multiaddr>,
     confirmed: HashSet<PeerId>,
-    rejected: u64,
     last_timestamp: i64,
     dropped: u64,
 }
@@ -167,7 +175,6 @@ pub(crate) async fn run(node: Node) {
         redial,
         listen_addrs: Vec::new(),
         confirmed: HashSet::new(),
-        rejected: 0,
         last_timestamp: 0,
         dropped: 0,
     };
@@ -229,6 +236,7 @@ impl Task {
     fn status(&self) -> Status {
         let hash = self.topic.hash();
         let relay = &self.swarm.behaviour().relay;
+        let backoff = self.swarm.behaviour().gate.backoff();
         Status {
             listen_addrs: self.listen_addrs.clone(),
             connected: self.swarm.connected_peers().copied().collect(),
@@ -238,7 +246,9 @@ impl Task {
                 .count(),
             mesh_peers: relay.mesh_peers(&hash).count(),
             dropped: self.dropped,
-            rejected_peers: self.rejected,
+            rejected_peers: backoff.rejections(),
+            refused_connections: backoff.refused(),
+            backed_off_peers: backoff.blocked(Instant::now()),
             confirmed_peers: self.confirmed.iter().copied().collect(),
             partial_messages: self.reassembler.partial_count(),
             reassembly_bytes: self.reassembler.buffered_bytes(),
@@ -358,11 +368,16 @@ impl Task {
 
     fn redial_static_peers(&mut self) {
         let now = Instant::now();
+        let backoff = self.swarm.behaviour().gate.backoff();
         let due: Vec<(PeerId, Multiaddr)> = self
             .redial
             .iter()
             .filter(|(id, r)| {
-                !r.connected && !r.dialing && r.next <= now && !self.swarm.is_connected(id)
+                !r.connected
+                    && !r.dialing
+                    && r.next <= now
+                    && !self.swarm.is_connected(id)
+                    && backoff.blocked_until(id, now).is_none()
             })
             .map(|(id, r)| (*id, r.addr.clone()))
             .collect();
@@ -421,23 +436,27 @@ impl Task {
         }
     }
 
-    /// Disconnects a peer that reports another cluster (or none).
+    /// Disconnects a peer that reports another cluster (or none) and puts it under backoff.
     fn check_cluster(&mut self, peer: PeerId, theirs: &Metadata) {
+        let gate = &mut self.swarm.behaviour_mut().gate;
         if theirs.cluster_id == self.metadata.cluster_id {
             tracing::debug!(%peer, shards = ?theirs.shards, "peer metadata");
+            gate.backoff_mut().forgive(&peer);
             if self.swarm.is_connected(&peer) {
                 self.confirmed.insert(peer);
             }
             return;
         }
+        if let Some(backoff) = gate.backoff_mut().reject(peer, Instant::now()) {
+            tracing::warn!(
+                %peer,
+                theirs = ?theirs.cluster_id,
+                ours = ?self.metadata.cluster_id,
+                ?backoff,
+                "disconnecting a peer of another cluster; refusing it for the backoff"
+            );
+        }
         self.confirmed.remove(&peer);
-        self.rejected += 1;
-        tracing::warn!(
-            %peer,
-            theirs = ?theirs.cluster_id,
-            ours = ?self.metadata.cluster_id,
-            "disconnecting a peer of another cluster"
-        );
         if let Some(r) = self.redial.get_mut(&peer) {
             r.backoff = REDIAL_MAX;
         }
