@@ -51,6 +51,7 @@ fn kind_name(payload: &[u8]) -> &'static str {
         Ok((_, Kind::Bundle)) => "bundle",
         Ok((_, Kind::Rejoin)) => "rejoin",
         Ok((_, Kind::ForkNotice)) => "fork_notice",
+        Ok((_, Kind::Beyond)) => "beyond",
         _ => "other",
     }
 }

@@ -61,13 +61,15 @@ pub enum MessageKind {
     Rejoin,
     /// A member's branch history after meeting another branch of a fork.
     ForkNotice,
+    /// A member's signed statement that a catch-up request is beyond its retained history.
+    Beyond,
     /// Bytes that do not decode as a de-MLS envelope.
     Undecodable,
 }
 
 impl MessageKind {
     /// Every kind, in order.
-    pub const ALL: [MessageKind; 13] = [
+    pub const ALL: [MessageKind; 14] = [
         MessageKind::Mls,
         MessageKind::Consensus,
         MessageKind::Control,
@@ -80,6 +82,7 @@ impl MessageKind {
         MessageKind::Bundle,
         MessageKind::Rejoin,
         MessageKind::ForkNotice,
+        MessageKind::Beyond,
         MessageKind::Undecodable,
     ];
 
@@ -98,6 +101,7 @@ impl MessageKind {
             Ok((_, Kind::Bundle)) => MessageKind::Bundle,
             Ok((_, Kind::Rejoin)) => MessageKind::Rejoin,
             Ok((_, Kind::ForkNotice)) => MessageKind::ForkNotice,
+            Ok((_, Kind::Beyond)) => MessageKind::Beyond,
             Ok((_, Kind::Unspecified)) | Err(_) => MessageKind::Undecodable,
         }
     }

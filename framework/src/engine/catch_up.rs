@@ -69,6 +69,18 @@ pub(crate) struct CatchUp {
     /// The first epoch this member asked to catch up from since it was last up to date: what
     /// it sent from then on, the others (already past that epoch) may not be able to read.
     behind_from: Option<Epoch>,
+    /// When unauthenticated evidence of a later epoch (traffic held for it, a request from
+    /// it) was first seen in the current epoch: it holds this member's commit back for one
+    /// catch-up window from then, never longer ([`CatchUp::claim_deadline`]).
+    claim_since: Option<Timestamp>,
+    /// The current epoch's claims of later epochs went unconfirmed for a whole window: they
+    /// no longer hold this member back in this epoch, and its requests back off.
+    refuted: bool,
+    /// The epoch in which a roster member signed that it moved beyond the history it
+    /// retains for it ([`crate::wire::BeyondHistory`]): the only ground for rejoining.
+    beyond: Option<Epoch>,
+    /// When this member last sent such a statement (at most one per `repair_retry_ms`).
+    beyond_sent: Option<Timestamp>,
 }
 
 impl CatchUp {
@@ -83,6 +95,9 @@ impl CatchUp {
             Some(_) => self.first_ahead_at = Some(now),
             None => {}
         }
+        // A new epoch, a new window: claims heard before were about this one (or nothing).
+        self.claim_since = self.ahead.map(|_| now);
+        self.refuted = false;
     }
 
     /// Notes one observation of how spread out delivery is (ms): later-epoch traffic ahead of
@@ -95,6 +110,7 @@ impl CatchUp {
     /// envelope is not authenticated; a claim nobody confirms is dropped after a while.)
     pub(crate) fn note_ahead(&mut self, epoch: Epoch, now: Timestamp) {
         self.first_ahead_at.get_or_insert(now);
+        self.claim_since.get_or_insert(now);
         match self.ahead {
             Some((e, _)) if e >= epoch => {}
             _ => self.ahead = Some((epoch, now)),
@@ -129,13 +145,70 @@ impl CatchUp {
         self.first_ahead_at = None;
     }
 
+    /// Until when unauthenticated claims of a later epoch hold this member's commit back in
+    /// the current epoch: its patience and spread (when it asks to catch up) plus
+    /// `repair_retry_ms` for an answer. `None` when nothing is claimed or the claims were
+    /// refuted. The window opens once per epoch, so an outsider repeating made-up later-epoch
+    /// traffic delays an epoch by at most one window.
+    pub(crate) fn claim_deadline(
+        &self,
+        me: &MemberId,
+        params: &super::EngineParams,
+    ) -> Option<Timestamp> {
+        if self.refuted {
+            return None;
+        }
+        let wait = self.patience_ms(params)
+            + spread_of(me, params.repair_backoff_ms)
+            + params.repair_retry_ms;
+        self.claim_since.map(|t| t.plus_ms(wait))
+    }
+
+    /// Whether claims of a later epoch still hold this member's commit back.
+    pub(crate) fn blocks_commit(
+        &self,
+        now: Timestamp,
+        me: &MemberId,
+        params: &super::EngineParams,
+    ) -> bool {
+        self.claim_deadline(me, params).is_some_and(|d| now < d)
+    }
+
+    /// Nobody confirmed the claims of a later epoch within the window: they stop counting.
+    fn refute(&mut self) {
+        self.refuted = true;
+        self.ahead = None;
+        self.first_ahead_at = None;
+    }
+
+    /// A roster member of `epoch` signed that it moved beyond the history it retains for it.
+    pub(crate) fn confirm_beyond(&mut self, epoch: Epoch) {
+        self.beyond = Some(epoch);
+    }
+
+    /// Whether a roster member of `epoch` signed that it moved beyond it.
+    pub(crate) fn is_beyond(&self, epoch: Epoch) -> bool {
+        self.beyond == Some(epoch)
+    }
+
+    /// Whether this member may send a beyond-history statement now (at most one per
+    /// `repair_retry_ms`, whatever epochs are asked about); notes it as sent if so.
+    pub(crate) fn may_state_beyond(&mut self, now: Timestamp, retry_ms: u64) -> bool {
+        if self.beyond_sent.is_some_and(|t| t.plus_ms(retry_ms) > now) {
+            return false;
+        }
+        self.beyond_sent = Some(now);
+        true
+    }
+
     /// Whether the later epochs heard of are still believed.
     pub(crate) fn is_ahead_known(&self) -> bool {
         self.ahead.is_some()
     }
 
     /// True while recent traffic shows later epochs than this member's.
-    pub(crate) fn is_behind(&self, now: Timestamp) -> bool {
+    #[cfg(test)]
+    fn is_behind(&self, now: Timestamp) -> bool {
         self.ahead
             .is_some_and(|(_, since)| since.plus_ms(AHEAD_BELIEF_MS) > now)
     }
@@ -166,7 +239,14 @@ impl CatchUp {
         let mut due = since.plus_ms(self.patience_ms(params) + spread);
         if let Some((e, t)) = self.requested {
             if e == epoch {
-                due = due.max(t.plus_ms(params.repair_retry_ms));
+                // Once this epoch's claims were refuted, each unanswered request doubles the
+                // wait (made-up traffic must not keep every member asking).
+                let doubling = if self.refuted {
+                    self.attempts.min(6)
+                } else {
+                    0
+                };
+                due = due.max(t.plus_ms(params.repair_retry_ms << doubling));
             }
         }
         if let Some((e, t)) = self.others_asked {
@@ -191,6 +271,51 @@ impl CatchUp {
             self.ahead = None;
         }
     }
+}
+
+/// When unauthenticated claims of a later epoch stop holding `group` back, unless something
+/// authenticated shows its epoch is ending: a commit of it was opened here (parked for its
+/// proposals' votes, or in the selection window), or a roster member stated that the group
+/// moved beyond it.
+pub(crate) fn claim_deadline(
+    group: &Group,
+    me: &MemberId,
+    params: &super::EngineParams,
+) -> Option<Timestamp> {
+    let epoch = group.epoch();
+    let state = &group.sync.catch_up;
+    if state.is_beyond(epoch)
+        || !group.candidates.is_empty()
+        || group.parked.iter().any(|h| h.epoch == epoch)
+    {
+        return None;
+    }
+    state.claim_deadline(me, params)
+}
+
+/// Ends the catch-up window of this epoch if it is over and nothing confirmed the claims of a
+/// later epoch: they stop holding this member back, what was held for later epochs is dropped
+/// (one `Rejected` each: nobody can tell it from an outsider's invention, and what a member
+/// sent there is repaired once this member really gets there), and committing resumes.
+pub(crate) fn refute_if_due(group: &mut Group, step: &mut Step<'_>) {
+    let me = step.me();
+    if claim_deadline(group, &me, step.params).is_none_or(|d| d > step.now) {
+        return;
+    }
+    let epoch = group.epoch();
+    tracing::info!(group = %group.id.display(), epoch, held = group.future.len(), "later epochs unconfirmed: committing resumes");
+    group.sync.catch_up.refute();
+    for held in std::mem::take(&mut group.future) {
+        step.out.event(super::event::Event::Rejected {
+            group_id: Some(group.id.clone()),
+            reason: super::event::RejectReason::Unconfirmed,
+            detail: format!(
+                "held for epoch {}: nobody confirmed an epoch after {epoch}",
+                held.epoch
+            ),
+        });
+    }
+    super::commit::schedule(group, step);
 }
 
 /// A delay in `[0, max)` that differs between members and stays the same for one member.
@@ -255,7 +380,10 @@ pub(crate) fn request_if_due(group: &mut Group, step: &mut Step<'_>) -> Result<b
     state.attempts = if same_epoch { state.attempts + 1 } else { 1 };
     // Nobody answered several requests and no other branch was heard of: this member is
     // behind every member's retained history. It rejoins (re-added without a vote).
-    if state.attempts > REJOIN_AFTER_ATTEMPTS && !group.fork.recently_seen(now, AHEAD_BELIEF_MS) {
+    if state.attempts > REJOIN_AFTER_ATTEMPTS
+        && state.is_beyond(epoch)
+        && !group.fork.recently_seen(now, AHEAD_BELIEF_MS)
+    {
         tracing::info!(group = %group.id.display(), epoch, "beyond retained history: rejoining");
         group.wants_rejoin = Some(epoch);
         return Ok(false);
@@ -459,5 +587,56 @@ mod tests {
         );
         // A member that reached a later epoch is not held back by it.
         assert_eq!(s.due(4, None, &me(), &params), Some(alone));
+    }
+
+    #[test]
+    fn claims_of_a_later_epoch_hold_a_commit_back_for_one_window_per_epoch() {
+        let params = EngineParams::default();
+        let mut s = CatchUp::default();
+        let t = Timestamp(10_000);
+        assert!(!s.blocks_commit(t, &me(), &params), "nothing claimed");
+        s.note_ahead(6, t);
+        let end = s.claim_deadline(&me(), &params).unwrap();
+        assert!(end > t.plus_ms(params.repair_retry_ms));
+        // Claims repeated later in the same epoch do not move the end of the window.
+        s.note_ahead(9, t.plus_ms(1));
+        assert_eq!(s.claim_deadline(&me(), &params), Some(end));
+        assert!(s.blocks_commit(Timestamp(end.0 - 1), &me(), &params));
+        assert!(!s.blocks_commit(end, &me(), &params));
+        s.refute();
+        assert_eq!(s.claim_deadline(&me(), &params), None);
+        s.note_ahead(12, end.plus_ms(1));
+        assert!(
+            !s.blocks_commit(end.plus_ms(2), &me(), &params),
+            "refuted claims stay refuted for the epoch"
+        );
+        // Requests back off once refuted.
+        s.requested = Some((3, end));
+        s.attempts = 3;
+        assert_eq!(
+            s.due(3, None, &me(), &params),
+            Some(end.plus_ms(params.repair_retry_ms << 3))
+        );
+        // A new epoch opens a new window (a claim still standing is a claim about it).
+        s.entered_epoch(4, end.plus_ms(10));
+        assert_eq!(
+            s.claim_deadline(&me(), &params),
+            Some(end.plus_ms(10).plus_ms(end.since(t)))
+        );
+        s.entered_epoch(12, end.plus_ms(20));
+        assert_eq!(s.claim_deadline(&me(), &params), None, "caught up");
+    }
+
+    #[test]
+    fn beyond_history_statements_are_rate_limited_and_name_their_epoch() {
+        let mut s = CatchUp::default();
+        let t = Timestamp(1_000);
+        assert!(s.may_state_beyond(t, 2_000));
+        assert!(!s.may_state_beyond(t.plus_ms(1_999), 2_000));
+        assert!(s.may_state_beyond(t.plus_ms(2_000), 2_000));
+        assert!(!s.is_beyond(4));
+        s.confirm_beyond(4);
+        assert!(s.is_beyond(4));
+        assert!(!s.is_beyond(5));
     }
 }

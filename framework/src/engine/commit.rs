@@ -117,9 +117,18 @@ pub(crate) fn create_commit(group: &mut Group, step: &mut Step<'_>) -> Result<()
     }
     // Traffic from a later epoch shows this member is behind: committing now could only fork.
     // Try again later (catching up reschedules sooner; unconfirmed claims expire).
-    if !group.future.is_empty() || group.sync.catch_up.is_behind(step.now) {
+    // Only for one catch-up window per epoch: later-epoch traffic is not authenticated, and
+    // made-up traffic must not keep the group from committing (`catch_up::refute_if_due`).
+    // A member that a roster member told it is beyond retained history rejoins instead.
+    let me = step.me();
+    let claims = &group.sync.catch_up;
+    if claims.blocks_commit(step.now, &me, step.params) || claims.is_beyond(epoch) {
         tracing::debug!(group = %group.id.display(), held = group.future.len(), "not committing: behind");
-        group.meta.commit_due = Some(step.now.plus_ms(step.params.repair_retry_ms));
+        let retry = step.now.plus_ms(step.params.repair_retry_ms);
+        let window = claims
+            .claim_deadline(&me, step.params)
+            .filter(|d| *d > step.now);
+        group.meta.commit_due = Some(window.map_or(retry, |d| d.min(retry)));
         return Ok(());
     }
     // Just restarted: wait until members that moved on meanwhile had time to say so.
@@ -131,7 +140,6 @@ pub(crate) fn create_commit(group: &mut Group, step: &mut Step<'_>) -> Result<()
         group.meta.commit_due = Some(quiet_until);
         return Ok(());
     }
-    let me = step.me();
     let mut chosen = select(group, me);
     // KeyPackages are re-validated: one may have expired since the vote.
     let mut adds = Vec::new();

@@ -176,6 +176,9 @@ pub enum RejectReason {
     InvalidRequest,
     /// A Welcome whose MLS group is not the group being joined (its envelope relabelled).
     ForeignWelcome,
+    /// Held for a later epoch that nobody confirmed (no commit of this member's epoch and no
+    /// catch-up answer came within the catch-up window): dropped.
+    Unconfirmed,
 }
 
 impl fmt::Display for RejectReason {

@@ -50,7 +50,14 @@ pub(crate) struct ForkState {
     /// Branch tags of the other branches' epochs after a fork: their traffic can never be
     /// processed here and is dropped on arrival (it must not pass for "later epochs").
     foreign: std::collections::BTreeSet<Vec<u8>>,
+    /// Digests of sealed commits that competed on this branch and lost the selection (§10.4):
+    /// genuine commits of a shared epoch that anyone may have recorded, so they prove no
+    /// other branch (bounded, oldest forgotten first).
+    lost: std::collections::VecDeque<[u8; 32]>,
 }
+
+/// Lost candidate commits remembered at most.
+const LOST: usize = 256;
 
 /// Foreign branch tags remembered at most.
 const FOREIGN: usize = 4_096;
@@ -59,6 +66,20 @@ impl ForkState {
     /// True if `tag` names an epoch of another branch.
     pub(crate) fn is_foreign(&self, tag: &[u8]) -> bool {
         !tag.is_empty() && self.foreign.contains(tag)
+    }
+
+    /// Notes a sealed commit that lost the selection on this branch.
+    pub(crate) fn note_lost(&mut self, sealed: &[u8]) {
+        self.lost.push_back(digest(sealed));
+        if self.lost.len() > LOST {
+            self.lost.pop_front();
+        }
+    }
+
+    /// True if `sealed` is a commit that lost the selection on this branch.
+    fn is_lost(&self, sealed: &[u8]) -> bool {
+        let d = digest(sealed);
+        self.lost.contains(&d)
     }
 
     /// True if another branch was heard of within `window_ms`.
@@ -79,8 +100,9 @@ pub(crate) fn check(group: &mut Group, step: &mut Step<'_>, env: &Envelope) -> R
     if mine[..] == env.branch[..] {
         return Ok(());
     }
+    // Anyone can put any tag on an envelope: this only prompts a notice (rate-limited); the
+    // fork counts once the other branch's commit opened here (`on_notice`).
     tracing::debug!(group = %group.id.display(), epoch = env.epoch, "envelope from another branch");
-    group.fork.seen_at = Some(step.now);
     send_notice(group, step, None)
 }
 
@@ -216,8 +238,45 @@ pub(crate) fn on_notice(
         // One branch simply ends earlier (a member behind): catch-up, not a fork.
         return Ok(());
     }
-    group.fork.seen_at = Some(step.now);
-    // The other branch's epochs after `f`: drop their traffic from now on, and what is held.
+    // The notice is in the clear: until it carries the other branch's commit ending `f`,
+    // sealed under `f`'s key (only members of `f` hold it), nothing here changes but the
+    // answer below — an outsider replaying sniffed tags must not make this member drop its
+    // own branch's traffic or hold back its rejoin.
+    if !notice.commit.is_empty() && notice.commit_epoch == f {
+        let ours = group
+            .commits
+            .get(&f)
+            .map(|c| (c.key, c.sealed == notice.commit));
+        if ours.is_some_and(|(_, same)| same) || group.fork.is_lost(&notice.commit) {
+            // This branch's own commit, or one that lost its selection window here: no
+            // other branch (anyone may have recorded these bytes).
+            return Ok(());
+        }
+        let opens = ours
+            .is_some_and(|(k, _)| sealed::open(&k, group.id.as_bytes(), f, &notice.commit).is_ok());
+        if !opens {
+            return reject(
+                RejectReason::NotAMember,
+                "fork notice commit does not open with the shared epoch's key",
+            );
+        }
+        mark_foreign(group, step.now, f, &notice);
+        decide(group, step, f, &notice.commit)?;
+    }
+    if group.rejoining || group.wants_rejoin.is_some() {
+        return Ok(());
+    }
+    // Answer with this branch's commit ending `f`, so the other side can decide too.
+    if let Some(sealed) = group.commits.get(&f).map(|c| c.sealed.clone()) {
+        send_notice(group, step, Some((f, sealed)))?;
+    }
+    Ok(())
+}
+
+/// Another branch, authenticated by its commit ending `f`: its epochs after `f` are dropped
+/// from now on, and what is held of them.
+fn mark_foreign(group: &mut Group, now: Timestamp, f: Epoch, notice: &ForkNotice) {
+    group.fork.seen_at = Some(now);
     if group.fork.foreign.len() + notice.tags.len() > FOREIGN {
         group.fork.foreign.clear();
     }
@@ -233,17 +292,6 @@ pub(crate) fn on_notice(
         Envelope::decode_checked(&h.payload).is_ok_and(|(e, _)| !foreign.contains(&e.branch))
     });
     group.sync.catch_up.forget_ahead();
-    if !notice.commit.is_empty() && notice.commit_epoch == f {
-        decide(group, step, f, &notice.commit)?;
-    }
-    if group.rejoining || group.wants_rejoin.is_some() {
-        return Ok(());
-    }
-    // Answer with this branch's commit ending `f`, so the other side can decide too.
-    if let Some(sealed) = group.commits.get(&f).map(|c| c.sealed.clone()) {
-        send_notice(group, step, Some((f, sealed)))?;
-    }
-    Ok(())
 }
 
 /// Applies the survival rule to this branch's and the other branch's commits ending `f`.

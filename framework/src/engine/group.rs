@@ -463,6 +463,7 @@ impl Group {
             .sync
             .catch_up
             .due(self.epoch(), oldest_held, me, params);
+        let claims = super::catch_up::claim_deadline(self, me, params);
         [
             self.meta.commit_due,
             self.meta.selection_due,
@@ -471,6 +472,7 @@ impl Group {
             self.sync.next_deadline(params),
             parked,
             behind,
+            claims,
         ]
         .into_iter()
         .flatten()

@@ -82,6 +82,7 @@ impl Engine {
                 | Kind::Certificate
                 | Kind::CatchUp
                 | Kind::ForkNotice
+                | Kind::Beyond
                     if group_mut(&mut self.groups, &gid)
                         .sync
                         .is_duplicate(payload, now) =>
@@ -187,6 +188,9 @@ impl Engine {
             Kind::ForkNotice => {
                 self.group_step(&gid, now, |g, s| super::fork::on_notice(g, s, env))
             }
+            Kind::Beyond => self.group_step(&gid, now, |g, s| {
+                super::beyond::on_statement(g, s, &env, payload)
+            }),
         }
     }
 }
@@ -586,6 +590,7 @@ fn on_catch_up(
     }
     let Some(key) = group.commits.get(&env.epoch).map(|c| c.key) else {
         tracing::debug!(group = %group.id.display(), epoch = env.epoch, "catch-up request beyond retained history");
+        super::beyond::answer(group, step, env.epoch);
         return Ok(());
     };
     let Ok(attempt) = sealed::open_catch_up(&key, &env.group_id, env.epoch, &env.body) else {

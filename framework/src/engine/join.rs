@@ -206,6 +206,7 @@ impl Engine {
             | Kind::KeyPackage
             | Kind::Rejoin
             | Kind::ForkNotice
+            | Kind::Beyond
             | Kind::Unspecified => {
                 return Ok((out, Vec::new()));
             }

@@ -10,6 +10,7 @@
 //! together at the end. A step that refuses its input discards the buffer and reloads any
 //! in-memory state OpenMLS may have touched, so rejected input leaves no trace.
 
+mod beyond;
 mod catch_up;
 mod commit;
 mod epoch;

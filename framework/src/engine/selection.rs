@@ -61,6 +61,9 @@ pub(crate) fn close(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort>
     }
     let mut best = candidates.remove(0);
     let losers = candidates;
+    for loser in &losers {
+        group.fork.note_lost(&loser.sealed);
+    }
     tracing::info!(group = %group.id.display(), author = %best.author.short(), competing = losers.len() + 1, "commit selected");
     let plan = CommitPlan {
         committer: best.author,

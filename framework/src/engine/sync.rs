@@ -747,7 +747,9 @@ pub(crate) fn tick(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> 
             request.proposals.push(id.as_bytes().to_vec());
         }
     }
-    // Stuck in an epoch others have left: ask to catch up (or rejoin) when due.
+    // Stuck in an epoch others have left: ask to catch up (or rejoin) when due — unless the
+    // claims of later epochs went unconfirmed for a whole window.
+    super::catch_up::refute_if_due(group, step);
     super::catch_up::request_if_due(group, step)?;
     if group.wants_rejoin.is_some() {
         return Ok(());

@@ -42,7 +42,8 @@ impl GroupTopics {
             | Kind::Certificate
             | Kind::CatchUp
             | Kind::Bundle
-            | Kind::ForkNotice => &self.group,
+            | Kind::ForkNotice
+            | Kind::Beyond => &self.group,
             Kind::Welcome | Kind::RatchetTree => &self.join,
             _ => &self.welcome,
         }

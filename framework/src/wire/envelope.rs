@@ -43,6 +43,10 @@ pub enum Kind {
     /// A status beacon or a repair request ([`Frame`](super::Frame) with a `status` or `repair`
     /// body), sealed under the key of `epoch` ([`super::sealed::seal_control`]).
     Control = 12,
+    /// In the clear, for members stuck in `epoch`: a member of that epoch signs that it has
+    /// moved beyond the history it retains for it ([`super::BeyondHistory`]), the evidence on
+    /// which a stuck member rejoins.
+    Beyond = 13,
 }
 
 /// The outer message: which group and epoch it belongs to and what it carries.

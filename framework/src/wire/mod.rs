@@ -5,12 +5,14 @@
 //! voting proposal is a [`GroupProposal`]; a commit's authenticated data is a [`CommitInfo`].
 //! The exact schema is in `specs/de-mls.md`.
 
+mod beyond;
 pub mod bundle;
 mod envelope;
 mod frames;
 mod proposals;
 pub mod sealed;
 
+pub use beyond::{BeyondHistory, signed_bytes as beyond_signed_bytes};
 pub use envelope::{Envelope, Kind, WIRE_VERSION};
 pub use frames::{BranchTag, Chat, CommitInfo, ForkNotice, Frame, Rejoin, Repair, Status, frame};
 pub use proposals::{

@@ -1,0 +1,307 @@
+//! An outsider on the relay network — someone with the group id (it is in every envelope) but
+//! no key — cannot stop a group: traffic that no current or recent member could have produced
+//! changes nothing that gates progress (commit eligibility, being behind, rejoining). Each test
+//! lets such traffic reach the members and then checks that a membership change still commits,
+//! every member converges and a message still reaches everyone.
+
+mod common;
+
+use common::{Net, gid};
+use demls::engine::{GroupSummary, GroupTopics};
+use demls::wire::{Envelope, Kind};
+use demls::{GroupId, Topic};
+
+/// A converged group of `n` members (0 created it; 1.. joined in order).
+fn group(mut net: Net, n: usize) -> (Net, GroupId) {
+    let g = gid("g");
+    net.create(0, &g);
+    for i in 1..n {
+        net.join(i, &g);
+        net.run(5_000);
+    }
+    let all: Vec<usize> = (0..n).collect();
+    net.assert_converged(&g, &all);
+    net.clear_events();
+    (net, g)
+}
+
+fn state(net: &Net, i: usize, g: &GroupId) -> GroupSummary {
+    net.members[i].engine.group_summary(g).unwrap()
+}
+
+/// Delivers `payload` to every member on `topic`, as an outsider publishing on the relay.
+fn broadcast(net: &mut Net, topic: &Topic, payload: &[u8]) {
+    for i in 0..net.members.len() {
+        let out = net.inject(i, topic, payload.to_vec());
+        net.apply(i, out);
+    }
+    net.flush();
+}
+
+/// An envelope of `kind` claiming `epoch`, with a body nobody can open.
+fn junk(g: &GroupId, kind: Kind, epoch: u64) -> Vec<u8> {
+    Envelope::new(kind, g.as_bytes(), epoch, vec![0x5a; 96]).encode_to_vec()
+}
+
+/// Member 1 asks to remove the last member while `attack` runs every `every_ms`; returns
+/// once the group committed the removal (panics if it did not within `budget_ms`), and checks
+/// convergence and that a message still reaches everyone.
+fn removal_commits_despite(
+    net: &mut Net,
+    g: &GroupId,
+    n: usize,
+    every_ms: u64,
+    budget_ms: u64,
+    mut attack: impl FnMut(&mut Net, u64),
+) {
+    let start = state(net, 0, g).epoch;
+    let target = net.id(n - 1);
+    attack(net, start);
+    net.propose_remove(1, g, target);
+    let mut waited = 0;
+    while waited < budget_ms {
+        net.run(every_ms);
+        net.advance(0);
+        waited += every_ms;
+        let epoch = state(net, 1, g).epoch;
+        if !state(net, 1, g).members.contains(&target) {
+            break;
+        }
+        attack(net, epoch);
+    }
+    let rest: Vec<usize> = (0..n - 1).collect();
+    // Let the last attack's consequences settle, then everyone agrees.
+    net.run(60_000);
+    assert!(
+        !state(net, 1, g).members.contains(&target),
+        "the removal never committed within {budget_ms} ms: the group is frozen"
+    );
+    net.assert_converged(g, &rest);
+    let id = net.send(0, g, b"still alive");
+    net.run(5_000);
+    for &i in &rest[1..] {
+        assert!(
+            net.received(i, g).contains_key(&id),
+            "member {i} missed the follow-up message"
+        );
+    }
+}
+
+#[test]
+fn one_junk_next_epoch_envelope_from_an_outsider_does_not_freeze_the_group() {
+    let (mut net, g) = group(Net::new(4), 4);
+    let t = GroupTopics::of(&g);
+    let mut sent = false;
+    removal_commits_despite(&mut net, &g, 4, 1_000, 120_000, |net, epoch| {
+        if !sent {
+            sent = true;
+            broadcast(net, &t.group, &junk(&g, Kind::Mls, epoch + 1));
+        }
+    });
+}
+
+#[test]
+fn junk_next_epoch_traffic_repeated_every_two_seconds_does_not_freeze_the_group() {
+    let (mut net, g) = group(Net::new(4), 4);
+    let t = GroupTopics::of(&g);
+    let mut nonce = 0u8;
+    removal_commits_despite(&mut net, &g, 4, 2_000, 180_000, |net, epoch| {
+        nonce = nonce.wrapping_add(1);
+        // Each copy differs (so it is not a duplicate) and claims the next epoch.
+        let mut env = Envelope::new(Kind::Mls, g.as_bytes(), epoch + 1, vec![nonce; 96]);
+        env.branch = Vec::new();
+        broadcast(net, &t.group, &env.encode_to_vec());
+        broadcast(
+            net,
+            &t.group,
+            &junk(&g, Kind::Control, epoch + 1 + nonce as u64 % 3),
+        );
+        broadcast(net, &t.group, &junk(&g, Kind::CatchUp, epoch + 2));
+    });
+}
+
+#[test]
+fn far_future_epochs_repeated_do_not_freeze_the_group() {
+    let (mut net, g) = group(Net::new(4), 4);
+    let t = GroupTopics::of(&g);
+    let mut k = 0u64;
+    removal_commits_despite(&mut net, &g, 4, 2_000, 180_000, |net, epoch| {
+        k += 1;
+        broadcast(net, &t.group, &junk(&g, Kind::Mls, epoch + 1_000 + k));
+    });
+}
+
+#[test]
+fn an_old_commit_relabelled_with_the_next_epoch_does_not_freeze_the_group() {
+    let g = gid("g");
+    let mut net = Net::new(4);
+    net.create(0, &g);
+    for i in 1..3 {
+        net.join(i, &g);
+        net.run(5_000);
+    }
+    // A genuine commit of this epoch by member 0 (sealed under its key), never delivered;
+    // once the group has moved on it is an old commit anyone could have recorded.
+    let commit = Envelope::decode_checked(&net.adversary(0, &g).commit(vec![], vec![]))
+        .unwrap()
+        .0;
+    net.join(3, &g);
+    net.run(5_000);
+    net.assert_converged(&g, &[0, 1, 2, 3]);
+    let t = GroupTopics::of(&g);
+    removal_commits_despite(&mut net, &g, 4, 2_000, 180_000, |net, epoch| {
+        let mut relabelled = commit.clone();
+        relabelled.epoch = epoch + 1;
+        broadcast(net, &t.group, &relabelled.encode_to_vec());
+    });
+}
+
+#[test]
+fn junk_next_epoch_traffic_to_every_member_of_a_multi_steward_group_does_not_freeze_it() {
+    let config = demls::policy::MultiPolicyConfig::default();
+    let (mut net, g) = group(Net::multi(5, config), 5);
+    let t = GroupTopics::of(&g);
+    let mut nonce = 0u8;
+    removal_commits_despite(&mut net, &g, 5, 2_000, 240_000, |net, epoch| {
+        nonce = nonce.wrapping_add(1);
+        let env = Envelope::new(Kind::Mls, g.as_bytes(), epoch + 1, vec![nonce; 64]);
+        broadcast(net, &t.group, &env.encode_to_vec());
+    });
+}
+
+/// The branch tag of the first queued envelope of `epoch` (what a sniffer sees).
+fn sniff_tag(net: &mut Net, epoch: u64) -> Option<Vec<u8>> {
+    let mut tag = None;
+    for (from, topic, payload) in net.take_queue() {
+        if let Ok((env, _)) = Envelope::decode_checked(&payload) {
+            if env.epoch == epoch && !env.branch.is_empty() {
+                tag.get_or_insert(env.branch.clone());
+            }
+        }
+        net.enqueue(from, topic, payload);
+    }
+    tag
+}
+
+#[test]
+fn a_fork_notice_made_of_sniffed_tags_does_not_make_a_member_drop_its_own_branch() {
+    let (mut net, g) = group(Net::new(4), 4);
+    let t = GroupTopics::of(&g);
+    let e = state(&net, 0, &g).epoch;
+    net.send(0, &g, b"in epoch e");
+    let tag_e = sniff_tag(&mut net, e).expect("traffic of epoch e");
+    net.flush();
+    // Member 2 is cut off while the group removes member 3 and chats in the next epoch.
+    net.members[2].online = false;
+    let target = net.id(3);
+    net.propose_remove(1, &g, target);
+    while state(&net, 1, &g).epoch == e {
+        net.advance(200);
+    }
+    net.run(5_000);
+    let first = net.send(0, &g, b"in epoch e+1");
+    let tag_next = sniff_tag(&mut net, e + 1).expect("traffic of epoch e+1");
+    net.flush();
+    // The outsider claims another branch shares epoch e with member 2 and goes on with the
+    // real next epoch's tag (and differs at e-1, so it looks like a fork).
+    let notice = demls::wire::ForkNotice {
+        tags: vec![
+            demls::wire::BranchTag {
+                epoch: e - 1,
+                tag: vec![0xee; 8],
+            },
+            demls::wire::BranchTag {
+                epoch: e,
+                tag: tag_e,
+            },
+            demls::wire::BranchTag {
+                epoch: e + 1,
+                tag: tag_next,
+            },
+        ],
+        commit_epoch: 0,
+        commit: Vec::new(),
+        verdict: Vec::new(),
+    };
+    let env = Envelope::new(
+        Kind::ForkNotice,
+        g.as_bytes(),
+        e,
+        prost::Message::encode_to_vec(&notice),
+    )
+    .with_branch(&[0xee; 8]);
+    net.members[2].online = true;
+    let out = net.inject(2, &t.group, env.encode_to_vec());
+    net.apply(2, out);
+    net.run(5_000);
+    let second = net.send(0, &g, b"after the notice");
+    net.run(60_000);
+    net.assert_converged(&g, &[0, 1, 2]);
+    for id in [first, second] {
+        assert!(
+            net.received(2, &g).contains_key(&id),
+            "member 2 dropped its own branch's traffic"
+        );
+    }
+}
+
+#[test]
+fn a_beyond_history_statement_not_signed_by_a_member_of_the_epoch_is_refused() {
+    use demls::identity::IdentitySigner;
+    let (mut net, g) = group(Net::new(3), 3);
+    let t = GroupTopics::of(&g);
+    let e = state(&net, 0, &g).epoch;
+    let before = state(&net, 2, &g);
+    let statement = |who: &demls::Identity, stuck: u64, signed_epoch: u64, epoch: u64| {
+        let body = demls::wire::BeyondHistory {
+            epoch,
+            signer: who.member_id().as_bytes().to_vec(),
+            signature: who.sign(&demls::wire::beyond_signed_bytes(
+                g.as_bytes(),
+                stuck,
+                signed_epoch,
+            )),
+        };
+        Envelope::new(
+            Kind::Beyond,
+            g.as_bytes(),
+            stuck,
+            prost::Message::encode_to_vec(&body),
+        )
+        .encode_to_vec()
+    };
+    let outsider = demls::Identity::from_seed([0x77; 32]).unwrap();
+    let member = demls::Identity::from_seed(common::seed(1)).unwrap();
+    let cases = [
+        (
+            statement(&outsider, e, e + 5, e + 5),
+            demls::RejectReason::NotAMember,
+        ),
+        // A member's signature over other bytes (another epoch claimed than signed).
+        (
+            statement(&member, e, e + 5, e + 6),
+            demls::RejectReason::NotAMember,
+        ),
+        // Not beyond at all.
+        (statement(&member, e, e, e), demls::RejectReason::Malformed),
+    ];
+    for (payload, expected) in cases {
+        let out = net.inject(2, &t.group, payload);
+        let reasons: Vec<_> = out
+            .events
+            .iter()
+            .filter_map(|ev| match ev {
+                demls::engine::Event::Rejected { reason, .. } => Some(*reason),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(reasons, vec![expected]);
+        assert!(out.publish.is_empty());
+    }
+    assert_eq!(state(&net, 2, &g), before);
+    // Nothing made member 2 rejoin: the group still commits with it.
+    let target = net.id(1);
+    net.propose_remove(0, &g, target);
+    net.run(60_000);
+    net.assert_converged(&g, &[0, 2]);
+}
