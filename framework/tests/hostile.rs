@@ -305,3 +305,126 @@ fn a_beyond_history_statement_not_signed_by_a_member_of_the_epoch_is_refused() {
     net.run(60_000);
     net.assert_converged(&g, &[0, 2]);
 }
+
+#[test]
+fn a_removed_member_can_neither_send_nor_propose_under_its_old_epoch_keys() {
+    let (mut net, g) = group(Net::new(4), 4);
+    let t = GroupTopics::of(&g);
+    let e = state(&net, 0, &g).epoch;
+    // A copy of member 3's state in epoch e, kept after its removal.
+    let removed = net.adversary(3, &g);
+    let target = net.id(3);
+    net.propose_remove(1, &g, target);
+    while state(&net, 1, &g).members.contains(&target) {
+        net.advance(200);
+    }
+    net.run(5_000);
+    assert_eq!(state(&net, 1, &g).epoch, e + 1);
+    net.clear_events();
+    let before = state(&net, 1, &g);
+    let chat = demls::wire::Frame {
+        body: Some(demls::wire::frame::Body::Chat(demls::wire::Chat {
+            resent_from_epoch: None,
+            message_id: vec![9; 16],
+            payload: b"still here".to_vec(),
+            sent_at: 0,
+            history: Vec::new(),
+        })),
+    };
+    let message = removed.encrypt_frame(&chat);
+    let leave = removed.leave_for(target, net.now);
+    for payload in [message, leave] {
+        let out = net.inject(1, &t.group, payload);
+        let reasons: Vec<_> = out
+            .events
+            .iter()
+            .map(|ev| match ev {
+                demls::engine::Event::Rejected { reason, .. } => Some(*reason),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            reasons,
+            vec![Some(demls::RejectReason::NotAMember)],
+            "exactly one rejection and nothing else: {:?}",
+            out.events
+        );
+    }
+    assert!(net.received(1, &g).is_empty());
+    assert_eq!(state(&net, 1, &g), before);
+}
+
+#[test]
+fn a_member_sending_commits_that_name_unknown_proposals_cannot_hold_the_steward_back() {
+    let (mut net, g) = group(Net::new(4), 4);
+    let t = GroupTopics::of(&g);
+    let stewards = state(&net, 0, &g).stewards;
+    let steward = (0..4)
+        .find(|&i| stewards.first() == Some(&net.id(i)))
+        .unwrap();
+    // An insider that is not the steward (and not the member to be removed).
+    let insider = (0..3).find(|&i| i != steward).unwrap();
+    let proposer = (0..3).find(|&i| i != steward && i != insider).unwrap();
+    let mut n = 0u8;
+    let target = net.id(3);
+    net.propose_remove(proposer, &g, target);
+    let start = net.now;
+    while state(&net, proposer, &g).members.contains(&target) {
+        assert!(
+            net.now.since(start) < 120_000,
+            "the steward never committed: the insider's commits held it back"
+        );
+        // A fresh forged commit every second, in the current epoch, straight to the steward.
+        n = n.wrapping_add(1);
+        let forged = net.adversary(insider, &g).commit(vec![], vec![[n; 32]]);
+        let out = net.inject(steward, &t.group, forged);
+        net.apply(steward, out);
+        net.advance(1_000);
+    }
+    net.run(30_000);
+    let rest: Vec<usize> = (0..3).collect();
+    net.assert_converged(&g, &rest);
+    // In one epoch: the first forgery waits for its proposals; a second one while it waits is
+    // refused at once; once the first expired undecided, any further one is refused at once.
+    let unapproved = |net: &mut Net, payload: Vec<u8>| {
+        let out = net.inject(steward, &t.group, payload);
+        let n = out
+            .events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    demls::engine::Event::Rejected {
+                        reason: demls::RejectReason::CommitUnapprovedProposal,
+                        ..
+                    }
+                )
+            })
+            .count();
+        net.apply(steward, out);
+        n
+    };
+    let adversary = net.adversary(insider, &g);
+    assert_eq!(
+        unapproved(&mut net, adversary.commit(vec![], vec![[0xa1; 32]])),
+        0
+    );
+    assert_eq!(
+        unapproved(&mut net, adversary.commit(vec![], vec![[0xa2; 32]])),
+        1
+    );
+    let grace = net.members[steward].engine.params().commit_grace_ms;
+    net.advance(grace + 1);
+    assert!(
+        net.rejections(steward)
+            .contains(&demls::RejectReason::CommitUnapprovedProposal)
+    );
+    assert_eq!(
+        unapproved(&mut net, adversary.commit(vec![], vec![[0xa3; 32]])),
+        1
+    );
+    let before = state(&net, steward, &g);
+    net.run(30_000);
+    assert_eq!(state(&net, steward, &g).epoch, before.epoch);
+    net.assert_converged(&g, &rest);
+}

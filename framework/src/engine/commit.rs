@@ -111,7 +111,14 @@ pub(crate) fn create_commit(group: &mut Group, step: &mut Step<'_>) -> Result<()
     // A commit for this epoch is being selected or waits for its proposals' votes here: the
     // end of that settles what comes next.
     let epoch = group.epoch();
-    if !group.candidates.is_empty() || group.parked.iter().any(|h| h.epoch == epoch) {
+    // (Only a parked commit by a member the policy lets commit in this epoch: anyone else's
+    // can never be applied, and must not hold the stewards back.)
+    let stewards = group.with_view(step.me(), |policy, view| policy.stewards(view));
+    let parked = group
+        .parked
+        .iter()
+        .any(|h| h.epoch == epoch && h.author.is_some_and(|a| stewards.contains(&a)));
+    if !group.candidates.is_empty() || parked {
         tracing::debug!(group = %group.id.display(), "not committing: a commit of this epoch is pending");
         return Ok(());
     }

@@ -598,6 +598,14 @@ fn on_proposal_received(
         return Ok(());
     }
     let owner = MemberId::from_signature_key(owner);
+    // A member removed by a commit this member applied may still seal proposals under a past
+    // epoch's key: they are nobody's business any more (§9).
+    if !group.roster().contains(&owner) {
+        return reject(
+            RejectReason::NotAMember,
+            format!("proposal by {}, no longer a member", owner.short()),
+        );
+    }
     let mut parsed = parse_proposal(group, step, &owner, payload);
     // A leave is final without a vote, so only the leaving member may claim it: a leave whose
     // (verified) owner is not the leaving member is refused, voted NO and its owner reported.

@@ -302,6 +302,15 @@ fn on_mls(
             format!("no member at leaf {sender_leaf}"),
         );
     };
+    // A member removed by a commit this member applied keeps its old epochs' keys for a
+    // while; what it sends under them after its removal is indistinguishable from what it
+    // sent before, so nothing of a past epoch is taken from a member that is gone (§9).
+    if epoch < group.epoch() && !group.roster().contains(&sender) {
+        return reject(
+            RejectReason::NotAMember,
+            format!("sender removed since epoch {epoch}"),
+        );
+    }
     let frame: Frame = match crate::wire::decode_frame(&plaintext) {
         Ok(f) => f,
         Err(e) => return reject(RejectReason::Malformed, e.to_string()),
@@ -501,6 +510,7 @@ fn on_commit(
             waiting,
             author,
         } => {
+            validation::may_park(group, author, epoch, &env.body)?;
             if group.future.len() + group.parked.len() >= step.params.max_buffered_messages {
                 return reject(RejectReason::BufferFull, "parked-commit buffer full");
             }

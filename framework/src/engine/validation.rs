@@ -317,12 +317,48 @@ pub(crate) fn validate(
     ))
 }
 
+/// Whether a commit of `author` for `epoch` that waits for undecided proposals may be parked:
+/// one at a time per author, and none after one of theirs expired undecided in this epoch
+/// (that is refused as a violation: commits naming proposals nobody decided, sent again and
+/// again, would otherwise hold the stewards back for good).
+pub(crate) fn may_park(
+    group: &Group,
+    author: MemberId,
+    epoch: u64,
+    evidence: &[u8],
+) -> Result<(), Abort> {
+    if group.unapproved.get(&author) == Some(&epoch) {
+        return broken(
+            author,
+            RejectReason::CommitUnapprovedProposal,
+            format!("another commit naming undecided proposals in epoch {epoch} after one expired"),
+            evidence,
+        );
+    }
+    if group
+        .parked
+        .iter()
+        .any(|h| h.epoch == epoch && h.author == Some(author))
+    {
+        return reject(
+            RejectReason::CommitUnapprovedProposal,
+            "a commit of the same author already waits for its proposals",
+        );
+    }
+    Ok(())
+}
+
 /// Rejects parked commits whose grace period is over; returns their authors with the parked
 /// bytes (they committed proposals nobody here saw approved).
 pub(crate) fn expire_parked(group: &mut Group, step: &mut Step<'_>) -> Vec<(MemberId, Vec<u8>)> {
     let grace = step.params.commit_grace_ms;
     let now = step.now;
-    let behind = !group.future.is_empty();
+    // Behind (later-epoch claims not refuted): probably absent during the vote.
+    let behind = group
+        .sync
+        .catch_up
+        .claim_deadline(&step.me(), step.params)
+        .is_some();
     let (expired, kept): (Vec<_>, Vec<_>) = group
         .parked
         .drain(..)
@@ -339,9 +375,11 @@ pub(crate) fn expire_parked(group: &mut Group, step: &mut Step<'_>) -> Vec<(Memb
                 held.waiting.len()
             ),
         });
-        match held.author {
-            Some(author) if !behind => offenders.push((author, held.payload)),
-            _ => {}
+        if let Some(author) = held.author {
+            group.unapproved.insert(author, held.epoch);
+            if !behind {
+                offenders.push((author, held.payload));
+            }
         }
     }
     offenders
