@@ -51,7 +51,10 @@ pub use hash::{MESSAGE_HASH_LEN, gossip_message_id, message_hash};
 pub use keys::load_or_generate as load_or_generate_node_key;
 pub use metadata::{Metadata, MetadataCodec, PROTOCOL as METADATA_PROTOCOL};
 pub use plugin::link;
-pub use segmentation::{ENTIRE_HASH_LEN, MAX_DATA_SEGMENTS, entire_hash, split as segment_payload};
+pub use segmentation::{
+    ENTIRE_HASH_LEN, MAX_DATA_SEGMENTS, Reassembled, Reassembler, ReassemblyLimits, Segment,
+    entire_hash, parse as parse_segment, split as segment_payload,
+};
 pub use swarm::{MessageHash, Status};
 pub use topics::{MAX_CONTENT_TOPIC_LEN, pubsub_topic};
 pub use transport::LogosTransport;
