@@ -521,7 +521,11 @@ impl Driver {
             publish,
             unsubscribe,
             events,
+            silent,
         } = output;
+        for why in silent {
+            tracing::trace!(node = %self.name, %why, "input passed over");
+        }
         let mut extra = Vec::new();
         for topic in subscribe {
             if let Err(e) = self.transport.subscribe(&topic).await {

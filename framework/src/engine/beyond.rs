@@ -20,6 +20,7 @@ use prost::Message;
 
 use super::event::RejectReason;
 use super::group::Group;
+use super::silent::Silent;
 use super::sync::{backoff, digest};
 use super::{Abort, Step, reject};
 use crate::identity::{IdentitySigner, verify_ed25519};
@@ -86,11 +87,11 @@ pub(crate) fn on_statement(
 ) -> Result<(), Abort> {
     group.sync.mark_seen(raw);
     let current = group.epoch();
-    if env.epoch < current {
-        group.sync.note_answered(key(env.epoch), step.now);
-        return Ok(());
-    }
-    if env.epoch > current {
+    if env.epoch != current {
+        if env.epoch < current {
+            group.sync.note_answered(key(env.epoch), step.now);
+        }
+        step.out.silent(Silent::NotForThisMember);
         return Ok(());
     }
     let statement = match BeyondHistory::decode_checked(&env.body) {

@@ -134,7 +134,6 @@ pub(crate) fn after_merge(
         .extend(now_due.into_iter().map(|h| (h.topic, h.payload)));
     // Commits parked for the old epoch are moot.
     group.parked.retain(|h| h.epoch >= epoch);
-    group.unapproved.retain(|_, e| *e >= epoch);
     commit::schedule(group, step);
     governance::release_deferred(group, step)?;
     super::keypackages::retry_pending(group, step)

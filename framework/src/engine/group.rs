@@ -153,9 +153,6 @@ pub(crate) struct Group {
     pub future: Vec<Held>,
     /// Commits waiting for their proposals' decisions.
     pub parked: Vec<Held>,
-    /// Authors whose parked commit of the given epoch expired with its proposals undecided:
-    /// another such commit of theirs in that epoch is refused at once (transient).
-    pub unapproved: BTreeMap<MemberId, Epoch>,
     /// Valid commits competing for the current epoch (selection window open).
     pub candidates: Vec<Candidate>,
     /// The Welcome of our own commit while it waits in the selection window.
@@ -211,7 +208,6 @@ impl Group {
             meta: GroupMeta::default(),
             future: Vec::new(),
             parked: Vec::new(),
-            unapproved: BTreeMap::new(),
             candidates: Vec::new(),
             pending_welcome: None,
             welcomes: VecDeque::new(),
@@ -384,7 +380,6 @@ impl Group {
     pub(crate) fn adopt_transient(&mut self, old: Group) {
         self.future = old.future;
         self.parked = old.parked;
-        self.unapproved = old.unapproved;
         self.candidates = old.candidates;
         self.pending_welcome = old.pending_welcome;
         self.welcomes = old.welcomes;

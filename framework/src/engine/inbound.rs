@@ -5,6 +5,7 @@ use super::event::{Event, RejectReason};
 use super::group::{Group, Held};
 use super::history::{self, LoggedMessage};
 use super::output::Output;
+use super::silent::Silent;
 use super::{
     Abort, Engine, EngineError, Requeue, Step, catch_up, governance, keypackages, reject,
     selection, sync, validation,
@@ -87,7 +88,7 @@ impl Engine {
                         .sync
                         .is_duplicate(payload, now) =>
                 {
-                    Ok((Output::default(), Vec::new()))
+                    Ok((Output::only_silent(Silent::Duplicate), Vec::new()))
                 }
                 // Traffic of a branch that lost (or won against) this one: never processable.
                 Kind::Mls
@@ -100,7 +101,7 @@ impl Engine {
                         .fork
                         .is_foreign(&env.branch) =>
                 {
-                    Ok((Output::default(), Vec::new()))
+                    Ok((Output::only_silent(Silent::OtherBranch), Vec::new()))
                 }
                 // An envelope of a known epoch with another branch tag: another branch.
                 Kind::Mls
@@ -183,7 +184,7 @@ impl Engine {
             // Welcomes and trees for joiners (on the join topic, which members do not follow):
             // nothing for a member to do.
             Kind::Welcome | Kind::RatchetTree | Kind::Unspecified => {
-                Ok((Output::default(), Vec::new()))
+                Ok((Output::only_silent(Silent::NotForThisMember), Vec::new()))
             }
             Kind::ForkNotice => {
                 self.group_step(&gid, now, |g, s| super::fork::on_notice(g, s, env))
@@ -199,7 +200,7 @@ impl Engine {
 /// now (`Ok(true)`), hold it for later or ignore it (`Ok(false)`), or refuse it.
 fn epoch_window(
     group: &mut Group,
-    step: &Step<'_>,
+    step: &mut Step<'_>,
     topic: &Topic,
     payload: Vec<u8>,
     epoch: u64,
@@ -207,7 +208,8 @@ fn epoch_window(
 ) -> Result<bool, Abort> {
     let current = group.epoch();
     if epoch < group.meta.joined_epoch {
-        return Ok(false); // from before this member joined: not meant for it
+        step.out.silent(Silent::BeforeJoined); // re-published history for others
+        return Ok(false);
     }
     if epoch > current {
         group.sync.catch_up.note_ahead(epoch, step.now);
@@ -228,6 +230,7 @@ fn epoch_window(
             waiting: Vec::new(),
             author: None,
         });
+        step.out.silent(Silent::Held);
         return Ok(false);
     }
     if epoch < oldest_ok {
@@ -287,7 +290,10 @@ fn on_mls(
         Err(e) => return reject(RejectReason::MlsRejected, e.to_string()),
     };
     let (sender_leaf, plaintext) = match processed {
-        Processed::Own => return Ok(()),
+        Processed::Own => {
+            step.out.silent(Silent::OwnEcho);
+            return Ok(());
+        }
         Processed::Commit { .. } => {
             return reject(RejectReason::Malformed, "commit outside a commit envelope");
         }
@@ -303,14 +309,9 @@ fn on_mls(
         );
     };
     // A member removed by a commit this member applied keeps its old epochs' keys for a
-    // while; what it sends under them after its removal is indistinguishable from what it
-    // sent before, so nothing of a past epoch is taken from a member that is gone (§9).
-    if epoch < group.epoch() && !group.roster().contains(&sender) {
-        return reject(
-            RejectReason::NotAMember,
-            format!("sender removed since epoch {epoch}"),
-        );
-    }
+    // while; what it sends under them after its removal looks like what it sent before. Of a
+    // member that is gone, only messages a current member vouched for are taken (§9).
+    let removed_since = epoch < group.epoch() && !group.roster().contains(&sender);
     let frame: Frame = match crate::wire::decode_frame(&plaintext) {
         Ok(f) => f,
         Err(e) => return reject(RejectReason::Malformed, e.to_string()),
@@ -320,12 +321,19 @@ fn on_mls(
             if chat.payload.len() > step.params.max_app_message_bytes {
                 return reject(RejectReason::Oversized, "application payload");
             }
+            if removed_since && !group.sync.is_missing(&chat.message_id) {
+                return reject(
+                    RejectReason::NotAMember,
+                    format!("sender removed since epoch {epoch}, message referenced by nobody"),
+                );
+            }
             group.sync.note_references(&chat.history, step.now);
             // A re-send of a message delivered here before (in another envelope, maybe before
             // a restart): keep quiet.
             if group.sync.knows_message(&chat.message_id)
                 || history::contains(step, &group.id, &chat.message_id)?
             {
+                step.out.silent(Silent::Duplicate);
                 return Ok(());
             }
             group
@@ -358,6 +366,10 @@ fn on_mls(
         ),
         // A beacon is evidence of nothing but the messages it names: one from an earlier epoch
         // may simply have crossed the commit (members that are behind ask, see `catch_up`).
+        _ if removed_since => reject(
+            RejectReason::NotAMember,
+            format!("sender removed since epoch {epoch}"),
+        ),
         Some(frame::Body::Status(status)) => {
             group.sync.note_references(&status.recent, step.now);
             Ok(())
@@ -469,6 +481,11 @@ fn on_commit(
         if known || epoch < group.meta.joined_epoch {
             // The commit we applied, or one from before we joined, sent again for a member
             // catching up: nothing to do.
+            step.out.silent(if known {
+                Silent::AlreadyApplied
+            } else {
+                Silent::BeforeJoined
+            });
             return Ok(());
         }
         return reject(
@@ -510,11 +527,12 @@ fn on_commit(
             waiting,
             author,
         } => {
-            validation::may_park(group, author, epoch, &env.body)?;
+            validation::make_room(group, step, author, epoch);
             if group.future.len() + group.parked.len() >= step.params.max_buffered_messages {
                 return reject(RejectReason::BufferFull, "parked-commit buffer full");
             }
             tracing::debug!(group = %group.id.display(), %detail, "commit parked");
+            step.out.silent(Silent::Held);
             group.sync.unmark_seen(&raw);
             group.parked.push(Held {
                 topic: topic.clone(),
@@ -559,6 +577,7 @@ fn on_certificate(
         .sync
         .note_answered(sync::certificate_key(env.epoch, &id), step.now);
     if env.epoch != current {
+        step.out.silent(Silent::NotForThisMember);
         return Ok(());
     }
     let Ok((_, part)) =
@@ -586,16 +605,24 @@ fn on_catch_up(
     group.sync.mark_seen(raw);
     let current = group.epoch();
     if env.epoch > current {
+        // (A claim of a later epoch: it may make this member ask, nothing more — §11.)
         group.sync.catch_up.note_ahead(env.epoch, step.now);
+        step.out.silent(Silent::NotForThisMember);
         return Ok(());
     }
     if env.epoch == current {
-        if sealed::open_catch_up(&group.commit_key, &env.group_id, env.epoch, &env.body).is_ok() {
-            group.sync.catch_up.note_request_seen(current, step.now);
+        if sealed::open_catch_up(&group.commit_key, &env.group_id, env.epoch, &env.body).is_err() {
+            return reject(
+                RejectReason::NotAMember,
+                "catch-up request does not open with its epoch's key",
+            );
         }
+        group.sync.catch_up.note_request_seen(current, step.now);
+        step.out.silent(Silent::NotForThisMember);
         return Ok(());
     }
     if env.epoch < group.meta.joined_epoch {
+        step.out.silent(Silent::BeforeJoined);
         return Ok(());
     }
     let Some(key) = group.commits.get(&env.epoch).map(|c| c.key) else {

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::event::{Event, RejectReason};
 use super::output::Output;
 use super::records::{decode, encode};
+use super::silent::Silent;
 use super::topics::GroupTopics;
 use super::{Engine, EngineError, EngineParams, Requeue};
 use crate::identity::Identity;
@@ -170,6 +171,13 @@ impl Engine {
             Kind::Mls | Kind::Consensus | Kind::Control | Kind::Commit => {
                 if join.buffered.len() < max_buffered {
                     join.buffered.push((topic.clone(), raw.to_vec()));
+                    out.silent(Silent::Held);
+                } else {
+                    out.event(Event::Rejected {
+                        group_id: Some(gid.clone()),
+                        reason: RejectReason::BufferFull,
+                        detail: "traffic buffered for a join in progress".into(),
+                    });
                 }
                 return Ok((out, Vec::new()));
             }
@@ -184,16 +192,27 @@ impl Engine {
                 };
                 if !refs.iter().any(|r| join.references.contains(r)) {
                     tracing::debug!(group = %gid.display(), "a welcome for someone else");
-                    return Ok((out, Vec::new())); // a Welcome for someone else
+                    out.silent(Silent::NotForThisMember);
+                    return Ok((out, Vec::new()));
                 }
                 if join.welcomes.len() >= MAX_WELCOMES {
                     join.welcomes.remove(0);
+                    out.event(Event::Rejected {
+                        group_id: Some(gid.clone()),
+                        reason: RejectReason::BufferFull,
+                        detail: "oldest waiting Welcome dropped for a newer one".into(),
+                    });
                 }
                 join.welcomes.push((env.epoch, env.body));
             }
             Kind::RatchetTree => {
                 if join.trees.len() >= MAX_TREES {
                     join.trees.remove(0);
+                    out.event(Event::Rejected {
+                        group_id: Some(gid.clone()),
+                        reason: RejectReason::BufferFull,
+                        detail: "oldest waiting ratchet tree dropped for a newer one".into(),
+                    });
                 }
                 join.trees.push((env.epoch, env.body));
                 tracing::debug!(group = %gid.display(), epoch = env.epoch, "ratchet tree received");
@@ -208,10 +227,16 @@ impl Engine {
             | Kind::ForkNotice
             | Kind::Beyond
             | Kind::Unspecified => {
+                out.silent(Silent::NotForThisMember);
                 return Ok((out, Vec::new()));
             }
         }
-        self.try_complete_join(gid, now)
+        let (more, requeue) = self.try_complete_join(gid, now)?;
+        if more.events.is_empty() && self.joins.contains_key(gid) {
+            out.silent(Silent::Held); // waits for its other half (Welcome or tree)
+        }
+        out.append(more);
+        Ok((out, requeue))
     }
 
     /// Joins if a Welcome for this node and a ratchet tree of the same epoch are both here.

@@ -29,6 +29,7 @@ mod records;
 mod rejoin;
 mod requests;
 mod selection;
+mod silent;
 mod step;
 mod sync;
 mod topics;
@@ -46,6 +47,7 @@ pub use output::{Outbound, Output};
 pub use params::{APP_MESSAGE_FRAMING_BYTES, EngineParams, InvalidParam, VotingMode};
 pub use records::ProposalStatus;
 pub use requests::Submission;
+pub use silent::Silent;
 pub use topics::GroupTopics;
 
 pub(crate) use step::{Abort, Requeue, Step, reject};

@@ -1,6 +1,7 @@
 //! What one engine step asks the outside world to do.
 
 use super::event::Event;
+use super::silent::Silent;
 use crate::types::Topic;
 
 /// A payload to publish.
@@ -23,6 +24,8 @@ pub struct Output {
     pub unsubscribe: Vec<Topic>,
     /// Events for the application, in order.
     pub events: Vec<Event>,
+    /// Inputs of this step passed over without an event, one entry each, and why.
+    pub silent: Vec<Silent>,
 }
 
 impl Output {
@@ -32,6 +35,19 @@ impl Output {
         self.publish.extend(other.publish);
         self.unsubscribe.extend(other.unsubscribe);
         self.events.extend(other.events);
+        self.silent.extend(other.silent);
+    }
+
+    /// Notes an input passed over silently.
+    pub(crate) fn silent(&mut self, why: Silent) {
+        self.silent.push(why);
+    }
+
+    /// An output that only notes an input passed over silently.
+    pub(crate) fn only_silent(why: Silent) -> Output {
+        let mut out = Output::default();
+        out.silent(why);
+        out
     }
 
     /// Queues a publication.

@@ -278,6 +278,12 @@ impl SyncState {
         }
     }
 
+    /// Whether the application message `id` is missing here: referenced by a message or
+    /// beacon this member received, and not delivered yet.
+    pub(crate) fn is_missing(&self, id: &[u8]) -> bool {
+        self.missing.contains_key(id)
+    }
+
     /// Whether the application message `id` was delivered or sent here (within memory).
     pub(crate) fn knows_message(&self, id: &[u8]) -> bool {
         self.known.contains(&id.to_vec())

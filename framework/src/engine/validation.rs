@@ -317,35 +317,25 @@ pub(crate) fn validate(
     ))
 }
 
-/// Whether a commit of `author` for `epoch` that waits for undecided proposals may be parked:
-/// one at a time per author, and none after one of theirs expired undecided in this epoch
-/// (that is refused as a violation: commits naming proposals nobody decided, sent again and
-/// again, would otherwise hold the stewards back for good).
-pub(crate) fn may_park(
-    group: &Group,
-    author: MemberId,
-    epoch: u64,
-    evidence: &[u8],
-) -> Result<(), Abort> {
-    if group.unapproved.get(&author) == Some(&epoch) {
-        return broken(
-            author,
-            RejectReason::CommitUnapprovedProposal,
-            format!("another commit naming undecided proposals in epoch {epoch} after one expired"),
-            evidence,
-        );
-    }
-    if group
+/// Makes room for a commit of `author` for `epoch` that waits for undecided proposals: an
+/// author has at most one parked commit per epoch, the latest (an honest steward may retry
+/// with a new commit; a member sending made-up commits again and again holds at most one
+/// place). The one it replaces is refused here.
+pub(crate) fn make_room(group: &mut Group, step: &mut Step<'_>, author: MemberId, epoch: u64) {
+    let before = group.parked.len();
+    group
         .parked
-        .iter()
-        .any(|h| h.epoch == epoch && h.author == Some(author))
-    {
-        return reject(
-            RejectReason::CommitUnapprovedProposal,
-            "a commit of the same author already waits for its proposals",
-        );
+        .retain(|h| !(h.epoch == epoch && h.author == Some(author)));
+    if group.parked.len() < before {
+        step.out.event(Event::Rejected {
+            group_id: Some(group.id.clone()),
+            reason: RejectReason::CommitUnapprovedProposal,
+            detail: format!(
+                "a parked commit of {} for epoch {epoch} replaced by a newer one",
+                author.short()
+            ),
+        });
     }
-    Ok(())
 }
 
 /// Rejects parked commits whose grace period is over; returns their authors with the parked
@@ -375,11 +365,9 @@ pub(crate) fn expire_parked(group: &mut Group, step: &mut Step<'_>) -> Vec<(Memb
                 held.waiting.len()
             ),
         });
-        if let Some(author) = held.author {
-            group.unapproved.insert(author, held.epoch);
-            if !behind {
-                offenders.push((author, held.payload));
-            }
+        match held.author {
+            Some(author) if !behind => offenders.push((author, held.payload)),
+            _ => {}
         }
     }
     offenders

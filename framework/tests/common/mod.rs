@@ -93,6 +93,8 @@ pub struct Net {
     pub backend: Backend,
     /// Holds the SQLite members' database files.
     scratch: Option<tempfile::TempDir>,
+    /// When set, every publication is also recorded here (what a sniffer on the relay sees).
+    pub sniffed: Option<Vec<(usize, Topic, Vec<u8>)>>,
 }
 
 pub fn params() -> EngineParams {
@@ -144,6 +146,7 @@ impl Net {
             policy: Arc::new(SinglePolicyFactory::new(SinglePolicyConfig::default())),
             backend: BACKEND.with(Cell::get),
             scratch: None,
+            sniffed: None,
         };
         for i in 0..n {
             net.add_member(i, params.clone());
@@ -232,6 +235,9 @@ impl Net {
         let m = &mut self.members[from];
         m.subscribed.extend(out.subscribe);
         for o in out.publish {
+            if let Some(log) = self.sniffed.as_mut() {
+                log.push((from, o.topic.clone(), o.payload.clone()));
+            }
             self.queue.push_back((from, o.topic, o.payload));
         }
         for t in out.unsubscribe {
