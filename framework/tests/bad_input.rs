@@ -17,17 +17,7 @@ use demls::{EngineError, GroupId, Identity, RejectReason};
 
 /// A converged group of `n` members (0 created it; 1.. joined in order, so leaf i = member i).
 fn group(n: usize) -> (Net, GroupId) {
-    let g = gid("g");
-    let mut net = Net::new(n);
-    net.create(0, &g);
-    for i in 1..n {
-        net.join(i, &g);
-        net.run(5_000);
-    }
-    let all: Vec<usize> = (0..n).collect();
-    net.assert_converged(&g, &all);
-    net.clear_events();
-    (net, g)
+    common::formed(Net::new(n), n)
 }
 
 fn state(net: &Net, i: usize, g: &GroupId) -> GroupSummary {

@@ -11,18 +11,9 @@ use demls::engine::{GroupSummary, GroupTopics};
 use demls::wire::{Envelope, Kind};
 use demls::{GroupId, Topic};
 
-/// A converged group of `n` members (0 created it; 1.. joined in order).
-fn group(mut net: Net, n: usize) -> (Net, GroupId) {
-    let g = gid("g");
-    net.create(0, &g);
-    for i in 1..n {
-        net.join(i, &g);
-        net.run(5_000);
-    }
-    let all: Vec<usize> = (0..n).collect();
-    net.assert_converged(&g, &all);
-    net.clear_events();
-    (net, g)
+/// A converged group of the first `n` members of `net` (0 created it; 1.. joined in order).
+fn group(net: Net, n: usize) -> (Net, GroupId) {
+    common::formed(net, n)
 }
 
 fn state(net: &Net, i: usize, g: &GroupId) -> GroupSummary {

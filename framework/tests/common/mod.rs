@@ -107,6 +107,21 @@ pub fn seed(i: usize) -> [u8; 32] {
     s
 }
 
+/// Forms group "g" among the first `n` members of `net` (0 creates it, 1.. join in order, so
+/// leaf i = member i), checks that they converged and clears their events.
+pub fn formed(mut net: Net, n: usize) -> (Net, GroupId) {
+    let g = gid("g");
+    net.create(0, &g);
+    for i in 1..n {
+        net.join(i, &g);
+        net.run(5_000);
+    }
+    let all: Vec<usize> = (0..n).collect();
+    net.assert_converged(&g, &all);
+    net.clear_events();
+    (net, g)
+}
+
 pub fn gid(name: &str) -> GroupId {
     GroupId::new(name.as_bytes().to_vec()).unwrap()
 }
