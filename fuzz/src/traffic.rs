@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
+use demls::engine::Event;
+use demls::mls::decode_welcome;
 use demls::wire::{Envelope, Kind, sealed};
 use demls::{GroupId, Topic};
 use demls_storage_memory::MemoryStorage;
@@ -40,6 +42,38 @@ pub struct Traffic {
     pub joiner: JoinerCapture,
 }
 
+/// Member 2's Welcome (the one addressed to its KeyPackage `reference`) and the tree published
+/// with it (same epoch).
+fn joiner_capture(
+    publications: &[Publication],
+    store: MemoryStorage,
+    reference: &[u8],
+) -> JoinerCapture {
+    let envelopes: Vec<(Envelope, Kind)> = publications
+        .iter()
+        .filter_map(|p| Envelope::decode_checked(&p.payload).ok())
+        .collect();
+    let welcome = envelopes
+        .iter()
+        .find(|(e, k)| {
+            *k == Kind::Welcome
+                && decode_welcome(&e.body)
+                    .is_ok_and(|(_, refs)| refs.iter().any(|r| r.as_slice() == reference))
+        })
+        .map(|(e, _)| e)
+        .expect("the session welcomed member 2");
+    let tree = envelopes
+        .iter()
+        .find(|(e, k)| *k == Kind::RatchetTree && e.epoch == welcome.epoch)
+        .map(|(e, _)| e.body.clone())
+        .expect("the session published member 2's tree");
+    JoinerCapture {
+        store,
+        welcome: welcome.body.clone(),
+        tree,
+    }
+}
+
 /// Records the session (see the module docs). Deterministic but for the wall-clock day that
 /// simulated time starts at.
 pub fn record() -> Traffic {
@@ -52,6 +86,16 @@ pub fn record() -> Traffic {
     s.run(5_000);
     s.join(2, &g);
     let joiner_store = copy_store(&s.members[2].store);
+    let joiner_ref = s.members[2]
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::JoinRequested {
+                key_package_ref, ..
+            } => Some(key_package_ref.clone()),
+            _ => None,
+        })
+        .expect("member 2 announced a KeyPackage");
     s.run(5_000);
     s.assert_converged(&g, &[0, 1, 2]);
     s.clear_events();
@@ -79,19 +123,7 @@ pub fn record() -> Traffic {
     }
     let publications = s.recorded.take().unwrap_or_default();
     let keys = s.keys.take().map(|(_, k)| k).unwrap_or_default();
-    let body_of = |kind: Kind| {
-        publications
-            .iter()
-            .filter_map(|p| Envelope::decode_checked(&p.payload).ok())
-            .find(|(_, k)| *k == kind)
-            .map(|(e, _)| e.body)
-            .unwrap_or_else(|| panic!("the session published a {kind:?}"))
-    };
-    let joiner = JoinerCapture {
-        store: joiner_store,
-        welcome: body_of(Kind::Welcome),
-        tree: body_of(Kind::RatchetTree),
-    };
+    let joiner = joiner_capture(&publications, joiner_store, &joiner_ref);
     Traffic {
         group: g,
         publications,
