@@ -81,6 +81,9 @@ pub(crate) struct CatchUp {
     beyond: Option<Epoch>,
     /// When this member last sent such a statement (at most one per `repair_retry_ms`).
     beyond_sent: Option<Timestamp>,
+    /// The epoch for which a commit opened here (under its key, signed by a member): proof
+    /// that it is ending, so claims of a later epoch made in it are never refuted.
+    ending: Option<Epoch>,
 }
 
 impl CatchUp {
@@ -186,6 +189,11 @@ impl CatchUp {
         self.beyond = Some(epoch);
     }
 
+    /// A commit of `epoch` opened here (parked for its votes or in the selection window).
+    pub(crate) fn confirm_ending(&mut self, epoch: Epoch) {
+        self.ending = Some(epoch);
+    }
+
     /// Whether a roster member of `epoch` signed that it moved beyond it.
     pub(crate) fn is_beyond(&self, epoch: Epoch) -> bool {
         self.beyond == Some(epoch)
@@ -275,7 +283,8 @@ impl CatchUp {
 
 /// When unauthenticated claims of a later epoch stop holding `group` back, unless something
 /// authenticated shows its epoch is ending: a commit of it was opened here (parked for its
-/// proposals' votes, or in the selection window), or a roster member stated that the group
+/// proposals' votes, or in the selection window — now or earlier in the epoch: a parked commit
+/// that expires comes back with a catch-up answer), or a roster member stated that the group
 /// moved beyond it.
 pub(crate) fn claim_deadline(
     group: &Group,
@@ -285,6 +294,7 @@ pub(crate) fn claim_deadline(
     let epoch = group.epoch();
     let state = &group.sync.catch_up;
     if state.is_beyond(epoch)
+        || state.ending == Some(epoch)
         || !group.candidates.is_empty()
         || group.parked.iter().any(|h| h.epoch == epoch)
     {

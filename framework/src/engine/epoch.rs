@@ -14,6 +14,9 @@ use super::{Abort, Step, governance};
 use crate::steward::CommitFacts;
 use crate::types::{MemberId, ProposalId};
 
+/// Removed members remembered for the in-flight window of §9.
+const REMOVED_REMEMBERED: usize = 1_024;
+
 /// Finishes an epoch transition after `plan`'s commit was merged.
 pub(crate) fn after_merge(
     group: &mut Group,
@@ -74,6 +77,12 @@ pub(crate) fn after_merge(
     let new: BTreeSet<MemberId> = roster.ids().collect();
     let added: Vec<MemberId> = new.difference(&old).copied().collect();
     let removed: Vec<MemberId> = old.difference(&new).copied().collect();
+    for member in &removed {
+        group.removed_at.push_back((*member, step.now));
+    }
+    while group.removed_at.len() > REMOVED_REMEMBERED {
+        group.removed_at.pop_front();
+    }
 
     for id in &plan.proposals {
         if let Some(mut rec) = group.proposals.get(id).cloned() {

@@ -153,6 +153,9 @@ pub(crate) struct Group {
     pub future: Vec<Held>,
     /// Commits waiting for their proposals' decisions.
     pub parked: Vec<Held>,
+    /// Members removed by commits this member applied, and when it applied them (transient,
+    /// bounded): their messages still in flight are taken for a short while (§9).
+    pub removed_at: VecDeque<(MemberId, Timestamp)>,
     /// Valid commits competing for the current epoch (selection window open).
     pub candidates: Vec<Candidate>,
     /// The Welcome of our own commit while it waits in the selection window.
@@ -208,6 +211,7 @@ impl Group {
             meta: GroupMeta::default(),
             future: Vec::new(),
             parked: Vec::new(),
+            removed_at: VecDeque::new(),
             candidates: Vec::new(),
             pending_welcome: None,
             welcomes: VecDeque::new(),
@@ -380,6 +384,7 @@ impl Group {
     pub(crate) fn adopt_transient(&mut self, old: Group) {
         self.future = old.future;
         self.parked = old.parked;
+        self.removed_at = old.removed_at;
         self.candidates = old.candidates;
         self.pending_welcome = old.pending_welcome;
         self.welcomes = old.welcomes;

@@ -321,7 +321,10 @@ fn on_mls(
             if chat.payload.len() > step.params.max_app_message_bytes {
                 return reject(RejectReason::Oversized, "application payload");
             }
-            if removed_since && !group.sync.is_missing(&chat.message_id) {
+            if removed_since
+                && !group.sync.is_missing(&chat.message_id)
+                && !in_flight(group, step, &sender)
+            {
                 return reject(
                     RejectReason::NotAMember,
                     format!("sender removed since epoch {epoch}, message referenced by nobody"),
@@ -377,6 +380,19 @@ fn on_mls(
         Some(frame::Body::Repair(repair)) => sync::on_repair(group, step, epoch, repair),
         None => reject(RejectReason::Malformed, "empty frame"),
     }
+}
+
+/// Whether a message from `sender`, removed by a commit this member applied, may still be on
+/// its way from before the removal: within this member's patience (its delivery spread, at
+/// most 30 s) of applying that commit.
+fn in_flight(group: &Group, step: &Step<'_>, sender: &crate::types::MemberId) -> bool {
+    let patience = group.sync.catch_up.patience_ms(step.params);
+    group
+        .removed_at
+        .iter()
+        .rev()
+        .find(|(m, _)| m == sender)
+        .is_some_and(|(_, at)| at.plus_ms(patience) > step.now)
 }
 
 /// One of the `sealed::open_*` functions: (epoch key, group id, epoch, body) to plaintext.
@@ -528,6 +544,7 @@ fn on_commit(
             author,
         } => {
             validation::make_room(group, step, author, epoch);
+            group.sync.catch_up.confirm_ending(epoch);
             if group.future.len() + group.parked.len() >= step.params.max_buffered_messages {
                 return reject(RejectReason::BufferFull, "parked-commit buffer full");
             }

@@ -317,21 +317,26 @@ pub(crate) fn validate(
     ))
 }
 
+/// Parked commits one author may have waiting per epoch.
+const PARKED_PER_AUTHOR: usize = 4;
+
 /// Makes room for a commit of `author` for `epoch` that waits for undecided proposals: an
-/// author has at most one parked commit per epoch, the latest (an honest steward may retry
-/// with a new commit; a member sending made-up commits again and again holds at most one
-/// place). The one it replaces is refused here.
+/// author has at most [`PARKED_PER_AUTHOR`] parked commits per epoch, the latest (an honest
+/// steward may retry with new commits, and any of them may be the one the group applied; a
+/// member sending made-up commits again and again holds at most that many places). The oldest
+/// one beyond is refused here.
 pub(crate) fn make_room(group: &mut Group, step: &mut Step<'_>, author: MemberId, epoch: u64) {
-    let before = group.parked.len();
-    group
-        .parked
-        .retain(|h| !(h.epoch == epoch && h.author == Some(author)));
-    if group.parked.len() < before {
+    let mine = |h: &super::group::Held| h.epoch == epoch && h.author == Some(author);
+    if group.parked.iter().filter(|h| mine(h)).count() < PARKED_PER_AUTHOR {
+        return;
+    }
+    if let Some(oldest) = group.parked.iter().position(mine) {
+        group.parked.remove(oldest);
         step.out.event(Event::Rejected {
             group_id: Some(group.id.clone()),
             reason: RejectReason::CommitUnapprovedProposal,
             detail: format!(
-                "a parked commit of {} for epoch {epoch} replaced by a newer one",
+                "the oldest of {PARKED_PER_AUTHOR} parked commits of {} for epoch {epoch} dropped for a newer one",
                 author.short()
             ),
         });
