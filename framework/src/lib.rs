@@ -12,6 +12,7 @@ pub mod consensus;
 pub mod engine;
 pub mod entropy;
 pub mod identity;
+pub mod invitation;
 pub mod mls;
 pub mod node;
 pub mod policy;
@@ -37,6 +38,7 @@ pub use engine::{
     Engine, EngineError, EngineParams, Event, GroupSummary, Output, RejectReason, Submission,
 };
 pub use identity::{Identity, IdentitySigner};
+pub use invitation::{Invitation, InvitationError};
 pub use node::{Node, NodeBuilder, NodeError};
 pub use roster::{Roster, RosterEntry};
 pub use steward::{

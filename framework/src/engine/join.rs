@@ -39,6 +39,22 @@ fn record_key(group_id: &GroupId) -> Vec<u8> {
     [b"j/".as_slice(), group_id.as_bytes()].concat()
 }
 
+/// The genesis digest a pending join must match, a record of its own beside the
+/// [`JoinRecord`] (whose encoding predates it).
+fn digest_key(group_id: &GroupId) -> Vec<u8> {
+    [b"jd/".as_slice(), group_id.as_bytes()].concat()
+}
+
+/// What kind of join this is and what the group joined must be.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct JoinTerms {
+    /// For a rejoin: the last epoch this member shares with the group.
+    pub rejoin_since: Option<Epoch>,
+    /// The digest of the genesis the group joined must have (from an invitation, or for a
+    /// rejoin from the member's own state); `None` joins the first group under the id.
+    pub genesis_digest: Option<[u8; 32]>,
+}
+
 /// A join in progress.
 pub(crate) struct PendingJoin {
     pub group_id: GroupId,
@@ -47,6 +63,9 @@ pub(crate) struct PendingJoin {
     references: Vec<Vec<u8>>,
     /// For a rejoin: the last epoch this member shares with the group.
     pub rejoin_since: Option<Epoch>,
+    /// The digest of the genesis the group joined must have (from an invitation, or for a
+    /// rejoin from the member's own state); `None` joins the first group under the id.
+    genesis_digest: Option<[u8; 32]>,
     pub next_announce: Timestamp,
     welcomes: Vec<(Epoch, Vec<u8>)>,
     trees: Vec<(Epoch, Vec<u8>)>,
@@ -54,16 +73,20 @@ pub(crate) struct PendingJoin {
 }
 
 impl PendingJoin {
-    /// Generates a KeyPackage and announces it (as a rejoin when `rejoin_since` is set).
+    /// Generates a KeyPackage and announces it (as a rejoin when `terms.rejoin_since` is set).
     pub(crate) fn start(
         group_id: GroupId,
         provider: &Provider<'_, '_, '_>,
         identity: &Identity,
         params: &EngineParams,
-        rejoin_since: Option<Epoch>,
+        terms: JoinTerms,
         now: Timestamp,
         out: &mut Output,
     ) -> Result<PendingJoin, EngineError> {
+        let JoinTerms {
+            rejoin_since,
+            genesis_digest,
+        } = terms;
         let kp = new_key_package(provider, identity, now)?;
         let join = PendingJoin {
             topics: GroupTopics::of(&group_id),
@@ -71,6 +94,7 @@ impl PendingJoin {
             key_package: kp.message,
             references: vec![kp.reference.clone()],
             rejoin_since,
+            genesis_digest,
             next_announce: now.plus_ms(params.join_announce_interval_ms),
             welcomes: Vec::new(),
             trees: Vec::new(),
@@ -117,6 +141,16 @@ impl PendingJoin {
             rejoin_since: self.rejoin_since,
         };
         txn.put(Space::Node, record_key(&self.group_id), encode(&rec));
+        match self.genesis_digest {
+            Some(digest) => txn.put(Space::Node, digest_key(&self.group_id), digest.to_vec()),
+            None => txn.delete(Space::Node, digest_key(&self.group_id)),
+        }
+    }
+
+    /// Erases what [`persist`](Self::persist) wrote, in `txn`.
+    fn forget(group_id: &GroupId, txn: &Txn<'_>) {
+        txn.delete(Space::Node, record_key(group_id));
+        txn.delete(Space::Node, digest_key(group_id));
     }
 
     pub(crate) fn load_all(txn: &Txn<'_>) -> Result<Vec<PendingJoin>, EngineError> {
@@ -126,12 +160,21 @@ impl PendingJoin {
             let Some(group_id) = GroupId::new(rec.group_id) else {
                 continue;
             };
+            let genesis_digest = match txn.get(Space::Node, &digest_key(&group_id))? {
+                None => None,
+                Some(bytes) => Some(<[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+                    EngineError::Storage(crate::storage::StorageError::Corrupt(
+                        "genesis digest of a pending join is not 32 bytes".into(),
+                    ))
+                })?),
+            };
             out.push(PendingJoin {
                 topics: GroupTopics::of(&group_id),
                 group_id,
                 key_package: rec.key_package,
                 references: rec.references,
                 rejoin_since: rec.rejoin_since,
+                genesis_digest,
                 next_announce: Timestamp(0),
                 welcomes: Vec::new(),
                 trees: Vec::new(),
@@ -250,8 +293,9 @@ impl Engine {
             return Ok((Output::default(), Vec::new()));
         };
         let rejoin_since = join.rejoin_since;
+        let genesis_digest = join.genesis_digest;
         let mut bad_trees = Vec::new();
-        let mut foreign_welcomes = Vec::new();
+        let mut foreign_welcomes: Vec<(usize, bool)> = Vec::new();
         let mut joined = None;
         let mut replaced = false;
         'outer: for (w_idx, (w_epoch, welcome_bytes)) in join.welcomes.iter().enumerate() {
@@ -270,7 +314,16 @@ impl Engine {
                     old.erase(&txn);
                     replaced = true;
                 }
-                match MlsState::join(&provider, welcome, tree, &self.params.mls(), gid) {
+                let joined_state =
+                    MlsState::join(&provider, welcome, tree, &self.params.mls(), gid).and_then(
+                        |joined| match genesis_digest {
+                            Some(digest) if !genesis_matches(gid, &joined.0, &digest) => {
+                                Err(MlsError::WrongGenesis)
+                            }
+                            _ => Ok(joined),
+                        },
+                    );
+                match joined_state {
                     Ok((mls, policy_state)) => {
                         let mut group = self.new_group(gid.clone(), mls, now)?;
                         group.meta.joined_epoch = group.epoch();
@@ -281,7 +334,7 @@ impl Engine {
                         group.with_policy_mut(me, |policy, view| policy.on_epoch(view, now));
                         group.refresh_voters(me);
                         group.flush(&txn);
-                        txn.delete(Space::Node, record_key(gid));
+                        PendingJoin::forget(gid, &txn);
                         txn.commit()?;
                         joined = Some(group);
                         break 'outer;
@@ -290,9 +343,10 @@ impl Engine {
                         tracing::debug!(group = %gid.display(), error = %e, "welcome + tree did not join");
                         // A Welcome into another group (relabelled with this group's id) is
                         // dropped; otherwise the tree is taken for the culprit.
-                        let foreign = matches!(e, MlsError::WrongGroup);
+                        let foreign = matches!(e, MlsError::WrongGroup | MlsError::WrongGenesis);
                         if foreign {
-                            foreign_welcomes.push(w_idx);
+                            let look_alike = matches!(e, MlsError::WrongGenesis);
+                            foreign_welcomes.push((w_idx, look_alike));
                         } else {
                             bad_trees.push(t_idx);
                         }
@@ -313,11 +367,16 @@ impl Engine {
             }
         }
         let mut out = Output::default();
-        for _ in &foreign_welcomes {
+        for (_, look_alike) in &foreign_welcomes {
+            let detail = if *look_alike {
+                "a welcome into a group under this id with another genesis than the expected one"
+            } else {
+                "a welcome into another group, labelled with this one's id"
+            };
             out.event(Event::Rejected {
                 group_id: Some(gid.clone()),
                 reason: RejectReason::ForeignWelcome,
-                detail: "a welcome into another group, labelled with this one's id".into(),
+                detail: detail.into(),
             });
         }
         let Some(mut group) = joined else {
@@ -327,7 +386,7 @@ impl Engine {
                 for idx in bad_trees.into_iter().rev() {
                     join.trees.remove(idx);
                 }
-                for idx in foreign_welcomes.into_iter().rev() {
+                for (idx, _) in foreign_welcomes.into_iter().rev() {
                     join.welcomes.remove(idx);
                 }
             }
@@ -375,4 +434,11 @@ impl Engine {
         }
         Ok((out, requeue))
     }
+}
+
+/// True if the joined group's genesis has the expected digest (a group without a genesis
+/// never matches).
+fn genesis_matches(gid: &GroupId, mls: &MlsState, digest: &[u8; 32]) -> bool {
+    mls.genesis()
+        .is_some_and(|genesis| crate::invitation::genesis_digest(gid, &genesis) == *digest)
 }

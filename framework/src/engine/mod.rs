@@ -56,6 +56,7 @@ use self::group::Group;
 use self::join::PendingJoin;
 use crate::consensus::{ConsensusError, ConsensusFactory};
 use crate::identity::Identity;
+use crate::invitation::Invitation;
 use crate::mls::{MlsError, Provider};
 use crate::steward::{PolicyError, StewardPolicyFactory};
 use crate::storage::{Space, Storage, StorageError};
@@ -106,6 +107,9 @@ pub enum EngineError {
     /// The entropy source failed.
     #[error(transparent)]
     Entropy(#[from] crate::entropy::EntropyError),
+    /// The group was created before groups had a genesis, so it has no invitation.
+    #[error("group {0:?} has no genesis (created by an older version): no invitation")]
+    NoGenesis(GroupId),
     /// A `[group]` setting cannot work (refused when the engine opens).
     #[error(transparent)]
     InvalidParameter(#[from] params::InvalidParam),
@@ -327,10 +331,15 @@ impl Engine {
         let storage = self.storage.clone();
         let txn = Txn::new(&*storage);
         let provider = Provider::new(&self.crypto, &txn);
+        let genesis = self
+            .crypto
+            .entropy()
+            .array::<{ crate::mls::GENESIS_LEN }>()?;
         let mls = crate::mls::MlsState::create(
             &provider,
             &self.identity,
             &group_id,
+            &genesis,
             &self.params.mls(),
             now,
         )?;
@@ -368,11 +377,53 @@ impl Engine {
         Group::new(id, mls, &self.crypto, consensus, policy)
     }
 
-    /// Starts joining a group: announces a fresh KeyPackage on its welcome topic and waits for
-    /// a Welcome. The KeyPackage is re-announced periodically until the node is added.
+    /// The invitation to a group this node is a member of: hand it to a would-be member, whose
+    /// [`join_by_invitation`](Engine::join_by_invitation) then lands only in this group.
+    /// Fails with [`EngineError::NoGenesis`] for a group created before groups had a genesis.
+    pub fn invitation(&self, group_id: &GroupId) -> Result<Invitation, EngineError> {
+        let group = self
+            .groups
+            .get(group_id)
+            .ok_or_else(|| EngineError::UnknownGroup(group_id.clone()))?;
+        let genesis = group
+            .mls
+            .genesis()
+            .ok_or_else(|| EngineError::NoGenesis(group_id.clone()))?;
+        Ok(Invitation::new(group_id.clone(), &genesis))
+    }
+
+    /// Starts joining the group an invitation names, like [`request_join`](Engine::request_join),
+    /// but accepts only a Welcome into a group whose genesis matches the invitation; any other
+    /// Welcome is refused with `Rejected { ForeignWelcome }` and the join keeps waiting.
+    pub fn join_by_invitation(
+        &mut self,
+        invitation: &Invitation,
+        now: Timestamp,
+    ) -> Result<Output, EngineError> {
+        self.start_join(
+            invitation.group_id.clone(),
+            Some(invitation.genesis_digest),
+            now,
+        )
+    }
+
+    /// Starts joining a group by its id alone: announces a fresh KeyPackage on its welcome
+    /// topic and waits for a Welcome. The KeyPackage is re-announced periodically until the
+    /// node is added. Trust on first use: the first group under this id that adds the node is
+    /// the one it joins, even a look-alike an outsider created under the same id; use
+    /// [`join_by_invitation`](Engine::join_by_invitation) to rule that out.
     pub fn request_join(
         &mut self,
         group_id: GroupId,
+        now: Timestamp,
+    ) -> Result<Output, EngineError> {
+        self.start_join(group_id, None, now)
+    }
+
+    fn start_join(
+        &mut self,
+        group_id: GroupId,
+        genesis_digest: Option<[u8; 32]>,
         now: Timestamp,
     ) -> Result<Output, EngineError> {
         if self.groups.contains_key(&group_id) || self.joins.contains_key(&group_id) {
@@ -386,7 +437,10 @@ impl Engine {
             &Provider::new(&self.crypto, &txn),
             &self.identity,
             &self.params,
-            None,
+            join::JoinTerms {
+                rejoin_since: None,
+                genesis_digest,
+            },
             now,
             &mut out,
         )?;

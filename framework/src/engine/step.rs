@@ -230,12 +230,21 @@ impl Engine {
         }
         let storage = self.storage.clone();
         let txn = Txn::new(&*storage);
+        // The group rejoined is the one this member was in: a Welcome must carry its genesis.
+        let genesis_digest = self
+            .groups
+            .get(group_id)
+            .and_then(|g| g.mls.genesis())
+            .map(|genesis| crate::invitation::genesis_digest(group_id, &genesis));
         let join = super::join::PendingJoin::start(
             group_id.clone(),
             &crate::mls::Provider::new(&self.crypto, &txn),
             &self.identity,
             &self.params,
-            Some(since),
+            super::join::JoinTerms {
+                rejoin_since: Some(since),
+                genesis_digest,
+            },
             now,
             &mut out,
         )?;

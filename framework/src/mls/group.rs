@@ -24,6 +24,27 @@ pub const CIPHERSUITE: Ciphersuite = Ciphersuite::MLS_128_DHKEMX25519_AES128GCM_
 /// The GroupInfo extension carrying the steward policy's state to joiners (private use range).
 const POLICY_STATE_EXTENSION: u16 = 0xff01;
 
+/// The GroupContext extension carrying the group's genesis (private use range): 32 random
+/// bytes drawn by the creator. Being in the GroupContext, it is covered by the key schedule of
+/// every epoch, so every member agrees on it and a Welcome cannot carry another one.
+const GENESIS_EXTENSION: u16 = 0xff02;
+
+/// Length of a group's genesis.
+pub const GENESIS_LEN: usize = 32;
+
+/// What every leaf of ours declares it supports: the default versions, ciphersuites,
+/// proposals and credentials, and the genesis extension (RFC 9420 §7.2: a GroupContext
+/// extension must be supported by every member).
+fn capabilities() -> Capabilities {
+    Capabilities::new(
+        None,
+        None,
+        Some(&[ExtensionType::Unknown(GENESIS_EXTENSION)]),
+        None,
+        None,
+    )
+}
+
 /// Label of the exporter secret that keys the commit envelope of an epoch.
 const COMMIT_ENVELOPE_LABEL: &str = "demls commit envelope";
 
@@ -48,6 +69,10 @@ pub enum MlsError {
     /// Creating a group, KeyPackage, message or commit failed.
     #[error("MLS operation failed: {0}")]
     Operation(#[source] Boxed),
+    /// A Welcome into a group under the right id but with another genesis than the one the
+    /// joiner's invitation names (a look-alike group).
+    #[error("the welcome is for a group with another genesis than the invitation's")]
+    WrongGenesis,
     /// Joining from a Welcome failed.
     #[error("cannot join from welcome: {0}")]
     Welcome(#[source] Boxed),
@@ -128,6 +153,7 @@ pub fn new_key_package(
 ) -> Result<NewKeyPackage, MlsError> {
     let bundle = KeyPackage::builder()
         .key_package_lifetime(lifetime(now))
+        .leaf_node_capabilities(capabilities())
         .build(
             CIPHERSUITE,
             provider,
@@ -179,6 +205,15 @@ pub fn validate_key_package(
         ));
     }
     let leaf = key_package.leaf_node();
+    if !leaf
+        .capabilities()
+        .extensions()
+        .contains(&ExtensionType::Unknown(GENESIS_EXTENSION))
+    {
+        return Err(MlsError::InvalidKeyPackage(
+            "the leaf does not support the genesis extension".into(),
+        ));
+    }
     let member_id = MemberId::from_signature_key(leaf.signature_key().as_slice());
     let credential = BasicCredential::try_from(leaf.credential().clone())
         .map_err(|_| MlsError::InvalidKeyPackage("credential is not a basic credential".into()))?;
@@ -275,16 +310,25 @@ pub struct MlsState {
 }
 
 impl MlsState {
-    /// Creates a new group with `identity` as its only member.
+    /// Creates a new group with `identity` as its only member and `genesis` in its
+    /// GroupContext.
     pub fn create(
         provider: &Provider,
         identity: &Identity,
         group_id: &DemlsGroupId,
+        genesis: &[u8; GENESIS_LEN],
         params: &MlsParams,
         now: Timestamp,
     ) -> Result<MlsState, MlsError> {
+        let extensions = Extensions::single(Extension::Unknown(
+            GENESIS_EXTENSION,
+            UnknownExtension(genesis.to_vec()),
+        ))
+        .map_err(|e| MlsError::Operation(boxed(e)))?;
         let config = MlsGroupCreateConfig::builder()
             .ciphersuite(CIPHERSUITE)
+            .capabilities(capabilities())
+            .with_group_context_extensions(extensions)
             .lifetime(lifetime(now))
             .wire_format_policy(PURE_PLAINTEXT_WIRE_FORMAT_POLICY)
             .use_ratchet_tree_extension(false)
@@ -381,6 +425,15 @@ impl MlsState {
             return Err(MlsError::WrongGroup);
         }
         Ok((MlsState { group, journal: 0 }, policy_state))
+    }
+
+    /// The group's genesis, from the GroupContext; `None` for a group created before groups
+    /// had one.
+    pub fn genesis(&self) -> Option<[u8; GENESIS_LEN]> {
+        self.group
+            .extensions()
+            .unknown(GENESIS_EXTENSION)
+            .and_then(|e| e.0.as_slice().try_into().ok())
     }
 
     /// The current epoch.

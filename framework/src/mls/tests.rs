@@ -32,7 +32,7 @@ fn create_add_join_message_and_remove_through_kv_storage() {
     let (sa, sb) = (MapStorage::default(), MapStorage::default());
 
     step(&sa, |p| {
-        MlsState::create(p, &alice, &gid, &params, now()).unwrap()
+        MlsState::create(p, &alice, &gid, &[7; GENESIS_LEN], &params, now()).unwrap()
     });
     let kp = step(&sb, |p| new_key_package(p, &bob, now()).unwrap());
     let valid = validate_key_package(&crypto, &kp.message).unwrap();
@@ -70,6 +70,11 @@ fn create_add_join_message_and_remove_through_kv_storage() {
             policy_state.as_deref(),
             Some(&b"policy state"[..]),
             "carried in the GroupInfo"
+        );
+        assert_eq!(
+            group.genesis(),
+            Some([7; GENESIS_LEN]),
+            "the joiner has the genesis"
         );
         group.epoch_authenticator()
     });
@@ -135,7 +140,7 @@ fn pair() -> (MapStorage, MapStorage, GroupId, Identity, Identity) {
     );
     let (sa, sb) = (MapStorage::default(), MapStorage::default());
     step(&sa, |p| {
-        MlsState::create(p, &alice, &gid, &params, now()).unwrap()
+        MlsState::create(p, &alice, &gid, &[7; GENESIS_LEN], &params, now()).unwrap()
     });
     let kp = step(&sb, |p| new_key_package(p, &bob, now()).unwrap());
     let valid = validate_key_package(&crypto, &kp.message).unwrap();
@@ -326,7 +331,7 @@ fn a_commit_stores_the_chunks_of_the_tree_it_changed_and_old_whole_trees_still_l
     let alice = Identity::from_seed([1; 32]).unwrap();
     let store = MapStorage::default();
     step(&store, |p| {
-        MlsState::create(p, &alice, &gid, &params, now()).unwrap()
+        MlsState::create(p, &alice, &gid, &[7; GENESIS_LEN], &params, now()).unwrap()
     });
     let others = MapStorage::default();
     let kps: Vec<_> = (0..1999u16)
@@ -415,4 +420,34 @@ fn a_commit_stores_the_chunks_of_the_tree_it_changed_and_old_whole_trees_still_l
 /// Wall-clock time: OpenMLS checks KeyPackage lifetimes against the system clock.
 fn now() -> crate::types::Timestamp {
     crate::clock::Clock::now(&crate::clock::SystemClock)
+}
+
+#[test]
+fn a_key_package_that_cannot_hold_the_genesis_is_refused() {
+    use openmls::prelude::tls_codec::Serialize as _;
+    use openmls::prelude::{BasicCredential, CredentialWithKey, KeyPackage, MlsMessageOut};
+    let crypto = Crypto::default();
+    let store = MapStorage::default();
+    let carol = Identity::from_seed([3; 32]).unwrap();
+    // Built the way another implementation would: default capabilities, no genesis extension.
+    let message = step(&store, |p| {
+        let credential = CredentialWithKey {
+            credential: BasicCredential::new(carol.member_id().as_bytes().to_vec()).into(),
+            signature_key: carol.public_key().to_vec().into(),
+        };
+        let bundle = KeyPackage::builder()
+            .build(CIPHERSUITE, p, &carol, credential)
+            .unwrap();
+        MlsMessageOut::from(bundle.key_package().clone())
+            .tls_serialize_detached()
+            .unwrap()
+    });
+    let err = validate_key_package(&crypto, &message).unwrap_err();
+    assert!(
+        matches!(&err, MlsError::InvalidKeyPackage(d) if d.contains("genesis")),
+        "{err}"
+    );
+    // Ours declare it, and validate.
+    let ours = step(&store, |p| new_key_package(p, &carol, now()).unwrap());
+    validate_key_package(&crypto, &ours.message).unwrap();
 }

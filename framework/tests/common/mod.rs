@@ -271,6 +271,37 @@ impl Net {
         self.members[to].engine.handle(&inbound, self.now).unwrap()
     }
 
+    /// Member `i` alone (nobody else hears it) takes a KeyPackage `announcement` on `g`'s
+    /// welcome topic and runs its own timers until it publishes a Welcome: with `i` the only
+    /// member, it votes and commits the add by itself. Returns the Welcome and the ratchet
+    /// tree it published, as published.
+    pub fn add_alone(&mut self, i: usize, g: &GroupId, announcement: Vec<u8>) -> Vec<Vec<u8>> {
+        use demls::wire::{Envelope, Kind};
+        let kind = |p: &[u8]| Envelope::decode_checked(p).map(|(_, k)| k).ok();
+        let topic = demls::engine::GroupTopics::of(g).welcome;
+        let mut published = self.inject(i, &topic, announcement).publish;
+        for _ in 0..50 {
+            if published
+                .iter()
+                .any(|p| kind(&p.payload) == Some(Kind::Welcome))
+            {
+                break;
+            }
+            let Some(t) = self.members[i].engine.next_deadline() else {
+                break;
+            };
+            self.now = self.now.max(t);
+            published.extend(self.members[i].engine.tick(self.now).unwrap().publish);
+        }
+        let answer: Vec<Vec<u8>> = published
+            .into_iter()
+            .filter(|p| matches!(kind(&p.payload), Some(Kind::Welcome | Kind::RatchetTree)))
+            .map(|p| p.payload)
+            .collect();
+        assert_eq!(answer.len(), 2, "member {i} produced a Welcome and a tree");
+        answer
+    }
+
     /// Removes and returns every queued publication (tests inspect, tamper with or drop them).
     pub fn take_queue(&mut self) -> Vec<(usize, Topic, Vec<u8>)> {
         self.queue.drain(..).collect()

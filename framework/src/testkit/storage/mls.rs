@@ -12,7 +12,8 @@ use crate::mls::Crypto;
 
 use crate::identity::Identity;
 use crate::mls::{
-    MlsParams, MlsState, Processed, Provider, decode_welcome, new_key_package, validate_key_package,
+    GENESIS_LEN, MlsParams, MlsState, Processed, Provider, decode_welcome, new_key_package,
+    validate_key_package,
 };
 use crate::storage::{Space, Storage};
 use crate::txn::Txn;
@@ -47,7 +48,8 @@ pub fn an_mls_group_round_trips_through_the_store(open: &dyn Fn() -> Arc<dyn Sto
     let (sa, sb) = (sa.as_ref(), sb.as_ref());
 
     step(sa, |p| {
-        MlsState::create(p, &alice, &gid, &params, now()).expect("alice creates the group")
+        MlsState::create(p, &alice, &gid, &[7; GENESIS_LEN], &params, now())
+            .expect("alice creates the group")
     });
     assert!(
         !sa.scan_prefix(Space::Mls, b"").expect("scan").is_empty(),
