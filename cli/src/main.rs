@@ -10,7 +10,12 @@
 //! ```text
 //! create <group>            join <group>            send <group> <text...>
 //! remove <group> <member>   status <group>          quit
+//! invite <group>            join <invitation>
 //! ```
+//!
+//! `invite` prints the group's invitation (`demls-invite:1:...`); `join` with an invitation
+//! joins only the group it names, while `join <group>` takes the first group under that id
+//! that adds this member (trust on first use).
 //!
 //! `<member>` is a member id as printed (`0x` and 40 hex digits). With the `logos` transport,
 //! `--wait-peers N` waits (up to `--wait-secs`, default 30) until N relay peers are connected
@@ -24,7 +29,7 @@ use std::time::Duration;
 
 use demls::config::BackendConfig;
 use demls::registry::{self, BuildContext};
-use demls::{MemberId, Node, NodeConfig, Transport};
+use demls::{Invitation, MemberId, Node, NodeConfig, Transport};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -155,7 +160,21 @@ async fn chat(path: &Path, wait_peers: usize, wait: Duration) {
             [] => continue,
             ["quit"] => break,
             ["create", g] => node.create_group(g.as_bytes()).await.map(|_| json!(null)),
+            ["join", g] if g.starts_with("demls-invite:") => match g.parse::<Invitation>() {
+                Ok(invitation) => node
+                    .join_by_invitation(&invitation)
+                    .await
+                    .map(|_| json!(null)),
+                Err(e) => {
+                    emit(&json!({"event": "error", "command": line, "detail": e.to_string()}));
+                    continue;
+                }
+            },
             ["join", g] => node.join_group(g.as_bytes()).await.map(|_| json!(null)),
+            ["invite", g] => node
+                .invitation(g.as_bytes())
+                .await
+                .map(|i| json!({"invitation": i.to_string()})),
             ["send", g, text @ ..] => node
                 .send(g.as_bytes(), text.join(" ").as_bytes())
                 .await

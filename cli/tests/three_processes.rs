@@ -1,5 +1,6 @@
 //! Three `demls chat` processes on 127.0.0.1, each a member on the `logos` transport (Waku
-//! relay, static peers), form a group by votes, exchange messages and vote one member out.
+//! relay, static peers), form a group by votes (one joins by id, one by invitation), exchange
+//! messages and vote one member out.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -200,7 +201,20 @@ fn three_processes_on_logos_form_a_group_chat_and_remove_a_member() {
     c.until("bob joined by alice's vote", |l| {
         count(l, |w, e| w == 1 && e["event"] == "joined") == 1
     });
-    c.send(2, "join demo");
+    // Carol joins by the invitation alice hands out.
+    c.send(0, "invite demo");
+    c.until("alice printed an invitation", |l| {
+        count(l, |w, e| w == 0 && e["command"] == "invite demo") == 1
+    });
+    let invitation = c
+        .log
+        .iter()
+        .find(|(w, e)| *w == 0 && e["command"] == "invite demo")
+        .and_then(|(_, e)| e["detail"]["invitation"].as_str())
+        .expect("an invitation")
+        .to_owned();
+    assert!(invitation.starts_with("demls-invite:1:"), "{invitation}");
+    c.send(2, &format!("join {invitation}"));
     c.until("all three share an epoch of three members", |l| {
         (0..3).all(|w| last_members(l, w) == Some(3))
     });

@@ -18,6 +18,7 @@ use crate::config::{ConfigError, NodeConfig};
 use crate::consensus::ConsensusFactory;
 use crate::engine::Submission;
 use crate::engine::{Engine, EngineError, EngineParams, Event, GroupSummary, Output};
+use crate::invitation::Invitation;
 use crate::registry::{self, BuildContext};
 use crate::steward::StewardPolicyFactory;
 use crate::storage::Storage;
@@ -59,6 +60,8 @@ type Reply<T> = oneshot::Sender<Result<T, NodeError>>;
 enum Command {
     CreateGroup(GroupId, Reply<()>),
     Join(GroupId, Reply<()>),
+    JoinInvited(Invitation, Reply<()>),
+    Invitation(GroupId, Reply<Invitation>),
     Send(GroupId, Vec<u8>, Reply<Vec<u8>>),
     ProposeAdd(GroupId, Vec<u8>, Reply<Submission>),
     ProposeRemove(GroupId, MemberId, Reply<Submission>),
@@ -293,11 +296,29 @@ impl Node {
         self.call(|r| Command::CreateGroup(gid, r)).await
     }
 
-    /// Asks to join a group: announces a KeyPackage and waits (in the background) for the
-    /// members' vote and a Welcome; [`Event::Joined`] follows.
+    /// Asks to join a group by its id alone: announces a KeyPackage and waits (in the
+    /// background) for the members' vote and a Welcome; [`Event::Joined`] follows. Trust on
+    /// first use: the first group under this id to add the node is joined, even a look-alike
+    /// someone else created under the same id; [`join_by_invitation`](Node::join_by_invitation)
+    /// rules that out.
     pub async fn join_group(&self, group_id: &[u8]) -> Result<(), NodeError> {
         let gid = Self::gid(group_id)?;
         self.call(|r| Command::Join(gid, r)).await
+    }
+
+    /// Asks to join the group an invitation names, accepting only a Welcome into the group
+    /// whose genesis the invitation names (a look-alike under the same id is refused with
+    /// `Rejected { ForeignWelcome }`); [`Event::Joined`] follows.
+    pub async fn join_by_invitation(&self, invitation: &Invitation) -> Result<(), NodeError> {
+        let invitation = invitation.clone();
+        self.call(|r| Command::JoinInvited(invitation, r)).await
+    }
+
+    /// The invitation to a group this node is a member of, to hand to a would-be member out
+    /// of band (its text form is `Display`).
+    pub async fn invitation(&self, group_id: &[u8]) -> Result<Invitation, NodeError> {
+        let gid = Self::gid(group_id)?;
+        self.call(|r| Command::Invitation(gid, r)).await
     }
 
     /// Sends an application message; returns its 16-byte message id.
@@ -493,6 +514,13 @@ impl Driver {
                 reply(tx, engine.create_group(gid, now).map(|o| ((), o)))
             }
             Command::Join(gid, tx) => reply(tx, engine.request_join(gid, now).map(|o| ((), o))),
+            Command::JoinInvited(invitation, tx) => reply(
+                tx,
+                engine.join_by_invitation(&invitation, now).map(|o| ((), o)),
+            ),
+            Command::Invitation(gid, tx) => {
+                reply(tx, engine.invitation(&gid).map(|i| (i, Output::default())))
+            }
             Command::Send(gid, payload, tx) => reply(tx, engine.send_message(&gid, &payload, now)),
             Command::ProposeAdd(gid, kp, tx) => reply(tx, engine.propose_add(&gid, &kp, now)),
             Command::ProposeRemove(gid, member, tx) => {
