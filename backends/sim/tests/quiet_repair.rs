@@ -126,7 +126,8 @@ fn a_removal_among_512_members_on_links_of_seconds_draws_no_repair_traffic() {
 }
 
 /// The same with the default model (`auto`: above 100 members a committee of the first 7
-/// members in leaf order votes): a removal draws the proposal and 6 votes. With so few votes,
+/// members in leaf order votes): a removal draws the proposal and at most 6 votes (fewer when
+/// the decision reaches a committee member before the proposal does). With so few votes,
 /// the commit often outruns them on links this slow, and members holding it ask for the
 /// decision at once (the commit is given up after `commit_grace_ms`): the proposal's owner, the
 /// committer and about `catch_up_fanout` drawn members per round answer with certificates,
@@ -157,10 +158,13 @@ fn removals_among_512_members_in_the_small_model_draw_committee_votes_and_bounde
         remove(&mut sim, &g, &members, committee[1], victim);
         members.retain(|&m| m != victim);
         sim.run_for(30_000);
-        assert_eq!(
-            since(&sim, &before, MessageKind::Consensus).publications,
-            7,
-            "the proposal and one vote per other committee member"
+        // A committee member whose copy of the proposal is outrun by the decision (a
+        // certificate, or the commit of the next epoch) has nothing left to vote on.
+        let consensus = since(&sim, &before, MessageKind::Consensus).publications;
+        assert!(
+            (5..=7).contains(&consensus),
+            "{consensus} consensus messages: the proposal, then votes of the other committee \
+             members (at least enough for a quorum of 5, at most one each)"
         );
         let requests = since(&sim, &before, MessageKind::CatchUp).publications;
         let bundles = since(&sim, &before, MessageKind::Bundle).publications;
