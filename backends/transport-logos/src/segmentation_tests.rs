@@ -245,3 +245,37 @@ fn a_message_growing_past_max_payload_is_dropped() {
         Err(SegmentError::OverBudget(5001))
     );
 }
+
+/// Found by the `reassembly` fuzz target (its bookkeeping, not this code, was wrong): the
+/// same payload published whole and, meanwhile, split in three has one entire-message hash.
+/// The whole one completes at once with its own tag, and the split one still completes
+/// afterwards with the tag of its own segment 0.
+#[test]
+fn one_payload_sent_whole_and_split_completes_twice_each_with_its_own_tag() {
+    let payload = vec![7u8; 250];
+    let split3 = segments(&payload, 100);
+    let whole = segments(&payload, 1_000);
+    assert_eq!((split3.len(), whole.len()), (3, 1));
+    assert_eq!(split3[0].entire_hash, whole[0].entire_hash);
+    let mut r: Reassembler<&'static str, u32> = Reassembler::new(limits());
+    let now = Instant::now();
+    let mut split3 = split3.into_iter();
+    let first = split3.next().unwrap();
+    assert!(r.add("t", first, 100, now).unwrap().is_none());
+    let done = r.add("t", whole[0].clone(), 200, now).unwrap().unwrap();
+    assert_eq!(
+        (done.payload.as_slice(), done.tag),
+        (payload.as_slice(), 200)
+    );
+    let mut completed = Vec::new();
+    for s in split3 {
+        completed.extend(r.add("t", s, 300, now).unwrap());
+    }
+    assert_eq!(completed.len(), 1);
+    assert_eq!(completed[0].payload, payload);
+    assert_eq!(
+        completed[0].tag, 100,
+        "the tag given with this message's segment 0"
+    );
+    assert_eq!((r.partial_count(), r.buffered_bytes()), (0, 0));
+}
