@@ -12,7 +12,6 @@ use std::sync::Arc;
 use demls::engine::{Engine, EngineParams, Event, Output};
 use demls::mls::{Crypto, MlsState};
 use demls::policy::single::{SinglePolicyConfig, SinglePolicyFactory};
-use demls::storage::{Space, Storage, WriteBatch};
 use demls::txn::Txn;
 use demls::{GroupId, Inbound, MemberId, Timestamp, Topic};
 use demls_consensus_hashgraph::HashgraphFactory;
@@ -92,22 +91,9 @@ pub fn gid(name: &str) -> GroupId {
     GroupId::new(name.as_bytes().to_vec()).expect("a short non-empty name")
 }
 
-/// A copy of a memory store that shares nothing with it.
-pub fn copy_store(from: &MemoryStorage) -> MemoryStorage {
-    let copy = MemoryStorage::new();
-    let mut batch = WriteBatch::new();
-    for space in Space::ALL {
-        for (k, v) in from
-            .scan_prefix(space, b"")
-            .expect("memory storage reads cannot fail")
-        {
-            batch.put(space, k, v);
-        }
-    }
-    copy.apply(batch)
-        .expect("memory storage without capacity cannot fail");
-    copy
-}
+/// A copy of a memory store that shares nothing with it (the simulator's adversaries copy
+/// members the same way).
+pub use demls_sim::adversary::snapshot as copy_store;
 
 /// The epoch and epoch key that `storage` holds for `group`.
 pub fn epoch_key(storage: &MemoryStorage, group: &GroupId) -> Option<(u64, [u8; 16])> {
