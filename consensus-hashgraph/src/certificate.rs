@@ -85,9 +85,10 @@ impl<V: SignatureScheme> Certificate<V> {
     }
 
     /// Adds a part's votes. Every vote must belong to this proposal, come from an eligible voter,
-    /// be timestamped within the proposal's lifetime (with the clock skew) and carry a valid
-    /// signature; any failure refuses the whole part and changes nothing. Returns how many votes
-    /// were new.
+    /// be timestamped within the proposal's lifetime (with the clock skew), appear once in the
+    /// part and carry a valid signature (not verified again for a vote collected from an
+    /// earlier part); any failure refuses the whole part and changes nothing. Returns how many
+    /// votes were new.
     pub fn add(&mut self, votes: &[Vote], scheme: &V) -> Result<usize, Rejection> {
         let not_before = self.header.timestamp.saturating_sub(self.skew_ms);
         let not_after = self
@@ -117,7 +118,13 @@ impl<V: SignatureScheme> Certificate<V> {
                 Ok((voter, hash))
             });
             let (voter, hash) = checked.map_err(|r| r.at(i))?;
-            if !self.known.contains(&hash) && in_part.insert(hash) {
+            // An honest part never carries a vote twice; a repeat's signature would go
+            // unchecked, and whether the part is accepted would depend on which copy is first.
+            if !in_part.insert(hash) {
+                return Err(Rejection::RepeatedVote.at(i));
+            }
+            // A vote collected before was verified then; its copy here is not used.
+            if !self.known.contains(&hash) {
                 fresh.push((i, voter, hash));
             }
         }
@@ -406,5 +413,41 @@ mod tests {
         assert_eq!(cert.tally().equivocators, 1);
         assert_eq!(cert.tally().yes, 2);
         assert_eq!(cert.outcome(), None, "two of four prove nothing");
+    }
+
+    /// Found by the `certificate` fuzz target: a part carrying a valid vote and then a copy of
+    /// it with a broken signature was accepted (the copy's signature was never checked), while
+    /// the same votes in the other order were refused. A repeat now refuses the part either
+    /// way.
+    #[test]
+    fn a_vote_repeated_in_a_part_refuses_the_part_in_any_order() {
+        let p = peers(4);
+        let (engine, digest) = decided(&p, 4, 0);
+        let (header, votes) = engine.certificate(&digest).unwrap();
+        let mut forged = votes[0].clone();
+        forged.signature[0] ^= 1;
+        let fresh =
+            || Certificate::new(&header, p.voters.clone(), &Config::default(), &Ed25519).unwrap();
+        for part in [
+            vec![votes[0].clone(), forged.clone()],
+            vec![forged.clone(), votes[0].clone()],
+            vec![votes[0].clone(), votes[0].clone()],
+        ] {
+            let mut cert = fresh();
+            let err = cert.add(&part, &Ed25519).unwrap_err();
+            assert!(
+                matches!(
+                    err.root(),
+                    Rejection::RepeatedVote | Rejection::BadSignature
+                ),
+                "{err:?}"
+            );
+            assert_eq!(cert.tally().yes, 0, "nothing was collected");
+        }
+        // Once collected, a vote's copy in a later part is not verified again nor counted twice.
+        let mut cert = fresh();
+        assert_eq!(cert.add(&votes[..1], &Ed25519).unwrap(), 1);
+        assert_eq!(cert.add(&[forged], &Ed25519).unwrap(), 0);
+        assert_eq!(cert.tally().yes, 1);
     }
 }

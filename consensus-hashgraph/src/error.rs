@@ -145,6 +145,9 @@ pub enum Rejection {
     /// `vote_hash` is not the hash of the vote's fields.
     #[error("vote_hash does not match the vote's fields")]
     VoteHashMismatch,
+    /// The same vote appears twice in one certificate part.
+    #[error("the same vote appears twice in the part")]
+    RepeatedVote,
     /// The vote's timestamp is outside the proposal's window (with skew) or ahead of local time.
     #[error("vote timestamp {timestamp} outside [{not_before}, {not_after}]")]
     VoteOutsideWindow {
