@@ -69,6 +69,7 @@ const SCENARIOS: &[Scenario] = &[
     ("split_10_20_stewards_on_one_side", |seed| {
         scenarios::split_and_heal(seed, split(30, 10, false))
     }),
+    ("removed_across_a_fork", scenarios::removed_across_a_fork),
     ("ordinary_member_leaves", scenarios::ordinary_member_leaves),
     ("epoch_steward_leaves", scenarios::epoch_steward_leaves),
     ("last_steward_leaves", scenarios::last_steward_leaves),

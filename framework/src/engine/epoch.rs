@@ -17,6 +17,28 @@ use crate::types::{MemberId, ProposalId};
 /// Removed members remembered for the in-flight window of §9.
 const REMOVED_REMEMBERED: usize = 1_024;
 
+/// This member was removed by `committer`'s commit, which started `epoch`: its state of the
+/// group is erased (the engine drops the group after the step) and it stops listening.
+pub(crate) fn removed(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    epoch: crate::types::Epoch,
+    committer: MemberId,
+) -> Result<(), Abort> {
+    tracing::info!(group = %group.id.display(), epoch, "removed from the group");
+    step.out.event(Event::Removed {
+        group_id: group.id.clone(),
+        epoch,
+        committer,
+    });
+    group.mls.delete(&step.provider())?;
+    group.erase(step.txn);
+    group.erased = true;
+    step.out.unsubscribe.push(group.topics.group.clone());
+    step.out.unsubscribe.push(group.topics.welcome.clone());
+    Ok(())
+}
+
 /// Finishes an epoch transition after `plan`'s commit was merged.
 pub(crate) fn after_merge(
     group: &mut Group,
@@ -29,17 +51,7 @@ pub(crate) fn after_merge(
     group.meta.selection_due = None;
     group.pending_welcome = None;
     if !group.mls.is_active() {
-        tracing::info!(group = %group.id.display(), epoch, "removed from the group");
-        step.out.event(Event::Removed {
-            group_id: group.id.clone(),
-            epoch,
-            committer: plan.committer,
-        });
-        group.mls.delete(&step.provider())?;
-        group.erase(step.txn);
-        step.out.unsubscribe.push(group.topics.group.clone());
-        step.out.unsubscribe.push(group.topics.welcome.clone());
-        return Ok(());
+        return removed(group, step, epoch, plan.committer);
     }
     group.sync.entered_epoch(epoch, step.now);
     let me = step.me();

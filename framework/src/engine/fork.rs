@@ -339,6 +339,12 @@ fn decide(
     if survived {
         return Ok(());
     }
+    // The surviving branch's commit ending `f` removed this member: that is where it stands,
+    // not a member to re-add (a rejoin would put a removed member back).
+    if let Some(committer) = removes_me(group, f, &their_commit) {
+        tracing::info!(group = %group.id.display(), fork_epoch = f, "removed on the surviving branch");
+        return super::epoch::removed(group, step, f + 1, committer);
+    }
     // Removals only this branch committed are requested again on the surviving one: this
     // member's own, and leaves (their owners erased their state when the leave was applied
     // here), which one member of this branch asks for, as removals put to the vote: the
@@ -406,6 +412,25 @@ fn decide(
         .with_branch(&group.branch);
     step.out.publish(&group.topics.group, env.encode_to_vec());
     Ok(())
+}
+
+/// The committer of `commit` (the other branch's commit ending `f`, already authenticated) if
+/// it removes this member's leaf. Leaf indices are those of epoch `f`, which this member
+/// shares: its own leaf is the same in every epoch since it joined.
+fn removes_me(group: &Group, f: Epoch, commit: &[u8]) -> Option<MemberId> {
+    let outline = crate::mls::commit_outline(commit).ok()?;
+    if !outline.removed_leaves.contains(&group.mls.own_leaf()) {
+        return None;
+    }
+    // The committer sits at its leaf in this member's roster of `f` if still retained, else
+    // (leaves never move) at the same leaf of this branch's roster, unless this branch
+    // emptied that leaf: then the removal cannot be attributed and this member rejoins.
+    group
+        .epochs
+        .iter()
+        .find(|e| e.epoch == f)
+        .and_then(|e| e.roster.at_leaf(outline.sender_leaf).map(|e| e.id))
+        .or_else(|| group.roster().at_leaf(outline.sender_leaf).map(|e| e.id))
 }
 
 /// A member of this branch found that the branch lost a fork. A member that holds its own

@@ -176,6 +176,10 @@ pub(crate) struct Group {
     /// True while this member waits to be re-added: it neither commits nor processes group
     /// traffic (it is buffered for the replacement state).
     pub rejoining: bool,
+    /// Set by a step that erased this member's state of the group while its MLS group is
+    /// still active: the surviving branch of a fork removed it (the engine drops the group
+    /// after the step).
+    pub erased: bool,
     /// Fork detection and resolution state.
     pub fork: super::fork::ForkState,
     /// The branch tag of the current epoch.
@@ -221,6 +225,7 @@ impl Group {
             rejoins: Default::default(),
             wants_rejoin: None,
             rejoining: false,
+            erased: false,
             fork: Default::default(),
             branch,
             dirty: Vec::new(),

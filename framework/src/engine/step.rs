@@ -154,7 +154,7 @@ impl Engine {
         } = step;
         match result {
             Ok(()) => {
-                let erased = !group.mls.is_active();
+                let erased = !group.mls.is_active() || group.erased;
                 if !erased {
                     group.flush(&txn);
                 }

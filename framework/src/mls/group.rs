@@ -689,6 +689,70 @@ impl MlsState {
     }
 }
 
+/// What a commit (a `PublicMessage`, as we send them) says without processing it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommitOutline {
+    /// The committer's leaf index.
+    pub sender_leaf: u32,
+    /// Leaf indices its Remove proposals (carried by value) remove.
+    pub removed_leaves: Vec<u32>,
+}
+
+/// Reads the committer and the removed leaves of a commit without processing it, for a commit
+/// of an epoch this member can no longer process (another branch's commit ending a fork
+/// epoch). Nothing is authenticated here: the caller must have authenticated the bytes (for
+/// a sealed commit, by opening it under the epoch key).
+pub fn commit_outline(bytes: &[u8]) -> Result<CommitOutline, MlsError> {
+    use openmls::prelude::tls_codec::{Deserialize as _, VLBytes};
+    let bad = |what: &str| MlsError::Malformed(format!("commit outline: {what}"));
+    // Checks the whole message decodes first.
+    MlsMessageIn::tls_deserialize_exact(bytes).map_err(|e| MlsError::Malformed(e.to_string()))?;
+    // MLSMessage: version, wire_format = public_message; FramedContent: group_id, epoch,
+    // sender, authenticated_data, content_type = commit; Commit: proposals, path (RFC 9420 §6).
+    let mut r: &[u8] = bytes;
+    let take = |n: usize, r: &mut &[u8]| -> Result<Vec<u8>, MlsError> {
+        if r.len() < n {
+            return Err(bad("truncated"));
+        }
+        let (head, rest) = r.split_at(n);
+        *r = rest;
+        Ok(head.to_vec())
+    };
+    if take(4, &mut r)? != [0, 1, 0, 1] {
+        return Err(bad("not an MLS 1.0 public message"));
+    }
+    VLBytes::tls_deserialize(&mut r).map_err(|_| bad("group id"))?;
+    take(8, &mut r)?;
+    let sender_leaf = match take(1, &mut r)?[0] {
+        1 => {
+            let leaf = take(4, &mut r)?;
+            u32::from_be_bytes([leaf[0], leaf[1], leaf[2], leaf[3]])
+        }
+        _ => return Err(bad("not sent by a member")),
+    };
+    VLBytes::tls_deserialize(&mut r).map_err(|_| bad("authenticated data"))?;
+    if take(1, &mut r)?[0] != 3 {
+        return Err(bad("not a commit"));
+    }
+    let proposals =
+        Vec::<openmls::messages::proposals_in::ProposalOrRefIn>::tls_deserialize(&mut r)
+            .map_err(|_| bad("proposals"))?;
+    let removed_leaves = proposals
+        .iter()
+        .filter_map(|p| match p {
+            openmls::messages::proposals_in::ProposalOrRefIn::Proposal(p) => match p.as_ref() {
+                openmls::messages::proposals_in::ProposalIn::Remove(r) => Some(r.removed().u32()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    Ok(CommitOutline {
+        sender_leaf,
+        removed_leaves,
+    })
+}
+
 /// Decodes a Welcome message and returns it with the KeyPackage references it is addressed to.
 pub fn decode_welcome(bytes: &[u8]) -> Result<(Welcome, Vec<Vec<u8>>), MlsError> {
     let msg = MlsMessageIn::tls_deserialize_exact(bytes)

@@ -109,6 +109,15 @@ fn create_add_join_message_and_remove_through_kv_storage() {
         assert_eq!(g.roster().len(), 1);
         out
     });
+    // Read without processing, the commit names the same committer and removal.
+    assert_eq!(
+        commit_outline(&out.commit).unwrap(),
+        CommitOutline {
+            sender_leaf: 0,
+            removed_leaves: vec![1]
+        }
+    );
+    assert!(commit_outline(&out.commit[..out.commit.len() - 1]).is_err());
     step(&sb, |p| {
         let mut g = MlsState::load(p, &gid).unwrap();
         let (msg, _, _) = MlsState::peek(&out.commit).unwrap();

@@ -25,7 +25,9 @@ pub use multi::{
     concurrent_stewards, deadlock_recovery, emergency_holds_back_commit_proposal, lossy_network,
     malicious_steward, silent_epoch_steward, silent_steward_list, small_consensus,
 };
-pub use partition::{PartitionRun, Split, partition_soak_run, split_and_heal};
+pub use partition::{
+    PartitionRun, Split, partition_soak_run, removed_across_a_fork, split_and_heal,
+};
 pub use resync::{
     beyond_history_rejoin, crash_during_commit, missed_vote_catch_up, offline_catch_up,
 };

@@ -279,3 +279,79 @@ fn run(seed: u64, split: Split, report: &mut PartitionRun) -> Result<(u64, u64),
     }
     Ok((epoch, sim.elapsed_ms()))
 }
+
+/// A member removed by the side of a split that cannot hear it, while its own side (holding a
+/// steward) commits a leave: the group forks. After the heal that member is out of the group
+/// whichever branch survives — if the removing branch won, the member learns its removal from
+/// the winning commit (it does not rejoin, which would put a removed member back); if its own
+/// branch won, the removal is asked for again there — and every other member converges with
+/// nothing lost.
+pub fn removed_across_a_fork(seed: u64) -> ScenarioResult {
+    let g = group_id();
+    let params = EngineParams {
+        max_vote_attempts: 1,
+        ..quick_params()
+    };
+    let (mut sim, mut nodes) = multi_sim_with(seed, 12, quick_multi(), None, params)?;
+    form(&mut sim, &nodes, &g)?;
+    grow_until_line(&mut sim, &g, &mut nodes, 2)?;
+    sim.run_for(2_000);
+    let line = stewards(&sim, &g, nodes[0]);
+    let ordinary = without(&nodes, &line);
+    // The smaller side: the first steward and three ordinary members, among them the target
+    // and a leaver. The larger side keeps exactly a two-thirds quorum of the roster.
+    let quorum = (2 * nodes.len()).div_ceil(3);
+    let take = nodes.len() - quorum - 1;
+    let minority: Vec<NodeId> = std::iter::once(line[0])
+        .chain(ordinary.iter().copied().take(take))
+        .collect();
+    let majority = without(&nodes, &minority);
+    let (target, leaver) = match minority.as_slice() {
+        [_, target, leaver, ..] => (*target, *leaver),
+        _ => return Err("the smaller side has too few ordinary members".into()),
+    };
+    let proposer = majority
+        .iter()
+        .copied()
+        .find(|n| !line.contains(n))
+        .ok_or("no ordinary member on the larger side")?;
+    sim.partition(&[minority.clone(), majority.clone()])
+        .map_err(|e| e.to_string())?;
+    sim.propose_remove(proposer, &g, target)
+        .map_err(|e| e.to_string())?;
+    sim.leave(leaver, &g).map_err(|e| e.to_string())?;
+    chat(
+        &mut sim,
+        &g,
+        &without(&minority, &[target, leaver]),
+        "smaller side",
+    )?;
+    chat(&mut sim, &g, &majority, "larger side")?;
+    sim.run_for(20_000);
+    require(
+        &sim,
+        authenticator_of(&sim, &g, minority[0]) != authenticator_of(&sim, &g, proposer),
+        "both sides committed: the group forked",
+    )?;
+    sim.heal();
+    let honest = without(&nodes, &[target, leaver]);
+    let epoch = finish(&mut sim, &g, &honest, 120_000)?;
+    // The target learns last: from the removing commit, or the catch-up that brings it.
+    sim.run_until(60_000, |s| s.group(target, &g).is_none());
+    let removed = sim
+        .events(target)
+        .iter()
+        .any(|(_, e)| matches!(e, Event::Removed { .. }));
+    require(&sim, removed, "the target learned that it was removed")?;
+    require(
+        &sim,
+        sim.group(target, &g).is_none(),
+        "the target holds no state of the group (it did not come back)",
+    )?;
+    Ok(Outcome {
+        scenario: "removed_across_a_fork",
+        seed,
+        epoch,
+        elapsed_ms: sim.elapsed_ms(),
+    })
+}
