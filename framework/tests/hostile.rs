@@ -297,6 +297,28 @@ fn a_beyond_history_statement_not_signed_by_a_member_of_the_epoch_is_refused() {
     net.assert_converged(&g, &[0, 2]);
 }
 
+fn chat_frame(id: u8) -> demls::wire::Frame {
+    demls::wire::Frame {
+        body: Some(demls::wire::frame::Body::Chat(demls::wire::Chat {
+            resent_from_epoch: None,
+            message_id: vec![id; 16],
+            payload: b"still here".to_vec(),
+            sent_at: 0,
+            history: Vec::new(),
+        })),
+    }
+}
+
+fn rejections(events: &[demls::engine::Event]) -> Vec<demls::RejectReason> {
+    events
+        .iter()
+        .filter_map(|ev| match ev {
+            demls::engine::Event::Rejected { reason, .. } => Some(*reason),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
 fn a_removed_member_can_neither_send_nor_propose_under_its_old_epoch_keys() {
     let (mut net, g) = group(Net::new(4), 4);
@@ -311,18 +333,9 @@ fn a_removed_member_can_neither_send_nor_propose_under_its_old_epoch_keys() {
     }
     assert_eq!(state(&net, 1, &g).epoch, e + 1);
     net.clear_events();
-    let chat = |id: u8| demls::wire::Frame {
-        body: Some(demls::wire::frame::Body::Chat(demls::wire::Chat {
-            resent_from_epoch: None,
-            message_id: vec![id; 16],
-            payload: b"still here".to_vec(),
-            sent_at: 0,
-            history: Vec::new(),
-        })),
-    };
     // Right after the removal, a message of the old epoch may still be on its way from before
     // it: taken.
-    let out = net.inject(1, &t.group, removed.encrypt_frame(&chat(8)));
+    let out = net.inject(1, &t.group, removed.encrypt_frame(&chat_frame(8)));
     assert!(
         out.events
             .iter()
@@ -330,31 +343,77 @@ fn a_removed_member_can_neither_send_nor_propose_under_its_old_epoch_keys() {
         "an in-flight message is delivered: {:?}",
         out.events
     );
-    // Later, nothing the removed member makes up is taken.
+    // Later, nothing the removed member makes up is taken: a message is held while a current
+    // member is asked to vouch for it (nobody can), then refused; a leave is refused at once.
     net.advance(31_000);
     net.clear_events();
     let before = state(&net, 1, &g);
-    let message = removed.encrypt_frame(&chat(9));
-    let leave = removed.leave_for(target, net.now);
-    for payload in [message, leave] {
-        let out = net.inject(1, &t.group, payload);
-        let reasons: Vec<_> = out
-            .events
-            .iter()
-            .map(|ev| match ev {
-                demls::engine::Event::Rejected { reason, .. } => Some(*reason),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(
-            reasons,
-            vec![Some(demls::RejectReason::NotAMember)],
-            "exactly one rejection and nothing else: {:?}",
-            out.events
-        );
-    }
+    let out = net.inject(1, &t.group, removed.leave_for(target, net.now));
+    assert_eq!(
+        rejections(&out.events),
+        vec![demls::RejectReason::NotAMember],
+        "exactly one rejection and nothing else: {:?}",
+        out.events
+    );
+    assert_eq!(out.events.len(), 1);
+    let out = net.inject(1, &t.group, removed.encrypt_frame(&chat_frame(9)));
+    assert!(out.events.is_empty(), "{:?}", out.events);
+    assert_eq!(out.silent, vec![demls::engine::Silent::Held]);
+    net.apply(1, out);
+    net.advance(60_000);
+    assert_eq!(
+        rejections(net.events_of(1)),
+        vec![demls::RejectReason::NotAMember],
+        "refused once nobody vouched: {:?}",
+        net.events_of(1)
+    );
     assert!(net.received(1, &g).is_empty());
-    assert_eq!(state(&net, 1, &g), before);
+    assert_eq!(state(&net, 1, &g).epoch, before.epoch);
+    assert_eq!(state(&net, 1, &g).members, before.members);
+}
+
+/// A message the removed member really sent before its removal, lost on its way to one
+/// member and re-sent after that member applied the removal (the removed member had not
+/// heard of it yet): held, vouched for by a member that took it in time, delivered.
+#[test]
+fn a_late_message_of_a_removed_member_is_delivered_once_a_member_vouches_for_it() {
+    // No periodic status beacons: member 1 learns of the message only from the re-send (with
+    // beacons it would usually have fetched it by repair while it could still take it).
+    let params = demls::EngineParams {
+        status_fanout: 0,
+        ..common::params()
+    };
+    let (mut net, g) = group(Net::with_params(4, params), 4);
+    let t = GroupTopics::of(&g);
+    let sender = net.adversary(3, &g);
+    let message = sender.encrypt_frame(&chat_frame(7));
+    // Member 2 takes it while member 3 is a member; members 0 and 1 lose it.
+    let out = net.inject(2, &t.group, message.clone());
+    assert!(
+        out.events
+            .iter()
+            .any(|ev| matches!(ev, demls::engine::Event::MessageReceived { .. }))
+    );
+    net.apply(2, out);
+    let target = net.id(3);
+    net.members[3].online = false;
+    net.propose_remove(0, &g, target);
+    net.run(60_000);
+    net.assert_converged(&g, &[0, 1, 2]);
+    net.advance(31_000);
+    net.clear_events();
+    // The re-send reaches member 1 long after it applied the removal.
+    let out = net.inject(1, &t.group, message);
+    assert_eq!(out.silent, vec![demls::engine::Silent::Held]);
+    net.apply(1, out);
+    net.run(30_000);
+    let got = net.received(1, &g);
+    assert_eq!(got.get(&vec![7u8; 16]), Some(&b"still here".to_vec()));
+    assert!(
+        rejections(net.events_of(1)).is_empty(),
+        "{:?}",
+        net.events_of(1)
+    );
 }
 
 #[test]

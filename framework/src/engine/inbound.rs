@@ -325,12 +325,22 @@ fn on_mls(
                 && !group.sync.is_missing(&chat.message_id)
                 && !in_flight(group, step, &sender)
             {
+                // Held (rolled back, so that it can be processed again) until a current
+                // member vouches for it.
+                if group.sync.hold_unvouched(&chat.message_id, topic, raw) {
+                    group.sync.unmark_seen(raw);
+                    return Err(Abort::Hold);
+                }
                 return reject(
                     RejectReason::NotAMember,
-                    format!("sender removed since epoch {epoch}, message referenced by nobody"),
+                    format!(
+                        "sender removed since epoch {epoch}, message referenced by nobody \
+                         (no room to hold it for a vouch)"
+                    ),
                 );
             }
-            group.sync.note_references(&chat.history, step.now);
+            let released = group.sync.note_references(&chat.history, step.now);
+            step.requeue.extend(released);
             // A re-send of a message delivered here before (in another envelope, maybe before
             // a restart): keep quiet.
             if group.sync.knows_message(&chat.message_id)
@@ -374,7 +384,8 @@ fn on_mls(
             format!("sender removed since epoch {epoch}"),
         ),
         Some(frame::Body::Status(status)) => {
-            group.sync.note_references(&status.recent, step.now);
+            let released = group.sync.note_references(&status.recent, step.now);
+            step.requeue.extend(released);
             Ok(())
         }
         Some(frame::Body::Repair(repair)) => sync::on_repair(group, step, epoch, repair),
@@ -468,7 +479,8 @@ fn on_control(
     };
     match frame.body {
         Some(frame::Body::Status(status)) => {
-            group.sync.note_references(&status.recent, step.now);
+            let released = group.sync.note_references(&status.recent, step.now);
+            step.requeue.extend(released);
             Ok(())
         }
         Some(frame::Body::Repair(repair)) => sync::on_repair(group, step, env.epoch, repair),

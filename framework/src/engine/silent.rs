@@ -31,7 +31,9 @@ pub enum Silent {
     /// member's, traffic of the group a joiner does not need yet.
     NotForThisMember,
     /// Held for a later epoch or for a join in progress: processed (or refused, or dropped as
-    /// `Unconfirmed`) when that epoch or the Welcome arrives.
+    /// `Unconfirmed`) when that epoch or the Welcome arrives. Also a message of a member
+    /// removed since its epoch, until a current member vouches for it (or nobody does:
+    /// refused as `NotAMember`).
     Held,
 }
 

@@ -5,6 +5,7 @@
 use super::event::{Event, RejectReason, Violation};
 use super::group::Group;
 use super::output::Output;
+use super::silent::Silent;
 use super::{Engine, EngineError, EngineParams, Submission};
 use crate::identity::Identity;
 use crate::mls::Crypto;
@@ -34,6 +35,9 @@ pub(crate) enum Abort {
         /// The offending message.
         evidence: Vec<u8>,
     },
+    /// The input is kept aside to be processed again later (it is neither refused nor taken
+    /// yet): the step is rolled back like `Reject`, and reported as [`Silent::Held`].
+    Hold,
     /// Something failed that is not the input's fault.
     Fatal(EngineError),
 }
@@ -170,7 +174,7 @@ impl Engine {
                 }
                 Ok((out, requeue))
             }
-            Err(abort @ (Abort::Reject(..) | Abort::Violation { .. })) => {
+            Err(abort @ (Abort::Reject(..) | Abort::Violation { .. } | Abort::Hold)) => {
                 drop(txn);
                 // Undo whatever the step changed in memory: OpenMLS state it touched, and any
                 // record it wrote (a full reload keeps the transient buffers).
@@ -182,6 +186,7 @@ impl Engine {
                     group.reload_mls(&reload, &self.crypto)?;
                 }
                 let (reason, detail, blame) = match abort {
+                    Abort::Hold => return Ok((Output::only_silent(Silent::Held), Vec::new())),
                     Abort::Reject(reason, detail) => (reason, detail, None),
                     Abort::Violation {
                         reason,

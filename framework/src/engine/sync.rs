@@ -26,7 +26,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use super::catch_up::CatchUp;
-use super::event::ProposalAction;
+use super::event::{Event, ProposalAction, RejectReason};
 use super::group::Group;
 use super::{Abort, Step, governance};
 use crate::types::{Epoch, ProposalId, Timestamp, Topic};
@@ -44,6 +44,10 @@ const KNOWN: usize = 8_192;
 const MISSING: usize = 512;
 /// Repair attempts per missing message before giving up.
 const ATTEMPTS: u32 = 8;
+/// Messages of gone members held at once while waiting for a current member to vouch.
+const UNVOUCHED: usize = 64;
+/// Vouch requests per held message before it is refused.
+const VOUCH_ATTEMPTS: u32 = 4;
 /// Votes per certificate part (about 200 bytes each, so a part stays near 52 KB).
 pub(crate) const CERTIFICATE_VOTES_PER_PART: usize = 256;
 /// Times a member re-sends its own envelopes of one proposal, whoever asks.
@@ -92,6 +96,15 @@ struct Missing {
     attempts: u32,
 }
 
+/// A message of a member that is gone, held until a current member vouches for it.
+struct Unvouched {
+    topic: Topic,
+    raw: Vec<u8>,
+    /// When it was last asked for a vouch, and how often.
+    asked: Option<Timestamp>,
+    attempts: u32,
+}
+
 /// An answer to a repair request, sent at `due` unless someone else answered first: `key` is
 /// the digest of the one envelope re-published, or the [`certificate_key`] of a certificate.
 struct Answer {
@@ -129,6 +142,9 @@ pub(crate) struct SyncState {
     outbox: VecDeque<(Vec<u8>, Vec<u8>, Epoch)>,
     log_order: VecDeque<Vec<u8>>,
     missing: BTreeMap<Vec<u8>, Missing>,
+    /// Messages of members that are gone (removed since their epoch), held until a current
+    /// member vouches for them: by message id.
+    unvouched: BTreeMap<Vec<u8>, Unvouched>,
     /// This member's own consensus envelopes (proposal and votes) per proposal, with how many
     /// times they were re-sent.
     own: BTreeMap<ProposalId, (Vec<Vec<u8>>, u8)>,
@@ -334,16 +350,54 @@ impl SyncState {
     }
 
     /// Notes ids someone else has seen; the unknown ones are missing here.
-    pub(crate) fn note_references(&mut self, ids: &[Vec<u8>], now: Timestamp) {
+    /// Returns the held messages of gone members this vouches for, to be processed again (a
+    /// reference in a chat message's history or a status beacon is a current member's vouch).
+    pub(crate) fn note_references(
+        &mut self,
+        ids: &[Vec<u8>],
+        now: Timestamp,
+    ) -> Vec<(Topic, Vec<u8>)> {
+        let mut released = Vec::new();
         for id in ids {
-            if id.len() == 16 && !self.known.contains(id) && self.missing.len() < MISSING {
+            if id.len() != 16 || self.known.contains(id) {
+                continue;
+            }
+            let held = self.unvouched.remove(id);
+            // A released message must find itself missing when it is processed again.
+            if held.is_some() || self.missing.len() < MISSING {
                 self.missing.entry(id.clone()).or_insert(Missing {
                     noticed: now,
                     requested: None,
                     attempts: 0,
                 });
             }
+            if let Some(held) = held {
+                released.push((held.topic, held.raw));
+            }
         }
+        released
+    }
+
+    /// Holds a message of a member that is gone until a current member vouches for it (it is
+    /// asked for a vouch at the next tick). True if it is held (also from an earlier copy),
+    /// false if no room is left.
+    pub(crate) fn hold_unvouched(&mut self, id: &[u8], topic: &Topic, raw: &[u8]) -> bool {
+        if self.unvouched.contains_key(id) {
+            return true;
+        }
+        if self.unvouched.len() >= UNVOUCHED {
+            return false;
+        }
+        self.unvouched.insert(
+            id.to_vec(),
+            Unvouched {
+                topic: topic.clone(),
+                raw: raw.to_vec(),
+                asked: None,
+                attempts: 0,
+            },
+        );
+        true
     }
 
     /// Remembers an envelope this member published for `proposal` (to re-send it).
@@ -421,6 +475,15 @@ impl SyncState {
             })
             .min();
         let forget_ahead = self.catch_up.next_deadline();
+        // A message held for a vouch is asked for at once, then each `repair_retry_ms`.
+        let unvouched = self
+            .unvouched
+            .values()
+            .map(|h| {
+                h.asked
+                    .map_or(Timestamp(0), |t| t.plus_ms(params.repair_retry_ms))
+            })
+            .min();
         // Own messages to send again after a restart: due at once.
         let resend = self.resend_after_restart.then_some(Timestamp(0));
         [
@@ -430,6 +493,7 @@ impl SyncState {
             self.next_status,
             self.next_resend,
             forget_ahead,
+            unvouched,
         ]
         .into_iter()
         .flatten()
@@ -463,6 +527,27 @@ pub(crate) fn on_repair(
 ) -> Result<(), Abort> {
     let max = step.params.repair_backoff_ms;
     let topic = group.topics.group.clone();
+    // Vouching for messages of a member that is gone: only those this member took itself.
+    let vouched: Vec<Vec<u8>> = repair
+        .vouch
+        .iter()
+        .take(STATUS_RECENT)
+        .filter(|id| group.sync.log.contains_key(*id))
+        .cloned()
+        .collect();
+    if !vouched.is_empty() {
+        let epoch = group.epoch();
+        governance::publish_control(
+            group,
+            step,
+            &Frame {
+                body: Some(frame::Body::Status(Status {
+                    epoch,
+                    recent: vouched,
+                })),
+            },
+        )?;
+    }
     for id in repair.messages.iter().take(64) {
         if let Some((_, bytes)) = group.sync.log.get(id).cloned() {
             let due = step.now.plus_ms(backoff(step, max));
@@ -677,6 +762,33 @@ pub(crate) fn tick(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> 
         }
     }
     group.sync.missing.retain(|_, m| m.attempts <= ATTEMPTS);
+    // Messages of gone members waiting for a vouch: asked for each `repair_retry_ms`, refused
+    // once nobody vouched after the last request.
+    let mut unvouched = Vec::new();
+    for (id, held) in group.sync.unvouched.iter_mut() {
+        let due = held
+            .asked
+            .map_or(now, |t| t.plus_ms(params.repair_retry_ms));
+        if due > now {
+            continue;
+        }
+        if held.attempts >= VOUCH_ATTEMPTS {
+            unvouched.push(id.clone());
+        } else if request.vouch.len() < STATUS_RECENT {
+            held.asked = Some(now);
+            held.attempts += 1;
+            request.vouch.push(id.clone());
+        }
+    }
+    for id in unvouched {
+        group.sync.unvouched.remove(&id);
+        step.out.event(Event::Rejected {
+            group_id: Some(group.id.clone()),
+            reason: RejectReason::NotAMember,
+            detail: "message of a member removed since its epoch: no current member vouched for it"
+                .into(),
+        });
+    }
     // Proposals a parked commit waits for (asked for at once: the commit is given up after
     // `commit_grace_ms`, and a lost request or answer must have time to be retried).
     let wanted: Vec<ProposalId> = group
@@ -761,7 +873,7 @@ pub(crate) fn tick(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> 
         return Ok(());
     }
     group.sync.catch_up.expire(now);
-    if !request.messages.is_empty() || !request.proposals.is_empty() {
+    if !request.messages.is_empty() || !request.proposals.is_empty() || !request.vouch.is_empty() {
         governance::publish_control(
             group,
             step,

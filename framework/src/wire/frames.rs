@@ -71,6 +71,11 @@ pub struct Repair {
     /// Proposal ids whose proposal or votes the sender is missing.
     #[prost(bytes = "vec", repeated, tag = "4")]
     pub proposals: Vec<Vec<u8>>,
+    /// Application message ids the sender holds from a member that is gone (removed since),
+    /// and takes only once a current member vouches for them: a member that has one answers
+    /// with a status beacon naming it.
+    #[prost(bytes = "vec", repeated, tag = "5")]
+    pub vouch: Vec<Vec<u8>>,
 }
 
 /// The authenticated data of every commit: which finalized voting proposals it applies.
