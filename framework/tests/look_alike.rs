@@ -7,7 +7,7 @@ mod common;
 use common::{Net, gid};
 use demls::engine::{Event, GroupTopics};
 use demls::wire::{Envelope, Kind};
-use demls::{GroupId, Inbound, Invitation, RejectReason};
+use demls::{GroupId, Invitation, RejectReason};
 
 /// The real group "real" is run by member 2 of `net`; member 1 is about to join it. Returns
 /// the joiner's first KeyPackage announcement, taken off the network before the real group
@@ -34,20 +34,10 @@ fn look_alike_answer(net: &Net, g: &GroupId, announcement: Vec<u8>) -> Vec<Vec<u
 /// Delivers the outsider's answer to member `to` on the join topic; returns its events.
 fn deliver(net: &mut Net, to: usize, g: &GroupId, answer: Vec<Vec<u8>>) -> Vec<Event> {
     let topic = GroupTopics::of(g).join;
-    let mut events = Vec::new();
-    for payload in answer {
-        let inbound = Inbound {
-            topic: topic.clone(),
-            payload,
-            message_id: Vec::new(),
-        };
-        let out = net.members[to]
-            .engine
-            .handle(&inbound, net.now)
-            .expect("handled");
-        events.extend(out.events);
-    }
-    events
+    answer
+        .into_iter()
+        .flat_map(|payload| net.inject(to, &topic, payload).events)
+        .collect()
 }
 
 fn refused_as_look_alike(events: &[Event]) -> bool {

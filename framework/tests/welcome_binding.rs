@@ -6,7 +6,7 @@ mod common;
 use common::{Net, gid};
 use demls::engine::{Event, GroupTopics};
 use demls::wire::Envelope;
-use demls::{GroupId, Inbound, RejectReason};
+use demls::{GroupId, RejectReason};
 
 /// `payload` (an envelope) with its group id replaced by `group`.
 fn relabel(payload: &[u8], group: &GroupId) -> (Envelope, Vec<u8>) {
@@ -44,19 +44,10 @@ fn a_welcome_into_another_group_relabelled_for_the_asked_one_is_refused() {
         .map(|p| relabel(p, &real).1)
         .collect();
     let join_topic = GroupTopics::of(&real).join;
-    let mut events = Vec::new();
-    for payload in to_joiner {
-        let inbound = Inbound {
-            topic: join_topic.clone(),
-            payload,
-            message_id: Vec::new(),
-        };
-        let out = net.members[1]
-            .engine
-            .handle(&inbound, net.now)
-            .expect("handled");
-        events.extend(out.events);
-    }
+    let events: Vec<Event> = to_joiner
+        .into_iter()
+        .flat_map(|payload| net.inject(1, &join_topic, payload).events)
+        .collect();
     assert!(
         !events.iter().any(|e| matches!(e, Event::Joined { .. })),
         "joined a foreign group: {events:?}"
