@@ -181,6 +181,7 @@ fn main() {
         body: Some(frame::Body::Repair(Repair {
             messages: vec![vec![1; 16]],
             proposals: vec![vec![4; 32]],
+            vouch: vec![vec![5; 16]],
         })),
     };
     c.add("frame", &wire::encode(&repair));
