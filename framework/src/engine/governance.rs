@@ -76,6 +76,18 @@ pub(crate) fn publish_control(
     step: &mut Step<'_>,
     frame: &Frame,
 ) -> Result<(), Abort> {
+    let env = seal_control(group, step, frame)?;
+    step.out.publish(&group.topics.group, env);
+    Ok(())
+}
+
+/// A control envelope carrying `frame`, sealed under the current epoch key (marked seen, so
+/// its echo is ignored), to publish now or later.
+pub(crate) fn seal_control(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    frame: &Frame,
+) -> Result<Vec<u8>, Abort> {
     let nonce = step
         .crypto
         .entropy()
@@ -92,8 +104,7 @@ pub(crate) fn publish_control(
         .with_branch(&group.branch)
         .encode_to_vec();
     group.sync.mark_seen(&env);
-    step.out.publish(&group.topics.group, env);
-    Ok(())
+    Ok(env)
 }
 
 /// Publishes consensus messages about `proposal`, keeping the envelopes for re-sends.

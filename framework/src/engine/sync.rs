@@ -126,6 +126,16 @@ pub(crate) fn certificate_key(epoch: Epoch, proposal: &[u8; 32]) -> [u8; 32] {
     out
 }
 
+/// What identifies a vouch for message `id` (a status beacon naming it), whoever sends it.
+fn vouch_key(id: &[u8]) -> [u8; 32] {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(b"demls/vouch-answer");
+    ctx.update(id);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
+}
+
 /// Per-group repair state (transient, bounded).
 #[derive(Default)]
 pub(crate) struct SyncState {
@@ -359,6 +369,13 @@ impl SyncState {
     ) -> Vec<(Topic, Vec<u8>)> {
         let mut released = Vec::new();
         for id in ids {
+            // Someone vouched: a vouch this member has scheduled for it is not needed.
+            if !self.answers.is_empty() {
+                let key = vouch_key(id);
+                if self.answers.iter().any(|a| a.key == key) {
+                    self.note_answered(key, now);
+                }
+            }
             if id.len() != 16 || self.known.contains(id) {
                 continue;
             }
@@ -527,7 +544,9 @@ pub(crate) fn on_repair(
 ) -> Result<(), Abort> {
     let max = step.params.repair_backoff_ms;
     let topic = group.topics.group.clone();
-    // Vouching for messages of a member that is gone: only those this member took itself.
+    // Vouching for messages of a member that is gone: only those this member took itself,
+    // each in a status beacon of its own after a random backoff, unless another member's
+    // beacon named it first (so one vouch answers, not every member holding the message).
     let vouched: Vec<Vec<u8>> = repair
         .vouch
         .iter()
@@ -535,18 +554,25 @@ pub(crate) fn on_repair(
         .filter(|id| group.sync.log.contains_key(*id))
         .cloned()
         .collect();
-    if !vouched.is_empty() {
-        let epoch = group.epoch();
-        governance::publish_control(
+    let epoch = group.epoch();
+    for id in vouched {
+        let key = vouch_key(&id);
+        if group.sync.answers.iter().any(|a| a.key == key) {
+            continue;
+        }
+        let env = governance::seal_control(
             group,
             step,
             &Frame {
                 body: Some(frame::Body::Status(Status {
                     epoch,
-                    recent: vouched,
+                    recent: vec![id],
                 })),
             },
         )?;
+        group
+            .sync
+            .schedule_answer(key, step, topic.clone(), vec![env]);
     }
     for id in repair.messages.iter().take(64) {
         if let Some((_, bytes)) = group.sync.log.get(id).cloned() {
