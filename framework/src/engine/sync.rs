@@ -115,25 +115,29 @@ struct Answer {
     scheduled: Timestamp,
 }
 
-/// What identifies the certificate of `proposal` sealed for members in `epoch`, whoever built it.
-pub(crate) fn certificate_key(epoch: Epoch, proposal: &[u8; 32]) -> [u8; 32] {
+/// SHA-256 over a domain label and `parts`: the key an answer is known by, whoever sends it.
+fn answer_key(label: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    ctx.update(b"demls/certificate-answer");
-    ctx.update(&epoch.to_be_bytes());
-    ctx.update(proposal);
+    ctx.update(label);
+    for part in parts {
+        ctx.update(part);
+    }
     let mut out = [0u8; 32];
     out.copy_from_slice(ctx.finish().as_ref());
     out
 }
 
+/// What identifies the certificate of `proposal` sealed for members in `epoch`, whoever built it.
+pub(crate) fn certificate_key(epoch: Epoch, proposal: &[u8; 32]) -> [u8; 32] {
+    answer_key(
+        b"demls/certificate-answer",
+        &[&epoch.to_be_bytes(), proposal],
+    )
+}
+
 /// What identifies a vouch for message `id` (a status beacon naming it), whoever sends it.
 fn vouch_key(id: &[u8]) -> [u8; 32] {
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    ctx.update(b"demls/vouch-answer");
-    ctx.update(id);
-    let mut out = [0u8; 32];
-    out.copy_from_slice(ctx.finish().as_ref());
-    out
+    answer_key(b"demls/vouch-answer", &[id])
 }
 
 /// Per-group repair state (transient, bounded).
@@ -369,14 +373,18 @@ impl SyncState {
     ) -> Vec<(Topic, Vec<u8>)> {
         let mut released = Vec::new();
         for id in ids {
-            // Someone vouched: a vouch this member has scheduled for it is not needed.
+            if id.len() != 16 {
+                continue;
+            }
+            // Someone vouched: a vouch this member has scheduled for it is not needed (hashed
+            // only while answers are pending, which is rare).
             if !self.answers.is_empty() {
                 let key = vouch_key(id);
                 if self.answers.iter().any(|a| a.key == key) {
                     self.note_answered(key, now);
                 }
             }
-            if id.len() != 16 || self.known.contains(id) {
+            if self.known.contains(id) {
                 continue;
             }
             let held = self.unvouched.remove(id);
