@@ -80,16 +80,9 @@ pub struct Opened {
     pub messages: Vec<Vec<u8>>,
 }
 
-/// How a proposal ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Outcome {
-    /// Accepted.
-    Yes,
-    /// Rejected (including a tie under a reject policy).
-    No,
-    /// No decision: too few voters before expiry, or a tie to be re-run.
-    Failed,
-}
+/// How a proposal ended (defined with the rest of the proposal vocabulary in
+/// [`crate::proposal`]).
+pub use crate::proposal::Outcome;
 
 /// Vote counts at a decision.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -16,6 +16,7 @@ pub mod invitation;
 pub mod mls;
 pub mod node;
 pub mod policy;
+pub mod proposal;
 pub mod registry;
 pub mod roster;
 pub mod steward;
@@ -40,6 +41,7 @@ pub use engine::{
 pub use identity::{Identity, IdentitySigner};
 pub use invitation::{Invitation, InvitationError};
 pub use node::{Node, NodeBuilder, NodeError};
+pub use proposal::{ProposalAction, ProposalKind, Violation};
 pub use roster::{Roster, RosterEntry};
 pub use steward::{
     CommitFacts, CommitRank, EpochView, PolicyAction, PolicyError, ReadyProposal, StewardPolicy,

@@ -5,6 +5,11 @@
 //! [`StewardPlugin`] with `inventory::submit!` and exposes a `link()` function. Registration
 //! happens before `main`, but only for crates the linker keeps: a program (or the C library)
 //! must reference every bundled backend, e.g. by calling its `link()`, or its entry is dropped.
+//!
+//! The registry holds no backend-specific code: the built-in steward policies register
+//! themselves from their own modules ([`crate::policy::single`], [`crate::policy::multi`]) in the
+//! same way, and a policy written outside the framework (see `examples/policy-round-robin`)
+//! registers a [`StewardPlugin`] from its own crate.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -151,50 +156,6 @@ pub fn build_steward(
         .find(|p| p.name == cfg.backend)
         .ok_or_else(|| unknown(Slot::Steward, &cfg.backend))?;
     (plugin.build)(&cfg.options, ctx)
-}
-
-fn build_single(
-    options: &toml::Table,
-    _ctx: &BuildContext,
-) -> Result<Arc<dyn StewardPolicyFactory>, ConfigError> {
-    let config: crate::policy::SinglePolicyConfig =
-        crate::config::parse_options("steward", options)?;
-    config.validate().map_err(|e| ConfigError::InvalidValue {
-        section: "steward".into(),
-        message: e.to_string(),
-    })?;
-    Ok(Arc::new(crate::policy::single::SinglePolicyFactory::new(
-        config,
-    )))
-}
-
-inventory::submit! {
-    StewardPlugin {
-        name: "single",
-        description: "one steward: the lowest-leaf member commits every change",
-        build: build_single,
-    }
-}
-
-fn build_multi(
-    options: &toml::Table,
-    _ctx: &BuildContext,
-) -> Result<Arc<dyn StewardPolicyFactory>, ConfigError> {
-    let config = crate::config::parse_options("steward", options)?;
-    crate::policy::multi::MultiPolicyFactory::new(config)
-        .map(|f| Arc::new(f) as Arc<dyn StewardPolicyFactory>)
-        .map_err(|e| ConfigError::InvalidValue {
-            section: "steward".into(),
-            message: e.to_string(),
-        })
-}
-
-inventory::submit! {
-    StewardPlugin {
-        name: "multi",
-        description: "elected, rotating steward list with re-election, deadlock recovery and peer scoring",
-        build: build_multi,
-    }
 }
 
 #[cfg(test)]

@@ -9,8 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::consensus::Outcome;
-use crate::engine::{ProposalAction, ProposalKind, Violation};
+use crate::proposal::{Outcome, ProposalAction, ProposalKind, Violation};
 use crate::roster::Roster;
 use crate::types::{Epoch, GroupId, MemberId, ProposalId, Timestamp};
 

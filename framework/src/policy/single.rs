@@ -12,10 +12,15 @@
 //! order — the steward and the members that commit after it when it is removed. It is computed
 //! from the epoch's roster alone, so every member agrees on it (`specs/de-mls.md` §7).
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 
-use crate::engine::ProposalKind;
+use crate::config::ConfigError;
+
 use crate::policy::{ConsensusModel, Excluded};
+use crate::proposal::ProposalKind;
+use crate::registry::{BuildContext, StewardPlugin};
 use crate::steward::{
     CommitFacts, CommitRank, EpochView, PolicyError, StewardPolicy, StewardPolicyFactory,
 };
@@ -95,7 +100,7 @@ impl SinglePolicy {
 
 impl StewardPolicy for SinglePolicy {
     fn name(&self) -> &str {
-        "single"
+        NAME
     }
 
     fn stewards(&self, view: &EpochView<'_>) -> Vec<MemberId> {
@@ -152,6 +157,30 @@ impl StewardPolicy for SinglePolicy {
     }
 }
 
+/// The name `[steward] backend = "single"` selects.
+pub const NAME: &str = "single";
+
+/// Builds the `single` factory from its `[steward]` options (unknown keys refused).
+fn build(
+    options: &toml::Table,
+    _ctx: &BuildContext,
+) -> Result<Arc<dyn StewardPolicyFactory>, ConfigError> {
+    let config: SinglePolicyConfig = crate::config::parse_options("steward", options)?;
+    config.validate().map_err(|e| ConfigError::InvalidValue {
+        section: "steward".into(),
+        message: e.to_string(),
+    })?;
+    Ok(Arc::new(SinglePolicyFactory::new(config)))
+}
+
+inventory::submit! {
+    StewardPlugin {
+        name: NAME,
+        description: "one steward: the lowest-leaf member commits every change",
+        build,
+    }
+}
+
 /// Builds [`SinglePolicy`] instances.
 pub struct SinglePolicyFactory {
     config: SinglePolicyConfig,
@@ -166,7 +195,7 @@ impl SinglePolicyFactory {
 
 impl StewardPolicyFactory for SinglePolicyFactory {
     fn name(&self) -> &str {
-        "single"
+        NAME
     }
 
     fn create(

@@ -35,8 +35,9 @@ use std::sync::Arc;
 pub use config::{ConsensusModel, MultiPolicyConfig};
 use state::State;
 
-use crate::consensus::Outcome;
-use crate::engine::{ProposalAction, ProposalKind, Violation};
+use crate::config::ConfigError;
+use crate::proposal::{Outcome, ProposalAction, ProposalKind, Violation};
+use crate::registry::{BuildContext, StewardPlugin};
 use crate::steward::{
     CommitFacts, CommitRank, EpochView, PolicyAction, PolicyError, StewardPolicy,
     StewardPolicyFactory,
@@ -165,7 +166,7 @@ impl MultiPolicy {
 
 impl StewardPolicy for MultiPolicy {
     fn name(&self) -> &str {
-        "multi"
+        NAME
     }
 
     fn stewards(&self, view: &EpochView<'_>) -> Vec<MemberId> {
@@ -488,6 +489,31 @@ impl StewardPolicy for MultiPolicy {
     }
 }
 
+/// The name `[steward] backend = "multi"` selects.
+pub const NAME: &str = "multi";
+
+/// Builds the `multi` factory from its `[steward]` options (unknown keys refused).
+fn build(
+    options: &toml::Table,
+    _ctx: &BuildContext,
+) -> Result<Arc<dyn StewardPolicyFactory>, ConfigError> {
+    let config = crate::config::parse_options("steward", options)?;
+    MultiPolicyFactory::new(config)
+        .map(|f| Arc::new(f) as Arc<dyn StewardPolicyFactory>)
+        .map_err(|e| ConfigError::InvalidValue {
+            section: "steward".into(),
+            message: e.to_string(),
+        })
+}
+
+inventory::submit! {
+    StewardPlugin {
+        name: NAME,
+        description: "elected, rotating steward list with re-election, deadlock recovery and peer scoring",
+        build,
+    }
+}
+
 /// Builds [`MultiPolicy`] instances.
 pub struct MultiPolicyFactory {
     config: Arc<MultiPolicyConfig>,
@@ -505,7 +531,7 @@ impl MultiPolicyFactory {
 
 impl StewardPolicyFactory for MultiPolicyFactory {
     fn name(&self) -> &str {
-        "multi"
+        NAME
     }
 
     fn create(

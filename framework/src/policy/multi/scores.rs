@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::config::MultiPolicyConfig;
-use crate::engine::Violation;
+use crate::proposal::Violation;
 use crate::types::MemberId;
 
 /// One member's local score table.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::config::MultiPolicyConfig;
 use super::list;
 use super::scores::Scores;
-use crate::engine::{ProposalAction, ProposalKind, Violation};
+use crate::proposal::{ProposalAction, ProposalKind, Violation};
 use crate::steward::{CommitFacts, EpochView, PolicyAction, PolicyError};
 use crate::types::{Epoch, MemberId, Timestamp};
 
