@@ -235,9 +235,28 @@ pub type VoterLookup<'a> = &'a dyn Fn(&[u8]) -> Result<VoterSet, String>;
 ///   the parts received prove an outcome the plugin had not reached, reports
 ///   `ProposalReceived` (if the proposal is new here) and `Decided`. Only outcomes the votes
 ///   alone determine may be proven; a plugin that cannot prove outcomes keeps the defaults.
-/// - The decision must depend only on the set of valid votes, never on their arrival order.
+/// - The decision must depend only on the set of valid votes, never on their arrival order
+///   (the [`Tally`] reported with it is the count at the moment of decision, which may come
+///   before the last vote and so may differ). Two instances of one member fed the same calls
+///   at the same times answer identically: no clock, no randomness.
+/// - Bad input is refused with the variant naming it, and never counted: bytes that are no
+///   consensus message → [`ConsensusError::Malformed`]; a signature that does not verify →
+///   [`ConsensusError::BadSignature`] (or, for votes verified later in a batch, a
+///   [`ConsensusEvent::VoteRejected`]); a key outside the proposal's voter set →
+///   [`ConsensusError::NotEligible`]; a message already ingested →
+///   [`ConsensusError::Duplicate`]. A forged copy of a vote must not block the genuine vote.
+/// - Local requests that cannot be served are refused likewise: `vote` on an unknown or
+///   forgotten proposal → [`ConsensusError::UnknownProposal`], a second `vote` →
+///   [`ConsensusError::AlreadyVoted`], `open` with an own vote by a non-voter →
+///   [`ConsensusError::InvalidRequest`].
+/// - `outcome` answers the outcome reported by `Decided` (a proposal that ended
+///   [`Outcome::Failed`] may answer `None`: that outcome is not final).
 /// - Everything needed to resume after a restart is reported through `take_changes`; the
-///   factory receives those records back (see [`ConsensusContext::restored`]).
+///   factory receives those records back (see [`ConsensusContext::restored`]) and the resumed
+///   instance answers like the one that reported them: it knows its votes and the outcomes.
+///
+/// The conformance suite `demls::consensus_conformance!` (feature `testkit`) checks these
+/// rules; every plugin runs it from its own `tests/conformance.rs`.
 pub trait Consensus: Send {
     /// Opens a proposal (with the opener's vote when `own_vote` is set).
     fn open(&mut self, request: OpenRequest<'_>, now: Timestamp) -> Result<Opened, ConsensusError>;

@@ -118,7 +118,27 @@ pub enum PolicyError {
 ///   proposals out of the local member's commits, so a policy must let someone else commit
 ///   them.
 /// - State that must survive a restart is returned by [`save`](Self::save) and handed back to
-///   the factory.
+///   the factory; the restored instance answers like the one that saved. Bytes the policy did
+///   not write (to the factory, or to [`adopt_joiner_state`](Self::adopt_joiner_state)) are
+///   refused with [`PolicyError::CorruptState`]; a policy that keeps no state (empty `save`
+///   and `joiner_state`) may ignore them.
+/// - [`stewards`](Self::stewards) names current members only, never one whose removal is
+///   pending, and is not empty while a proposal is ready (a policy with an elected list may
+///   name nobody until its first election is decided). A commit of every ready proposal by
+///   the first of them is authorized by every member. A commit by anyone else — an outsider,
+///   or a member neither listed nor installed by an election the commit applies — is refused
+///   with [`PolicyError::UnauthorizedCommitter`] naming the author.
+/// - Only the listed stewards schedule commits ([`commit_at`](Self::commit_at) is `None` for
+///   everyone else), never earlier than the proposals became ready.
+/// - [`voters`](Self::voters), when `Some`, names distinct current members, at least one.
+/// - A member that joined through a Welcome and adopted
+///   [`joiner_state`](Self::joiner_state) answers the agreement-critical questions like the
+///   members that applied the commit.
+/// - Two instances fed the same calls at the same times answer identically: no clock, no
+///   randomness, no hash-map iteration order.
+///
+/// The conformance suite `demls::steward_conformance!` (feature `testkit`) checks these
+/// rules; every policy runs it from its own tests.
 pub trait StewardPolicy: Send {
     /// The policy's name (e.g. `"single"`).
     fn name(&self) -> &str;

@@ -1,9 +1,10 @@
-//! Conformance suites: the behaviour every [`Transport`](crate::Transport) and
-//! [`Storage`](crate::Storage) backend must show, as test functions each backend runs from its
-//! own `tests/conformance.rs`.
+//! Conformance suites: the behaviour every [`Transport`](crate::Transport),
+//! [`Storage`](crate::Storage), [`Consensus`](crate::Consensus) and
+//! [`StewardPolicy`](crate::StewardPolicy) implementation must show, as test functions each
+//! one runs from its own tests (`tests/conformance.rs`).
 //!
-//! This module owns only tests of the trait contracts written in [`crate::transport`] and
-//! [`crate::storage`]; it must not test anything a particular backend adds on top (those tests
+//! This module owns only tests of the trait contracts written in [`crate::transport`],
+//! [`crate::storage`], [`crate::consensus`] and [`crate::steward`]; it must not test anything a particular backend adds on top (those tests
 //! live in the backend crate) and it never touches the engine. It is compiled only with the
 //! `testkit` feature.
 //!
@@ -27,6 +28,10 @@
 //!    // A transport backend: anything implementing `TransportHarness`, e.g. a closure that
 //!    // returns `n` connected endpoints on a fresh network per call.
 //!    demls::transport_conformance!(my_backend::conformance_factory());
+//!
+//!    // A consensus plugin or a steward policy: a closure returning its factory.
+//!    demls::consensus_conformance!(|| std::sync::Arc::new(my_plugin::Factory::default()));
+//!    demls::steward_conformance!(|| std::sync::Arc::new(my_policy::Factory::default()));
 //!    ```
 //!
 //! 3. Backends that can be made to fail an `apply` (a capacity limit, an injected I/O error)
@@ -34,9 +39,10 @@
 //!    `demls::storage_conformance!(open, failing_apply = || ApplyFailure { .. })`
 //!    (see [`storage::ApplyFailure`]).
 //!
-//! Every case is also a public function ([`transport`] and [`storage`]), so a backend can call
-//! single cases from its own tests, e.g. with a non-default configuration: storage cases are
-//! plain functions, and transport cases run with [`run`], e.g.
+//! Every case is also a public function ([`transport`], [`storage`], [`consensus`] and
+//! [`steward`]), so a backend can call single cases from its own tests, e.g. with a
+//! non-default configuration: storage, consensus and steward cases are plain functions, and
+//! transport cases run with [`run`], e.g.
 //! `demls::testkit::run(transport::recv_is_cancel_safe(&harness))`.
 //!
 //! Real network transports need a moment before a subscription is effective; the transport
@@ -48,6 +54,8 @@
 use std::future::Future;
 use std::time::Duration;
 
+pub mod consensus;
+pub mod steward;
 pub mod storage;
 pub mod transport;
 
