@@ -15,8 +15,7 @@
 //!    commits; timing and planning (`commit_at`, `tick`) are local. The proposal vocabulary
 //!    (`ProposalAction`, `ProposalKind`, `Violation`, `Outcome`) lives in [`demls::proposal`].
 //! 2. Implement [`demls::StewardPolicyFactory`] ([`RoundRobinFactory`]): one per node, it
-//!    creates (or restores from [`StewardPolicy::save`](demls::StewardPolicy::save)) the
-//!    policy of each group.
+//!    creates (or restores from [`StewardPolicy::save`]) the policy of each group.
 //! 3. Give the policy its `[steward]` options as a serde struct with defaults
 //!    ([`RoundRobinConfig`]); parse them with [`demls::config::parse_options`], which refuses
 //!    keys the struct does not know.

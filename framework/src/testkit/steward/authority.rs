@@ -9,7 +9,7 @@ use crate::types::MemberId;
 
 /// Through adds and removals, the policy always names stewards that are current members, and
 /// a commit by the first of them applying every ready proposal is authorized by every member
-/// (checked inside [`Group::commit`]).
+/// (checked as the model group commits).
 pub fn the_first_steward_may_commit_every_epoch(factory: &dyn StewardPolicyFactory) {
     let mut group = Group::new(4);
     let mut seats = group.everyone(factory);

@@ -4,7 +4,7 @@
 //! test file.
 //!
 //! A policy supplies its [`StewardPolicyFactory`]. The cases drive instances through a model
-//! group ([`group`]): the calls the engine makes, in its order, on a roster that grows and
+//! group (`group.rs`): the calls the engine makes, in its order, on a roster that grows and
 //! shrinks over six epochs (four adds, the removal of an ordinary member, the removal of the
 //! first steward), with the policy's own proposals (steward elections) decided YES. No MLS,
 //! consensus or network is involved, so a failure points at the policy.
