@@ -170,8 +170,10 @@ mod tests {
     }
 
     #[test]
-    fn the_built_in_steward_policy_is_registered() {
-        assert!(available(Slot::Steward).contains(&"single"));
+    fn the_built_in_steward_policies_register_themselves() {
+        let names = available(Slot::Steward);
+        assert!(names.contains(&crate::policy::single::NAME), "{names:?}");
+        assert!(names.contains(&crate::policy::multi::NAME), "{names:?}");
     }
 
     #[test]

@@ -328,7 +328,7 @@ pub(super) enum Change {
     RemoveSteward,
 }
 
-/// The model trace: five epochs from a group of four.
+/// The model trace: six epochs from a group of four.
 pub(super) const TRACE: [Change; 6] = [
     Change::Add(5),
     Change::Add(6),
