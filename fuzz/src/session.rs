@@ -1,8 +1,9 @@
 //! A deterministic in-process network of sans-IO engines: every publication is queued and
 //! delivered in order to every other member subscribed to its topic; time advances only to the
-//! next engine deadline. A trimmed copy of `framework/tests/common/mod.rs` (memory storage
-//! only, every engine's randomness seeded), plus what the fuzz targets need on top: a record of
-//! every publication, snapshots of every member's storage, and restoring a network from one.
+//! next engine deadline. A trimmed copy of `harness/tests/tests/common/mod.rs` (memory
+//! storage only, every engine's randomness seeded), plus what the fuzz targets need on top: a
+//! record of every publication, snapshots of every member's storage, and restoring a network
+//! from one.
 //!
 //! Engine errors are panics here: an input from the network must never make a step fail.
 

@@ -377,7 +377,7 @@ async fn swapping_the_steward_policy_in_toml_changes_who_commits() {
 #[tokio::test]
 async fn the_readme_configuration_example_starts_a_node() {
     link();
-    let readme = include_str!("../../README.md");
+    let readme = include_str!("../../../README.md");
     let start = readme.find("```toml\n").expect("README has a TOML example") + 8;
     let end = start + readme[start..].find("```").expect("the block ends");
     let config = NodeConfig::from_toml_str(&readme[start..end]).expect("the example parses");

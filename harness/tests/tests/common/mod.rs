@@ -224,7 +224,7 @@ impl Net {
                     dir.path().join(format!("member-{}.db", self.members.len())),
                 );
                 // These tests check behaviour, not power loss: no fsync per step (8x faster
-                // here). The kill test in demls-storage-sqlite runs the default, `full`.
+                // here). The kill test (tests/kill_and_restart.rs) runs the default, `full`.
                 config.synchronous = demls_storage_sqlite::Synchronous::Normal;
                 let store = demls_storage_sqlite::SqliteStorage::open(&config).unwrap();
                 (Arc::new(store), None)

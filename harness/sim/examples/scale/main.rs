@@ -11,7 +11,7 @@
 //! and that vote on every proposal from one pool actor; `demls_sim::LightPool`). Prints one
 //! JSON line per measurement and, at the end, a Markdown table. `--quick` runs n = 100, 200
 //! (a CI-sized check). What each part measures, the models and the results:
-//! `backends/sim/SCALE.md`.
+//! `harness/sim/SCALE.md`.
 //!
 //! CPU times are process CPU times (rayon workers included) of the engine calls concerned (the simulator meters every
 //! engine call). Sizes are wire bytes of the envelopes.
