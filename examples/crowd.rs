@@ -20,10 +20,10 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use demls::engine::EngineParams;
+use demls::internals::wire::{Envelope, Kind};
 use demls::policy::MultiPolicyConfig;
 use demls::policy::multi::MultiPolicyFactory;
 use demls::policy::single::SinglePolicyFactory;
-use demls::wire::{Envelope, Kind};
 use demls::{Inbound, Node, StewardPolicyFactory, Topic, Transport, TransportError};
 use demls_consensus_hashgraph::HashgraphFactory;
 use demls_storage_memory::MemoryStorage;

@@ -14,7 +14,6 @@ use rand_core::{RngCore, SeedableRng};
 /// A cryptographically secure random byte source.
 pub struct Entropy {
     rng: Mutex<ChaCha20Rng>,
-    seeded: bool,
 }
 
 /// The entropy source failed (a poisoned lock after a panic elsewhere).
@@ -30,7 +29,6 @@ impl Entropy {
             .expect("the system random number generator failed");
         Entropy {
             rng: Mutex::new(ChaCha20Rng::from_seed(seed)),
-            seeded: false,
         }
     }
 
@@ -39,13 +37,7 @@ impl Entropy {
     pub fn seeded(seed: [u8; 32]) -> Entropy {
         Entropy {
             rng: Mutex::new(ChaCha20Rng::from_seed(seed)),
-            seeded: true,
         }
-    }
-
-    /// True for a deterministic source.
-    pub fn is_seeded(&self) -> bool {
-        self.seeded
     }
 
     /// Fills `buf` with random bytes.

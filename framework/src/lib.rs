@@ -10,10 +10,10 @@ pub mod clock;
 pub mod config;
 pub mod consensus;
 pub mod engine;
-pub mod entropy;
+mod entropy;
 pub mod identity;
 pub mod invitation;
-pub mod mls;
+mod mls;
 pub mod node;
 pub mod policy;
 pub mod proposal;
@@ -24,12 +24,37 @@ pub mod storage;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod transport;
-pub mod txn;
+mod txn;
 pub mod types;
-pub mod wire;
+mod wire;
 
 #[cfg(test)]
 mod testing;
+
+/// The door for this project's own harnesses, behind the `internals` feature: the simulator,
+/// the cross-backend tests, the fuzz targets and the traffic-counting examples reach the wire
+/// codecs, the MLS layer, the storage transaction and the seeded entropy through it. It is not
+/// part of the API: nothing here is stable, and an embedder never needs it.
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+pub mod internals {
+    /// The wire formats (see `specs/de-mls.md` §4).
+    pub mod wire {
+        pub use crate::wire::*;
+    }
+    /// The MLS layer over OpenMLS.
+    pub mod mls {
+        pub use crate::mls::*;
+    }
+    /// One engine step's storage transaction.
+    pub mod txn {
+        pub use crate::txn::*;
+    }
+    /// Seeded or OS entropy.
+    pub mod entropy {
+        pub use crate::entropy::*;
+    }
+}
 
 pub use config::{ConfigError, NodeConfig};
 pub use consensus::{

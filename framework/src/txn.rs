@@ -105,11 +105,6 @@ impl<'s> Txn<'s> {
         inner.deleted_prefixes.push((space, prefix));
     }
 
-    /// True when nothing has been written in this step.
-    pub fn is_empty(&self) -> bool {
-        self.inner.borrow().batch.is_empty()
-    }
-
     /// Applies every buffered write atomically.
     pub fn commit(self) -> Result<(), StorageError> {
         let batch = self.inner.into_inner().batch;

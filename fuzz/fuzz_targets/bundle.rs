@@ -3,8 +3,8 @@
 //! tight size limit) and unpacking gives them back in order.
 #![no_main]
 
-use demls::wire::bundle::{self, MAX_BUNDLED};
-use demls::wire::{Envelope, Kind};
+use demls::internals::wire::bundle::{self, MAX_BUNDLED};
+use demls::internals::wire::{Envelope, Kind};
 use demls_fuzz::FIXED_GROUP;
 use libfuzzer_sys::fuzz_target;
 

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use demls::engine::GroupTopics;
-use demls::wire::{self, BranchTag, Envelope, ForkNotice, Kind, bundle, sealed};
+use demls::internals::wire::{self, BranchTag, Envelope, ForkNotice, Kind, bundle, sealed};
 use demls::{GroupId, Topic};
 use demls_fuzz::session::Session;
 use demls_fuzz::traffic::{Opened, Traffic, recorded};

@@ -1,7 +1,7 @@
 //! `Envelope::decode_checked`: never panics; a decoded envelope round-trips.
 #![no_main]
 
-use demls::wire::{Envelope, Kind};
+use demls::internals::wire::{Envelope, Kind};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -5,9 +5,9 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(frame) = demls::wire::decode_frame(data) {
+    if let Ok(frame) = demls::internals::wire::decode_frame(data) {
         demls_fuzz::assert_prost_round_trip(&frame);
-        let again = demls::wire::decode_frame(&demls::wire::encode(&frame)).expect("re-decodes");
+        let again = demls::internals::wire::decode_frame(&demls::internals::wire::encode(&frame)).expect("re-decodes");
         assert_eq!(again, frame);
     }
 });

@@ -5,9 +5,9 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(proposal) = demls::wire::decode_group_proposal(data) {
+    if let Ok(proposal) = demls::internals::wire::decode_group_proposal(data) {
         demls_fuzz::assert_prost_round_trip(&proposal);
-        let again = demls::wire::decode_group_proposal(&demls::wire::encode(&proposal))
+        let again = demls::internals::wire::decode_group_proposal(&demls::internals::wire::encode(&proposal))
             .expect("re-decodes");
         assert_eq!(again, proposal);
     }

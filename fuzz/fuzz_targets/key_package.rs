@@ -3,7 +3,7 @@
 //! validates as, and re-serialized it validates again with the same reference and member.
 #![no_main]
 
-use demls::mls::{claimed_key_package_member, validate_key_package};
+use demls::internals::mls::{claimed_key_package_member, validate_key_package};
 use libfuzzer_sys::fuzz_target;
 use openmls::prelude::MlsMessageOut;
 use openmls::prelude::tls_codec::Serialize as _;

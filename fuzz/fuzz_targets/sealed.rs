@@ -9,7 +9,7 @@
 #![no_main]
 
 use consensus_hashgraph::ConsensusMessage;
-use demls::wire::sealed::{self, PROPOSAL_ID_LEN, SEAL_NONCE_LEN};
+use demls::internals::wire::sealed::{self, PROPOSAL_ID_LEN, SEAL_NONCE_LEN};
 use demls_fuzz::{FIXED_GROUP as G, FIXED_KEY as K};
 use libfuzzer_sys::fuzz_target;
 
@@ -21,7 +21,7 @@ fn after_open(domain: u8, plain: &[u8]) {
     match domain {
         // A commit: an MLS message, peeked for its group and epoch.
         0 => {
-            let _ = demls::mls::MlsState::peek(plain);
+            let _ = demls::internals::mls::MlsState::peek(plain);
         }
         // A certificate part or a consensus message.
         1 | 2 => {
@@ -31,7 +31,7 @@ fn after_open(domain: u8, plain: &[u8]) {
         }
         // A control frame.
         3 => {
-            if let Ok(f) = demls::wire::decode_frame(plain) {
+            if let Ok(f) = demls::internals::wire::decode_frame(plain) {
                 demls_fuzz::assert_prost_round_trip(&f);
             }
         }

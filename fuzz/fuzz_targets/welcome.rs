@@ -9,8 +9,8 @@
 //! recorded group.
 #![no_main]
 
-use demls::mls::{MlsParams, MlsState, decode_welcome};
-use demls::txn::Txn;
+use demls::internals::mls::{MlsParams, MlsState, decode_welcome};
+use demls::internals::txn::Txn;
 use demls_fuzz::session::copy_store;
 use libfuzzer_sys::fuzz_target;
 use openmls::prelude::tls_codec::{Deserialize as _, Serialize as _};
@@ -60,7 +60,7 @@ fuzz_target!(|data: &[u8]| {
 
     let store = copy_store(&joiner.store);
     let txn = Txn::new(&store);
-    let crypto = demls::mls::Crypto::default();
+    let crypto = demls::internals::mls::Crypto::default();
     let provider = crypto.provider(&txn);
     let params = MlsParams::default();
     if let Ok((state, _policy)) = MlsState::join(&provider, decoded, tree, &params, &traffic.group)

@@ -11,9 +11,9 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use demls::engine::{Engine, EngineParams, Event, Output};
-use demls::mls::{Crypto, MlsState};
+use demls::internals::mls::{Crypto, MlsState};
 use demls::policy::single::{SinglePolicyConfig, SinglePolicyFactory};
-use demls::txn::Txn;
+use demls::internals::txn::Txn;
 use demls::{GroupId, Inbound, MemberId, Timestamp, Topic};
 use demls_consensus_hashgraph::HashgraphFactory;
 use demls_storage_memory::MemoryStorage;

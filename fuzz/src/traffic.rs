@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use demls::engine::Event;
-use demls::mls::decode_welcome;
-use demls::wire::{Envelope, Kind, sealed};
+use demls::internals::mls::decode_welcome;
+use demls::internals::wire::{Envelope, Kind, sealed};
 use demls::{GroupId, Topic};
 use demls_storage_memory::MemoryStorage;
 
@@ -183,7 +183,7 @@ impl Traffic {
                 }
             });
             if kind == Kind::Bundle
-                && let Ok(inner) = demls::wire::bundle::unpack(gid, &envelope.body)
+                && let Ok(inner) = demls::internals::wire::bundle::unpack(gid, &envelope.body)
             {
                 pending.extend(inner.into_iter().rev().map(|b| (topic.clone(), b)));
             }

@@ -1,9 +1,9 @@
 //! The fuzz harness is not vacuous: the recorded session's state, keys and captures do what the
 //! stateful targets rely on. Run with `cargo +nightly test --release` in `fuzz/`.
 
-use demls::mls::{MlsParams, MlsState, decode_welcome};
-use demls::txn::Txn;
-use demls::wire::{Kind, sealed};
+use demls::internals::mls::{MlsParams, MlsState, decode_welcome};
+use demls::internals::txn::Txn;
+use demls::internals::wire::{Kind, sealed};
 use demls_fuzz::session::{Session, copy_store};
 use demls_fuzz::traffic::recorded;
 
@@ -15,7 +15,7 @@ fn the_recorded_joiner_joins_with_the_recorded_welcome_and_tree() {
     assert!(!refs.is_empty());
     let store = copy_store(&j.store);
     let txn = Txn::new(&store);
-    let crypto = demls::mls::Crypto::default();
+    let crypto = demls::internals::mls::Crypto::default();
     let provider = crypto.provider(&txn);
     let (state, _) = MlsState::join(
         &provider,

@@ -12,12 +12,11 @@ mod store;
 
 pub use crypto::Crypto;
 pub use group::{
-    CIPHERSUITE, CommitChanges, CommitOutline, CommitOutput, GENESIS_LEN, MlsError, MlsParams,
-    MlsState, NewKeyPackage, Processed, ValidKeyPackage, claimed_key_package_member,
-    commit_outline, decode_welcome, leaf_encryption_key, new_key_package, validate_key_package,
+    GENESIS_LEN, MlsError, MlsParams, MlsState, Processed, ValidKeyPackage,
+    claimed_key_package_member, commit_outline, decode_welcome, leaf_encryption_key,
+    new_key_package, validate_key_package,
 };
 pub use provider::Provider;
-pub use store::{MlsStore, MlsStoreError};
 
 #[cfg(test)]
 mod tests;

@@ -43,7 +43,9 @@ impl<'t, 's> OpenMlsProvider for Provider<'_, 't, 's> {
 }
 
 impl Crypto {
-    /// A provider for one step whose writes land in `txn`.
+    /// A provider for one step whose writes land in `txn` (the harnesses' way in; the engine
+    /// builds its providers itself).
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn provider<'a, 't, 's>(&'a self, txn: &'t Txn<'s>) -> Provider<'a, 't, 's> {
         Provider::new(self, txn)
     }

@@ -4,6 +4,8 @@
 
 use crate::mls::Crypto;
 
+use super::group::{CIPHERSUITE, CommitOutline};
+use super::store::MlsStore;
 use super::*;
 use crate::identity::Identity;
 use crate::storage::Storage as _;

@@ -13,7 +13,7 @@ mod proposals;
 pub mod sealed;
 
 pub use beyond::{BeyondHistory, signed_bytes as beyond_signed_bytes};
-pub use envelope::{Envelope, Kind, WIRE_VERSION};
+pub use envelope::{Envelope, Kind};
 pub use frames::{BranchTag, Chat, CommitInfo, ForkNotice, Frame, Rejoin, Repair, Status, frame};
 pub use proposals::{
     AddMember, EmergencyCriteria, GroupProposal, RemoveMember, StewardElection, group_proposal,

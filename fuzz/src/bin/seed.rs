@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use consensus_hashgraph::{ConsensusMessage, proposal_digest};
-use demls::wire::{
+use demls::internals::wire::{
     self, BranchTag, Chat, CommitInfo, Envelope, ForkNotice, Frame, Kind, Rejoin, Repair, bundle,
     frame, sealed,
 };

@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use consensus_hashgraph::Config;
 use demls::consensus::{Consensus, OpenRequest, VoterSet};
-use demls::mls::{Crypto, MlsState, Processed};
-use demls::storage::{Space, Storage, WriteBatch};
-use demls::txn::Txn;
-use demls::wire::{
+use demls::internals::mls::{Crypto, MlsState, Processed};
+use demls::internals::txn::Txn;
+use demls::internals::wire::{
     self, CommitInfo, Envelope, Frame, GroupProposal, Kind, RemoveMember, frame, group_proposal,
     sealed,
 };
+use demls::storage::{Space, Storage, WriteBatch};
 use demls::{GroupId, Identity, MemberId, Timestamp};
 use demls_consensus_hashgraph::HashgraphConsensus;
 use demls_storage_memory::MemoryStorage;
@@ -66,7 +66,7 @@ impl Adversary {
             group: group.clone(),
             // Seeded from the impersonated identity: a forged commit's random path secrets
             // (and so the digest of any proposal citing it) repeat with the run's seed.
-            crypto: Crypto::new(demls::entropy::Entropy::seeded(adversary_seed(
+            crypto: Crypto::new(demls::internals::entropy::Entropy::seeded(adversary_seed(
                 &identity_seed,
             ))),
             sealed: std::cell::Cell::new(0),
@@ -75,7 +75,7 @@ impl Adversary {
 
     fn with_group<T>(
         &self,
-        f: impl FnOnce(&mut MlsState, &demls::mls::Provider<'_, '_, '_>) -> T,
+        f: impl FnOnce(&mut MlsState, &demls::internals::mls::Provider<'_, '_, '_>) -> T,
     ) -> T {
         let txn = Txn::new(&self.storage);
         let provider = self.crypto.provider(&txn);

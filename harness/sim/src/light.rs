@@ -38,10 +38,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use consensus_hashgraph::{ConsensusMessage, Vote, own_vote_id, proposal_digest, vote_hash};
 use demls::engine::GroupTopics;
-use demls::entropy::Entropy;
-use demls::mls::{Crypto, Provider, new_key_package};
-use demls::txn::Txn;
-use demls::wire::{Envelope, Kind, sealed};
+use demls::internals::entropy::Entropy;
+use demls::internals::mls::{Crypto, Provider, new_key_package};
+use demls::internals::txn::Txn;
+use demls::internals::wire::{Envelope, Kind, sealed};
 use demls::{Epoch, GroupId, Identity, IdentitySigner, MemberId, Topic};
 use demls_storage_memory::MemoryStorage;
 

@@ -5,8 +5,8 @@
 //! Loading reads the whole group state (at 10,000 members a few megabytes), so callers cache
 //! what they need per epoch.
 
-use demls::mls::{Crypto, MlsState};
-use demls::txn::Txn;
+use demls::internals::mls::{Crypto, MlsState};
+use demls::internals::txn::Txn;
 use demls::{Epoch, GroupId, Roster};
 use demls_storage_memory::MemoryStorage;
 

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use demls::wire::{Envelope, Kind};
+use demls::internals::wire::{Envelope, Kind};
 
 use crate::node::NodeId;
 

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use common::{config, gid};
 use demls::GroupId;
+use demls::internals::wire::{Frame, Status, frame};
 use demls::policy::single::SinglePolicyFactory;
 use demls::policy::{ConsensusModel, SinglePolicyConfig};
-use demls::wire::{Frame, Status, frame};
 use demls_sim::{Counters, Link, MessageKind, NodeId, Sim, Stats};
 
 /// `n` members formed in one epoch on a fast link (every joiner announces at once and the

@@ -10,7 +10,7 @@ use consensus_hashgraph::{
     ConsensusMessage, Ed25519Signer, MemoryStore, ProposalParams, Signer, VoterSet,
 };
 use demls::engine::{Event, GroupSummary, GroupTopics};
-use demls::wire::{
+use demls::internals::wire::{
     self, Envelope, Frame, GroupProposal, Kind, RemoveMember, frame, group_proposal,
 };
 use demls::{EngineError, GroupId, Identity, RejectReason};

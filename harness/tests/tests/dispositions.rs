@@ -7,7 +7,7 @@ mod common;
 
 use common::{Net, gid};
 use demls::engine::{Event, GroupTopics, Output, Silent};
-use demls::wire::{Envelope, Kind, sealed};
+use demls::internals::wire::{Envelope, Kind, sealed};
 use demls::{GroupId, RejectReason};
 
 /// A converged group of `n` members (0 created it; 1.. joined in order).

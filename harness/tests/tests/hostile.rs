@@ -8,7 +8,7 @@ mod common;
 
 use common::{Net, gid};
 use demls::engine::{GroupSummary, GroupTopics};
-use demls::wire::{Envelope, Kind};
+use demls::internals::wire::{Envelope, Kind};
 use demls::{GroupId, Topic};
 
 /// A converged group of the first `n` members of `net` (0 created it; 1.. joined in order).
@@ -195,17 +195,17 @@ fn a_fork_notice_made_of_sniffed_tags_does_not_make_a_member_drop_its_own_branch
     net.flush();
     // The outsider claims another branch shares epoch e with member 2 and goes on with the
     // real next epoch's tag (and differs at e-1, so it looks like a fork).
-    let notice = demls::wire::ForkNotice {
+    let notice = demls::internals::wire::ForkNotice {
         tags: vec![
-            demls::wire::BranchTag {
+            demls::internals::wire::BranchTag {
                 epoch: e - 1,
                 tag: vec![0xee; 8],
             },
-            demls::wire::BranchTag {
+            demls::internals::wire::BranchTag {
                 epoch: e,
                 tag: tag_e,
             },
-            demls::wire::BranchTag {
+            demls::internals::wire::BranchTag {
                 epoch: e + 1,
                 tag: tag_next,
             },
@@ -244,10 +244,10 @@ fn a_beyond_history_statement_not_signed_by_a_member_of_the_epoch_is_refused() {
     let e = state(&net, 0, &g).epoch;
     let before = state(&net, 2, &g);
     let statement = |who: &demls::Identity, stuck: u64, signed_epoch: u64, epoch: u64| {
-        let body = demls::wire::BeyondHistory {
+        let body = demls::internals::wire::BeyondHistory {
             epoch,
             signer: who.member_id().as_bytes().to_vec(),
-            signature: who.sign(&demls::wire::beyond_signed_bytes(
+            signature: who.sign(&demls::internals::wire::beyond_signed_bytes(
                 g.as_bytes(),
                 stuck,
                 signed_epoch,
@@ -297,15 +297,17 @@ fn a_beyond_history_statement_not_signed_by_a_member_of_the_epoch_is_refused() {
     net.assert_converged(&g, &[0, 2]);
 }
 
-fn chat_frame(id: u8) -> demls::wire::Frame {
-    demls::wire::Frame {
-        body: Some(demls::wire::frame::Body::Chat(demls::wire::Chat {
-            resent_from_epoch: None,
-            message_id: vec![id; 16],
-            payload: b"still here".to_vec(),
-            sent_at: 0,
-            history: Vec::new(),
-        })),
+fn chat_frame(id: u8) -> demls::internals::wire::Frame {
+    demls::internals::wire::Frame {
+        body: Some(demls::internals::wire::frame::Body::Chat(
+            demls::internals::wire::Chat {
+                resent_from_epoch: None,
+                message_id: vec![id; 16],
+                payload: b"still here".to_vec(),
+                sent_at: 0,
+                history: Vec::new(),
+            },
+        )),
     }
 }
 

@@ -6,7 +6,7 @@ mod common;
 
 use common::{Net, gid};
 use demls::engine::{Event, GroupTopics};
-use demls::wire::{Envelope, Kind};
+use demls::internals::wire::{Envelope, Kind};
 use demls::{GroupId, Invitation, RejectReason};
 
 /// The real group "real" is run by member 2 of `net`; member 1 is about to join it. Returns

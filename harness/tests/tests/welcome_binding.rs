@@ -5,7 +5,7 @@ mod common;
 
 use common::{Net, gid};
 use demls::engine::{Event, GroupTopics};
-use demls::wire::Envelope;
+use demls::internals::wire::Envelope;
 use demls::{GroupId, RejectReason};
 
 /// `payload` (an envelope) with its group id replaced by `group`.

@@ -276,7 +276,7 @@ impl Net {
     /// member, it votes and commits the add by itself. Returns the Welcome and the ratchet
     /// tree it published, as published.
     pub fn add_alone(&mut self, i: usize, g: &GroupId, announcement: Vec<u8>) -> Vec<Vec<u8>> {
-        use demls::wire::{Envelope, Kind};
+        use demls::internals::wire::{Envelope, Kind};
         let kind = |p: &[u8]| Envelope::decode_checked(p).map(|(_, k)| k).ok();
         let topic = demls::engine::GroupTopics::of(g).welcome;
         let mut published = self.inject(i, &topic, announcement).publish;
