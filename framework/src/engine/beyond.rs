@@ -20,8 +20,8 @@ use prost::Message;
 
 use super::event::RejectReason;
 use super::group::Group;
+use super::repair::{backoff, digest};
 use super::silent::Silent;
-use super::sync::{backoff, digest};
 use super::{Abort, Step, reject};
 use crate::identity::{IdentitySigner, verify_ed25519};
 use crate::types::Epoch;

@@ -33,7 +33,7 @@
 use std::collections::BTreeMap;
 
 use super::group::Group;
-use super::sync::{backoff, branch_of, digest};
+use super::repair::{backoff, branch_of, digest};
 use super::{Abort, Step};
 use crate::types::{Epoch, MemberId, Timestamp};
 use crate::wire::{Envelope, Kind, bundle, sealed};
@@ -363,7 +363,7 @@ pub(crate) fn request_if_due(group: &mut Group, step: &mut Step<'_>) -> Result<b
     }
     // A commit of this epoch waits here for its proposals' decisions: the group is probably in
     // the epoch it starts (hence the later-epoch traffic), and the cheap remedy is the
-    // decisions themselves, which this member asks for (`sync::tick`). It catches up only if
+    // decisions themselves, which this member asks for (`repair::tick`). It catches up only if
     // that request went unanswered for `repair_retry_ms`.
     let sync = &group.sync;
     let parked_until = group

@@ -10,7 +10,7 @@ use super::event::{Event, ProposalAction, Violation};
 use super::group::Group;
 use super::records::{CommitRecord, ProposalStatus};
 use super::validation::CommitPlan;
-use super::{Abort, Step, governance};
+use super::{Abort, Step, freeze};
 use crate::steward::CommitFacts;
 use crate::types::{MemberId, ProposalId};
 
@@ -79,7 +79,7 @@ pub(crate) fn after_merge(
         .map(|id| {
             let parts = group
                 .consensus
-                .certificate(id, super::sync::CERTIFICATE_VOTES_PER_PART);
+                .certificate(id, super::repair::CERTIFICATE_VOTES_PER_PART);
             (*id, parts)
         })
         .filter(|(_, parts)| !parts.is_empty())
@@ -156,7 +156,7 @@ pub(crate) fn after_merge(
     // Commits parked for the old epoch are moot.
     group.parked.retain(|h| h.epoch >= epoch);
     commit::schedule(group, step);
-    governance::release_deferred(group, step)?;
+    freeze::release_deferred(group, step)?;
     super::keypackages::retry_pending(group, step)
 }
 
@@ -190,7 +190,7 @@ fn retire_epoch(group: &mut Group, me: MemberId, epoch: u64) {
             group
                 .meta
                 .deferred_requests
-                .push(super::requests::DeferredRequest {
+                .push(super::freeze::DeferredRequest {
                     action: rec.action.clone(),
                     key_package: rec.key_package.clone(),
                     attempt: rec.attempt,

@@ -16,10 +16,10 @@
 //! requests committed only on their branch (requested again).
 
 use super::event::{Event, ProposalAction, RejectReason};
+use super::freeze::DeferredRequest;
 use super::group::Group;
 use super::records::ProposalStatus;
-use super::requests::DeferredRequest;
-use super::sync::digest;
+use super::repair::digest;
 use super::{Abort, Step, reject};
 use crate::mls::MlsState;
 use crate::types::{Epoch, MemberId, Timestamp};

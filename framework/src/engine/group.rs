@@ -163,7 +163,7 @@ pub(crate) struct Group {
     /// Welcome and tree envelopes of our recent commits, by added member (to publish again).
     pub welcomes: VecDeque<(MemberId, Arc<WelcomePair>)>,
     /// Loss repair: duplicate suppression, message log, missing messages, re-sends.
-    pub sync: super::sync::SyncState,
+    pub sync: super::repair::SyncState,
     /// Set when OpenMLS was called in the current step (its in-memory state may have moved).
     pub mls_touched: bool,
     /// When this member loaded the group from storage after a restart.

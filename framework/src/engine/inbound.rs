@@ -7,8 +7,8 @@ use super::history::{self, LoggedMessage};
 use super::output::Output;
 use super::silent::Silent;
 use super::{
-    Abort, Engine, EngineError, Requeue, Step, catch_up, governance, keypackages, reject,
-    selection, sync, validation,
+    Abort, Engine, EngineError, Requeue, Step, catch_up, governance, keypackages, reject, repair,
+    selection, validation,
 };
 use openmls::prelude::ProtocolMessage;
 
@@ -388,7 +388,7 @@ fn on_mls(
             step.requeue.extend(released);
             Ok(())
         }
-        Some(frame::Body::Repair(repair)) => sync::on_repair(group, step, epoch, repair),
+        Some(frame::Body::Repair(repair)) => repair::on_repair(group, step, epoch, repair),
         None => reject(RejectReason::Malformed, "empty frame"),
     }
 }
@@ -483,7 +483,7 @@ fn on_control(
             step.requeue.extend(released);
             Ok(())
         }
-        Some(frame::Body::Repair(repair)) => sync::on_repair(group, step, env.epoch, repair),
+        Some(frame::Body::Repair(repair)) => repair::on_repair(group, step, env.epoch, repair),
         _ => reject(
             RejectReason::Malformed,
             "a control frame carries a status or a repair request",
@@ -604,7 +604,7 @@ fn on_certificate(
     group.sync.mark_seen(raw);
     group
         .sync
-        .note_answered(sync::certificate_key(env.epoch, &id), step.now);
+        .note_answered(repair::certificate_key(env.epoch, &id), step.now);
     if env.epoch != current {
         step.out.silent(Silent::NotForThisMember);
         return Ok(());

@@ -425,7 +425,7 @@ impl Engine {
         if let Some(since) = rejoin_since {
             let (o, r) = self.group_step(gid, now, |group, step| {
                 super::rejoin::resend_since(group, step, since)?;
-                super::governance::release_deferred(group, step)
+                super::freeze::release_deferred(group, step)
             })?;
             out.append(o);
             let mut requeue = requeue;

@@ -16,22 +16,24 @@ mod commit;
 mod epoch;
 mod event;
 mod fork;
+mod freeze;
 mod governance;
 mod group;
 mod history;
 mod inbound;
 mod join;
 mod keypackages;
+mod leave;
 mod output;
 mod params;
 mod proposals;
+mod publish;
 mod records;
 mod rejoin;
-mod requests;
+mod repair;
 mod selection;
 mod silent;
 mod step;
-mod sync;
 mod topics;
 mod validation;
 mod view;
@@ -42,11 +44,11 @@ use std::sync::Arc;
 use crate::mls::Crypto;
 
 pub use event::{Event, ProposalAction, ProposalKind, RejectReason, Violation};
+pub use freeze::Submission;
 pub use history::LoggedMessage;
 pub use output::{Outbound, Output};
 pub use params::{APP_MESSAGE_FRAMING_BYTES, EngineParams, InvalidParam, VotingMode};
 pub use records::ProposalStatus;
-pub use requests::Submission;
 pub use silent::Silent;
 pub use topics::GroupTopics;
 
@@ -476,7 +478,7 @@ impl Engine {
                     resent_from_epoch: None,
                 })),
             };
-            let envelope = governance::publish_frame(group, step, &frame)?;
+            let envelope = publish::publish_frame(group, step, &frame)?;
             let epoch = group.epoch();
             group.sync.note_message(&id, epoch, &envelope, max_log);
             group.sync.note_sent(&id, payload, epoch, max_log);
@@ -525,7 +527,7 @@ impl Engine {
                     format!("{member} is not a member"),
                 );
             }
-            requests::submit(group, step, ProposalAction::Remove { member }, None)
+            freeze::submit(group, step, ProposalAction::Remove { member }, None)
         })
     }
 
@@ -548,7 +550,7 @@ impl Engine {
             if let Some(rec) = pending {
                 return Ok(Submission::Opened(rec.id));
             }
-            requests::submit(group, step, action, None)
+            freeze::submit(group, step, action, None)
         })
     }
 
@@ -623,7 +625,7 @@ impl Engine {
                 if group.meta.commit_due.is_some_and(|d| d <= step.now) {
                     commit::create_commit(group, step)?;
                 }
-                sync::tick(group, step)?;
+                repair::tick(group, step)?;
                 actions
                     .extend(group.with_policy_mut(me, |policy, view| policy.tick(view, step.now)));
                 governance::run_policy_actions(group, step, actions)

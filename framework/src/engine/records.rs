@@ -148,7 +148,7 @@ pub struct GroupMeta {
     /// The first epoch this member was in (traffic from before it was not meant for it).
     pub joined_epoch: Epoch,
     /// Application requests waiting for a higher-priority vote to end.
-    pub deferred_requests: Vec<super::requests::DeferredRequest>,
+    pub deferred_requests: Vec<super::freeze::DeferredRequest>,
 }
 
 /// [`GroupMeta`] as stored before deferred requests carried an attempt.
@@ -158,7 +158,7 @@ struct LegacyGroupMeta {
     selection_due: Option<Timestamp>,
     deferred_votes: Vec<ProposalId>,
     joined_epoch: Epoch,
-    deferred_requests: Vec<super::requests::LegacyDeferredRequest>,
+    deferred_requests: Vec<super::freeze::LegacyDeferredRequest>,
 }
 
 /// Decodes the group's scalars, also as written before deferred requests had an attempt.
@@ -321,7 +321,7 @@ mod tests {
         assert_eq!(meta.deferred_votes, vec![ProposalId([3; 32])]);
         assert_eq!(
             meta.deferred_requests,
-            vec![super::super::requests::DeferredRequest {
+            vec![super::super::freeze::DeferredRequest {
                 action: ProposalAction::Remove { member },
                 key_package: None,
                 attempt: 0,

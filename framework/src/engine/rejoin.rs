@@ -13,7 +13,7 @@
 use std::collections::VecDeque;
 
 use super::group::Group;
-use super::{Abort, Step, commit, governance, keypackages, reject};
+use super::{Abort, Step, commit, keypackages, publish, reject};
 use crate::engine::event::RejectReason;
 use crate::mls::validate_key_package;
 use crate::types::{Epoch, MemberId, Timestamp};
@@ -192,7 +192,7 @@ pub(crate) fn resend_since(
                 resent_from_epoch: Some(first_epoch),
             })),
         };
-        let envelope = governance::publish_frame(group, step, &frame)?;
+        let envelope = publish::publish_frame(group, step, &frame)?;
         let epoch = group.epoch();
         group
             .sync

@@ -26,7 +26,7 @@ pub(crate) fn accept(
     let window = group.policy.selection_window_ms();
     let within = (window / 2).min(step.params.repair_backoff_ms);
     let epoch = group.epoch();
-    super::sync::echo_commit(group, step, epoch, &sealed, within);
+    super::repair::echo_commit(group, step, epoch, &sealed, within);
     if window == 0 && group.candidates.is_empty() {
         group.mls.merge_staged(&step.provider(), staged)?;
         return epoch::after_merge(group, step, plan, sealed);

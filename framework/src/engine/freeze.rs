@@ -6,9 +6,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::event::ProposalKind;
 use super::event::{Event, ProposalAction, RejectReason};
 use super::group::Group;
 use super::records::ProposalRecord;
+use super::records::ProposalStatus;
 use super::{Abort, Step, governance, reject};
 use crate::types::ProposalId;
 
@@ -85,7 +87,7 @@ pub(crate) fn defer_or_open(
     key_package: Option<(Vec<u8>, Vec<u8>)>,
     attempt: u32,
 ) -> Result<Submission, Abort> {
-    if !governance::frozen(group, action.kind()) {
+    if !frozen(group, action.kind()) {
         return governance::open_attempt(group, step, action, key_package, Vec::new(), attempt)
             .map(Submission::Opened);
     }
@@ -142,7 +144,7 @@ pub(crate) fn release(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abor
     }
     let waiting = std::mem::take(&mut group.meta.deferred_requests);
     for request in waiting {
-        if governance::frozen(group, request.action.kind()) {
+        if frozen(group, request.action.kind()) {
             group.meta.deferred_requests.push(request);
             continue;
         }
@@ -164,6 +166,43 @@ pub(crate) fn release(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abor
                 detail: format!("deferred request dropped: {detail}"),
             }),
             Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// True while a proposal of higher priority than `kind` is open here: lower-priority
+/// governance traffic is held back (LIP-104 partial freeze).
+pub(crate) fn frozen(group: &Group, kind: ProposalKind) -> bool {
+    group
+        .proposals
+        .values()
+        .any(|r| r.status == ProposalStatus::Open && r.action.kind() > kind)
+}
+
+/// Casts the votes held back by the partial freeze once nothing of higher priority is open,
+/// then opens the application's requests that waited for it.
+pub(crate) fn release_deferred(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> {
+    release_votes(group, step)?;
+    super::freeze::release(group, step)
+}
+
+fn release_votes(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> {
+    for id in group.meta.deferred_votes.clone() {
+        let open = group
+            .proposals
+            .get(&id)
+            .is_some_and(|r| r.status == ProposalStatus::Open);
+        if !open {
+            group.meta.deferred_votes.retain(|d| *d != id);
+            continue;
+        }
+        let Some(kind) = group.proposals.get(&id).map(|r| r.action.kind()) else {
+            continue;
+        };
+        if !frozen(group, kind) {
+            group.meta.deferred_votes.retain(|d| *d != id);
+            governance::decide_own_vote(group, step, id)?;
         }
     }
     Ok(())
