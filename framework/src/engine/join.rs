@@ -200,16 +200,10 @@ impl Engine {
         let Some(join) = self.joins.get_mut(gid) else {
             return Ok((Output::default(), Vec::new()));
         };
-        let expected = join.topics.for_kind(kind);
-        let mut out = Output::default();
-        if topic != expected {
-            out.event(Event::Rejected {
-                group_id: Some(gid.clone()),
-                reason: RejectReason::WrongTopic,
-                detail: topic.as_str().to_owned(),
-            });
-            return Ok((out, Vec::new()));
+        if let Some(refused) = super::inbound::wrong_topic(&join.topics, gid, topic, kind) {
+            return Ok((refused, Vec::new()));
         }
+        let mut out = Output::default();
         match kind {
             Kind::Mls | Kind::Consensus | Kind::Control | Kind::Commit => {
                 if join.buffered.len() < max_buffered {

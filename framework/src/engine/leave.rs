@@ -4,6 +4,7 @@
 //! leaver until one applies it. Opening the request is [`super::Engine::leave`].
 
 use super::event::{Event, ProposalAction, RejectReason, Violation};
+use super::freeze::{self, Submission};
 use super::group::Group;
 use super::records::{ProposalRecord, ProposalStatus};
 use super::{Abort, Step, governance};
@@ -15,6 +16,20 @@ pub(crate) fn leaving(group: &Group, me: MemberId) -> bool {
     group
         .proposals
         .in_flight(&ProposalAction::Leave { member: me })
+}
+
+/// This member asks to leave: a fresh leave request, or the one of this epoch still pending.
+pub(crate) fn request(group: &mut Group, step: &mut Step<'_>) -> Result<Submission, Abort> {
+    let me = step.me();
+    let action = ProposalAction::Leave { member: me };
+    let pending = group
+        .proposals
+        .live_naming(&me)
+        .find(|r| r.action == action && r.epoch == group.epoch());
+    if let Some(rec) = pending {
+        return Ok(Submission::Opened(rec.id));
+    }
+    freeze::submit(group, step, action, None)
 }
 
 /// A valid leave is decided YES at once, without a vote: the member asked for its own removal.

@@ -12,8 +12,11 @@
 
 mod beyond;
 mod catch_up;
+mod chat;
+mod commands;
 mod commit;
 mod epoch;
+mod error;
 mod event;
 mod fork;
 mod freeze;
@@ -43,6 +46,7 @@ use std::sync::Arc;
 
 use crate::mls::Crypto;
 
+pub use error::EngineError;
 pub use event::{Event, ProposalAction, ProposalKind, RejectReason, Violation};
 pub use freeze::Submission;
 pub use history::LoggedMessage;
@@ -56,66 +60,14 @@ pub(crate) use step::{Abort, Requeue, Step, reject};
 
 use self::group::Group;
 use self::join::PendingJoin;
-use crate::consensus::{ConsensusError, ConsensusFactory};
+use crate::consensus::ConsensusFactory;
 use crate::identity::Identity;
-use crate::invitation::Invitation;
-use crate::mls::{MlsError, Provider};
-use crate::steward::{PolicyError, StewardPolicyFactory};
+
+use crate::steward::StewardPolicyFactory;
 use crate::storage::{Space, Storage, StorageError};
 use crate::transport::Inbound;
 use crate::txn::Txn;
 use crate::types::{Epoch, GroupId, MemberId, ProposalId, Timestamp, Topic};
-
-/// Why an engine command failed. Inbound messages never fail this way: a refused message
-/// becomes an [`Event::Rejected`]; only storage failures surface as errors from `handle`.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum EngineError {
-    /// The node is not in this group.
-    #[error("not a member of group {0:?}")]
-    UnknownGroup(GroupId),
-    /// The group already exists (or a join is already under way).
-    #[error("group {0:?} already exists")]
-    GroupExists(GroupId),
-    /// The request is invalid (bad id, unknown member, proposal not open...).
-    #[error("invalid request: {0}")]
-    InvalidRequest(String),
-    /// A payload is larger than allowed.
-    #[error("payload of {size} bytes exceeds the limit of {limit} bytes")]
-    PayloadTooLarge {
-        /// Its size.
-        size: usize,
-        /// The limit.
-        limit: usize,
-    },
-    /// The stored identity differs from the configured one.
-    #[error("storage belongs to another identity ({stored}), not the configured one")]
-    IdentityMismatch {
-        /// The member id found in storage.
-        stored: MemberId,
-    },
-    /// Storage failed; the step was not applied.
-    #[error(transparent)]
-    Storage(StorageError),
-    /// An MLS operation failed.
-    #[error(transparent)]
-    Mls(#[from] MlsError),
-    /// The consensus plugin refused.
-    #[error(transparent)]
-    Consensus(#[from] ConsensusError),
-    /// The steward policy refused.
-    #[error(transparent)]
-    Policy(#[from] PolicyError),
-    /// The entropy source failed.
-    #[error(transparent)]
-    Entropy(#[from] crate::entropy::EntropyError),
-    /// The group was created before groups had a genesis, so it has no invitation.
-    #[error("group {0:?} has no genesis (created by an older version): no invitation")]
-    NoGenesis(GroupId),
-    /// A `[group]` setting cannot work (refused when the engine opens).
-    #[error(transparent)]
-    InvalidParameter(#[from] params::InvalidParam),
-}
 
 /// A snapshot of one group for the application.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -319,252 +271,6 @@ impl Engine {
             .filter_map(|g| g.next_deadline(&me, &self.params));
         let joins = self.joins.values().map(|j| j.next_announce);
         groups.chain(joins).min()
-    }
-
-    /// Creates a group with this node as its only member (and steward).
-    pub fn create_group(
-        &mut self,
-        group_id: GroupId,
-        now: Timestamp,
-    ) -> Result<Output, EngineError> {
-        if self.groups.contains_key(&group_id) || self.joins.contains_key(&group_id) {
-            return Err(EngineError::GroupExists(group_id));
-        }
-        let storage = self.storage.clone();
-        let txn = Txn::new(&*storage);
-        let provider = Provider::new(&self.crypto, &txn);
-        let genesis = self
-            .crypto
-            .entropy()
-            .array::<{ crate::mls::GENESIS_LEN }>()?;
-        let mls = crate::mls::MlsState::create(
-            &provider,
-            &self.identity,
-            &group_id,
-            &genesis,
-            &self.params.mls(),
-            now,
-        )?;
-        let mut group = self.new_group(group_id.clone(), mls, now)?;
-        let me = self.identity.member_id();
-        group.with_policy_mut(me, |policy, view| policy.on_epoch(view, now));
-        group.refresh_voters(me);
-        group.flush(&txn);
-        txn.commit()?;
-        let mut out = Output::default();
-        out.subscribe.push(group.topics.group.clone());
-        out.subscribe.push(group.topics.welcome.clone());
-        out.event(Event::GroupCreated {
-            group_id: group_id.clone(),
-            epoch: group.epoch(),
-        });
-        tracing::info!(group = %group_id.display(), "group created");
-        self.groups.insert(group_id, group);
-        Ok(out)
-    }
-
-    fn new_group(
-        &self,
-        id: GroupId,
-        mls: crate::mls::MlsState,
-        now: Timestamp,
-    ) -> Result<Group, EngineError> {
-        let consensus = self.consensus.create(crate::consensus::ConsensusContext {
-            group_id: id.clone(),
-            signer: self.identity.clone(),
-            restored: Vec::new(),
-            now,
-        })?;
-        let policy = self.policies.create(&id, None)?;
-        Group::new(id, mls, &self.crypto, consensus, policy)
-    }
-
-    /// The invitation to a group this node is a member of: hand it to a would-be member, whose
-    /// [`join_by_invitation`](Engine::join_by_invitation) then lands only in this group.
-    /// Fails with [`EngineError::NoGenesis`] for a group created before groups had a genesis.
-    pub fn invitation(&self, group_id: &GroupId) -> Result<Invitation, EngineError> {
-        let group = self
-            .groups
-            .get(group_id)
-            .ok_or_else(|| EngineError::UnknownGroup(group_id.clone()))?;
-        let genesis = group
-            .mls
-            .genesis()
-            .ok_or_else(|| EngineError::NoGenesis(group_id.clone()))?;
-        Ok(Invitation::new(group_id.clone(), &genesis))
-    }
-
-    /// Starts joining the group an invitation names, like [`request_join`](Engine::request_join),
-    /// but accepts only a Welcome into a group whose genesis matches the invitation; any other
-    /// Welcome is refused with `Rejected { ForeignWelcome }` and the join keeps waiting.
-    pub fn join_by_invitation(
-        &mut self,
-        invitation: &Invitation,
-        now: Timestamp,
-    ) -> Result<Output, EngineError> {
-        self.start_join(
-            invitation.group_id.clone(),
-            Some(invitation.genesis_digest),
-            now,
-        )
-    }
-
-    /// Starts joining a group by its id alone: announces a fresh KeyPackage on its welcome
-    /// topic and waits for a Welcome. The KeyPackage is re-announced periodically until the
-    /// node is added. Trust on first use: the first group under this id that adds the node is
-    /// the one it joins, even a look-alike an outsider created under the same id; use
-    /// [`join_by_invitation`](Engine::join_by_invitation) to rule that out.
-    pub fn request_join(
-        &mut self,
-        group_id: GroupId,
-        now: Timestamp,
-    ) -> Result<Output, EngineError> {
-        self.start_join(group_id, None, now)
-    }
-
-    fn start_join(
-        &mut self,
-        group_id: GroupId,
-        genesis_digest: Option<[u8; 32]>,
-        now: Timestamp,
-    ) -> Result<Output, EngineError> {
-        if self.groups.contains_key(&group_id) || self.joins.contains_key(&group_id) {
-            return Err(EngineError::GroupExists(group_id));
-        }
-        let storage = self.storage.clone();
-        let txn = Txn::new(&*storage);
-        let mut out = Output::default();
-        let join = PendingJoin::start(
-            group_id.clone(),
-            &Provider::new(&self.crypto, &txn),
-            &self.identity,
-            &self.params,
-            join::JoinTerms {
-                rejoin_since: None,
-                genesis_digest,
-            },
-            now,
-            &mut out,
-        )?;
-        join.persist(&txn);
-        txn.commit()?;
-        self.joins.insert(group_id, join);
-        Ok(out)
-    }
-
-    /// Encrypts and publishes an application message; returns its message id.
-    pub fn send_message(
-        &mut self,
-        group_id: &GroupId,
-        payload: &[u8],
-        now: Timestamp,
-    ) -> Result<(Vec<u8>, Output), EngineError> {
-        if payload.len() > self.params.max_app_message_bytes {
-            return Err(EngineError::PayloadTooLarge {
-                size: payload.len(),
-                limit: self.params.max_app_message_bytes,
-            });
-        }
-        let message_id = self.crypto.entropy().array::<16>()?.to_vec();
-        let max_log = self.params.message_log;
-        let id = message_id.clone();
-        let out = self.group_command(group_id, now, |group, step| {
-            let frame = crate::wire::Frame {
-                body: Some(crate::wire::frame::Body::Chat(crate::wire::Chat {
-                    message_id: id.clone(),
-                    payload: payload.to_vec(),
-                    sent_at: now.0,
-                    history: group.sync.history(),
-                    resent_from_epoch: None,
-                })),
-            };
-            let envelope = publish::publish_frame(group, step, &frame)?;
-            let epoch = group.epoch();
-            group.sync.note_message(&id, epoch, &envelope, max_log);
-            group.sync.note_sent(&id, payload, epoch, max_log);
-            let me = step.me();
-            history::record(
-                step,
-                &group.id,
-                &LoggedMessage {
-                    message_id: id.clone(),
-                    sender: me,
-                    payload: payload.to_vec(),
-                    epoch,
-                    at: now,
-                },
-            );
-            Ok(())
-        })?;
-        Ok((message_id, out))
-    }
-
-    /// Opens a vote on adding the holder of `key_package` (an `MlsMessage` KeyPackage), or
-    /// defers it while a higher-priority vote runs (see [`Submission`]).
-    pub fn propose_add(
-        &mut self,
-        group_id: &GroupId,
-        key_package: &[u8],
-        now: Timestamp,
-    ) -> Result<(Submission, Output), EngineError> {
-        self.proposal_command(group_id, now, |group, step| {
-            keypackages::propose_add(group, step, key_package)
-        })
-    }
-
-    /// Opens a vote on removing `member`, or defers it while a higher-priority vote runs (see
-    /// [`Submission`]).
-    pub fn propose_remove(
-        &mut self,
-        group_id: &GroupId,
-        member: MemberId,
-        now: Timestamp,
-    ) -> Result<(Submission, Output), EngineError> {
-        self.proposal_command(group_id, now, |group, step| {
-            if !group.roster().contains(&member) {
-                return reject(
-                    RejectReason::InvalidRequest,
-                    format!("{member} is not a member"),
-                );
-            }
-            freeze::submit(group, step, ProposalAction::Remove { member }, None)
-        })
-    }
-
-    /// Asks to leave the group. The request is final without a vote (only this member can make
-    /// it); a steward other than this member commits the removal, after which this member's
-    /// state of the group is erased ([`Event::Removed`]). Deferred while a higher-priority vote
-    /// runs (see [`Submission`]); asking again while the request is pending returns it.
-    pub fn leave(
-        &mut self,
-        group_id: &GroupId,
-        now: Timestamp,
-    ) -> Result<(Submission, Output), EngineError> {
-        self.proposal_command(group_id, now, |group, step| {
-            let me = step.me();
-            let action = ProposalAction::Leave { member: me };
-            let pending = group
-                .proposals
-                .live_naming(&me)
-                .find(|r| r.action == action && r.epoch == group.epoch());
-            if let Some(rec) = pending {
-                return Ok(Submission::Opened(rec.id));
-            }
-            freeze::submit(group, step, action, None)
-        })
-    }
-
-    /// Casts this node's vote on an open proposal.
-    pub fn vote(
-        &mut self,
-        group_id: &GroupId,
-        proposal: ProposalId,
-        yes: bool,
-        now: Timestamp,
-    ) -> Result<Output, EngineError> {
-        self.group_command(group_id, now, |group, step| {
-            governance::cast_vote(group, step, proposal, yes)
-        })
     }
 
     /// Processes one message from the transport.
