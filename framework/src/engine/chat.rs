@@ -6,8 +6,9 @@
 use super::event::{Event, RejectReason};
 use super::group::Group;
 use super::history::{self, LoggedMessage};
+use super::publish;
 use super::silent::Silent;
-use super::{Abort, Step, publish, reject};
+use super::step::{Abort, Step, reject};
 use crate::types::{Epoch, MemberId, Topic};
 use crate::wire::{Chat, Frame, frame};
 

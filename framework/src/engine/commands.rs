@@ -2,12 +2,15 @@
 //! sending a message, asking for an add, a removal or a leave, voting. Each runs as one step
 //! (see [`super::step`]); what the protocol does with it lives in the module of its concept.
 
+use super::error::EngineError;
+use super::event::{Event, ProposalAction, RejectReason};
+use super::freeze::Submission;
 use super::group::Group;
 use super::join::{self, PendingJoin};
-use super::{
-    Engine, EngineError, Event, Output, ProposalAction, RejectReason, Submission, chat, freeze,
-    governance, keypackages, leave, reject,
-};
+use super::machine::Engine;
+use super::output::Output;
+use super::step::reject;
+use super::{chat, freeze, governance, keypackages, leave};
 use crate::invitation::Invitation;
 use crate::mls::Provider;
 use crate::txn::Txn;

@@ -2,11 +2,12 @@
 
 use std::collections::BTreeSet;
 
+use super::epoch;
 use super::event::{Event, ProposalAction, Violation};
 use super::group::{Candidate, Group};
 use super::records::{ProposalRecord, ProposalStatus};
+use super::step::{Abort, Step};
 use super::validation::CommitPlan;
-use super::{Abort, Step, epoch};
 use crate::mls::validate_key_package;
 use crate::roster::Roster;
 use crate::steward::CommitFacts;

@@ -4,14 +4,14 @@
 //! refused: it is kept (durably, with the group's records) and opened as soon as the freeze
 //! ends, which [`Event::ProposalOpened`] reports.
 
-use serde::{Deserialize, Serialize};
-
 use super::event::ProposalKind;
 use super::event::{Event, ProposalAction, RejectReason};
+use super::governance;
 use super::group::Group;
+pub(crate) use super::records::DeferredRequest;
 use super::records::ProposalRecord;
 use super::records::ProposalStatus;
-use super::{Abort, Step, governance, reject};
+use super::step::{Abort, Step, reject};
 use crate::types::ProposalId;
 
 /// What became of a membership request.
@@ -31,36 +31,6 @@ impl Submission {
         match self {
             Submission::Opened(id) => Some(*id),
             Submission::Deferred => None,
-        }
-    }
-}
-
-/// A request waiting for the freeze to end.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeferredRequest {
-    /// What to propose.
-    pub action: ProposalAction,
-    /// For an add: the KeyPackage message and its reference.
-    pub key_package: Option<(Vec<u8>, Vec<u8>)>,
-    /// 0 for an application request; for this member's own proposal that failed for want of
-    /// votes and whose retry the freeze held back, the attempt it opens as (its lifetime
-    /// doubles per attempt, as for any retry).
-    pub attempt: u32,
-}
-
-/// A deferred request as stored before `attempt` existed.
-#[derive(Deserialize)]
-pub(crate) struct LegacyDeferredRequest {
-    action: ProposalAction,
-    key_package: Option<(Vec<u8>, Vec<u8>)>,
-}
-
-impl From<LegacyDeferredRequest> for DeferredRequest {
-    fn from(old: LegacyDeferredRequest) -> DeferredRequest {
-        DeferredRequest {
-            action: old.action,
-            key_package: old.key_package,
-            attempt: 0,
         }
     }
 }

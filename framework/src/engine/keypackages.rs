@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 use super::event::{Event, ProposalAction, ProposalKind, RejectReason};
 use super::group::Group;
 use super::records::{BufferedKeyPackage, ProposalStatus};
-use super::{Abort, Step, freeze, governance, reject};
+use super::step::{Abort, Step, reject};
+use super::{freeze, governance};
 use crate::consensus::Outcome;
 use crate::mls::validate_key_package;
 use crate::types::MemberId;
@@ -194,7 +195,7 @@ pub(crate) fn propose_add(
     group: &mut Group,
     step: &mut Step<'_>,
     message: &[u8],
-) -> Result<super::Submission, Abort> {
+) -> Result<super::freeze::Submission, Abort> {
     let kp = match validate_key_package(step.crypto, message) {
         Ok(kp) => kp,
         Err(e) => return reject(RejectReason::InvalidKeyPackage, e.to_string()),

@@ -1,13 +1,14 @@
 //! Leaving: a member asks for its own removal. The request is final without a vote (only the
 //! leaving member can make it, so a leave claimed for someone else is refused and its sender
 //! reported); it is settled YES at once and waits for a steward's commit, re-sent by the
-//! leaver until one applies it. Opening the request is [`super::Engine::leave`].
+//! leaver until one applies it. Opening the request is `Engine::leave`.
 
 use super::event::{Event, ProposalAction, RejectReason, Violation};
 use super::freeze::{self, Submission};
+use super::governance;
 use super::group::Group;
 use super::records::{ProposalRecord, ProposalStatus};
-use super::{Abort, Step, governance};
+use super::step::{Abort, Step};
 use crate::consensus::{Outcome, Tally};
 use crate::types::{Epoch, MemberId, ProposalId};
 

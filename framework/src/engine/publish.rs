@@ -5,7 +5,7 @@
 //! remembered as seen, so its echo is dropped.
 
 use super::group::Group;
-use super::{Abort, Step};
+use super::step::{Abort, Step};
 use crate::types::ProposalId;
 use crate::wire::{self, Envelope, Frame, Kind, sealed};
 

@@ -16,7 +16,7 @@ use openmls::prelude::StagedCommit;
 use super::event::{Event, ProposalAction, RejectReason, Violation};
 use super::group::Group;
 use super::records::ProposalStatus;
-use super::{Abort, Step, reject};
+use super::step::{Abort, Step, reject};
 use crate::consensus::Outcome;
 use crate::mls::{CommitChanges, MlsState};
 use crate::roster::Roster;

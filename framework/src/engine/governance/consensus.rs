@@ -8,7 +8,7 @@ use crate::consensus::{ConsensusError, ConsensusEvent, Described, VoterSet};
 use crate::engine::event::{Event, ProposalKind, RejectReason};
 use crate::engine::group::{EpochMembers, Group};
 use crate::engine::publish::publish_consensus;
-use crate::engine::{Abort, Step};
+use crate::engine::step::{Abort, Step};
 use crate::types::MemberId;
 use crate::wire::{self, GroupProposal, group_proposal};
 

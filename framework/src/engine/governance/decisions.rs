@@ -9,7 +9,8 @@ use crate::engine::event::{Event, ProposalAction};
 use crate::engine::freeze::{self, release_deferred};
 use crate::engine::group::Group;
 use crate::engine::records::{ProposalRecord, ProposalStatus};
-use crate::engine::{Abort, Step, commit, keypackages};
+use crate::engine::step::{Abort, Step};
+use crate::engine::{commit, keypackages};
 use crate::types::ProposalId;
 
 /// This member's own add or removal of the current epoch ended without a decision for want

@@ -21,7 +21,7 @@ pub(crate) use voting::{cast_vote, decide_own_vote};
 
 use super::group::Group;
 use super::publish::broadcast;
-use super::{Abort, Step};
+use super::step::{Abort, Step};
 use crate::types::ProposalId;
 
 /// Publishes consensus messages about `proposal` (keeping them for re-sends), then handles

@@ -9,7 +9,7 @@ use crate::engine::freeze::frozen;
 use crate::engine::group::Group;
 use crate::engine::leave::{leaving, settle_leave};
 use crate::engine::records::{ProposalRecord, ProposalStatus};
-use crate::engine::{Abort, Step, reject};
+use crate::engine::step::{Abort, Step, reject};
 use crate::steward::PolicyAction;
 use crate::types::ProposalId;
 use crate::wire::{

@@ -7,7 +7,7 @@ use crate::engine::event::{Event, ProposalAction, ProposalKind, RejectReason, Vi
 use crate::engine::group::Group;
 use crate::engine::leave::{refuse_forged_leave, settle_leave};
 use crate::engine::records::{ProposalRecord, ProposalStatus};
-use crate::engine::{Abort, Step, reject};
+use crate::engine::step::{Abort, Step, reject};
 use crate::mls::validate_key_package;
 use crate::types::{MemberId, ProposalId};
 use crate::wire::{self, group_proposal};

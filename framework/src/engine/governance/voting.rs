@@ -7,8 +7,9 @@ use super::broadcast_and_drain;
 use crate::engine::event::{Event, ProposalKind, RejectReason};
 use crate::engine::freeze::frozen;
 use crate::engine::group::Group;
+use crate::engine::params::VotingMode;
 use crate::engine::publish::broadcast;
-use crate::engine::{Abort, Step, VotingMode, reject};
+use crate::engine::step::{Abort, Step, reject};
 use crate::types::ProposalId;
 
 /// Casts this member's vote (application request).

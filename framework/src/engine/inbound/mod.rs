@@ -7,41 +7,19 @@
 mod mls;
 mod sealed;
 
-use super::event::{Event, RejectReason};
+use super::error::EngineError;
+use super::event::RejectReason;
 use super::group::{Group, Held};
+use super::keypackages;
+use super::machine::Engine;
 use super::output::Output;
 use super::silent::Silent;
-use super::topics::GroupTopics;
-use super::{Abort, Engine, EngineError, Requeue, Step, keypackages, reject};
+use super::step::{Abort, Requeue, Step, reject};
 use crate::types::{GroupId, Timestamp, Topic};
 use crate::wire::{Envelope, Kind, bundle};
 
 use self::mls::{on_commit, on_mls};
 use self::sealed::{on_catch_up, on_certificate, on_consensus, on_control};
-
-fn rejected(group_id: Option<GroupId>, reason: RejectReason, detail: impl Into<String>) -> Output {
-    let detail = detail.into();
-    tracing::debug!(?reason, %detail, "inbound message rejected");
-    let mut out = Output::default();
-    out.event(Event::Rejected {
-        group_id,
-        reason,
-        detail,
-    });
-    out
-}
-
-/// The refusal of an envelope of `kind` that arrived on `topic`, if that is not the topic
-/// [`GroupTopics::for_kind`] names for it (members and joiners alike).
-pub(super) fn wrong_topic(
-    topics: &GroupTopics,
-    gid: &GroupId,
-    topic: &Topic,
-    kind: Kind,
-) -> Option<Output> {
-    (topic != topics.for_kind(kind))
-        .then(|| rejected(Some(gid.clone()), RejectReason::WrongTopic, topic.as_str()))
-}
 
 /// Kinds whose exact copies are dropped unseen (everything a member processes on the group
 /// topic but bundles, whose contents are checked one by one).
@@ -76,20 +54,23 @@ impl Engine {
                 payload.len(),
                 self.params.max_inbound_bytes
             );
-            return Ok((rejected(None, RejectReason::Oversized, detail), Vec::new()));
+            return Ok((
+                Output::rejected(None, RejectReason::Oversized, detail),
+                Vec::new(),
+            ));
         }
         let (env, kind) = match Envelope::decode_checked(payload) {
             Ok(v) => v,
             Err(e) => {
                 return Ok((
-                    rejected(None, RejectReason::Malformed, e.to_string()),
+                    Output::rejected(None, RejectReason::Malformed, e.to_string()),
                     Vec::new(),
                 ));
             }
         };
         let Some(gid) = GroupId::new(env.group_id.clone()) else {
             return Ok((
-                rejected(None, RejectReason::Malformed, "group id"),
+                Output::rejected(None, RejectReason::Malformed, "group id"),
                 Vec::new(),
             ));
         };
@@ -99,7 +80,7 @@ impl Engine {
             return self.on_join_traffic(&gid, topic, kind, env, payload, now);
         }
         if let Some(group) = self.groups.get_mut(&gid) {
-            if let Some(refused) = wrong_topic(&group.topics, &gid, topic, kind) {
+            if let Some(refused) = group.topics.refuse_wrong_topic(&gid, topic, kind) {
                 return Ok((refused, Vec::new()));
             }
             // An exact copy of something already processed (a re-published answer to someone
@@ -133,7 +114,7 @@ impl Engine {
             return self.on_join_traffic(&gid, topic, kind, env, payload, now);
         }
         Ok((
-            rejected(
+            Output::rejected(
                 Some(gid),
                 RejectReason::UnknownGroup,
                 "not a member or joining",
@@ -176,7 +157,7 @@ impl Engine {
                     inner.into_iter().map(|e| (topic.clone(), e)).collect(),
                 )),
                 Err(e) => Ok((
-                    rejected(Some(gid), RejectReason::Malformed, e.to_string()),
+                    Output::rejected(Some(gid), RejectReason::Malformed, e.to_string()),
                     Vec::new(),
                 )),
             },

@@ -6,7 +6,8 @@ use super::epoch_window;
 use crate::engine::event::RejectReason;
 use crate::engine::group::Group;
 use crate::engine::silent::Silent;
-use crate::engine::{Abort, Step, catch_up, governance, reject, repair};
+use crate::engine::step::{Abort, Step, reject};
+use crate::engine::{catch_up, governance, repair};
 use crate::types::Topic;
 use crate::wire::{Envelope, Frame, frame, sealed};
 

@@ -2,20 +2,10 @@
 //! and are dropped when someone else published the same thing first, so one request draws a
 //! few answers, not one per member that could answer. Commit echoes ride on the same schedule.
 
+use super::state::Answer;
 use super::{Group, Step, SyncState, backoff, branch_of, digest};
 use crate::types::{Epoch, Timestamp, Topic};
 use crate::wire::{Envelope, Kind};
-
-/// An answer to a repair request, sent at `due` unless someone else answered first: `key` is
-/// the digest of the one envelope re-published, or the
-/// [`certificate_key`](super::certificate_key) of a certificate.
-pub(super) struct Answer {
-    pub(super) due: Timestamp,
-    key: [u8; 32],
-    topic: Topic,
-    envelopes: Vec<Vec<u8>>,
-    scheduled: Timestamp,
-}
 
 /// SHA-256 over a domain label and `parts`: the key an answer is known by, whoever sends it.
 pub(super) fn answer_key(label: &[u8], parts: &[&[u8]]) -> [u8; 32] {

@@ -2,33 +2,15 @@
 //! history carried in chat messages, and the messages this member learned it is missing (named
 //! by someone else's history or beacon) and asks for.
 
+use super::state::{KNOWN, Missing};
 use super::{ATTEMPTS, HISTORY, Repair, STATUS_RECENT, SyncState, vouch};
-use crate::engine::EngineParams;
+use crate::engine::params::EngineParams;
 use crate::types::{Epoch, Timestamp, Topic};
 
-/// Message ids remembered as known (delivered or sent).
-pub(super) const KNOWN: usize = 8_192;
 /// Missing message ids tracked at once.
 const MISSING: usize = 512;
 /// Message ids one repair request names at most.
 pub(super) const REQUEST_MESSAGES: usize = 64;
-
-/// A message named by someone else and not delivered here.
-pub(super) struct Missing {
-    noticed: Timestamp,
-    requested: Option<Timestamp>,
-    attempts: u32,
-}
-
-impl Missing {
-    /// When it is (next) asked for.
-    pub(super) fn due(&self, params: &EngineParams) -> Timestamp {
-        match self.requested {
-            Some(t) => t.plus_ms(params.repair_retry_ms),
-            None => self.noticed.plus_ms(params.repair_delay_ms),
-        }
-    }
-}
 
 impl SyncState {
     /// The logged application message envelopes with their epochs.

@@ -35,22 +35,24 @@ mod beacon;
 mod certificates;
 mod dedup;
 mod log;
-mod outbox;
+pub(super) mod outbox;
 mod proposals;
 mod request;
+pub(super) mod state;
 mod vouch;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-
-use super::catch_up::CatchUp;
 use super::group::Group;
-use super::{Abort, Step};
-use crate::types::{Epoch, ProposalId, Timestamp};
+use super::step::{Abort, Step};
+use crate::types::{Epoch, Timestamp};
 use crate::wire::Repair;
 
 pub(crate) use answers::echo_commit;
 pub(crate) use certificates::{CERTIFICATE_VOTES_PER_PART, certificate_key};
+pub(crate) use outbox::resend_since;
 pub(crate) use request::on_repair;
+pub(crate) use state::SyncState;
+
+use crate::engine::digest::digest;
 
 /// Ids of the latest messages carried as causal history in every chat message.
 pub(crate) const HISTORY: usize = 4;
@@ -59,79 +61,6 @@ const STATUS_RECENT: usize = 16;
 /// Repair attempts per missing message (or per proposal known only from votes) before giving up.
 const ATTEMPTS: u32 = 8;
 
-pub(crate) fn digest(bytes: &[u8]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    out.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref());
-    out
-}
-
-/// A bounded insertion-ordered set.
-#[derive(Default)]
-struct Bounded<K: std::hash::Hash + Eq + Clone> {
-    set: HashMap<K, Option<Timestamp>>,
-    order: VecDeque<K>,
-}
-
-impl<K: std::hash::Hash + Eq + Clone> Bounded<K> {
-    fn insert(&mut self, key: K, cap: usize) -> bool {
-        if self.set.contains_key(&key) {
-            return false;
-        }
-        self.set.insert(key.clone(), None);
-        self.order.push_back(key);
-        while self.order.len() > cap {
-            if let Some(old) = self.order.pop_front() {
-                self.set.remove(&old);
-            }
-        }
-        true
-    }
-
-    fn contains(&self, key: &K) -> bool {
-        self.set.contains_key(key)
-    }
-}
-
-/// Per-group repair state (transient, bounded).
-#[derive(Default)]
-pub(crate) struct SyncState {
-    seen: Bounded<[u8; 32]>,
-    /// When a duplicate of a processed envelope (or a certificate) last arrived: someone
-    /// answered.
-    duplicate_at: HashMap<[u8; 32], Timestamp>,
-    known: Bounded<Vec<u8>>,
-    recent: VecDeque<Vec<u8>>,
-    /// Application message envelopes by message id, with the epoch they were sent in.
-    log: BTreeMap<Vec<u8>, (Epoch, Vec<u8>)>,
-    /// This member's own recent messages (id, payload, epoch first sent in), to send again
-    /// to members that could not read them (after a rejoin or a fork).
-    outbox: VecDeque<(Vec<u8>, Vec<u8>, Epoch)>,
-    log_order: VecDeque<Vec<u8>>,
-    missing: BTreeMap<Vec<u8>, log::Missing>,
-    /// Messages of members that are gone (removed since their epoch), held until a current
-    /// member vouches for them: by message id.
-    unvouched: BTreeMap<Vec<u8>, vouch::Unvouched>,
-    /// This member's own consensus envelopes (proposal and votes) per proposal, with how many
-    /// times they were re-sent.
-    own: BTreeMap<ProposalId, (Vec<Vec<u8>>, u8)>,
-    answers: Vec<answers::Answer>,
-    next_status: Option<Timestamp>,
-    next_resend: Option<Timestamp>,
-    /// Whether this member is behind, and its catch-up requests.
-    pub(crate) catch_up: CatchUp,
-    /// When a proposal was last asked for (by this member or another one).
-    proposals_requested: BTreeMap<ProposalId, Timestamp>,
-    /// Proposals known only from votes for them: since when, and how often asked for.
-    unknown_proposals: BTreeMap<ProposalId, (Timestamp, u32)>,
-    /// Open proposals: when their last consensus message arrived, and how many votes did.
-    activity: BTreeMap<ProposalId, (Timestamp, u32)>,
-    /// Set after a restart: the next tick announces this member's epoch unconditionally.
-    announce: bool,
-    /// Set after a restart that found own messages of the current epoch in the history: the
-    /// next tick sends them again (their publications may have died with the process).
-    resend_after_restart: bool,
-}
-
 impl SyncState {
     /// Notes that this member just entered `epoch`.
     pub(crate) fn entered_epoch(&mut self, epoch: Epoch, now: Timestamp) {
@@ -139,7 +68,10 @@ impl SyncState {
     }
 
     /// The earliest time there is repair work.
-    pub(crate) fn next_deadline(&self, params: &crate::engine::EngineParams) -> Option<Timestamp> {
+    pub(crate) fn next_deadline(
+        &self,
+        params: &crate::engine::params::EngineParams,
+    ) -> Option<Timestamp> {
         let answers = self.answers.iter().map(|a| a.due).min();
         let missing = self.missing.values().map(|m| m.due(params)).min();
         let forget_ahead = self.catch_up.next_deadline();

@@ -4,9 +4,12 @@
 
 use std::collections::VecDeque;
 
-use super::log::KNOWN;
-use super::{Abort, Group, Step, SyncState};
+use super::state::{KNOWN, SyncState};
+use crate::engine::group::Group;
+use crate::engine::publish;
+use crate::engine::step::{Abort, Step};
 use crate::types::Epoch;
+use crate::wire::{Chat, Frame, frame};
 
 impl SyncState {
     /// Records an application message this member sent (keeping at most `cap`).
@@ -56,13 +59,44 @@ impl SyncState {
 
 /// Restarted: what this member sent in its current epoch just before it died may never have
 /// left it (a member that is behind or rejoining sends it again once it is back instead).
-pub(super) fn resend_after_restart(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> {
+pub(crate) fn resend_after_restart(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> {
     if std::mem::take(&mut group.sync.resend_after_restart)
         && !group.sync.catch_up.is_ahead_known()
         && !group.rejoining
     {
         let epoch = group.epoch();
-        super::super::rejoin::resend_since(group, step, epoch)?;
+        resend_since(group, step, epoch)?;
+    }
+    Ok(())
+}
+
+/// Sends again, in the current epoch and marked as re-sent, this member's own messages first
+/// sent in epoch `since` or later (messages of `since` itself may have been sent after the
+/// split; receivers that have one drop the copy).
+pub(crate) fn resend_since(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    since: Epoch,
+) -> Result<(), Abort> {
+    let again = group.sync.sent_since(since);
+    if !again.is_empty() {
+        tracing::debug!(group = %group.id.display(), since, count = again.len(), "re-sending own messages");
+    }
+    for (id, payload, first_epoch) in again {
+        let frame = Frame {
+            body: Some(frame::Body::Chat(Chat {
+                message_id: id.clone(),
+                payload,
+                sent_at: step.now.0,
+                history: Vec::new(),
+                resent_from_epoch: Some(first_epoch),
+            })),
+        };
+        let envelope = publish::publish_frame(group, step, &frame)?;
+        let epoch = group.epoch();
+        group
+            .sync
+            .replace_logged(&id, epoch, &envelope, step.params.message_log);
     }
     Ok(())
 }

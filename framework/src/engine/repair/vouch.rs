@@ -5,34 +5,17 @@
 //! (one vouch per request, not one per holder).
 
 use super::answers::answer_key;
+use super::state::Unvouched;
 use super::{Abort, Group, Repair, STATUS_RECENT, Step, SyncState};
-use crate::engine::EngineParams;
 use crate::engine::event::{Event, RejectReason};
 use crate::engine::publish;
-use crate::types::{Timestamp, Topic};
+use crate::types::Topic;
 use crate::wire::{Frame, Status, frame};
 
 /// Messages of gone members held at once while waiting for a current member to vouch.
 const UNVOUCHED: usize = 64;
 /// Vouch requests per held message before it is refused.
 const VOUCH_ATTEMPTS: u32 = 4;
-
-/// A message of a member that is gone, held until a current member vouches for it.
-pub(super) struct Unvouched {
-    pub(super) topic: Topic,
-    pub(super) raw: Vec<u8>,
-    /// When it was last asked for a vouch, and how often.
-    asked: Option<Timestamp>,
-    attempts: u32,
-}
-
-impl Unvouched {
-    /// When it is (next) asked for a vouch: at once, then each `repair_retry_ms`.
-    pub(super) fn due(&self, params: &EngineParams) -> Timestamp {
-        self.asked
-            .map_or(Timestamp(0), |t| t.plus_ms(params.repair_retry_ms))
-    }
-}
 
 /// What identifies a vouch for message `id` (a status beacon naming it), whoever sends it.
 pub(super) fn vouch_key(id: &[u8]) -> [u8; 32] {
