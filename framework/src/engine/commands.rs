@@ -6,7 +6,7 @@ use super::error::EngineError;
 use super::event::{Event, ProposalAction, RejectReason};
 use super::freeze::Submission;
 use super::group::Group;
-use super::join::{self, PendingJoin};
+use super::join;
 use super::machine::Engine;
 use super::output::Output;
 use super::step::reject;
@@ -123,25 +123,11 @@ impl Engine {
         now: Timestamp,
     ) -> Result<Output, EngineError> {
         self.ensure_new(&group_id)?;
-        let storage = self.storage.clone();
-        let txn = Txn::new(&*storage);
-        let mut out = Output::default();
-        let join = PendingJoin::start(
-            group_id.clone(),
-            &Provider::new(&self.crypto, &txn),
-            &self.identity,
-            &self.params,
-            join::JoinTerms {
-                rejoin_since: None,
-                genesis_digest,
-            },
-            now,
-            &mut out,
-        )?;
-        join.persist(&txn);
-        txn.commit()?;
-        self.joins.insert(group_id, join);
-        Ok(out)
+        let terms = join::JoinTerms {
+            rejoin_since: None,
+            genesis_digest,
+        };
+        self.begin_join(&group_id, terms, now)
     }
 
     /// Encrypts and publishes an application message; returns its message id.

@@ -20,10 +20,7 @@ pub(crate) fn publish_frame(
     let ciphertext = group
         .mls
         .encrypt(&step.provider(), step.identity, &wire::encode(frame))?;
-    let env = Envelope::new(Kind::Mls, group.id.as_bytes(), group.epoch(), ciphertext)
-        .with_branch(&group.branch)
-        .encode_to_vec();
-    group.sync.mark_seen(&env);
+    let env = enveloped(group, Kind::Mls, group.epoch(), ciphertext);
     step.out.publish(&group.topics.group, env.clone());
     Ok(env)
 }
@@ -52,10 +49,7 @@ pub(crate) fn publish_consensus(
         nonce,
         message,
     );
-    let env = Envelope::new(Kind::Consensus, group.id.as_bytes(), epoch, body)
-        .with_branch(&group.branch)
-        .encode_to_vec();
-    group.sync.mark_seen(&env);
+    let env = enveloped(group, Kind::Consensus, epoch, body);
     step.out.publish(&group.topics.group, env.clone());
     Ok(env)
 }
@@ -91,11 +85,7 @@ pub(crate) fn seal_control(
         nonce,
         &wire::encode(frame),
     );
-    let env = Envelope::new(Kind::Control, group.id.as_bytes(), epoch, body)
-        .with_branch(&group.branch)
-        .encode_to_vec();
-    group.sync.mark_seen(&env);
-    Ok(env)
+    Ok(enveloped(group, Kind::Control, epoch, body))
 }
 
 /// Publishes consensus messages about `proposal`, keeping the envelopes for re-sends.
@@ -110,4 +100,14 @@ pub(crate) fn broadcast(
         group.sync.note_own(proposal, envelope);
     }
     Ok(())
+}
+
+/// The envelope of `kind` carrying `body` for `epoch`, tagged with the current branch and
+/// marked seen (so its echo is dropped).
+fn enveloped(group: &mut Group, kind: Kind, epoch: u64, body: Vec<u8>) -> Vec<u8> {
+    let env = Envelope::new(kind, group.id.as_bytes(), epoch, body)
+        .with_branch(&group.branch)
+        .encode_to_vec();
+    group.sync.mark_seen(&env);
+    env
 }

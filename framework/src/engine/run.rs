@@ -173,32 +173,46 @@ impl Engine {
         if self.joins.contains_key(group_id) {
             return Ok(out);
         }
-        let storage = self.storage.clone();
-        let txn = Txn::new(&*storage);
         // The group rejoined is the one this member was in: a Welcome must carry its genesis.
         let genesis_digest = self
             .groups
             .get(group_id)
             .and_then(|g| g.mls.genesis())
             .map(|genesis| crate::invitation::genesis_digest(group_id, &genesis));
+        let terms = super::join::JoinTerms {
+            rejoin_since: Some(since),
+            genesis_digest,
+        };
+        out = self.begin_join(group_id, terms, now)?;
+        if let Some(group) = self.groups.get_mut(group_id) {
+            group.rejoining = true;
+        }
+        tracing::info!(group = %group_id.display(), since, "rejoining");
+        Ok(out)
+    }
+
+    /// Starts a pending join of `group_id` on `terms` (announcing a fresh KeyPackage) and
+    /// stores it.
+    pub(super) fn begin_join(
+        &mut self,
+        group_id: &GroupId,
+        terms: super::join::JoinTerms,
+        now: Timestamp,
+    ) -> Result<Output, EngineError> {
+        let storage = self.storage.clone();
+        let txn = Txn::new(&*storage);
+        let mut out = Output::default();
         let join = super::join::PendingJoin::start(
             group_id.clone(),
             &crate::mls::Provider::new(&self.crypto, &txn),
             &self.identity,
             &self.params,
-            super::join::JoinTerms {
-                rejoin_since: Some(since),
-                genesis_digest,
-            },
+            terms,
             now,
             &mut out,
         )?;
         join.persist(&txn);
         txn.commit()?;
-        if let Some(group) = self.groups.get_mut(group_id) {
-            group.rejoining = true;
-        }
-        tracing::info!(group = %group_id.display(), since, "rejoining");
         self.joins.insert(group_id.clone(), join);
         Ok(out)
     }

@@ -37,15 +37,8 @@ impl GroupTopics {
     /// is refused.
     pub fn for_kind(&self, kind: Kind) -> &Topic {
         match kind {
-            Kind::Mls
-            | Kind::Consensus
-            | Kind::Control
-            | Kind::Commit
-            | Kind::Certificate
-            | Kind::CatchUp
-            | Kind::Bundle
-            | Kind::ForkNotice
-            | Kind::Beyond => &self.group,
+            _ if branch_tagged(kind) => &self.group,
+            Kind::Bundle | Kind::ForkNotice | Kind::Beyond => &self.group,
             Kind::Welcome | Kind::RatchetTree => &self.join,
             _ => &self.welcome,
         }
@@ -67,6 +60,20 @@ impl GroupTopics {
             )
         })
     }
+}
+
+/// Kinds that carry the branch tag of their epoch (traffic of one branch of a fork); all
+/// travel on the group topic.
+pub(crate) fn branch_tagged(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::Mls
+            | Kind::Consensus
+            | Kind::Control
+            | Kind::Commit
+            | Kind::Certificate
+            | Kind::CatchUp
+    )
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use super::machine::Engine;
 use super::output::Output;
 use super::silent::Silent;
 use super::step::{Abort, Requeue, Step, reject};
+use super::topics::branch_tagged;
 use crate::types::{GroupId, Timestamp, Topic};
 use crate::wire::{Envelope, Kind, bundle};
 
@@ -25,19 +26,6 @@ use self::sealed::{on_catch_up, on_certificate, on_consensus, on_control};
 /// topic but bundles, whose contents are checked one by one).
 fn deduplicated(kind: Kind) -> bool {
     branch_tagged(kind) || matches!(kind, Kind::ForkNotice | Kind::Beyond)
-}
-
-/// Kinds that carry the branch tag of their epoch (traffic of one branch of a fork).
-fn branch_tagged(kind: Kind) -> bool {
-    matches!(
-        kind,
-        Kind::Mls
-            | Kind::Consensus
-            | Kind::Control
-            | Kind::Commit
-            | Kind::Certificate
-            | Kind::CatchUp
-    )
 }
 
 impl Engine {
