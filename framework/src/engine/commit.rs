@@ -278,30 +278,21 @@ struct Draft {
 /// Creates the commit in OpenMLS, seals and publishes it, then enters it into the selection
 /// window or, without one, applies it at once.
 fn seal_and_publish(group: &mut Group, step: &mut Step<'_>, draft: Draft) -> Result<(), Abort> {
-    let Draft {
-        ids,
-        rejoins,
-        adds,
-        removes,
-        welcomed,
-        rank,
-        policy_state,
-    } = draft;
     let me = step.me();
     let epoch = group.epoch();
     let info = CommitInfo {
-        proposals: ids.iter().map(|id| id.as_bytes().to_vec()).collect(),
-        rejoins: rejoins.clone(),
+        proposals: draft.ids.iter().map(|id| id.as_bytes().to_vec()).collect(),
+        rejoins: draft.rejoins.clone(),
     };
     let key = group.commit_key;
     group.mls_touched = true;
     let output = group.mls.commit(
         &step.provider(),
         step.identity,
-        adds,
-        removes,
+        draft.adds,
+        draft.removes,
         wire::encode(&info),
-        policy_state,
+        draft.policy_state,
     )?;
     let nonce = step.crypto.entropy().array()?;
     let sealed = sealed::seal(&key, group.id.as_bytes(), epoch, nonce, &output.commit);
@@ -312,11 +303,11 @@ fn seal_and_publish(group: &mut Group, step: &mut Step<'_>, draft: Draft) -> Res
     // Echoes of our own commit come back: they are duplicates, not commits to process.
     group.sync.mark_seen(&envelope);
     step.out.publish(&group.topics.group, envelope);
-    tracing::info!(group = %group.id.display(), epoch = epoch + 1, proposals = ids.len(), "commit created");
+    tracing::info!(group = %group.id.display(), epoch = epoch + 1, proposals = draft.ids.len(), "commit created");
     step.out.event(Event::CommitCreated {
         group_id: group.id.clone(),
         epoch: epoch + 1,
-        proposals: ids.clone(),
+        proposals: draft.ids.clone(),
     });
     let window = group.policy.selection_window_ms();
     if window > 0 {
@@ -324,26 +315,26 @@ fn seal_and_publish(group: &mut Group, step: &mut Step<'_>, draft: Draft) -> Res
         // OpenMLS until the window closes and the best candidate is applied.
         group.candidates.push(Candidate {
             author: me,
-            rank,
-            proposals: ids,
-            rejoins,
+            rank: draft.rank,
+            proposals: draft.ids,
+            rejoins: draft.rejoins,
             sealed,
             own: true,
             staged: None,
         });
         group.meta.selection_due = Some(step.now.plus_ms(window));
-        group.pending_welcome = output.welcome.map(|w| (w, welcomed));
+        group.pending_welcome = output.welcome.map(|w| (w, draft.welcomed));
         return Ok(());
     }
     group.mls.merge_pending(&step.provider())?;
-    publish_welcome(group, step, output.welcome.map(|w| (w, welcomed)))?;
+    publish_welcome(group, step, output.welcome.map(|w| (w, draft.welcomed)))?;
     epoch::after_merge(
         group,
         step,
         CommitPlan {
             committer: me,
-            proposals: ids,
-            rejoins,
+            proposals: draft.ids,
+            rejoins: draft.rejoins,
         },
         sealed,
     )

@@ -37,19 +37,13 @@ pub(crate) fn publish_consensus(
     step: &mut Step<'_>,
     message: &[u8],
 ) -> Result<Vec<u8>, Abort> {
-    let nonce = step
-        .crypto
-        .entropy()
-        .array::<{ sealed::SEAL_NONCE_LEN }>()?;
-    let epoch = group.epoch();
-    let body = sealed::seal_consensus(
-        &group.commit_key,
-        group.id.as_bytes(),
-        epoch,
-        nonce,
+    let env = seal_current(
+        group,
+        step,
+        Kind::Consensus,
+        sealed::seal_consensus,
         message,
-    );
-    let env = enveloped(group, Kind::Consensus, epoch, body);
+    )?;
     step.out.publish(&group.topics.group, env.clone());
     Ok(env)
 }
@@ -73,19 +67,8 @@ pub(crate) fn seal_control(
     step: &mut Step<'_>,
     frame: &Frame,
 ) -> Result<Vec<u8>, Abort> {
-    let nonce = step
-        .crypto
-        .entropy()
-        .array::<{ sealed::SEAL_NONCE_LEN }>()?;
-    let epoch = group.epoch();
-    let body = sealed::seal_control(
-        &group.commit_key,
-        group.id.as_bytes(),
-        epoch,
-        nonce,
-        &wire::encode(frame),
-    );
-    Ok(enveloped(group, Kind::Control, epoch, body))
+    let plain = wire::encode(frame);
+    seal_current(group, step, Kind::Control, sealed::seal_control, &plain)
 }
 
 /// Publishes consensus messages about `proposal`, keeping the envelopes for re-sends.
@@ -100,6 +83,28 @@ pub(crate) fn broadcast(
         group.sync.note_own(proposal, envelope);
     }
     Ok(())
+}
+
+/// One of the `sealed::seal_*` functions: (epoch key, group id, epoch, nonce, plaintext) to
+/// the sealed body.
+type Sealer = fn(&[u8; 16], &[u8], u64, [u8; sealed::SEAL_NONCE_LEN], &[u8]) -> Vec<u8>;
+
+/// An envelope of `kind` carrying `plain` sealed with `seal` under the current epoch's key
+/// (marked seen).
+fn seal_current(
+    group: &mut Group,
+    step: &mut Step<'_>,
+    kind: Kind,
+    seal: Sealer,
+    plain: &[u8],
+) -> Result<Vec<u8>, Abort> {
+    let nonce = step
+        .crypto
+        .entropy()
+        .array::<{ sealed::SEAL_NONCE_LEN }>()?;
+    let epoch = group.epoch();
+    let body = seal(&group.commit_key, group.id.as_bytes(), epoch, nonce, plain);
+    Ok(enveloped(group, kind, epoch, body))
 }
 
 /// The envelope of `kind` carrying `body` for `epoch`, tagged with the current branch and
