@@ -18,11 +18,12 @@
 
 use prost::Message;
 
+use super::digest::digest;
 use super::event::RejectReason;
 use super::group::Group;
+use super::repair::backoff;
 use super::silent::Silent;
-use super::sync::{backoff, digest};
-use super::{Abort, Step, reject};
+use super::step::{Abort, Step, reject};
 use crate::identity::{IdentitySigner, verify_ed25519};
 use crate::types::Epoch;
 use crate::wire::{BeyondHistory, Envelope, Kind, beyond_signed_bytes};

@@ -2,11 +2,12 @@
 
 use std::collections::BTreeSet;
 
+use super::epoch;
 use super::event::{Event, ProposalAction, Violation};
 use super::group::{Candidate, Group};
 use super::records::{ProposalRecord, ProposalStatus};
+use super::step::{Abort, Step};
 use super::validation::CommitPlan;
-use super::{Abort, Step, epoch};
 use crate::mls::validate_key_package;
 use crate::roster::Roster;
 use crate::steward::CommitFacts;
@@ -108,68 +109,13 @@ fn select(group: &Group, me: MemberId) -> Vec<ProposalRecord> {
 /// commit it, and applies it (or enters it into the selection window).
 pub(crate) fn create_commit(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> {
     group.meta.commit_due = None;
-    // A commit for this epoch is being selected or waits for its proposals' votes here: the
-    // end of that settles what comes next.
     let epoch = group.epoch();
-    // (Only a parked commit by a member the policy lets commit in this epoch: anyone else's
-    // can never be applied, and must not hold the stewards back.)
-    let stewards = group.with_view(step.me(), |policy, view| policy.stewards(view));
-    let parked = group
-        .parked
-        .iter()
-        .any(|h| h.epoch == epoch && h.author.is_some_and(|a| stewards.contains(&a)));
-    if !group.candidates.is_empty() || parked {
-        tracing::debug!(group = %group.id.display(), "not committing: a commit of this epoch is pending");
-        return Ok(());
-    }
-    // Traffic from a later epoch shows this member is behind: committing now could only fork.
-    // Try again later (catching up reschedules sooner; unconfirmed claims expire).
-    // Only for one catch-up window per epoch: later-epoch traffic is not authenticated, and
-    // made-up traffic must not keep the group from committing (`catch_up::refute_if_due`).
-    // A member that a roster member told it is beyond retained history rejoins instead.
     let me = step.me();
-    let claims = &group.sync.catch_up;
-    if claims.blocks_commit(step.now, &me, step.params) || claims.is_beyond(epoch) {
-        tracing::debug!(group = %group.id.display(), held = group.future.len(), "not committing: behind");
-        let retry = step.now.plus_ms(step.params.repair_retry_ms);
-        let window = claims
-            .claim_deadline(&me, step.params)
-            .filter(|d| *d > step.now);
-        group.meta.commit_due = Some(window.map_or(retry, |d| d.min(retry)));
-        return Ok(());
-    }
-    // Just restarted: wait until members that moved on meanwhile had time to say so.
-    if let Some(quiet_until) = group
-        .restarted_at
-        .map(|t| t.plus_ms(step.params.restart_quiet_ms))
-        .filter(|t| step.now < *t)
-    {
-        group.meta.commit_due = Some(quiet_until);
+    if held_back(group, step, epoch) {
         return Ok(());
     }
     let mut chosen = select(group, me);
-    // KeyPackages are re-validated: one may have expired since the vote.
-    let mut adds = Vec::new();
-    let mut obsolete = Vec::new();
-    chosen.retain(|r| match (&r.action, &r.key_package) {
-        (ProposalAction::Add { .. }, Some((message, _))) => {
-            match validate_key_package(step.crypto, message) {
-                Ok(kp) => {
-                    adds.push(kp.key_package);
-                    true
-                }
-                Err(_) => {
-                    obsolete.push(r.clone());
-                    false
-                }
-            }
-        }
-        _ => true,
-    });
-    for mut rec in obsolete {
-        rec.status = ProposalStatus::Obsolete;
-        group.put_proposal(rec);
-    }
+    let mut adds = revalidate_adds(group, step, &mut chosen);
     let removed: Vec<MemberId> = chosen.iter().filter_map(|r| r.action.removes()).collect();
     let rejoining = super::rejoin::selectable(group, step, &removed);
     if rejoining.is_empty()
@@ -221,22 +167,132 @@ pub(crate) fn create_commit(group: &mut Group, step: &mut Step<'_>) -> Result<()
             });
         }
     }
-    let info = CommitInfo {
-        proposals: ids.iter().map(|id| id.as_bytes().to_vec()).collect(),
-        rejoins: rejoins.clone(),
-    };
-    let key = group.commit_key;
-    group.mls_touched = true;
     let policy_state = (!adds.is_empty())
         .then(|| group.with_view(me, |policy, view| policy.joiner_state(view, &facts)))
         .filter(|s| !s.is_empty());
+    let draft = Draft {
+        ids,
+        rejoins,
+        adds,
+        removes,
+        welcomed,
+        rank,
+        policy_state,
+    };
+    seal_and_publish(group, step, draft)
+}
+
+/// Whether this member must not commit now, though it is due to: a commit of this epoch is
+/// pending, it is behind, or it just restarted (then `commit_due` says when to try again).
+fn held_back(group: &mut Group, step: &Step<'_>, epoch: u64) -> bool {
+    // A commit for this epoch is being selected or waits for its proposals' votes here: the
+    // end of that settles what comes next.
+    // (Only a parked commit by a member the policy lets commit in this epoch: anyone else's
+    // can never be applied, and must not hold the stewards back.)
+    let stewards = group.with_view(step.me(), |policy, view| policy.stewards(view));
+    let parked = group
+        .parked
+        .iter()
+        .any(|h| h.epoch == epoch && h.author.is_some_and(|a| stewards.contains(&a)));
+    if !group.candidates.is_empty() || parked {
+        tracing::debug!(group = %group.id.display(), "not committing: a commit of this epoch is pending");
+        return true;
+    }
+    // Traffic from a later epoch shows this member is behind: committing now could only fork.
+    // Try again later (catching up reschedules sooner; unconfirmed claims expire).
+    // Only for one catch-up window per epoch: later-epoch traffic is not authenticated, and
+    // made-up traffic must not keep the group from committing (`catch_up::refute_if_due`).
+    // A member that a roster member told it is beyond retained history rejoins instead.
+    let me = step.me();
+    let claims = &group.sync.catch_up;
+    if claims.blocks_commit(step.now, &me, step.params) || claims.is_beyond(epoch) {
+        tracing::debug!(group = %group.id.display(), held = group.future.len(), "not committing: behind");
+        let retry = step.now.plus_ms(step.params.repair_retry_ms);
+        let window = claims
+            .claim_deadline(&me, step.params)
+            .filter(|d| *d > step.now);
+        group.meta.commit_due = Some(window.map_or(retry, |d| d.min(retry)));
+        return true;
+    }
+    // Just restarted: wait until members that moved on meanwhile had time to say so.
+    if let Some(quiet_until) = group
+        .restarted_at
+        .map(|t| t.plus_ms(step.params.restart_quiet_ms))
+        .filter(|t| step.now < *t)
+    {
+        group.meta.commit_due = Some(quiet_until);
+        return true;
+    }
+    false
+}
+
+/// KeyPackages are re-validated: one may have expired since the vote. The adds whose
+/// KeyPackage no longer validates leave `chosen` and become obsolete; returns the valid ones.
+fn revalidate_adds(
+    group: &mut Group,
+    step: &Step<'_>,
+    chosen: &mut Vec<ProposalRecord>,
+) -> Vec<openmls::prelude::KeyPackage> {
+    let mut adds = Vec::new();
+    let mut obsolete = Vec::new();
+    chosen.retain(|r| match (&r.action, &r.key_package) {
+        (ProposalAction::Add { .. }, Some((message, _))) => {
+            match validate_key_package(step.crypto, message) {
+                Ok(kp) => {
+                    adds.push(kp.key_package);
+                    true
+                }
+                Err(_) => {
+                    obsolete.push(r.clone());
+                    false
+                }
+            }
+        }
+        _ => true,
+    });
+    for mut rec in obsolete {
+        rec.status = ProposalStatus::Obsolete;
+        group.put_proposal(rec);
+    }
+    adds
+}
+
+/// A commit this member is about to create.
+struct Draft {
+    /// The voting proposals it applies, ascending.
+    ids: Vec<ProposalId>,
+    /// The members it re-adds without a vote.
+    rejoins: Vec<wire::Rejoin>,
+    /// The KeyPackages it adds (voted adds and rejoins).
+    adds: Vec<openmls::prelude::KeyPackage>,
+    /// The leaves it removes.
+    removes: Vec<u32>,
+    /// The members its Welcome is for.
+    welcomed: Vec<MemberId>,
+    /// Its rank from the steward policy.
+    rank: crate::steward::CommitRank,
+    /// The steward policy's state for the joiners, if any.
+    policy_state: Option<Vec<u8>>,
+}
+
+/// Creates the commit in OpenMLS, seals and publishes it, then enters it into the selection
+/// window or, without one, applies it at once.
+fn seal_and_publish(group: &mut Group, step: &mut Step<'_>, draft: Draft) -> Result<(), Abort> {
+    let me = step.me();
+    let epoch = group.epoch();
+    let info = CommitInfo {
+        proposals: draft.ids.iter().map(|id| id.as_bytes().to_vec()).collect(),
+        rejoins: draft.rejoins.clone(),
+    };
+    let key = group.commit_key;
+    group.mls_touched = true;
     let output = group.mls.commit(
         &step.provider(),
         step.identity,
-        adds,
-        removes,
+        draft.adds,
+        draft.removes,
         wire::encode(&info),
-        policy_state,
+        draft.policy_state,
     )?;
     let nonce = step.crypto.entropy().array()?;
     let sealed = sealed::seal(&key, group.id.as_bytes(), epoch, nonce, &output.commit);
@@ -247,11 +303,11 @@ pub(crate) fn create_commit(group: &mut Group, step: &mut Step<'_>) -> Result<()
     // Echoes of our own commit come back: they are duplicates, not commits to process.
     group.sync.mark_seen(&envelope);
     step.out.publish(&group.topics.group, envelope);
-    tracing::info!(group = %group.id.display(), epoch = epoch + 1, proposals = ids.len(), "commit created");
+    tracing::info!(group = %group.id.display(), epoch = epoch + 1, proposals = draft.ids.len(), "commit created");
     step.out.event(Event::CommitCreated {
         group_id: group.id.clone(),
         epoch: epoch + 1,
-        proposals: ids.clone(),
+        proposals: draft.ids.clone(),
     });
     let window = group.policy.selection_window_ms();
     if window > 0 {
@@ -259,26 +315,26 @@ pub(crate) fn create_commit(group: &mut Group, step: &mut Step<'_>) -> Result<()
         // OpenMLS until the window closes and the best candidate is applied.
         group.candidates.push(Candidate {
             author: me,
-            rank,
-            proposals: ids,
-            rejoins,
+            rank: draft.rank,
+            proposals: draft.ids,
+            rejoins: draft.rejoins,
             sealed,
             own: true,
             staged: None,
         });
         group.meta.selection_due = Some(step.now.plus_ms(window));
-        group.pending_welcome = output.welcome.map(|w| (w, welcomed));
+        group.pending_welcome = output.welcome.map(|w| (w, draft.welcomed));
         return Ok(());
     }
     group.mls.merge_pending(&step.provider())?;
-    publish_welcome(group, step, output.welcome.map(|w| (w, welcomed)))?;
+    publish_welcome(group, step, output.welcome.map(|w| (w, draft.welcomed)))?;
     epoch::after_merge(
         group,
         step,
         CommitPlan {
             committer: me,
-            proposals: ids,
-            rejoins,
+            proposals: draft.ids,
+            rejoins: draft.rejoins,
         },
         sealed,
     )

@@ -7,10 +7,11 @@ use std::collections::BTreeSet;
 
 use super::commit;
 use super::event::{Event, ProposalAction, Violation};
+use super::freeze;
 use super::group::Group;
 use super::records::{CommitRecord, ProposalStatus};
+use super::step::{Abort, Step};
 use super::validation::CommitPlan;
-use super::{Abort, Step, governance};
 use crate::steward::CommitFacts;
 use crate::types::{MemberId, ProposalId};
 
@@ -79,7 +80,7 @@ pub(crate) fn after_merge(
         .map(|id| {
             let parts = group
                 .consensus
-                .certificate(id, super::sync::CERTIFICATE_VOTES_PER_PART);
+                .certificate(id, super::repair::CERTIFICATE_VOTES_PER_PART);
             (*id, parts)
         })
         .filter(|(_, parts)| !parts.is_empty())
@@ -136,7 +137,7 @@ pub(crate) fn after_merge(
     // others had already left, so it is sent again now (receivers drop ids they have).
     let holding = group.future.iter().any(|h| h.epoch > epoch);
     if let Some(since) = group.sync.catch_up.take_caught_up(holding) {
-        super::rejoin::resend_since(group, step, since)?;
+        super::repair::resend_since(group, step, since)?;
     }
     tracing::info!(group = %group.id.display(), epoch, members = roster.len(), added = added.len(), removed = removed.len(), "epoch advanced");
     step.out.event(Event::EpochAdvanced {
@@ -156,7 +157,7 @@ pub(crate) fn after_merge(
     // Commits parked for the old epoch are moot.
     group.parked.retain(|h| h.epoch >= epoch);
     commit::schedule(group, step);
-    governance::release_deferred(group, step)?;
+    freeze::release_deferred(group, step)?;
     super::keypackages::retry_pending(group, step)
 }
 
@@ -190,7 +191,7 @@ fn retire_epoch(group: &mut Group, me: MemberId, epoch: u64) {
             group
                 .meta
                 .deferred_requests
-                .push(super::requests::DeferredRequest {
+                .push(super::records::DeferredRequest {
                     action: rec.action.clone(),
                     key_package: rec.key_package.clone(),
                     attempt: rec.attempt,

@@ -24,7 +24,7 @@ use crate::storage::{Space, StorageError};
 use crate::txn::Txn;
 use crate::types::{Epoch, GroupId, MemberId, ProposalId, Timestamp, Topic};
 
-use super::EngineError;
+use super::error::EngineError;
 
 /// Own messages of the current epoch a restarted member sends again, at most.
 const RESEND_AFTER_RESTART: usize = 64;
@@ -163,13 +163,13 @@ pub(crate) struct Group {
     /// Welcome and tree envelopes of our recent commits, by added member (to publish again).
     pub welcomes: VecDeque<(MemberId, Arc<WelcomePair>)>,
     /// Loss repair: duplicate suppression, message log, missing messages, re-sends.
-    pub sync: super::sync::SyncState,
+    pub sync: super::repair::state::SyncState,
     /// Set when OpenMLS was called in the current step (its in-memory state may have moved).
     pub mls_touched: bool,
     /// When this member loaded the group from storage after a restart.
     pub restarted_at: Option<Timestamp>,
     /// Members asking to be re-added without a vote.
-    pub rejoins: super::rejoin::Rejoins,
+    pub rejoins: super::rejoin::requests::Rejoins,
     /// Set by a step that found this member must rejoin: the last epoch it shares with the
     /// group (the engine starts the rejoin after the step).
     pub wants_rejoin: Option<Epoch>,
@@ -181,9 +181,9 @@ pub(crate) struct Group {
     /// after the step).
     pub erased: bool,
     /// Fork detection and resolution state.
-    pub fork: super::fork::ForkState,
+    pub fork: super::fork::state::ForkState,
     /// The branch tag of the current epoch.
-    pub branch: [u8; super::fork::TAG_LEN],
+    pub branch: [u8; super::fork::state::TAG_LEN],
     /// Record writes of the current step.
     dirty: Vec<(Vec<u8>, Option<Vec<u8>>)>,
 }
@@ -199,7 +199,7 @@ impl Group {
     ) -> Result<Group, EngineError> {
         let commit_key = mls.commit_envelope_key(crypto)?;
         let members = EpochMembers::of(mls.roster(), commit_key);
-        let branch = super::fork::tag_of(&mls.epoch_authenticator());
+        let branch = super::fork::state::tag_of(&mls.epoch_authenticator());
         Ok(Group {
             keys: Keys::of(&id),
             topics: GroupTopics::of(&id),
@@ -424,7 +424,7 @@ impl Group {
     /// Installs the roster of a new epoch, keeping `keep_past` older ones.
     pub(crate) fn push_epoch(&mut self, crypto: &Crypto, keep_past: usize) -> Result<(), MlsError> {
         self.commit_key = self.mls.commit_envelope_key(crypto)?;
-        self.branch = super::fork::tag_of(&self.mls.epoch_authenticator());
+        self.branch = super::fork::state::tag_of(&self.mls.epoch_authenticator());
         self.epochs
             .push_front(EpochMembers::of(self.mls.roster(), self.commit_key));
         self.epochs.truncate(keep_past + 1);
@@ -433,60 +433,22 @@ impl Group {
 
     /// The branch tag of `epoch` as this member knows it: the current epoch's, or one a
     /// retained commit started.
-    pub(crate) fn branch_tag(&self, epoch: Epoch) -> Option<[u8; super::fork::TAG_LEN]> {
+    pub(crate) fn branch_tag(&self, epoch: Epoch) -> Option<[u8; super::fork::state::TAG_LEN]> {
         if epoch == self.epoch() {
             return Some(self.branch);
         }
         if epoch > self.epoch() {
             return None;
         }
-        if let Some(tag) = self
-            .commits
-            .get(&epoch)
-            .and_then(|c| <[u8; super::fork::TAG_LEN]>::try_from(c.branch_before.as_slice()).ok())
-        {
+        if let Some(tag) = self.commits.get(&epoch).and_then(|c| {
+            <[u8; super::fork::state::TAG_LEN]>::try_from(c.branch_before.as_slice()).ok()
+        }) {
             return Some(tag);
         }
         let before = epoch.checked_sub(1)?;
         self.commits
             .get(&before)
-            .map(|c| super::fork::tag_of(&c.authenticator_after))
-    }
-
-    /// Earliest time this group needs a tick.
-    pub(crate) fn next_deadline(
-        &self,
-        me: &MemberId,
-        params: &super::EngineParams,
-    ) -> Option<Timestamp> {
-        if self.rejoining {
-            return None; // frozen until the replacement state arrives
-        }
-        let parked = self
-            .parked
-            .iter()
-            .map(|h| h.since.plus_ms(params.commit_grace_ms))
-            .min();
-        // Traffic of a later epoch means this member may be behind: ask to catch up.
-        let oldest_held = self.future.iter().map(|h| h.since).min();
-        let behind = self
-            .sync
-            .catch_up
-            .due(self.epoch(), oldest_held, me, params);
-        let claims = super::catch_up::claim_deadline(self, me, params);
-        [
-            self.meta.commit_due,
-            self.meta.selection_due,
-            self.consensus.next_deadline(),
-            self.policy.next_deadline(),
-            self.sync.next_deadline(params),
-            parked,
-            behind,
-            claims,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+            .map(|c| super::fork::state::tag_of(&c.authenticator_after))
     }
 }
 

@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 use super::event::{Event, ProposalAction, ProposalKind, RejectReason};
 use super::group::Group;
 use super::records::{BufferedKeyPackage, ProposalStatus};
-use super::{Abort, Step, governance, reject};
+use super::step::{Abort, Step, reject};
+use super::{freeze, governance};
 use crate::consensus::Outcome;
 use crate::mls::validate_key_package;
 use crate::types::MemberId;
@@ -36,7 +37,7 @@ fn adds_in_flight(group: &Group) -> BTreeSet<MemberId> {
 /// in flight, an earlier one was not rejected by vote, and the policy says it is this member's
 /// turn (stewards first; others after the voting-inactivity delay it chooses).
 fn should_open(group: &Group, step: &Step<'_>, kp: &BufferedKeyPackage, in_flight: bool) -> bool {
-    if in_flight || governance::frozen(group, ProposalKind::Membership) {
+    if in_flight || freeze::frozen(group, ProposalKind::Membership) {
         return false;
     }
     let rejected = kp
@@ -194,7 +195,7 @@ pub(crate) fn propose_add(
     group: &mut Group,
     step: &mut Step<'_>,
     message: &[u8],
-) -> Result<super::Submission, Abort> {
+) -> Result<super::freeze::Submission, Abort> {
     let kp = match validate_key_package(step.crypto, message) {
         Ok(kp) => kp,
         Err(e) => return reject(RejectReason::InvalidKeyPackage, e.to_string()),
@@ -211,7 +212,7 @@ pub(crate) fn propose_add(
             "an add of this member is already being voted",
         );
     }
-    super::requests::submit(
+    super::freeze::submit(
         group,
         step,
         ProposalAction::Add {

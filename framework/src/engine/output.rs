@@ -1,8 +1,8 @@
 //! What one engine step asks the outside world to do.
 
-use super::event::Event;
+use super::event::{Event, RejectReason};
 use super::silent::Silent;
-use crate::types::Topic;
+use crate::types::{GroupId, Topic};
 
 /// A payload to publish.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,6 +29,23 @@ pub struct Output {
 }
 
 impl Output {
+    /// An output that only refuses an input (for logs, `detail` says why).
+    pub(crate) fn rejected(
+        group_id: Option<GroupId>,
+        reason: RejectReason,
+        detail: impl Into<String>,
+    ) -> Output {
+        let detail = detail.into();
+        tracing::debug!(?reason, %detail, "inbound message rejected");
+        let mut out = Output::default();
+        out.event(Event::Rejected {
+            group_id,
+            reason,
+            detail,
+        });
+        out
+    }
+
     /// Appends everything of `other`.
     pub fn append(&mut self, other: Output) {
         self.subscribe.extend(other.subscribe);

@@ -254,7 +254,7 @@ mod tests {
             ProposalStatus::Open,
         ));
         let deadlock = ProposalAction::Emergency {
-            violation: crate::engine::Violation::Deadlock,
+            violation: crate::engine::event::Violation::Deadlock,
             target: None,
         };
         p.insert(rec(4, deadlock.clone(), ProposalStatus::Open));

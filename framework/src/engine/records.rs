@@ -136,6 +136,36 @@ pub struct CommitRecord {
     pub certificates: Vec<(ProposalId, Vec<Vec<u8>>)>,
 }
 
+/// A request waiting for the freeze to end.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeferredRequest {
+    /// What to propose.
+    pub action: ProposalAction,
+    /// For an add: the KeyPackage message and its reference.
+    pub key_package: Option<(Vec<u8>, Vec<u8>)>,
+    /// 0 for an application request; for this member's own proposal that failed for want of
+    /// votes and whose retry the freeze held back, the attempt it opens as (its lifetime
+    /// doubles per attempt, as for any retry).
+    pub attempt: u32,
+}
+
+/// A deferred request as stored before `attempt` existed.
+#[derive(Deserialize)]
+pub(crate) struct LegacyDeferredRequest {
+    action: ProposalAction,
+    key_package: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl From<LegacyDeferredRequest> for DeferredRequest {
+    fn from(old: LegacyDeferredRequest) -> DeferredRequest {
+        DeferredRequest {
+            action: old.action,
+            key_package: old.key_package,
+            attempt: 0,
+        }
+    }
+}
+
 /// Small per-group scalars.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupMeta {
@@ -148,7 +178,7 @@ pub struct GroupMeta {
     /// The first epoch this member was in (traffic from before it was not meant for it).
     pub joined_epoch: Epoch,
     /// Application requests waiting for a higher-priority vote to end.
-    pub deferred_requests: Vec<super::requests::DeferredRequest>,
+    pub deferred_requests: Vec<DeferredRequest>,
 }
 
 /// [`GroupMeta`] as stored before deferred requests carried an attempt.
@@ -158,7 +188,7 @@ struct LegacyGroupMeta {
     selection_due: Option<Timestamp>,
     deferred_votes: Vec<ProposalId>,
     joined_epoch: Epoch,
-    deferred_requests: Vec<super::requests::LegacyDeferredRequest>,
+    deferred_requests: Vec<LegacyDeferredRequest>,
 }
 
 /// Decodes the group's scalars, also as written before deferred requests had an attempt.
@@ -321,7 +351,7 @@ mod tests {
         assert_eq!(meta.deferred_votes, vec![ProposalId([3; 32])]);
         assert_eq!(
             meta.deferred_requests,
-            vec![super::super::requests::DeferredRequest {
+            vec![DeferredRequest {
                 action: ProposalAction::Remove { member },
                 key_package: None,
                 attempt: 0,

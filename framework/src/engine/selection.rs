@@ -8,8 +8,9 @@ use openmls::prelude::StagedCommit;
 
 use super::event::Violation;
 use super::group::{Candidate, Group};
+use super::step::{Abort, Step};
 use super::validation::CommitPlan;
-use super::{Abort, Step, commit, epoch, governance};
+use super::{commit, epoch, governance};
 use crate::mls::{MlsState, Processed};
 use crate::steward::CommitRank;
 use crate::wire::sealed;
@@ -26,7 +27,7 @@ pub(crate) fn accept(
     let window = group.policy.selection_window_ms();
     let within = (window / 2).min(step.params.repair_backoff_ms);
     let epoch = group.epoch();
-    super::sync::echo_commit(group, step, epoch, &sealed, within);
+    super::repair::echo_commit(group, step, epoch, &sealed, within);
     if window == 0 && group.candidates.is_empty() {
         group.mls.merge_staged(&step.provider(), staged)?;
         return epoch::after_merge(group, step, plan, sealed);
@@ -112,12 +113,12 @@ fn restage(
 ) -> Result<StagedCommit, Abort> {
     let epoch = group.epoch();
     let bytes = sealed::open(&group.commit_key, group.id.as_bytes(), epoch, sealed_body)
-        .map_err(|e| Abort::Fatal(super::EngineError::InvalidRequest(e.to_string())))?;
+        .map_err(|e| Abort::Fatal(super::error::EngineError::InvalidRequest(e.to_string())))?;
     let (message, _, _) = MlsState::peek(&bytes)?;
     group.mls_touched = true;
     match group.mls.process(&step.provider(), message)? {
         Processed::Commit { staged, .. } => Ok(*staged),
-        _ => Err(Abort::Fatal(super::EngineError::InvalidRequest(
+        _ => Err(Abort::Fatal(super::error::EngineError::InvalidRequest(
             "selected candidate is not a commit".into(),
         ))),
     }

@@ -1,18 +1,15 @@
-//! The step machinery: every engine call runs as one atomic step over storage. A step's writes
-//! are buffered in a [`Txn`] and applied together; a refused input drops them and reloads any
-//! OpenMLS state the step touched, so it leaves no trace.
+//! One step: the context every protocol function works in (storage transaction, crypto,
+//! identity, parameters, the time, the output being built) and how a step stops early
+//! ([`Abort`]). Running steps on groups is [`super::run`].
 
-use super::event::{Event, RejectReason, Violation};
-use super::group::Group;
+use super::error::EngineError;
+use super::event::{RejectReason, Violation};
 use super::output::Output;
-use super::silent::Silent;
-use super::{Engine, EngineError, EngineParams, Submission};
+use super::params::EngineParams;
 use crate::identity::Identity;
-use crate::mls::Crypto;
-use crate::mls::Provider;
-use crate::transport::Inbound;
+use crate::mls::{Crypto, Provider};
 use crate::txn::Txn;
-use crate::types::{GroupId, MemberId, Timestamp, Topic};
+use crate::types::{MemberId, Timestamp, Topic};
 
 /// Inbound messages to process again, each as its own step (held messages whose time came).
 pub(crate) type Requeue = Vec<(Topic, Vec<u8>)>;
@@ -36,7 +33,8 @@ pub(crate) enum Abort {
         evidence: Vec<u8>,
     },
     /// The input is kept aside to be processed again later (it is neither refused nor taken
-    /// yet): the step is rolled back like `Reject`, and reported as [`Silent::Held`].
+    /// yet): the step is rolled back like `Reject`, and reported as
+    /// [`Silent::Held`](super::silent::Silent::Held).
     Hold,
     /// Something failed that is not the input's fault.
     Fatal(EngineError),
@@ -71,239 +69,5 @@ impl<'a> Step<'a> {
 
     pub(crate) fn me(&self) -> MemberId {
         self.identity.member_id()
-    }
-}
-
-impl Engine {
-    /// Runs a command that opens a proposal; returns its id.
-    pub(super) fn proposal_command(
-        &mut self,
-        group_id: &GroupId,
-        now: Timestamp,
-        f: impl FnOnce(&mut Group, &mut Step<'_>) -> Result<Submission, Abort>,
-    ) -> Result<(Submission, Output), EngineError> {
-        let mut id = None;
-        let out = self.group_command(group_id, now, |group, step| {
-            id = Some(f(group, step)?);
-            Ok(())
-        })?;
-        id.map(|id| (id, out))
-            .ok_or_else(|| EngineError::InvalidRequest("no proposal opened".into()))
-    }
-
-    /// Runs a command step on a group; a refusal becomes an error.
-    pub(super) fn group_command(
-        &mut self,
-        group_id: &GroupId,
-        now: Timestamp,
-        f: impl FnOnce(&mut Group, &mut Step<'_>) -> Result<(), Abort>,
-    ) -> Result<Output, EngineError> {
-        if !self.groups.contains_key(group_id) {
-            return Err(EngineError::UnknownGroup(group_id.clone()));
-        }
-        let mut refused = None;
-        let (mut out, requeue) =
-            self.group_step(group_id, now, |group, step| match f(group, step) {
-                Err(Abort::Reject(reason, detail)) => {
-                    refused = Some((reason, detail.clone()));
-                    Err(Abort::Reject(reason, detail))
-                }
-                Err(Abort::Violation { reason, detail, .. }) => {
-                    refused = Some((reason, detail.clone()));
-                    Err(Abort::Reject(reason, detail))
-                }
-                other => other,
-            })?;
-        if let Some((_, detail)) = refused {
-            return Err(EngineError::InvalidRequest(detail));
-        }
-        for (topic, payload) in requeue {
-            out.append(self.handle(
-                &Inbound {
-                    topic,
-                    payload,
-                    message_id: Vec::new(),
-                },
-                now,
-            )?);
-        }
-        Ok(out)
-    }
-
-    /// Runs one atomic step on a group. On refusal the step's writes are dropped, touched
-    /// OpenMLS state is reloaded, and a [`Event::Rejected`] is the step's only output.
-    pub(super) fn group_step(
-        &mut self,
-        group_id: &GroupId,
-        now: Timestamp,
-        f: impl FnOnce(&mut Group, &mut Step<'_>) -> Result<(), Abort>,
-    ) -> Result<(Output, Requeue), EngineError> {
-        let storage = self.storage.clone();
-        let Some(group) = self.groups.get_mut(group_id) else {
-            return Err(EngineError::UnknownGroup(group_id.clone()));
-        };
-        let txn = Txn::new(&*storage);
-        let mut step = Step {
-            txn: &txn,
-            crypto: &self.crypto,
-            identity: &self.identity,
-            params: &self.params,
-            now,
-            out: Output::default(),
-            requeue: Vec::new(),
-        };
-        let result = f(group, &mut step);
-        let Step {
-            mut out, requeue, ..
-        } = step;
-        match result {
-            Ok(()) => {
-                let erased = !group.mls.is_active() || group.erased;
-                if !erased {
-                    group.flush(&txn);
-                }
-                let rejoin = group.wants_rejoin.take();
-                if let Err(e) = txn.commit() {
-                    self.reload_group(group_id, now)?;
-                    return Err(e.into());
-                }
-                if erased {
-                    self.groups.remove(group_id);
-                } else if let Some(since) = rejoin {
-                    out.append(self.start_rejoin(group_id, since, now)?);
-                }
-                Ok((out, requeue))
-            }
-            Err(abort @ (Abort::Reject(..) | Abort::Violation { .. } | Abort::Hold)) => {
-                drop(txn);
-                // Undo whatever the step changed in memory: OpenMLS state it touched, and any
-                // record it wrote (a full reload keeps the transient buffers).
-                if group.has_dirty() {
-                    self.reload_group(group_id, now)?;
-                } else if group.mls_touched {
-                    group.discard_dirty();
-                    let reload = Txn::new(&*storage);
-                    group.reload_mls(&reload, &self.crypto)?;
-                }
-                let (reason, detail, blame) = match abort {
-                    Abort::Hold => return Ok((Output::only_silent(Silent::Held), Vec::new())),
-                    Abort::Reject(reason, detail) => (reason, detail, None),
-                    Abort::Violation {
-                        reason,
-                        detail,
-                        offender,
-                        violation,
-                        evidence,
-                    } => (reason, detail, Some((offender, violation, evidence))),
-                    Abort::Fatal(_) => unreachable!("matched above"),
-                };
-                tracing::debug!(group = %group_id.display(), ?reason, %detail, "input rejected");
-                let mut out = Output::default();
-                out.event(Event::Rejected {
-                    group_id: Some(group_id.clone()),
-                    reason,
-                    detail,
-                });
-                let mut requeue = Vec::new();
-                if let Some((offender, violation, evidence)) = blame {
-                    let (o, r) =
-                        self.report_violation(group_id, now, offender, violation, evidence)?;
-                    out.append(o);
-                    requeue = r;
-                }
-                Ok((out, requeue))
-            }
-            Err(Abort::Fatal(e)) => {
-                drop(txn);
-                self.reload_group(group_id, now)?;
-                Err(e)
-            }
-        }
-    }
-
-    /// Starts re-joining a group whose state here cannot follow the others any more: freezes
-    /// the old state and announces a fresh KeyPackage as a `Rejoin` (§13).
-    pub(super) fn start_rejoin(
-        &mut self,
-        group_id: &GroupId,
-        since: crate::types::Epoch,
-        now: Timestamp,
-    ) -> Result<Output, EngineError> {
-        let mut out = Output::default();
-        if self.joins.contains_key(group_id) {
-            return Ok(out);
-        }
-        let storage = self.storage.clone();
-        let txn = Txn::new(&*storage);
-        // The group rejoined is the one this member was in: a Welcome must carry its genesis.
-        let genesis_digest = self
-            .groups
-            .get(group_id)
-            .and_then(|g| g.mls.genesis())
-            .map(|genesis| crate::invitation::genesis_digest(group_id, &genesis));
-        let join = super::join::PendingJoin::start(
-            group_id.clone(),
-            &crate::mls::Provider::new(&self.crypto, &txn),
-            &self.identity,
-            &self.params,
-            super::join::JoinTerms {
-                rejoin_since: Some(since),
-                genesis_digest,
-            },
-            now,
-            &mut out,
-        )?;
-        join.persist(&txn);
-        txn.commit()?;
-        if let Some(group) = self.groups.get_mut(group_id) {
-            group.rejoining = true;
-        }
-        tracing::info!(group = %group_id.display(), since, "rejoining");
-        self.joins.insert(group_id.clone(), join);
-        Ok(out)
-    }
-
-    /// Tells the steward policy about a misbehaviour proven by refused input, in a step of its
-    /// own so that the consequences (scores, emergency proposals) are kept.
-    fn report_violation(
-        &mut self,
-        group_id: &GroupId,
-        now: Timestamp,
-        offender: MemberId,
-        violation: Violation,
-        evidence: Vec<u8>,
-    ) -> Result<(Output, Requeue), EngineError> {
-        self.group_step(group_id, now, |group, step| {
-            let me = step.me();
-            let actions = group.with_policy_mut(me, |policy, view| {
-                policy.on_violation(view, &offender, violation, &evidence, step.now)
-            });
-            super::governance::run_policy_actions(group, step, actions)
-        })
-    }
-
-    /// Replaces a group's in-memory state with what storage holds.
-    pub(super) fn reload_group(
-        &mut self,
-        group_id: &GroupId,
-        now: Timestamp,
-    ) -> Result<(), EngineError> {
-        let storage = self.storage.clone();
-        let txn = Txn::new(&*storage);
-        let group = Group::load(
-            group_id.clone(),
-            &txn,
-            &self.crypto,
-            &self.identity,
-            &*self.consensus,
-            &*self.policies,
-            now,
-        )?;
-        let mut group = group;
-        if let Some(old) = self.groups.remove(group_id) {
-            group.adopt_transient(old);
-        }
-        self.groups.insert(group_id.clone(), group);
-        Ok(())
     }
 }

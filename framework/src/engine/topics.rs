@@ -4,6 +4,8 @@
 //! The group id never appears in the clear: the name is a truncated SHA-256 of it, and it is
 //! kept out of the `application` segment, which Waku nodes may use for routing decisions.
 
+use super::event::RejectReason;
+use super::output::Output;
 use crate::types::{GroupId, Topic};
 use crate::wire::Kind;
 
@@ -35,19 +37,43 @@ impl GroupTopics {
     /// is refused.
     pub fn for_kind(&self, kind: Kind) -> &Topic {
         match kind {
-            Kind::Mls
+            _ if branch_tagged(kind) => &self.group,
+            Kind::Bundle | Kind::ForkNotice | Kind::Beyond => &self.group,
+            Kind::Welcome | Kind::RatchetTree => &self.join,
+            _ => &self.welcome,
+        }
+    }
+
+    /// The refusal of an envelope of `kind` that arrived on `topic`, if that is not the topic
+    /// [`for_kind`](GroupTopics::for_kind) names for it (members and joiners alike).
+    pub(crate) fn refuse_wrong_topic(
+        &self,
+        group_id: &GroupId,
+        topic: &Topic,
+        kind: Kind,
+    ) -> Option<Output> {
+        (topic != self.for_kind(kind)).then(|| {
+            Output::rejected(
+                Some(group_id.clone()),
+                RejectReason::WrongTopic,
+                topic.as_str(),
+            )
+        })
+    }
+}
+
+/// Kinds that carry the branch tag of their epoch (traffic of one branch of a fork); all
+/// travel on the group topic.
+pub(crate) fn branch_tagged(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::Mls
             | Kind::Consensus
             | Kind::Control
             | Kind::Commit
             | Kind::Certificate
             | Kind::CatchUp
-            | Kind::Bundle
-            | Kind::ForkNotice
-            | Kind::Beyond => &self.group,
-            Kind::Welcome | Kind::RatchetTree => &self.join,
-            _ => &self.welcome,
-        }
-    }
+    )
 }
 
 #[cfg(test)]

@@ -16,9 +16,10 @@ use openmls::prelude::StagedCommit;
 use super::event::{Event, ProposalAction, RejectReason, Violation};
 use super::group::Group;
 use super::records::ProposalStatus;
-use super::{Abort, Step, reject};
+use super::step::{Abort, Step, reject};
 use crate::consensus::Outcome;
-use crate::mls::MlsState;
+use crate::mls::{CommitChanges, MlsState};
+use crate::roster::Roster;
 use crate::steward::{CommitFacts, CommitRank};
 use crate::types::{MemberId, ProposalId};
 use crate::wire;
@@ -64,6 +65,26 @@ fn broken<T>(
     })
 }
 
+/// Why a commit proves its author misbehaved (before the author and evidence are attached).
+type Broken = (RejectReason, String);
+
+fn mismatch<T>(detail: impl Into<String>) -> Result<T, Broken> {
+    Err((RejectReason::CommitMismatch, detail.into()))
+}
+
+/// What the voting proposals a commit names ask of it.
+#[derive(Default)]
+struct Expected {
+    /// Proposals not decided here yet.
+    waiting: Vec<ProposalId>,
+    /// The decided ones, with their actions.
+    named: Vec<(ProposalId, ProposalAction)>,
+    /// KeyPackage references the commit must add.
+    adds: Vec<Vec<u8>>,
+    /// Leaves the commit must remove.
+    removes: Vec<u32>,
+}
+
 /// Validates a staged commit from `sender_leaf` against the local proposal records.
 /// `evidence` is the sealed commit, kept as proof if the commit is broken.
 pub(crate) fn validate(
@@ -82,227 +103,31 @@ pub(crate) fn validate(
         );
     };
     let changes = MlsState::changes(step.crypto, staged)?;
-    if changes.has_other_proposals {
-        return broken(
-            author,
-            RejectReason::CommitMismatch,
-            "commit carries proposals other than add/remove",
-            evidence,
-        );
-    }
-    let mut removed = Vec::with_capacity(changes.removed_leaves.len());
-    for leaf in &changes.removed_leaves {
-        match roster.at_leaf(*leaf) {
-            Some(e) => removed.push(e.id),
-            None => {
-                return broken(
-                    author,
-                    RejectReason::CommitMismatch,
-                    "commit removes an empty leaf",
-                    evidence,
-                );
-            }
-        }
-    }
-    let info = match wire::decode_commit_info(aad) {
-        Ok(info) => info,
-        Err(e) => {
-            return broken(
-                author,
-                RejectReason::CommitMismatch,
-                e.to_string(),
-                evidence,
-            );
-        }
+    let checked = check_structure(group, &roster, &changes, aad);
+    let (removed, info, ids, mut expected) = match checked {
+        Ok(checked) => checked,
+        Err((reason, detail)) => return broken(author, reason, detail, evidence),
     };
-    let mut ids = Vec::with_capacity(info.proposals.len());
-    for raw in &info.proposals {
-        let Some(id) = ProposalId::from_slice(raw) else {
-            return broken(
-                author,
-                RejectReason::CommitMismatch,
-                "proposal id is not 32 bytes",
-                evidence,
-            );
-        };
-        if ids.last().is_some_and(|last| *last >= id) {
-            return broken(
-                author,
-                RejectReason::CommitMismatch,
-                "proposal ids not strictly ascending",
-                evidence,
-            );
-        }
-        ids.push(id);
-    }
-    let mut waiting = Vec::new();
-    let mut named = Vec::with_capacity(ids.len());
-    let mut expected_adds = Vec::new();
-    let mut expected_removes = Vec::new();
-    let epoch = group.epoch();
-    for id in &ids {
-        let Some(rec) = group.proposals.get(id) else {
-            waiting.push(*id);
-            continue;
-        };
-        if rec.epoch != epoch {
-            let detail = format!(
-                "proposal {} was opened in epoch {}, the commit ends epoch {epoch}",
-                id.short(),
-                rec.epoch
-            );
-            return broken(author, RejectReason::CommitMismatch, detail, evidence);
-        }
-        match rec.status {
-            ProposalStatus::Open => {
-                waiting.push(*id);
-                continue;
-            }
-            ProposalStatus::Decided(Outcome::Yes) => {}
-            // Too few votes were seen here in time: others may hold proof of a YES.
-            ProposalStatus::Decided(Outcome::Failed) => {
-                waiting.push(*id);
-                continue;
-            }
-            ProposalStatus::Decided(outcome) => {
-                let detail = format!("proposal {} was decided {outcome:?}", id.short());
-                return broken(
-                    author,
-                    RejectReason::CommitUnapprovedProposal,
-                    detail,
-                    evidence,
-                );
-            }
-            ProposalStatus::Committed(_) | ProposalStatus::Obsolete => {
-                let detail = format!("proposal {} is already committed or moot", id.short());
-                return broken(author, RejectReason::CommitMismatch, detail, evidence);
-            }
-        }
-        named.push((*id, rec.action.clone()));
-        if let Some(target) = rec.action.removes() {
-            match roster.get(&target) {
-                Some(e) => expected_removes.push(e.leaf),
-                None => {
-                    return broken(
-                        author,
-                        RejectReason::CommitMismatch,
-                        "removal of a non-member",
-                        evidence,
-                    );
-                }
-            }
-        }
-        match (&rec.action, &rec.key_package) {
-            (ProposalAction::Add { .. }, Some((_, reference))) => {
-                expected_adds.push(reference.clone())
-            }
-            (ProposalAction::Add { .. }, None) => {
-                return broken(
-                    author,
-                    RejectReason::CommitMismatch,
-                    "add proposal without KeyPackage",
-                    evidence,
-                );
-            }
-            _ => {}
-        }
-    }
-    // Rejoins: a member of this roster, not removed by the commit, re-added at a new leaf with
-    // a KeyPackage of its own identity — nothing else.
-    let mut previous: Option<&[u8]> = None;
-    for r in &info.rejoins {
-        if previous.is_some_and(|p| p >= r.member_id.as_slice()) {
-            return broken(
-                author,
-                RejectReason::CommitMismatch,
-                "rejoins not strictly ascending",
-                evidence,
-            );
-        }
-        previous = Some(&r.member_id);
-        let entry = MemberId::from_slice(&r.member_id).and_then(|m| roster.get(&m));
-        let Some(entry) = entry else {
-            return broken(
-                author,
-                RejectReason::CommitMismatch,
-                "rejoin of a non-member",
-                evidence,
-            );
-        };
-        if named.iter().any(|(_, a)| a.removes() == Some(entry.id)) {
-            return broken(
-                author,
-                RejectReason::CommitMismatch,
-                "rejoin of a member the same commit removes",
-                evidence,
-            );
-        }
-        let added = changes
-            .added_members
-            .iter()
-            .find(|(reference, member, _)| *reference == r.key_package_ref && *member == entry.id);
-        let Some((_, _, encryption_key)) = added else {
-            return broken(
-                author,
-                RejectReason::CommitMismatch,
-                "rejoin KeyPackage is not the member's own",
-                evidence,
-            );
-        };
-        if *encryption_key == entry.encryption_key {
-            // A replay of the KeyPackage the member's current leaf came from: it would evict
-            // the member (the KeyPackage's private key is spent).
-            return broken(
-                author,
-                RejectReason::CommitMismatch,
-                "rejoin with the KeyPackage of the member's current leaf",
-                evidence,
-            );
-        }
-        expected_removes.push(entry.leaf);
-        expected_adds.push(r.key_package_ref.clone());
-    }
-    if !waiting.is_empty() {
+    if !expected.waiting.is_empty() {
         return Ok(Verdict::Park {
             detail: format!(
                 "{} referenced proposals not decided here yet",
-                waiting.len()
+                expected.waiting.len()
             ),
-            waiting,
+            waiting: expected.waiting,
             author,
         });
     }
-    let mut actual_adds = changes.added_key_packages;
-    let mut actual_removes = changes.removed_leaves;
-    expected_adds.sort();
-    actual_adds.sort();
-    expected_removes.sort_unstable();
-    actual_removes.sort_unstable();
-    if expected_adds != actual_adds || expected_removes != actual_removes {
-        let detail = "MLS changes differ from the voting proposals the commit names";
-        return broken(author, RejectReason::CommitMismatch, detail, evidence);
+    if let Err((reason, detail)) = check_changes(&mut expected, changes) {
+        return broken(author, reason, detail, evidence);
     }
-    // Rejoiners keep their place in the roster: not removals to the policy.
-    removed.retain(|m| {
-        !info
-            .rejoins
-            .iter()
-            .any(|r| r.member_id.as_slice() == m.as_bytes())
-    });
-    let facts = CommitFacts {
-        author,
-        removed: &removed,
-        proposals: &named,
-    };
-    let rank = match group.with_view(step.me(), |policy, view| {
-        policy.authorize_commit(view, &facts)
-    }) {
+    let rank = match authorize(group, step, author, removed, &info, &expected.named) {
         Ok(rank) => rank,
-        Err(e) => {
+        Err(detail) => {
             return broken(
                 author,
                 RejectReason::UnauthorizedCommitter,
-                e.to_string(),
+                detail,
                 evidence,
             );
         }
@@ -315,6 +140,201 @@ pub(crate) fn validate(
         },
         rank,
     ))
+}
+
+/// The checks that need no decision: only add/remove proposals, removed leaves occupied, the
+/// commit info well formed with strictly ascending proposal ids, the named proposals (see
+/// [`check_proposal`]) and the rejoins (see [`check_rejoin`]). Returns the removed members,
+/// the commit info, the proposal ids and what they expect of the commit.
+fn check_structure(
+    group: &Group,
+    roster: &Roster,
+    changes: &CommitChanges,
+    aad: &[u8],
+) -> Result<(Vec<MemberId>, wire::CommitInfo, Vec<ProposalId>, Expected), Broken> {
+    if changes.has_other_proposals {
+        return mismatch("commit carries proposals other than add/remove");
+    }
+    let mut removed = Vec::with_capacity(changes.removed_leaves.len());
+    for leaf in &changes.removed_leaves {
+        match roster.at_leaf(*leaf) {
+            Some(e) => removed.push(e.id),
+            None => return mismatch("commit removes an empty leaf"),
+        }
+    }
+    let info = match wire::decode_commit_info(aad) {
+        Ok(info) => info,
+        Err(e) => return mismatch(e.to_string()),
+    };
+    let ids = proposal_ids(&info)?;
+    let mut expected = Expected::default();
+    for id in &ids {
+        check_proposal(group, roster, *id, &mut expected)?;
+    }
+    // Rejoins: a member of this roster, not removed by the commit, re-added at a new leaf with
+    // a KeyPackage of its own identity — nothing else.
+    let mut previous: Option<&[u8]> = None;
+    for r in &info.rejoins {
+        if previous.is_some_and(|p| p >= r.member_id.as_slice()) {
+            return mismatch("rejoins not strictly ascending");
+        }
+        previous = Some(&r.member_id);
+        check_rejoin(roster, changes, r, &mut expected)?;
+    }
+    Ok((removed, info, ids, expected))
+}
+
+/// The proposal ids a commit names: 32 bytes each, strictly ascending.
+fn proposal_ids(info: &wire::CommitInfo) -> Result<Vec<ProposalId>, Broken> {
+    let mut ids = Vec::with_capacity(info.proposals.len());
+    for raw in &info.proposals {
+        let Some(id) = ProposalId::from_slice(raw) else {
+            return mismatch("proposal id is not 32 bytes");
+        };
+        if ids.last().is_some_and(|last| *last >= id) {
+            return mismatch("proposal ids not strictly ascending");
+        }
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+/// One proposal a commit names: opened in the epoch the commit ends, decided YES here (or
+/// waited for while open or failed here), not committed yet; a removal of a member, an add
+/// with its KeyPackage.
+fn check_proposal(
+    group: &Group,
+    roster: &Roster,
+    id: ProposalId,
+    expected: &mut Expected,
+) -> Result<(), Broken> {
+    let epoch = group.epoch();
+    let Some(rec) = group.proposals.get(&id) else {
+        expected.waiting.push(id);
+        return Ok(());
+    };
+    if rec.epoch != epoch {
+        return mismatch(format!(
+            "proposal {} was opened in epoch {}, the commit ends epoch {epoch}",
+            id.short(),
+            rec.epoch
+        ));
+    }
+    match rec.status {
+        ProposalStatus::Open => {
+            expected.waiting.push(id);
+            return Ok(());
+        }
+        ProposalStatus::Decided(Outcome::Yes) => {}
+        // Too few votes were seen here in time: others may hold proof of a YES.
+        ProposalStatus::Decided(Outcome::Failed) => {
+            expected.waiting.push(id);
+            return Ok(());
+        }
+        ProposalStatus::Decided(outcome) => {
+            let detail = format!("proposal {} was decided {outcome:?}", id.short());
+            return Err((RejectReason::CommitUnapprovedProposal, detail));
+        }
+        ProposalStatus::Committed(_) | ProposalStatus::Obsolete => {
+            return mismatch(format!(
+                "proposal {} is already committed or moot",
+                id.short()
+            ));
+        }
+    }
+    expected.named.push((id, rec.action.clone()));
+    if let Some(target) = rec.action.removes() {
+        match roster.get(&target) {
+            Some(e) => expected.removes.push(e.leaf),
+            None => return mismatch("removal of a non-member"),
+        }
+    }
+    match (&rec.action, &rec.key_package) {
+        (ProposalAction::Add { .. }, Some((_, reference))) => expected.adds.push(reference.clone()),
+        (ProposalAction::Add { .. }, None) => {
+            return mismatch("add proposal without KeyPackage");
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// One rejoin a commit carries: a member of this roster, not removed by the same commit,
+/// re-added with a fresh KeyPackage of its own identity.
+fn check_rejoin(
+    roster: &Roster,
+    changes: &CommitChanges,
+    r: &wire::Rejoin,
+    expected: &mut Expected,
+) -> Result<(), Broken> {
+    let entry = MemberId::from_slice(&r.member_id).and_then(|m| roster.get(&m));
+    let Some(entry) = entry else {
+        return mismatch("rejoin of a non-member");
+    };
+    if expected
+        .named
+        .iter()
+        .any(|(_, a)| a.removes() == Some(entry.id))
+    {
+        return mismatch("rejoin of a member the same commit removes");
+    }
+    let added = changes
+        .added_members
+        .iter()
+        .find(|(reference, member, _)| *reference == r.key_package_ref && *member == entry.id);
+    let Some((_, _, encryption_key)) = added else {
+        return mismatch("rejoin KeyPackage is not the member's own");
+    };
+    if *encryption_key == entry.encryption_key {
+        // A replay of the KeyPackage the member's current leaf came from: it would evict the
+        // member (the KeyPackage's private key is spent).
+        return mismatch("rejoin with the KeyPackage of the member's current leaf");
+    }
+    expected.removes.push(entry.leaf);
+    expected.adds.push(r.key_package_ref.clone());
+    Ok(())
+}
+
+/// The commit's MLS changes must be exactly what its proposals and rejoins expect.
+fn check_changes(expected: &mut Expected, changes: CommitChanges) -> Result<(), Broken> {
+    let mut actual_adds = changes.added_key_packages;
+    let mut actual_removes = changes.removed_leaves;
+    expected.adds.sort();
+    actual_adds.sort();
+    expected.removes.sort_unstable();
+    actual_removes.sort_unstable();
+    if expected.adds != actual_adds || expected.removes != actual_removes {
+        return mismatch("MLS changes differ from the voting proposals the commit names");
+    }
+    Ok(())
+}
+
+/// Asks the steward policy whether `author` may commit this (rejoiners keep their place in
+/// the roster: they are not removals to the policy). Returns the commit's rank.
+fn authorize(
+    group: &Group,
+    step: &Step<'_>,
+    author: MemberId,
+    mut removed: Vec<MemberId>,
+    info: &wire::CommitInfo,
+    named: &[(ProposalId, ProposalAction)],
+) -> Result<CommitRank, String> {
+    removed.retain(|m| {
+        !info
+            .rejoins
+            .iter()
+            .any(|r| r.member_id.as_slice() == m.as_bytes())
+    });
+    let facts = CommitFacts {
+        author,
+        removed: &removed,
+        proposals: named,
+    };
+    group
+        .with_view(step.me(), |policy, view| {
+            policy.authorize_commit(view, &facts)
+        })
+        .map_err(|e| e.to_string())
 }
 
 /// Parked commits one author may have waiting per epoch.

@@ -54,7 +54,7 @@ impl Group {
 impl Group {
     /// Asks the policy who votes on each kind of proposal opened in the current epoch.
     pub(crate) fn refresh_voters(&mut self, me: MemberId) {
-        use crate::engine::ProposalKind;
+        use crate::engine::event::ProposalKind;
         for kind in [
             ProposalKind::Membership,
             ProposalKind::Election,

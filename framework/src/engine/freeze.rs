@@ -4,12 +4,14 @@
 //! refused: it is kept (durably, with the group's records) and opened as soon as the freeze
 //! ends, which [`Event::ProposalOpened`] reports.
 
-use serde::{Deserialize, Serialize};
-
+use super::event::ProposalKind;
 use super::event::{Event, ProposalAction, RejectReason};
+use super::governance;
 use super::group::Group;
+pub(crate) use super::records::DeferredRequest;
 use super::records::ProposalRecord;
-use super::{Abort, Step, governance, reject};
+use super::records::ProposalStatus;
+use super::step::{Abort, Step, reject};
 use crate::types::ProposalId;
 
 /// What became of a membership request.
@@ -29,36 +31,6 @@ impl Submission {
         match self {
             Submission::Opened(id) => Some(*id),
             Submission::Deferred => None,
-        }
-    }
-}
-
-/// A request waiting for the freeze to end.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeferredRequest {
-    /// What to propose.
-    pub action: ProposalAction,
-    /// For an add: the KeyPackage message and its reference.
-    pub key_package: Option<(Vec<u8>, Vec<u8>)>,
-    /// 0 for an application request; for this member's own proposal that failed for want of
-    /// votes and whose retry the freeze held back, the attempt it opens as (its lifetime
-    /// doubles per attempt, as for any retry).
-    pub attempt: u32,
-}
-
-/// A deferred request as stored before `attempt` existed.
-#[derive(Deserialize)]
-pub(crate) struct LegacyDeferredRequest {
-    action: ProposalAction,
-    key_package: Option<(Vec<u8>, Vec<u8>)>,
-}
-
-impl From<LegacyDeferredRequest> for DeferredRequest {
-    fn from(old: LegacyDeferredRequest) -> DeferredRequest {
-        DeferredRequest {
-            action: old.action,
-            key_package: old.key_package,
-            attempt: 0,
         }
     }
 }
@@ -85,7 +57,7 @@ pub(crate) fn defer_or_open(
     key_package: Option<(Vec<u8>, Vec<u8>)>,
     attempt: u32,
 ) -> Result<Submission, Abort> {
-    if !governance::frozen(group, action.kind()) {
+    if !frozen(group, action.kind()) {
         return governance::open_attempt(group, step, action, key_package, Vec::new(), attempt)
             .map(Submission::Opened);
     }
@@ -142,7 +114,7 @@ pub(crate) fn release(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abor
     }
     let waiting = std::mem::take(&mut group.meta.deferred_requests);
     for request in waiting {
-        if governance::frozen(group, request.action.kind()) {
+        if frozen(group, request.action.kind()) {
             group.meta.deferred_requests.push(request);
             continue;
         }
@@ -164,6 +136,43 @@ pub(crate) fn release(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abor
                 detail: format!("deferred request dropped: {detail}"),
             }),
             Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// True while a proposal of higher priority than `kind` is open here: lower-priority
+/// governance traffic is held back (LIP-104 partial freeze).
+pub(crate) fn frozen(group: &Group, kind: ProposalKind) -> bool {
+    group
+        .proposals
+        .values()
+        .any(|r| r.status == ProposalStatus::Open && r.action.kind() > kind)
+}
+
+/// Casts the votes held back by the partial freeze once nothing of higher priority is open,
+/// then opens the application's requests that waited for it.
+pub(crate) fn release_deferred(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> {
+    release_votes(group, step)?;
+    super::freeze::release(group, step)
+}
+
+fn release_votes(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> {
+    for id in group.meta.deferred_votes.clone() {
+        let open = group
+            .proposals
+            .get(&id)
+            .is_some_and(|r| r.status == ProposalStatus::Open);
+        if !open {
+            group.meta.deferred_votes.retain(|d| *d != id);
+            continue;
+        }
+        let Some(kind) = group.proposals.get(&id).map(|r| r.action.kind()) else {
+            continue;
+        };
+        if !frozen(group, kind) {
+            group.meta.deferred_votes.retain(|d| *d != id);
+            governance::decide_own_vote(group, step, id)?;
         }
     }
     Ok(())

@@ -15,78 +15,20 @@
 //! roster, carrying their own messages sent after *f* (sent again there) and their own removal
 //! requests committed only on their branch (requested again).
 
+pub(super) mod state;
+
+pub(crate) use state::TAG_LEN;
+
+use self::state::FOREIGN;
+use super::digest::digest;
 use super::event::{Event, ProposalAction, RejectReason};
 use super::group::Group;
+use super::records::DeferredRequest;
 use super::records::ProposalStatus;
-use super::requests::DeferredRequest;
-use super::sync::digest;
-use super::{Abort, Step, reject};
+use super::step::{Abort, Step, reject};
 use crate::mls::MlsState;
 use crate::types::{Epoch, MemberId, Timestamp};
 use crate::wire::{self, BranchTag, Envelope, ForkNotice, Kind, sealed};
-
-/// Length of a branch tag.
-pub(crate) const TAG_LEN: usize = 8;
-
-/// The branch tag of an epoch with `authenticator`.
-pub(crate) fn tag_of(authenticator: &[u8]) -> [u8; TAG_LEN] {
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    ctx.update(b"demls/branch/v1");
-    ctx.update(authenticator);
-    let mut out = [0u8; TAG_LEN];
-    out.copy_from_slice(&ctx.finish().as_ref()[..TAG_LEN]);
-    out
-}
-
-/// Per-group fork state (transient).
-#[derive(Default)]
-pub(crate) struct ForkState {
-    /// When another branch was last heard of.
-    pub seen_at: Option<Timestamp>,
-    last_notice: Option<Timestamp>,
-    last_commit_sent: Option<(Epoch, Timestamp)>,
-    /// Fork epochs already resolved here (so each is reported once).
-    resolved: Vec<Epoch>,
-    /// Branch tags of the other branches' epochs after a fork: their traffic can never be
-    /// processed here and is dropped on arrival (it must not pass for "later epochs").
-    foreign: std::collections::BTreeSet<Vec<u8>>,
-    /// Digests of sealed commits that competed on this branch and lost the selection (§10.4):
-    /// genuine commits of a shared epoch that anyone may have recorded, so they prove no
-    /// other branch (bounded, oldest forgotten first).
-    lost: std::collections::VecDeque<[u8; 32]>,
-}
-
-/// Lost candidate commits remembered at most.
-const LOST: usize = 256;
-
-/// Foreign branch tags remembered at most.
-const FOREIGN: usize = 4_096;
-
-impl ForkState {
-    /// True if `tag` names an epoch of another branch.
-    pub(crate) fn is_foreign(&self, tag: &[u8]) -> bool {
-        !tag.is_empty() && self.foreign.contains(tag)
-    }
-
-    /// Notes a sealed commit that lost the selection on this branch.
-    pub(crate) fn note_lost(&mut self, sealed: &[u8]) {
-        self.lost.push_back(digest(sealed));
-        if self.lost.len() > LOST {
-            self.lost.pop_front();
-        }
-    }
-
-    /// True if `sealed` is a commit that lost the selection on this branch.
-    fn is_lost(&self, sealed: &[u8]) -> bool {
-        let d = digest(sealed);
-        self.lost.contains(&d)
-    }
-
-    /// True if another branch was heard of within `window_ms`.
-    pub(crate) fn recently_seen(&self, now: Timestamp, window_ms: u64) -> bool {
-        self.seen_at.is_some_and(|t| t.plus_ms(window_ms) > now)
-    }
-}
 
 /// Checks the branch tag of an incoming group envelope against this member's tag of the same
 /// epoch; a difference reveals another branch.

@@ -10,57 +10,18 @@
 //! epoch the rejoiner last shared with the group (receivers drop message ids they already
 //! have), so that nothing sent while the rejoiner could not read is lost to it.
 
-use std::collections::VecDeque;
+pub(super) mod requests;
+
+pub(crate) use requests::RejoinRequest;
 
 use super::group::Group;
-use super::{Abort, Step, commit, governance, keypackages, reject};
+use super::repair::outbox;
+use super::step::{Abort, Step, reject};
+use super::{commit, keypackages};
 use crate::engine::event::RejectReason;
 use crate::mls::validate_key_package;
-use crate::types::{Epoch, MemberId, Timestamp};
-use crate::wire::{self, Frame, frame};
-
-/// KeyPackage references used by rejoin commits, remembered so a replayed request cannot
-/// evict a member from its current leaf.
-const USED: usize = 1_024;
-
-/// A member's request to be re-added, waiting for a steward's commit.
-#[derive(Clone, Debug)]
-pub(crate) struct RejoinRequest {
-    /// The KeyPackage message.
-    pub message: Vec<u8>,
-    /// Its reference.
-    pub reference: Vec<u8>,
-    /// The last epoch the member shares with the group.
-    pub since: Epoch,
-    /// When it arrived.
-    pub received_at: Timestamp,
-}
-
-/// Rejoin state of one group (transient: a rejoiner re-announces until re-added).
-#[derive(Default)]
-pub(crate) struct Rejoins {
-    /// Pending requests by member.
-    pub requests: std::collections::BTreeMap<MemberId, RejoinRequest>,
-    used: VecDeque<Vec<u8>>,
-}
-
-impl Rejoins {
-    fn was_used(&self, reference: &[u8]) -> bool {
-        self.used.iter().any(|r| r == reference)
-    }
-
-    fn note_used(&mut self, reference: Vec<u8>) {
-        self.used.push_back(reference);
-        while self.used.len() > USED {
-            self.used.pop_front();
-        }
-    }
-
-    /// When the oldest pending request arrived (it makes a commit due).
-    pub(crate) fn oldest(&self) -> Option<Timestamp> {
-        self.requests.values().map(|r| r.received_at).min()
-    }
-}
+use crate::types::{Epoch, MemberId};
+use crate::wire;
 
 /// A `Rejoin` announcement arrived on the welcome topic.
 pub(crate) fn on_rejoin(
@@ -165,38 +126,7 @@ pub(crate) fn after_commit(
         since = Some(since.map_or(r.since_epoch, |s| s.min(r.since_epoch)));
     }
     match since {
-        Some(since) => resend_since(group, step, since),
+        Some(since) => outbox::resend_since(group, step, since),
         None => Ok(()),
     }
-}
-
-/// Sends again, in the current epoch and marked as re-sent, this member's own messages first
-/// sent in epoch `since` or later (messages of `since` itself may have been sent after the
-/// split; receivers that have one drop the copy).
-pub(crate) fn resend_since(
-    group: &mut Group,
-    step: &mut Step<'_>,
-    since: Epoch,
-) -> Result<(), Abort> {
-    let again = group.sync.sent_since(since);
-    if !again.is_empty() {
-        tracing::debug!(group = %group.id.display(), since, count = again.len(), "re-sending own messages");
-    }
-    for (id, payload, first_epoch) in again {
-        let frame = Frame {
-            body: Some(frame::Body::Chat(wire::Chat {
-                message_id: id.clone(),
-                payload,
-                sent_at: step.now.0,
-                history: Vec::new(),
-                resent_from_epoch: Some(first_epoch),
-            })),
-        };
-        let envelope = governance::publish_frame(group, step, &frame)?;
-        let epoch = group.epoch();
-        group
-            .sync
-            .replace_logged(&id, epoch, &envelope, step.params.message_log);
-    }
-    Ok(())
 }

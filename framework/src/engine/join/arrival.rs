@@ -1,193 +1,23 @@
-//! The joiner's side: announce a KeyPackage, wait for a Welcome addressed to it and for the
-//! ratchet tree of the same epoch (delivered separately, never inside the Welcome), then join.
-//! Group traffic that arrives before the Welcome is held and replayed after joining.
-//!
-//! A *rejoin* is the same with a `Rejoin` announcement, by a member whose current state of the
-//! group cannot follow the others any more (§13 of the spec): the old state stays in place, but
-//! frozen, until the Welcome arrives; then it is erased and replaced in one storage transaction,
-//! keeping only this member's own unsent work — its recent messages (sent again in the new
-//! state) and its pending membership requests.
+//! Traffic for a group this node is joining: Welcomes and ratchet trees (matched by epoch),
+//! group traffic held until the join completes, and completing the join (or the rejoin, which
+//! replaces the frozen old state of the group in one transaction).
 
-use serde::{Deserialize, Serialize};
-
-use super::event::{Event, RejectReason};
-use super::output::Output;
-use super::records::{decode, encode};
-use super::silent::Silent;
-use super::topics::GroupTopics;
-use super::{Engine, EngineError, EngineParams, Requeue};
-use crate::identity::Identity;
-use crate::mls::{MlsError, MlsState, Provider, decode_welcome, new_key_package};
-use crate::storage::Space;
+use super::{MAX_TREES, MAX_WELCOMES, PendingJoin};
+use crate::engine::error::EngineError;
+use crate::engine::event::{Event, RejectReason};
+use crate::engine::group::Group;
+use crate::engine::machine::Engine;
+use crate::engine::output::Output;
+use crate::engine::silent::Silent;
+use crate::engine::step::Requeue;
+use crate::mls::{MlsError, MlsState, Provider, decode_welcome};
 use crate::txn::Txn;
 use crate::types::{Epoch, GroupId, Timestamp, Topic};
 use crate::wire::{Envelope, Kind};
 
-const MAX_WELCOMES: usize = 4;
-const MAX_TREES: usize = 8;
-
-/// What survives a restart of a pending join.
-#[derive(Serialize, Deserialize)]
-struct JoinRecord {
-    group_id: Vec<u8>,
-    key_package: Vec<u8>,
-    references: Vec<Vec<u8>>,
-    rejoin_since: Option<Epoch>,
-}
-
-fn record_key(group_id: &GroupId) -> Vec<u8> {
-    [b"j/".as_slice(), group_id.as_bytes()].concat()
-}
-
-/// The genesis digest a pending join must match, a record of its own beside the
-/// [`JoinRecord`] (whose encoding predates it).
-fn digest_key(group_id: &GroupId) -> Vec<u8> {
-    [b"jd/".as_slice(), group_id.as_bytes()].concat()
-}
-
-/// What kind of join this is and what the group joined must be.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct JoinTerms {
-    /// For a rejoin: the last epoch this member shares with the group.
-    pub rejoin_since: Option<Epoch>,
-    /// The digest of the genesis the group joined must have (from an invitation, or for a
-    /// rejoin from the member's own state); `None` joins the first group under the id.
-    pub genesis_digest: Option<[u8; 32]>,
-}
-
-/// A join in progress.
-pub(crate) struct PendingJoin {
-    pub group_id: GroupId,
-    pub topics: GroupTopics,
-    key_package: Vec<u8>,
-    references: Vec<Vec<u8>>,
-    /// For a rejoin: the last epoch this member shares with the group.
-    pub rejoin_since: Option<Epoch>,
-    /// The digest of the genesis the group joined must have (from an invitation, or for a
-    /// rejoin from the member's own state); `None` joins the first group under the id.
-    genesis_digest: Option<[u8; 32]>,
-    pub next_announce: Timestamp,
-    welcomes: Vec<(Epoch, Vec<u8>)>,
-    trees: Vec<(Epoch, Vec<u8>)>,
-    buffered: Vec<(Topic, Vec<u8>)>,
-}
-
-impl PendingJoin {
-    /// Generates a KeyPackage and announces it (as a rejoin when `terms.rejoin_since` is set).
-    pub(crate) fn start(
-        group_id: GroupId,
-        provider: &Provider<'_, '_, '_>,
-        identity: &Identity,
-        params: &EngineParams,
-        terms: JoinTerms,
-        now: Timestamp,
-        out: &mut Output,
-    ) -> Result<PendingJoin, EngineError> {
-        let JoinTerms {
-            rejoin_since,
-            genesis_digest,
-        } = terms;
-        let kp = new_key_package(provider, identity, now)?;
-        let join = PendingJoin {
-            topics: GroupTopics::of(&group_id),
-            group_id,
-            key_package: kp.message,
-            references: vec![kp.reference.clone()],
-            rejoin_since,
-            genesis_digest,
-            next_announce: now.plus_ms(params.join_announce_interval_ms),
-            welcomes: Vec::new(),
-            trees: Vec::new(),
-            buffered: Vec::new(),
-        };
-        out.subscribe.push(join.topics.join.clone());
-        out.subscribe.push(join.topics.group.clone());
-        join.announce(out);
-        out.event(Event::JoinRequested {
-            group_id: join.group_id.clone(),
-            key_package_ref: kp.reference,
-        });
-        tracing::info!(group = %join.group_id.display(), ?rejoin_since, "join requested");
-        Ok(join)
-    }
-
-    fn announce(&self, out: &mut Output) {
-        let (kind, epoch) = match self.rejoin_since {
-            Some(since) => (Kind::Rejoin, since),
-            None => (Kind::KeyPackage, 0),
-        };
-        let env = Envelope::new(
-            kind,
-            self.group_id.as_bytes(),
-            epoch,
-            self.key_package.clone(),
-        );
-        out.publish(&self.topics.welcome, env.encode_to_vec());
-    }
-
-    /// Re-announces the KeyPackage when due.
-    pub(crate) fn tick(&mut self, now: Timestamp, params: &EngineParams, out: &mut Output) {
-        if now >= self.next_announce {
-            self.announce(out);
-            self.next_announce = now.plus_ms(params.join_announce_interval_ms);
-        }
-    }
-
-    pub(crate) fn persist(&self, txn: &Txn<'_>) {
-        let rec = JoinRecord {
-            group_id: self.group_id.as_bytes().to_vec(),
-            key_package: self.key_package.clone(),
-            references: self.references.clone(),
-            rejoin_since: self.rejoin_since,
-        };
-        txn.put(Space::Node, record_key(&self.group_id), encode(&rec));
-        match self.genesis_digest {
-            Some(digest) => txn.put(Space::Node, digest_key(&self.group_id), digest.to_vec()),
-            None => txn.delete(Space::Node, digest_key(&self.group_id)),
-        }
-    }
-
-    /// Erases what [`persist`](Self::persist) wrote, in `txn`.
-    fn forget(group_id: &GroupId, txn: &Txn<'_>) {
-        txn.delete(Space::Node, record_key(group_id));
-        txn.delete(Space::Node, digest_key(group_id));
-    }
-
-    pub(crate) fn load_all(txn: &Txn<'_>) -> Result<Vec<PendingJoin>, EngineError> {
-        let mut out = Vec::new();
-        for (_, v) in txn.scan_prefix(Space::Node, b"j/")? {
-            let rec: JoinRecord = decode("pending join", &v)?;
-            let Some(group_id) = GroupId::new(rec.group_id) else {
-                continue;
-            };
-            let genesis_digest = match txn.get(Space::Node, &digest_key(&group_id))? {
-                None => None,
-                Some(bytes) => Some(<[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
-                    EngineError::Storage(crate::storage::StorageError::Corrupt(
-                        "genesis digest of a pending join is not 32 bytes".into(),
-                    ))
-                })?),
-            };
-            out.push(PendingJoin {
-                topics: GroupTopics::of(&group_id),
-                group_id,
-                key_package: rec.key_package,
-                references: rec.references,
-                rejoin_since: rec.rejoin_since,
-                genesis_digest,
-                next_announce: Timestamp(0),
-                welcomes: Vec::new(),
-                trees: Vec::new(),
-                buffered: Vec::new(),
-            });
-        }
-        Ok(out)
-    }
-}
-
 impl Engine {
     /// Traffic for a group this node is joining.
-    pub(super) fn on_join_traffic(
+    pub(crate) fn on_join_traffic(
         &mut self,
         gid: &GroupId,
         topic: &Topic,
@@ -200,16 +30,10 @@ impl Engine {
         let Some(join) = self.joins.get_mut(gid) else {
             return Ok((Output::default(), Vec::new()));
         };
-        let expected = join.topics.for_kind(kind);
-        let mut out = Output::default();
-        if topic != expected {
-            out.event(Event::Rejected {
-                group_id: Some(gid.clone()),
-                reason: RejectReason::WrongTopic,
-                detail: topic.as_str().to_owned(),
-            });
-            return Ok((out, Vec::new()));
+        if let Some(refused) = join.topics.refuse_wrong_topic(gid, topic, kind) {
+            return Ok((refused, Vec::new()));
         }
+        let mut out = Output::default();
         match kind {
             Kind::Mls | Kind::Consensus | Kind::Control | Kind::Commit => {
                 if join.buffered.len() < max_buffered {
@@ -288,11 +112,51 @@ impl Engine {
         gid: &GroupId,
         now: Timestamp,
     ) -> Result<(Output, Requeue), EngineError> {
-        let storage = self.storage.clone();
         let Some(join) = self.joins.get(gid) else {
             return Ok((Output::default(), Vec::new()));
         };
         let rejoin_since = join.rejoin_since;
+        let JoinAttempt {
+            joined,
+            mut bad_trees,
+            foreign_welcomes,
+        } = self.attempt_join(gid, now)?;
+        let mut out = Output::default();
+        for (_, look_alike) in &foreign_welcomes {
+            let detail = if *look_alike {
+                "a welcome into a group under this id with another genesis than the expected one"
+            } else {
+                "a welcome into another group, labelled with this one's id"
+            };
+            out.event(Event::Rejected {
+                group_id: Some(gid.clone()),
+                reason: RejectReason::ForeignWelcome,
+                detail: detail.into(),
+            });
+        }
+        let Some(group) = joined else {
+            if let Some(join) = self.joins.get_mut(gid) {
+                bad_trees.sort_unstable();
+                bad_trees.dedup();
+                for idx in bad_trees.into_iter().rev() {
+                    join.trees.remove(idx);
+                }
+                for (idx, _) in foreign_welcomes.into_iter().rev() {
+                    join.welcomes.remove(idx);
+                }
+            }
+            return Ok((out, Vec::new()));
+        };
+        self.install_joined(gid, group, rejoin_since, out, now)
+    }
+
+    /// Tries every Welcome with every ratchet tree of its epoch (newest tree first) until one
+    /// pair joins; a rejoin replaces the old state of the group in the same transaction.
+    fn attempt_join(&mut self, gid: &GroupId, now: Timestamp) -> Result<JoinAttempt, EngineError> {
+        let storage = self.storage.clone();
+        let Some(join) = self.joins.get(gid) else {
+            return Ok(JoinAttempt::default());
+        };
         let genesis_digest = join.genesis_digest;
         let mut bad_trees = Vec::new();
         let mut foreign_welcomes: Vec<(usize, bool)> = Vec::new();
@@ -366,32 +230,24 @@ impl Engine {
                 }
             }
         }
-        let mut out = Output::default();
-        for (_, look_alike) in &foreign_welcomes {
-            let detail = if *look_alike {
-                "a welcome into a group under this id with another genesis than the expected one"
-            } else {
-                "a welcome into another group, labelled with this one's id"
-            };
-            out.event(Event::Rejected {
-                group_id: Some(gid.clone()),
-                reason: RejectReason::ForeignWelcome,
-                detail: detail.into(),
-            });
-        }
-        let Some(mut group) = joined else {
-            if let Some(join) = self.joins.get_mut(gid) {
-                bad_trees.sort_unstable();
-                bad_trees.dedup();
-                for idx in bad_trees.into_iter().rev() {
-                    join.trees.remove(idx);
-                }
-                for (idx, _) in foreign_welcomes.into_iter().rev() {
-                    join.welcomes.remove(idx);
-                }
-            }
-            return Ok((out, Vec::new()));
-        };
+        Ok(JoinAttempt {
+            joined,
+            bad_trees,
+            foreign_welcomes,
+        })
+    }
+
+    /// Installs a group just joined: the traffic held for it is requeued, what this member
+    /// owes the group from a replaced state is carried over, and after a rejoin its own
+    /// messages are sent again and its deferred requests released.
+    fn install_joined(
+        &mut self,
+        gid: &GroupId,
+        mut group: Group,
+        rejoin_since: Option<Epoch>,
+        mut out: Output,
+        now: Timestamp,
+    ) -> Result<(Output, Requeue), EngineError> {
         // Traffic from before our epoch was not meant for us: drop it silently.
         let epoch = group.epoch();
         let requeue: Requeue = self
@@ -424,8 +280,8 @@ impl Engine {
         self.groups.insert(gid.clone(), group);
         if let Some(since) = rejoin_since {
             let (o, r) = self.group_step(gid, now, |group, step| {
-                super::rejoin::resend_since(group, step, since)?;
-                super::governance::release_deferred(group, step)
+                crate::engine::repair::resend_since(group, step, since)?;
+                crate::engine::freeze::release_deferred(group, step)
             })?;
             out.append(o);
             let mut requeue = requeue;
@@ -434,6 +290,17 @@ impl Engine {
         }
         Ok((out, requeue))
     }
+}
+
+/// What trying the Welcomes and trees of a pending join gave.
+#[derive(Default)]
+struct JoinAttempt {
+    /// The group joined, if a pair joined.
+    joined: Option<Group>,
+    /// Trees that failed with a Welcome of their epoch.
+    bad_trees: Vec<usize>,
+    /// Welcomes into another group (true: a look-alike under this id with another genesis).
+    foreign_welcomes: Vec<(usize, bool)>,
 }
 
 /// True if the joined group's genesis has the expected digest (a group without a genesis

@@ -1,71 +1,48 @@
-//! Catching up on missed epochs: when a member believes it is behind, when it asks, who
-//! answers and with what. This module owns that evidence, the request and the answer; the
-//! rest of loss repair (duplicates, missing messages, votes) is in [`super::sync`].
-//!
-//! The rules keep catch-up traffic bounded at any group size and delivery delay:
-//!
-//! - **Evidence.** Traffic of a later epoch held here is a sign of being behind, but on a
-//!   network that reorders it is also what a member sees just before the commit that leads
-//!   there arrives. So a member asks only once such traffic is older than its *patience*:
-//!   `max(repair_delay_ms, 2 × the delivery spread it has seen)`, plus a spread of up to
-//!   `repair_backoff_ms` that differs between members. The delivery spread is a decaying
-//!   maximum (a quarter off per observation) of two things every member observes anyway: how
-//!   long later-epoch traffic came before the commit that led there, and how long a proposal
-//!   took from its first message here to its decision by votes. Status beacons of members in an
-//!   earlier epoch are no evidence of anything: the beacon may simply have crossed the commit,
-//!   so nobody answers them (a member that really is behind hears the later epoch and asks).
-//! - **One request serves everyone.** Answers are broadcast, so a member that sees another
-//!   member's request for its own epoch waits `repair_retry_ms` before asking itself.
-//! - **Few answers per request.** The committer of the epoch answers at once; any other member
-//!   holding the commit answers with probability `catch_up_fanout × 2^attempt / members`
-//!   (`attempt` travels in the request), after a random backoff, unless someone answered (the
-//!   first commit of the answer was seen again) within the last `repair_retry_ms / 2`. So a
-//!   request draws about `1 + catch_up_fanout` answers whatever the size of the group, and an
-//!   asker that heard nothing asks again with twice the chance of being answered.
-//! - **Bounded answers.** One answer covers at most [`CATCH_UP_EPOCHS`] epochs and
-//!   [`MAX_ANSWER_BYTES`] of application messages.
-//!
-//! The bound this gives, per epoch transition: no request at all when nothing was lost and
-//! the patience covers the reordering the member has seen; when `m` members really missed the
-//! commit, about one request per `repair_retry_ms` (more only if their requests cross) and
-//! `1 + catch_up_fanout` answers per request in expectation.
+//! The evidence of being behind: traffic of later epochs, other members' requests, the
+//! delivery spread that sets this member's patience, and statements that the group moved
+//! beyond this member's history.
 
-use std::collections::BTreeMap;
-
-use super::group::Group;
-use super::sync::{backoff, branch_of, digest};
-use super::{Abort, Step};
+use crate::engine::params::EngineParams;
 use crate::types::{Epoch, MemberId, Timestamp};
-use crate::wire::{Envelope, Kind, bundle, sealed};
 
 /// Epochs of history one catch-up answer covers (a member far behind asks again from where
 /// the answer left it; answers stay within a receiver's default future-epoch window).
 pub(crate) const CATCH_UP_EPOCHS: u64 = 8;
 /// Unanswered catch-up requests (in one epoch) after which a member rejoins.
-const REJOIN_AFTER_ATTEMPTS: u32 = 4;
+pub(crate) const REJOIN_AFTER_ATTEMPTS: u32 = 4;
 /// Application message bytes one catch-up answer carries at most.
 pub(crate) const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 /// How long unconfirmed evidence of being behind is believed: envelope epochs are not
 /// authenticated, so a made-up far-future epoch must not silence this member for good.
 pub(crate) const AHEAD_BELIEF_MS: u64 = 20_000;
 /// The patience never exceeds this, however slow the network looked.
-const MAX_PATIENCE_MS: u64 = 30_000;
+pub(super) const MAX_PATIENCE_MS: u64 = 30_000;
+
+/// A delay in `[0, max)` that differs between members and stays the same for one member.
+pub(super) fn spread_of(me: &MemberId, max: u64) -> u64 {
+    if max == 0 {
+        return 0;
+    }
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&me.as_bytes()[..8]);
+    u64::from_be_bytes(bytes) % max
+}
 
 /// What this member knows about being behind, and its requests (transient, bounded).
 #[derive(Default)]
 pub(crate) struct CatchUp {
     /// The latest epoch heard of beyond this member's, and since when.
-    ahead: Option<(Epoch, Timestamp)>,
+    pub(super) ahead: Option<(Epoch, Timestamp)>,
     /// When traffic of a later epoch was first seen in the current epoch.
     first_ahead_at: Option<Timestamp>,
     /// The delivery spread seen here (decaying maximum of the observations, ms).
     spread_ms: u64,
     /// When this member last asked, and from which epoch.
-    requested: Option<(Epoch, Timestamp)>,
+    pub(super) requested: Option<(Epoch, Timestamp)>,
     /// When another member's request from this member's epoch was last seen.
     others_asked: Option<(Epoch, Timestamp)>,
     /// Requests made in a row without reaching a later epoch.
-    attempts: u32,
+    pub(super) attempts: u32,
     /// The first epoch this member asked to catch up from since it was last up to date: what
     /// it sent from then on, the others (already past that epoch) may not be able to read.
     behind_from: Option<Epoch>,
@@ -83,7 +60,7 @@ pub(crate) struct CatchUp {
     beyond_sent: Option<Timestamp>,
     /// The epoch for which a commit opened here (under its key, signed by a member): proof
     /// that it is ending, so claims of a later epoch made in it are never refuted.
-    ending: Option<Epoch>,
+    pub(super) ending: Option<Epoch>,
 }
 
 impl CatchUp {
@@ -129,7 +106,7 @@ impl CatchUp {
 
     /// Remembers that this member was behind in `epoch`: once it has caught up, what it sent
     /// from that epoch on is sent again (the others may have left those epochs).
-    fn fell_behind_in(&mut self, epoch: Epoch) {
+    pub(super) fn fell_behind_in(&mut self, epoch: Epoch) {
         self.behind_from = Some(self.behind_from.map_or(epoch, |e| e.min(epoch)));
     }
 
@@ -153,11 +130,7 @@ impl CatchUp {
     /// `repair_retry_ms` for an answer. `None` when nothing is claimed or the claims were
     /// refuted. The window opens once per epoch, so an outsider repeating made-up later-epoch
     /// traffic delays an epoch by at most one window.
-    pub(crate) fn claim_deadline(
-        &self,
-        me: &MemberId,
-        params: &super::EngineParams,
-    ) -> Option<Timestamp> {
+    pub(crate) fn claim_deadline(&self, me: &MemberId, params: &EngineParams) -> Option<Timestamp> {
         if self.refuted {
             return None;
         }
@@ -172,13 +145,13 @@ impl CatchUp {
         &self,
         now: Timestamp,
         me: &MemberId,
-        params: &super::EngineParams,
+        params: &EngineParams,
     ) -> bool {
         self.claim_deadline(me, params).is_some_and(|d| now < d)
     }
 
     /// Nobody confirmed the claims of a later epoch within the window: they stop counting.
-    fn refute(&mut self) {
+    pub(super) fn refute(&mut self) {
         self.refuted = true;
         self.ahead = None;
         self.first_ahead_at = None;
@@ -222,7 +195,7 @@ impl CatchUp {
     }
 
     /// How long later-epoch traffic must wait here before it counts as evidence.
-    pub(crate) fn patience_ms(&self, params: &super::EngineParams) -> u64 {
+    pub(crate) fn patience_ms(&self, params: &EngineParams) -> u64 {
         params
             .repair_delay_ms
             .max(self.spread_ms.saturating_mul(2))
@@ -237,7 +210,7 @@ impl CatchUp {
         epoch: Epoch,
         oldest_held: Option<Timestamp>,
         me: &MemberId,
-        params: &super::EngineParams,
+        params: &EngineParams,
     ) -> Option<Timestamp> {
         let since = [oldest_held, self.ahead.map(|(_, since)| since)]
             .into_iter()
@@ -281,240 +254,10 @@ impl CatchUp {
     }
 }
 
-/// When unauthenticated claims of a later epoch stop holding `group` back, unless something
-/// authenticated shows its epoch is ending: a commit of it was opened here (parked for its
-/// proposals' votes, or in the selection window — now or earlier in the epoch: a parked commit
-/// that expires comes back with a catch-up answer), or a roster member stated that the group
-/// moved beyond it.
-pub(crate) fn claim_deadline(
-    group: &Group,
-    me: &MemberId,
-    params: &super::EngineParams,
-) -> Option<Timestamp> {
-    let epoch = group.epoch();
-    let state = &group.sync.catch_up;
-    if state.is_beyond(epoch)
-        || state.ending == Some(epoch)
-        || !group.candidates.is_empty()
-        || group.parked.iter().any(|h| h.epoch == epoch)
-    {
-        return None;
-    }
-    state.claim_deadline(me, params)
-}
-
-/// Ends the catch-up window of this epoch if it is over and nothing confirmed the claims of a
-/// later epoch: they stop holding this member back, what was held for later epochs is dropped
-/// (one `Rejected` each: nobody can tell it from an outsider's invention, and what a member
-/// sent there is repaired once this member really gets there), and committing resumes.
-pub(crate) fn refute_if_due(group: &mut Group, step: &mut Step<'_>) {
-    let me = step.me();
-    if claim_deadline(group, &me, step.params).is_none_or(|d| d > step.now) {
-        return;
-    }
-    let epoch = group.epoch();
-    tracing::info!(group = %group.id.display(), epoch, held = group.future.len(), "later epochs unconfirmed: committing resumes");
-    group.sync.catch_up.refute();
-    for held in std::mem::take(&mut group.future) {
-        step.out.event(super::event::Event::Rejected {
-            group_id: Some(group.id.clone()),
-            reason: super::event::RejectReason::Unconfirmed,
-            detail: format!(
-                "held for epoch {}: nobody confirmed an epoch after {epoch}",
-                held.epoch
-            ),
-        });
-    }
-    super::commit::schedule(group, step);
-}
-
-/// A delay in `[0, max)` that differs between members and stays the same for one member.
-fn spread_of(me: &MemberId, max: u64) -> u64 {
-    if max == 0 {
-        return 0;
-    }
-    let mut bytes = [0u8; 8];
-    bytes.copy_from_slice(&me.as_bytes()[..8]);
-    u64::from_be_bytes(bytes) % max
-}
-
-/// Asks to catch up when due; after several unanswered requests with no other branch heard
-/// of, starts a rejoin instead. Returns whether a request was sent.
-pub(crate) fn request_if_due(group: &mut Group, step: &mut Step<'_>) -> Result<bool, Abort> {
-    let now = step.now;
-    let params = step.params;
-    let epoch = group.epoch();
-    let oldest_held = group.future.iter().map(|h| h.since).min();
-    let me = step.me();
-    let state = &mut group.sync.catch_up;
-    // Evidence older than the patience: this member is behind, whether or not it asks itself
-    // (another member's request may be serving it).
-    let patience = state.patience_ms(params);
-    let evidence = [oldest_held, state.ahead.map(|(_, since)| since)]
-        .into_iter()
-        .flatten()
-        .min();
-    if evidence.is_some_and(|t| t.plus_ms(patience) <= now) {
-        state.fell_behind_in(epoch);
-    }
-    let due = state.due(epoch, oldest_held, &me, params);
-    if due.is_none_or(|t| t > now) {
-        return Ok(false);
-    }
-    // A commit of this epoch waits here for its proposals' decisions: the group is probably in
-    // the epoch it starts (hence the later-epoch traffic), and the cheap remedy is the
-    // decisions themselves, which this member asks for (`sync::tick`). It catches up only if
-    // that request went unanswered for `repair_retry_ms`.
-    let sync = &group.sync;
-    let parked_until = group
-        .parked
-        .iter()
-        .filter(|h| h.epoch == epoch)
-        .map(|h| {
-            h.waiting
-                .iter()
-                .map(|id| {
-                    sync.requested_at(id)
-                        .map(|t| t.plus_ms(params.repair_retry_ms))
-                })
-                .min()
-                .flatten()
-                .unwrap_or(h.since.plus_ms(params.commit_grace_ms))
-        })
-        .max();
-    if parked_until.is_some_and(|t| t > now) {
-        return Ok(false);
-    }
-    let state = &mut group.sync.catch_up;
-    let same_epoch = state.requested.is_some_and(|(e, _)| e == epoch);
-    state.attempts = if same_epoch { state.attempts + 1 } else { 1 };
-    // Nobody answered several requests and no other branch was heard of: this member is
-    // behind every member's retained history. It rejoins (re-added without a vote).
-    if state.attempts > REJOIN_AFTER_ATTEMPTS
-        && state.is_beyond(epoch)
-        && !group.fork.recently_seen(now, AHEAD_BELIEF_MS)
-    {
-        tracing::info!(group = %group.id.display(), epoch, "beyond retained history: rejoining");
-        group.wants_rejoin = Some(epoch);
-        return Ok(false);
-    }
-    let attempt = u8::try_from(state.attempts.saturating_sub(1)).unwrap_or(u8::MAX);
-    state.requested = Some((epoch, now));
-    let nonce = step
-        .crypto
-        .entropy()
-        .array::<{ sealed::SEAL_NONCE_LEN }>()?;
-    let gid = group.id.as_bytes().to_vec();
-    let body = sealed::seal_catch_up(&group.commit_key, &gid, epoch, nonce, attempt);
-    tracing::debug!(group = %group.id.display(), epoch, attempt, "asking to catch up");
-    step.out.publish(
-        &group.topics.group,
-        Envelope::new(Kind::CatchUp, &gid, epoch, body)
-            .with_branch(&group.branch)
-            .encode_to_vec(),
-    );
-    Ok(true)
-}
-
-/// A member stuck in `from` asked (its `attempt`-th request in a row, from 0). Schedules an
-/// answer: for each retained epoch from `from` on (at most [`CATCH_UP_EPOCHS`]), the
-/// certificates of the proposals its commit applied (sealed under that epoch's key), the
-/// application messages of that epoch still in the log, and the commit itself — everything
-/// re-published as this member holds it, so the asker can process each epoch as if it had been
-/// there. Whether this member answers at all follows the rules in the module documentation.
-pub(crate) fn answer(
-    group: &mut Group,
-    step: &mut Step<'_>,
-    from: Epoch,
-    attempt: u8,
-) -> Result<(), Abort> {
-    let Some(first) = group.commits.get(&from) else {
-        return Ok(());
-    };
-    let gid = group.id.as_bytes().to_vec();
-    let first_commit = Envelope::new(Kind::Commit, &gid, from, first.sealed.clone())
-        .with_branch(&branch_of(group, from))
-        .encode_to_vec();
-    let key = digest(&first_commit);
-    if group.sync.is_scheduled(&key)
-        || group
-            .sync
-            .answered_within(&key, step.now, step.params.repair_retry_ms / 2)
-    {
-        return Ok(());
-    }
-    let committer = first.committer == step.me();
-    if !committer {
-        let members = group
-            .members_at(from)
-            .map(|m| m.roster.len())
-            .unwrap_or_else(|| group.roster().len())
-            .max(1) as u64;
-        let chance = u64::from(step.params.catch_up_fanout).saturating_mul(1 << attempt.min(16));
-        if backoff(step, members) >= chance {
-            return Ok(());
-        }
-    }
-    let spread = if committer {
-        0
-    } else {
-        backoff(step, step.params.repair_backoff_ms)
-    };
-    // (epoch, envelope, a bundle ends after it): each epoch's messages travel with, and
-    // before, the commit that ends it.
-    let mut items: Vec<(Epoch, Vec<u8>, bool)> = Vec::new();
-    let mut message_bytes = 0usize;
-    // The logged messages of the epochs served, in one pass over the log.
-    let last = from.saturating_add(CATCH_UP_EPOCHS);
-    let mut logged: BTreeMap<Epoch, Vec<Vec<u8>>> = BTreeMap::new();
-    for (message_epoch, bytes) in group.sync.logged() {
-        if (from..last).contains(&message_epoch) {
-            logged
-                .entry(message_epoch)
-                .or_default()
-                .push(bytes.to_vec());
-        }
-    }
-    for epoch in from..last {
-        let Some(rec) = group.commits.get(&epoch) else {
-            break;
-        };
-        for (id, parts) in &rec.certificates {
-            for part in parts {
-                let nonce = step
-                    .crypto
-                    .entropy()
-                    .array::<{ sealed::SEAL_NONCE_LEN }>()?;
-                let body = sealed::seal_certificate(&rec.key, &gid, epoch, &id.0, nonce, part);
-                let env = Envelope::new(Kind::Certificate, &gid, epoch, body)
-                    .with_branch(&branch_of(group, epoch));
-                items.push((epoch, env.encode_to_vec(), false));
-            }
-        }
-        for bytes in logged.remove(&epoch).unwrap_or_default() {
-            if message_bytes + bytes.len() <= MAX_ANSWER_BYTES {
-                message_bytes += bytes.len();
-                items.push((epoch, bytes, false));
-            }
-        }
-        let commit = Envelope::new(Kind::Commit, &gid, epoch, rec.sealed.clone())
-            .with_branch(&branch_of(group, epoch));
-        items.push((epoch, commit.encode_to_vec(), true));
-    }
-    let count = items.len();
-    let envelopes = bundle::pack(&gid, items, step.params.max_inbound_bytes);
-    tracing::debug!(group = %group.id.display(), from, count, bundles = envelopes.len(), "catch-up answer scheduled");
-    let topic = group.topics.group.clone();
-    group
-        .sync
-        .schedule_under(key, step.now.plus_ms(spread), step.now, topic, envelopes);
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::EngineParams;
+    use crate::engine::params::EngineParams;
 
     fn me() -> MemberId {
         MemberId([7; crate::types::MEMBER_ID_LEN])
