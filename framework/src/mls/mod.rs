@@ -12,7 +12,7 @@ mod store;
 
 pub use crypto::Crypto;
 pub use group::{
-    GENESIS_LEN, MlsError, MlsParams, MlsState, Processed, ValidKeyPackage,
+    CommitChanges, GENESIS_LEN, MlsError, MlsParams, MlsState, Processed, ValidKeyPackage,
     claimed_key_package_member, commit_outline, decode_welcome, leaf_encryption_key,
     new_key_package, validate_key_package,
 };
