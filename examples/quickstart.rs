@@ -11,8 +11,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use demls::engine::{Event, ProposalAction};
-use demls::{MemberId, Node, NodeConfig, Outcome};
+use demls::engine::{GroupEvent, ProposalAction};
+use demls::{MemberId, Node, NodeConfig, Verdict};
 use tokio::sync::mpsc;
 
 /// The embedded default profile; each node gets its own name.
@@ -58,8 +58,8 @@ pub struct Summary {
 struct Trace {
     start: Instant,
     names: BTreeMap<MemberId, &'static str>,
-    rx: mpsc::UnboundedReceiver<(&'static str, Event)>,
-    log: Vec<(&'static str, Event)>,
+    rx: mpsc::UnboundedReceiver<(&'static str, GroupEvent)>,
+    log: Vec<(&'static str, GroupEvent)>,
 }
 
 impl Trace {
@@ -85,14 +85,14 @@ impl Trace {
         }
     }
 
-    fn print(&self, node: &str, event: &Event) {
+    fn print(&self, node: &str, event: &GroupEvent) {
         let line = match event {
-            Event::GroupCreated { epoch, .. } => format!("created the group (epoch {epoch})"),
-            Event::JoinRequested { .. } => "announced a KeyPackage, asking to join".into(),
-            Event::KeyPackageReceived { member, .. } if node == "alice" => {
+            GroupEvent::GroupCreated { epoch, .. } => format!("created the group (epoch {epoch})"),
+            GroupEvent::JoinRequested { .. } => "announced a KeyPackage, asking to join".into(),
+            GroupEvent::KeyPackageReceived { member, .. } if node == "alice" => {
                 format!("saw {}'s KeyPackage", self.who(member))
             }
-            Event::ProposalOpened {
+            GroupEvent::ProposalOpened {
                 proposal,
                 owner,
                 action,
@@ -105,14 +105,14 @@ impl Trace {
                     self.describe(action)
                 )
             }
-            Event::VoteCast { proposal, yes, .. } => {
+            GroupEvent::VoteCast { proposal, yes, .. } => {
                 format!(
                     "voted {} on {}",
                     if *yes { "YES" } else { "NO" },
                     proposal.short()
                 )
             }
-            Event::ProposalDecided {
+            GroupEvent::ProposalDecided {
                 proposal,
                 action,
                 outcome,
@@ -122,9 +122,9 @@ impl Trace {
                 ..
             } => {
                 let verdict = match outcome {
-                    Outcome::Yes => "YES",
-                    Outcome::No => "NO",
-                    Outcome::Failed => "FAILED",
+                    Verdict::Yes => "YES",
+                    Verdict::No => "NO",
+                    Verdict::Failed => "FAILED",
                 };
                 format!(
                     "{} ({}) decided {verdict}: {yes} yes / {no} no of {eligible}",
@@ -132,12 +132,12 @@ impl Trace {
                     self.describe(action)
                 )
             }
-            Event::CommitCreated {
+            GroupEvent::CommitCreated {
                 epoch, proposals, ..
             } => {
                 format!("committed {} proposal(s) -> epoch {epoch}", proposals.len())
             }
-            Event::EpochAdvanced {
+            GroupEvent::EpochAdvanced {
                 epoch,
                 committer,
                 added,
@@ -160,10 +160,10 @@ impl Trace {
                         .collect::<String>()
                 )
             }
-            Event::Joined { epoch, members, .. } => {
+            GroupEvent::Joined { epoch, members, .. } => {
                 format!("joined at epoch {epoch} ({members} members)")
             }
-            Event::MessageReceived {
+            GroupEvent::MessageReceived {
                 sender,
                 payload,
                 epoch,
@@ -175,7 +175,7 @@ impl Trace {
                     String::from_utf8_lossy(payload)
                 )
             }
-            Event::Removed {
+            GroupEvent::Removed {
                 epoch, committer, ..
             } => {
                 format!(
@@ -183,8 +183,8 @@ impl Trace {
                     self.who(committer)
                 )
             }
-            Event::Rejected { reason, detail, .. } => format!("REJECTED {reason}: {detail}"),
-            Event::PublishFailed { detail, .. } => format!("publish failed: {detail}"),
+            GroupEvent::Rejected { reason, detail, .. } => format!("REJECTED {reason}: {detail}"),
+            GroupEvent::PublishFailed { detail, .. } => format!("publish failed: {detail}"),
             _ => return,
         };
         println!(
@@ -197,7 +197,7 @@ impl Trace {
     async fn until(
         &mut self,
         what: &str,
-        done: impl Fn(&[(&'static str, Event)]) -> bool,
+        done: impl Fn(&[(&'static str, GroupEvent)]) -> bool,
     ) -> Result<(), String> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         while !done(&self.log) {
@@ -213,19 +213,20 @@ impl Trace {
     }
 }
 
-fn count(log: &[(&'static str, Event)], f: impl Fn(&str, &Event) -> bool) -> usize {
+fn count(log: &[(&'static str, GroupEvent)], f: impl Fn(&str, &GroupEvent) -> bool) -> usize {
     log.iter().filter(|(n, e)| f(n, e)).count()
 }
 
 /// Each node's latest (epoch, member count), from its Joined / EpochAdvanced / GroupCreated events.
-fn latest_epochs(log: &[(&'static str, Event)]) -> BTreeMap<&'static str, (u64, u32)> {
+fn latest_epochs(log: &[(&'static str, GroupEvent)]) -> BTreeMap<&'static str, (u64, u32)> {
     let mut out = BTreeMap::new();
     for (node, event) in log {
         match event {
-            Event::GroupCreated { epoch, .. } => {
+            GroupEvent::GroupCreated { epoch, .. } => {
                 out.insert(*node, (*epoch, 1));
             }
-            Event::Joined { epoch, members, .. } | Event::EpochAdvanced { epoch, members, .. } => {
+            GroupEvent::Joined { epoch, members, .. }
+            | GroupEvent::EpochAdvanced { epoch, members, .. } => {
                 out.insert(*node, (*epoch, *members));
             }
             _ => {}
@@ -277,7 +278,9 @@ pub async fn run() -> Result<Summary, String> {
         .map_err(|e| e.to_string())?;
     trace
         .until("bob joined", |l| {
-            count(l, |n, e| n == "bob" && matches!(e, Event::Joined { .. })) == 1
+            count(l, |n, e| {
+                n == "bob" && matches!(e, GroupEvent::Joined { .. })
+            }) == 1
         })
         .await?;
 
@@ -303,7 +306,7 @@ pub async fn run() -> Result<Summary, String> {
     }
     trace
         .until("20 messages decrypted", |l| {
-            count(l, |_, e| matches!(e, Event::MessageReceived { .. })) == 20
+            count(l, |_, e| matches!(e, GroupEvent::MessageReceived { .. })) == 20
         })
         .await?;
 
@@ -314,10 +317,10 @@ pub async fn run() -> Result<Summary, String> {
         .map_err(|e| e.to_string())?;
     trace
         .until("dave removed everywhere", |l| {
-            count(l, |n, e| n == "dave" && matches!(e, Event::Removed { .. })) == 1
+            count(l, |n, e| n == "dave" && matches!(e, GroupEvent::Removed { .. })) == 1
                 && count(
                     l,
-                    |_, e| matches!(e, Event::EpochAdvanced { removed, .. } if !removed.is_empty()),
+                    |_, e| matches!(e, GroupEvent::EpochAdvanced { removed, .. } if !removed.is_empty()),
                 ) == 4
         })
         .await?;
@@ -331,7 +334,7 @@ pub async fn run() -> Result<Summary, String> {
     }
     trace
         .until("12 more messages decrypted", |l| {
-            count(l, |_, e| matches!(e, Event::MessageReceived { .. })) == 32
+            count(l, |_, e| matches!(e, GroupEvent::MessageReceived { .. })) == 32
         })
         .await?;
 
@@ -362,7 +365,7 @@ pub async fn run() -> Result<Summary, String> {
         }
     );
     let removed_notified = count(&trace.log, |n, e| {
-        n == "dave" && matches!(e, Event::Removed { .. })
+        n == "dave" && matches!(e, GroupEvent::Removed { .. })
     }) == 1;
     for node in &nodes {
         node.shutdown().await;
@@ -371,7 +374,7 @@ pub async fn run() -> Result<Summary, String> {
         epochs: summaries.iter().map(|s| s.epoch).collect(),
         converged,
         delivered: count(&trace.log, |_, e| {
-            matches!(e, Event::MessageReceived { .. })
+            matches!(e, GroupEvent::MessageReceived { .. })
         }),
         removed_notified,
     })

@@ -1,7 +1,7 @@
 //! Engine events as one-line JSON objects (the stable part a script or test reads).
 
-use demls::engine::{Event, ProposalAction};
-use demls::{GroupId, Outcome};
+use demls::engine::{GroupEvent, ProposalAction};
+use demls::{GroupId, Verdict};
 use serde_json::{Value, json};
 
 fn group(g: &GroupId) -> String {
@@ -18,22 +18,22 @@ fn action(a: &ProposalAction) -> Value {
 }
 
 /// The JSON line for `event`, or `None` for events not worth a line.
-pub fn to_json(event: &Event) -> Option<Value> {
+pub fn to_json(event: &GroupEvent) -> Option<Value> {
     Some(match event {
-        Event::GroupCreated { group_id, epoch } => {
+        GroupEvent::GroupCreated { group_id, epoch } => {
             json!({"event": "group_created", "group": group(group_id), "epoch": epoch})
         }
-        Event::JoinRequested { group_id, .. } => {
+        GroupEvent::JoinRequested { group_id, .. } => {
             json!({"event": "join_requested", "group": group(group_id)})
         }
-        Event::Joined {
+        GroupEvent::Joined {
             group_id,
             epoch,
             members,
         } => {
             json!({"event": "joined", "group": group(group_id), "epoch": epoch, "members": members})
         }
-        Event::ProposalDecided {
+        GroupEvent::ProposalDecided {
             group_id,
             action: a,
             outcome,
@@ -44,11 +44,11 @@ pub fn to_json(event: &Event) -> Option<Value> {
             "event": "decided",
             "group": group(group_id),
             "action": action(a),
-            "outcome": match outcome { Outcome::Yes => "yes", Outcome::No => "no", Outcome::Failed => "failed" },
+            "outcome": match outcome { Verdict::Yes => "yes", Verdict::No => "no", Verdict::Failed => "failed" },
             "yes": yes,
             "no": no,
         }),
-        Event::EpochAdvanced {
+        GroupEvent::EpochAdvanced {
             group_id,
             epoch,
             added,
@@ -65,7 +65,7 @@ pub fn to_json(event: &Event) -> Option<Value> {
             "removed": removed.iter().map(|m| m.to_string()).collect::<Vec<_>>(),
             "authenticator": hex::encode(authenticator),
         }),
-        Event::MessageReceived {
+        GroupEvent::MessageReceived {
             group_id,
             sender,
             payload,
@@ -78,15 +78,15 @@ pub fn to_json(event: &Event) -> Option<Value> {
             "text": String::from_utf8_lossy(payload),
             "epoch": epoch,
         }),
-        Event::Removed {
+        GroupEvent::Removed {
             group_id, epoch, ..
         } => {
             json!({"event": "removed", "group": group(group_id), "epoch": epoch})
         }
-        Event::PublishFailed { topic, detail } => {
+        GroupEvent::PublishFailed { topic, detail } => {
             json!({"event": "publish_failed", "topic": topic, "detail": detail})
         }
-        Event::Rejected { reason, detail, .. } => {
+        GroupEvent::Rejected { reason, detail, .. } => {
             json!({"event": "rejected", "reason": format!("{reason:?}"), "detail": detail})
         }
         _ => return None,

@@ -16,14 +16,14 @@ use crate::types::{GroupId, ProposalId, Timestamp};
 /// The eligible voters of a proposal: the Ed25519 signature keys of the roster of the epoch
 /// in which it was opened. Cheap to clone; its `id` lets plugins cache derived structures.
 #[derive(Clone, Debug)]
-pub struct VoterSet {
+pub struct Electorate {
     id: [u8; 32],
     keys: Arc<[Vec<u8>]>,
 }
 
-impl VoterSet {
+impl Electorate {
     /// Builds a voter set; `keys` must be distinct (a roster's keys are).
-    pub fn new(keys: Vec<Vec<u8>>) -> VoterSet {
+    pub fn new(keys: Vec<Vec<u8>>) -> Electorate {
         let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
         for key in &keys {
             ctx.update(&(key.len() as u32).to_be_bytes());
@@ -31,7 +31,7 @@ impl VoterSet {
         }
         let mut id = [0u8; 32];
         id.copy_from_slice(ctx.finish().as_ref());
-        VoterSet {
+        Electorate {
             id,
             keys: keys.into(),
         }
@@ -63,7 +63,7 @@ pub struct OpenRequest<'a> {
     /// The opaque payload being decided (the engine's `GroupProposal`).
     pub payload: &'a [u8],
     /// Who may vote.
-    pub voters: &'a VoterSet,
+    pub voters: &'a Electorate,
     /// When voting ends; undecided proposals are resolved at this time.
     pub expires_at: Timestamp,
     /// At expiry, count silent voters as YES (`true`) or NO (`false`).
@@ -82,7 +82,7 @@ pub struct Opened {
 
 /// How a proposal ended (defined with the rest of the proposal vocabulary in
 /// [`crate::proposal`]).
-pub use crate::proposal::Outcome;
+pub use crate::proposal::Verdict;
 
 /// Vote counts at a decision.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -122,7 +122,7 @@ pub enum ConsensusEvent {
         /// The proposal.
         id: ProposalId,
         /// The outcome.
-        outcome: Outcome,
+        outcome: Verdict,
         /// The counts it was decided on.
         tally: Tally,
     },
@@ -213,7 +213,7 @@ pub enum ConsensusError {
 }
 
 /// Maps a new proposal's payload to its voter set, or refuses it.
-pub type VoterLookup<'a> = &'a dyn Fn(&[u8]) -> Result<VoterSet, String>;
+pub type VoterLookup<'a> = &'a dyn Fn(&[u8]) -> Result<Electorate, String>;
 
 /// One group's consensus instance.
 ///
@@ -226,7 +226,7 @@ pub type VoterLookup<'a> = &'a dyn Fn(&[u8]) -> Result<VoterSet, String>;
 /// - Messages returned by `open`, `vote` and `ingest` are broadcast by the engine to the group.
 /// - Every decision is reported exactly once as [`ConsensusEvent::Decided`] through
 ///   `poll_event`, whether it was reached by votes or by `tick` at expiry; decisions are final,
-///   with one exception: a proposal that ended [`Outcome::Failed`] here (too few votes seen in
+///   with one exception: a proposal that ended [`Verdict::Failed`] here (too few votes seen in
 ///   time) may later be reported again as `Yes` or `No` when a certificate proves that outcome.
 ///   The plugin must not report `ProposalReceived` for proposals it opened itself.
 /// - Certificates (optional): `certificate` exports self-verifying proof of a decided outcome
@@ -250,7 +250,7 @@ pub type VoterLookup<'a> = &'a dyn Fn(&[u8]) -> Result<VoterSet, String>;
 ///   [`ConsensusError::AlreadyVoted`], `open` with an own vote by a non-voter →
 ///   [`ConsensusError::InvalidRequest`].
 /// - `outcome` answers the outcome reported by `Decided` (a proposal that ended
-///   [`Outcome::Failed`] may answer `None`: that outcome is not final).
+///   [`Verdict::Failed`] may answer `None`: that outcome is not final).
 /// - Everything needed to resume after a restart is reported through `take_changes`; the
 ///   factory receives those records back (see [`ConsensusContext::restored`]) and the resumed
 ///   instance answers like the one that reported them: it knows its votes and the outcomes.
@@ -287,7 +287,7 @@ pub trait Consensus: Send {
     fn poll_event(&mut self) -> Option<ConsensusEvent>;
 
     /// The outcome of a decided proposal.
-    fn outcome(&self, id: &ProposalId) -> Option<Outcome>;
+    fn outcome(&self, id: &ProposalId) -> Option<Verdict>;
 
     /// Whether the local member has voted on `id`.
     fn has_voted(&self, id: &ProposalId) -> bool;

@@ -58,10 +58,10 @@ pub mod internals {
 
 pub use config::{ConfigError, NodeConfig};
 pub use consensus::{
-    Consensus, ConsensusError, ConsensusEvent, ConsensusFactory, Outcome, VoterSet,
+    Consensus, ConsensusError, ConsensusEvent, ConsensusFactory, Electorate, Verdict,
 };
 pub use engine::{
-    Engine, EngineError, EngineParams, Event, GroupSummary, Output, RejectReason, Submission,
+    Engine, EngineError, EngineParams, GroupEvent, GroupSummary, Output, RejectReason, Submission,
 };
 pub use identity::{Identity, IdentitySigner};
 pub use invitation::{Invitation, InvitationError};

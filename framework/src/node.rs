@@ -1,7 +1,7 @@
 //! The async [`Node`]: one tokio task that owns the [`Engine`], the transport, the storage and
 //! the timers, and a cheap cloneable handle to talk to it.
 //!
-//! Everything at the handle's edge is plain bytes, integers and [`Event`]s, so the C API wraps
+//! Everything at the handle's edge is plain bytes, integers and [`GroupEvent`]s, so the C API wraps
 //! it one function per method. Events can be pulled ([`Node::next_event`],
 //! [`Node::try_next_event`]) or pushed to a callback ([`Node::set_event_callback`]).
 //! The event queue is bounded: a node whose events are never consumed (and that has no
@@ -17,7 +17,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigError, NodeConfig};
 use crate::consensus::ConsensusFactory;
 use crate::engine::Submission;
-use crate::engine::{Engine, EngineError, EngineParams, Event, GroupSummary, Output};
+use crate::engine::{Engine, EngineError, EngineParams, GroupEvent, GroupSummary, Output};
 use crate::invitation::Invitation;
 use crate::registry::{self, BuildContext};
 use crate::steward::StewardPolicyFactory;
@@ -53,7 +53,7 @@ pub enum NodeError {
 }
 
 /// A callback receiving every event (instead of the pull queue).
-pub type EventCallback = Box<dyn Fn(Event) + Send + Sync>;
+pub type EventCallback = Box<dyn Fn(GroupEvent) + Send + Sync>;
 
 type Reply<T> = oneshot::Sender<Result<T, NodeError>>;
 
@@ -74,7 +74,7 @@ enum Command {
 
 struct Shared {
     commands: mpsc::Sender<Command>,
-    events: tokio::sync::Mutex<mpsc::Receiver<Event>>,
+    events: tokio::sync::Mutex<mpsc::Receiver<GroupEvent>>,
     callback: Arc<Mutex<Option<EventCallback>>>,
     member_id: MemberId,
     name: String,
@@ -297,7 +297,7 @@ impl Node {
     }
 
     /// Asks to join a group by its id alone: announces a KeyPackage and waits (in the
-    /// background) for the members' vote and a Welcome; [`Event::Joined`] follows. Trust on
+    /// background) for the members' vote and a Welcome; [`GroupEvent::Joined`] follows. Trust on
     /// first use: the first group under this id to add the node is joined, even a look-alike
     /// someone else created under the same id; [`join_by_invitation`](Node::join_by_invitation)
     /// rules that out.
@@ -308,7 +308,7 @@ impl Node {
 
     /// Asks to join the group an invitation names, accepting only a Welcome into the group
     /// whose genesis the invitation names (a look-alike under the same id is refused with
-    /// `Rejected { ForeignWelcome }`); [`Event::Joined`] follows.
+    /// `Rejected { ForeignWelcome }`); [`GroupEvent::Joined`] follows.
     pub async fn join_by_invitation(&self, invitation: &Invitation) -> Result<(), NodeError> {
         let invitation = invitation.clone();
         self.call(|r| Command::JoinInvited(invitation, r)).await
@@ -353,7 +353,7 @@ impl Node {
     }
 
     /// Asks to leave a group: final without a vote; a steward other than this node commits the
-    /// removal, after which this node's state of the group is erased (`Event::Removed`).
+    /// removal, after which this node's state of the group is erased (`GroupEvent::Removed`).
     pub async fn leave(&self, group_id: &[u8]) -> Result<Submission, NodeError> {
         let gid = Self::gid(group_id)?;
         self.call(|r| Command::Leave(gid, r)).await
@@ -395,12 +395,12 @@ impl Node {
     }
 
     /// Waits for the next event; `None` once the node has stopped and the queue is drained.
-    pub async fn next_event(&self) -> Option<Event> {
+    pub async fn next_event(&self) -> Option<GroupEvent> {
         self.shared.events.lock().await.recv().await
     }
 
     /// Waits up to `timeout` for the next event.
-    pub async fn next_event_timeout(&self, timeout: Duration) -> Option<Event> {
+    pub async fn next_event_timeout(&self, timeout: Duration) -> Option<GroupEvent> {
         tokio::time::timeout(timeout, self.next_event())
             .await
             .ok()
@@ -408,7 +408,7 @@ impl Node {
     }
 
     /// The next event if one is queued.
-    pub fn try_next_event(&self) -> Option<Event> {
+    pub fn try_next_event(&self) -> Option<GroupEvent> {
         self.shared.events.try_lock().ok()?.try_recv().ok()
     }
 
@@ -440,7 +440,7 @@ struct Driver {
     engine: Engine,
     transport: Arc<dyn Transport>,
     clock: Arc<dyn Clock>,
-    events: mpsc::Sender<Event>,
+    events: mpsc::Sender<GroupEvent>,
     callback: Arc<Mutex<Option<EventCallback>>>,
     name: String,
 }
@@ -567,7 +567,7 @@ impl Driver {
                 .await
             {
                 tracing::warn!(node = %self.name, topic = %message.topic, error = %e, "publish failed");
-                extra.push(Event::PublishFailed {
+                extra.push(GroupEvent::PublishFailed {
                     topic: message.topic.as_str().to_owned(),
                     detail: e.to_string(),
                 });

@@ -1,12 +1,12 @@
 //! The vocabulary shared by the plugin contracts and the engine: what a voting proposal asks
-//! for ([`ProposalAction`]), its kind ([`ProposalKind`]), how it ended ([`Outcome`]) and the
+//! for ([`ProposalAction`]), its kind ([`ProposalKind`]), how it ended ([`Verdict`]) and the
 //! steward misbehaviours a policy is told about ([`Violation`]).
 //!
 //! This module sits below both the plugin traits ([`crate::steward`], [`crate::consensus`]) and
 //! the [`engine`](crate::engine): they depend on it, it depends on nothing but
 //! [`crate::types`]. It owns only these plain data types and their wire codes; it must not
 //! grow behaviour of the engine or of any policy. The old paths (`demls::engine::ProposalAction`,
-//! `demls::consensus::Outcome`, ...) re-export these types.
+//! `demls::consensus::Verdict`, ...) re-export these types.
 
 use crate::types::MemberId;
 
@@ -136,7 +136,7 @@ impl ProposalAction {
 
 /// How a proposal ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Outcome {
+pub enum Verdict {
     /// Accepted.
     Yes,
     /// Rejected (including a tie under a reject policy).

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::proposal::{Outcome, ProposalAction, ProposalKind, Violation};
+use crate::proposal::{ProposalAction, ProposalKind, Verdict, Violation};
 use crate::roster::Roster;
 use crate::types::{Epoch, GroupId, MemberId, ProposalId, Timestamp};
 
@@ -189,7 +189,7 @@ pub trait StewardPolicy: Send {
         Err(PolicyError::Unsupported(action.kind()))
     }
 
-    /// A proposal reached its outcome here. `Outcome::Failed` means too few votes arrived in
+    /// A proposal reached its outcome here. `Verdict::Failed` means too few votes arrived in
     /// time (for instance in a partition): the group did not judge the proposal, so a policy
     /// that scores proposal owners must not treat it as a rejection.
     fn on_decided(
@@ -197,7 +197,7 @@ pub trait StewardPolicy: Send {
         view: &EpochView<'_>,
         owner: &MemberId,
         action: &ProposalAction,
-        outcome: Outcome,
+        outcome: Verdict,
         now: Timestamp,
     ) -> Vec<PolicyAction> {
         let _ = (view, owner, action, outcome, now);

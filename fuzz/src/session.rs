@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
-use demls::engine::{Engine, EngineParams, Event, Output};
+use demls::engine::{Engine, EngineParams, GroupEvent, Output};
 use demls::internals::mls::{Crypto, MlsState};
 use demls::policy::single::{SinglePolicyConfig, SinglePolicyFactory};
 use demls::internals::txn::Txn;
@@ -36,7 +36,7 @@ pub struct Member {
     /// What the engine stores into.
     pub store: MemoryStorage,
     /// Every event it reported.
-    pub events: Vec<Event>,
+    pub events: Vec<GroupEvent>,
     /// The topics it is subscribed to.
     pub subscribed: BTreeSet<Topic>,
 }
@@ -358,7 +358,7 @@ impl Session {
             .events
             .iter()
             .filter_map(|e| match e {
-                Event::MessageReceived {
+                GroupEvent::MessageReceived {
                     group_id,
                     message_id,
                     payload,

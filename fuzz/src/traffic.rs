@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use demls::engine::Event;
+use demls::engine::GroupEvent;
 use demls::internals::mls::decode_welcome;
 use demls::internals::wire::{Envelope, Kind, sealed};
 use demls::{GroupId, Topic};
@@ -90,7 +90,7 @@ pub fn record() -> Traffic {
         .events
         .iter()
         .find_map(|e| match e {
-            Event::JoinRequested {
+            GroupEvent::JoinRequested {
                 key_package_ref, ..
             } => Some(key_package_ref.clone()),
             _ => None,

@@ -4,13 +4,12 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use consensus_hashgraph::{
-    Certificate, Config, Consensus as Engine, ConsensusMessage, Ed25519, Error, Event,
-    Outcome as HgOutcome, Proposal, ProposalDigest, ProposalParams, Rejection,
-    VoterSet as HgVoterSet, proposal_digest,
+    Certificate, Config, Consensus as Engine, ConsensusMessage, Ed25519, Error, Event, Outcome,
+    Proposal, ProposalDigest, ProposalParams, Rejection, VoterSet, proposal_digest,
 };
 use demls::consensus::{
-    Consensus, ConsensusError, ConsensusEvent, Described, OpenRequest, Opened, Outcome,
-    StateChange, Tally, VoterLookup, VoterSet,
+    Consensus, ConsensusError, ConsensusEvent, Described, Electorate, OpenRequest, Opened,
+    StateChange, Tally, Verdict, VoterLookup,
 };
 use demls::{IdentitySigner, ProposalId, Timestamp};
 
@@ -35,11 +34,11 @@ const PROVEN_KEPT: usize = 1_024;
 pub struct HashgraphConsensus {
     engine: Engine<RecordStore, Ed25519>,
     signer: IdentityVoteSigner,
-    voter_sets: VecDeque<([u8; 32], Arc<HgVoterSet<Ed25519>>)>,
+    voter_sets: VecDeque<([u8; 32], Arc<VoterSet<Ed25519>>)>,
     /// Certificates whose parts are arriving.
     collecting: VecDeque<Certificate<Ed25519>>,
     /// Outcomes proven by certificates (with insertion order for the bound).
-    proven: HashMap<ProposalDigest, Outcome>,
+    proven: HashMap<ProposalDigest, Verdict>,
     proven_order: VecDeque<ProposalDigest>,
     /// Events of proven outcomes, reported before the engine's.
     proven_events: VecDeque<ConsensusEvent>,
@@ -80,11 +79,11 @@ fn map_rejection(r: Rejection) -> ConsensusError {
     map_error(Error::Rejected(r))
 }
 
-fn map_outcome(o: HgOutcome) -> Outcome {
+fn map_outcome(o: Outcome) -> Verdict {
     match o {
-        HgOutcome::Yes => Outcome::Yes,
-        HgOutcome::No => Outcome::No,
-        HgOutcome::Failed(_) | HgOutcome::TieRetry => Outcome::Failed,
+        Outcome::Yes => Verdict::Yes,
+        Outcome::No => Verdict::No,
+        Outcome::Failed(_) | Outcome::TieRetry => Verdict::Failed,
     }
 }
 
@@ -114,7 +113,7 @@ impl HashgraphConsensus {
             RecordStore::restore(records).map_err(|e| ConsensusError::Internal(e.to_string()))?;
         let mut sets = Vec::new();
         for keys in store.voter_sets().values() {
-            let set = HgVoterSet::new(keys).map_err(|e| ConsensusError::Internal(e.to_string()))?;
+            let set = VoterSet::new(keys).map_err(|e| ConsensusError::Internal(e.to_string()))?;
             sets.push(Arc::new(set));
         }
         let mut engine = Engine::restore(config, store, &sets, now.0).map_err(map_error)?;
@@ -140,15 +139,15 @@ impl HashgraphConsensus {
         })
     }
 
-    fn voter_set(&mut self, voters: &VoterSet) -> Result<Arc<HgVoterSet<Ed25519>>, ConsensusError> {
+    fn voter_set(&mut self, voters: &Electorate) -> Result<Arc<VoterSet<Ed25519>>, ConsensusError> {
         if let Some((_, set)) = self.voter_sets.iter().find(|(id, _)| id == voters.id()) {
             return Ok(set.clone());
         }
         // The largest cached set is usually the previous epoch's roster (a small electorate of
         // stewards may be cached too, and newer): reuse its decoded keys.
         let set = match self.voter_sets.iter().max_by_key(|(_, set)| set.len()) {
-            Some((_, earlier)) => HgVoterSet::reusing(&Ed25519, voters.keys(), earlier),
-            None => HgVoterSet::new(voters.keys()),
+            Some((_, earlier)) => VoterSet::reusing(&Ed25519, voters.keys(), earlier),
+            None => VoterSet::new(voters.keys()),
         };
         let set = Arc::new(set.map_err(|e| ConsensusError::InvalidRequest(e.to_string()))?);
         if self.voter_sets.len() >= VOTER_SET_CACHE {
@@ -159,7 +158,7 @@ impl HashgraphConsensus {
     }
 
     /// The outcome known here: proven by a certificate, or decided by the engine.
-    fn known_outcome(&self, digest: &ProposalDigest) -> Option<Outcome> {
+    fn known_outcome(&self, digest: &ProposalDigest) -> Option<Verdict> {
         self.proven
             .get(digest)
             .copied()
@@ -191,7 +190,7 @@ impl HashgraphConsensus {
     }
 
     /// Records an outcome a certificate proved and queues its events.
-    fn prove(&mut self, cert: &Certificate<Ed25519>, outcome: Outcome) {
+    fn prove(&mut self, cert: &Certificate<Ed25519>, outcome: Verdict) {
         let digest = cert.digest();
         let header = cert.header();
         if self.engine.proposal(&digest).is_none() && !self.introduced.contains(&digest) {
@@ -392,7 +391,7 @@ impl Consensus for HashgraphConsensus {
         })
     }
 
-    fn outcome(&self, id: &ProposalId) -> Option<Outcome> {
+    fn outcome(&self, id: &ProposalId) -> Option<Verdict> {
         self.known_outcome(&digest_of(id))
     }
 
@@ -466,7 +465,7 @@ impl Consensus for HashgraphConsensus {
         let digest = proposal_digest(&header);
         if matches!(
             self.known_outcome(&digest),
-            Some(Outcome::Yes | Outcome::No)
+            Some(Verdict::Yes | Verdict::No)
         ) {
             return Err(ConsensusError::Duplicate); // nothing left to prove here
         }
@@ -497,7 +496,7 @@ impl Consensus for HashgraphConsensus {
             }
             (Ok(_), Some(outcome)) => {
                 let outcome = map_outcome(outcome);
-                if outcome == Outcome::Failed {
+                if outcome == Verdict::Failed {
                     return Ok(()); // a proven tie: nothing to apply
                 }
                 tracing::debug!(%digest, ?outcome, "outcome proven by certificate");

@@ -1,7 +1,7 @@
 //! The hashgraph-like consensus as a demls [`Consensus`](demls::Consensus) plugin.
 //!
 //! Wraps the standalone [`consensus_hashgraph`] crate: proposals are bound to the framework's
-//! [`VoterSet`](demls::VoterSet) (the epoch roster's signature keys), votes are signed with the
+//! [`Electorate`](demls::Electorate) (the epoch roster's signature keys), votes are signed with the
 //! member's identity key, persistence goes through the engine's transaction as
 //! [`StateChange`](demls::consensus::StateChange) records. Registered as `backend = "hashgraph"`,
 //! the framework's default consensus.

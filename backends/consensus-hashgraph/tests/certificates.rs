@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use consensus_hashgraph::Config;
 use demls::consensus::{
-    Consensus, ConsensusError, ConsensusEvent, Described, OpenRequest, Outcome, VoterSet,
+    Consensus, ConsensusError, ConsensusEvent, Described, Electorate, OpenRequest, Verdict,
 };
 use demls::{Identity, ProposalId, Timestamp};
 use demls_consensus_hashgraph::HashgraphConsensus;
@@ -15,7 +15,7 @@ const START: u64 = 1_800_000_000_000;
 const LIFETIME: u64 = 10_000;
 
 struct Group {
-    voters: VoterSet,
+    voters: Electorate,
     members: Vec<HashgraphConsensus>,
 }
 
@@ -23,7 +23,7 @@ fn group(n: u8) -> Group {
     let identities: Vec<Arc<Identity>> = (1..=n)
         .map(|i| Arc::new(Identity::from_seed([i; 32]).unwrap()))
         .collect();
-    let voters = VoterSet::new(identities.iter().map(|i| i.public_key().to_vec()).collect());
+    let voters = Electorate::new(identities.iter().map(|i| i.public_key().to_vec()).collect());
     let members = identities
         .into_iter()
         .map(|i| HashgraphConsensus::new(Config::default(), i))
@@ -77,7 +77,7 @@ fn decided_among(g: &mut Group, voting: usize) -> ProposalId {
 fn a_member_that_missed_the_vote_learns_the_outcome_after_expiry() {
     let mut g = group(7);
     let id = decided_among(&mut g, 6);
-    assert_eq!(g.members[0].outcome(&id), Some(Outcome::Yes));
+    assert_eq!(g.members[0].outcome(&id), Some(Verdict::Yes));
     let parts = g.members[0].certificate(&id, 2);
     assert_eq!(
         parts.len(),
@@ -108,10 +108,10 @@ fn a_member_that_missed_the_vote_learns_the_outcome_after_expiry() {
         .unwrap();
     let seen = events(late);
     assert!(
-        matches!(&seen[0], ConsensusEvent::Decided { id: p, outcome: Outcome::Yes, tally } if *p == id && tally.yes == 5)
+        matches!(&seen[0], ConsensusEvent::Decided { id: p, outcome: Verdict::Yes, tally } if *p == id && tally.yes == 5)
     );
     assert_eq!(seen.len(), 1, "introduced once, decided once");
-    assert_eq!(late.outcome(&id), Some(Outcome::Yes));
+    assert_eq!(late.outcome(&id), Some(Verdict::Yes));
     assert!(matches!(
         late.ingest_certificate(&parts[2], &lookup, after_expiry),
         Err(ConsensusError::Duplicate)
@@ -134,11 +134,11 @@ fn a_failed_outcome_is_replaced_by_a_proven_one_and_reported_once() {
     assert!(failed.iter().any(|e| matches!(
         e,
         ConsensusEvent::Decided {
-            outcome: Outcome::Failed,
+            outcome: Verdict::Failed,
             ..
         }
     )));
-    assert_eq!(late.outcome(&id2), Some(Outcome::Failed));
+    assert_eq!(late.outcome(&id2), Some(Verdict::Failed));
     for part in fresh.members[0].certificate(&id2, 8) {
         fresh.members[3]
             .ingest_certificate(&part, &lookup2, at(LIFETIME + 5))
@@ -149,11 +149,11 @@ fn a_failed_outcome_is_replaced_by_a_proven_one_and_reported_once() {
     assert!(matches!(
         proven[0],
         ConsensusEvent::Decided {
-            outcome: Outcome::Yes,
+            outcome: Verdict::Yes,
             ..
         }
     ));
-    assert_eq!(fresh.members[3].outcome(&id2), Some(Outcome::Yes));
+    assert_eq!(fresh.members[3].outcome(&id2), Some(Verdict::Yes));
 }
 
 #[test]
@@ -188,7 +188,7 @@ fn bad_parts_are_refused_and_change_nothing() {
     assert!(events(late).is_empty());
     assert_eq!(late.outcome(&id), None, "nothing was counted");
     late.ingest_certificate(&good, &lookup, at(5)).unwrap();
-    assert_eq!(late.outcome(&id), Some(Outcome::Yes));
+    assert_eq!(late.outcome(&id), Some(Verdict::Yes));
 }
 
 #[test]

@@ -23,7 +23,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use demls::engine::{Engine, EngineParams, Event, Output};
+use demls::engine::{Engine, EngineParams, GroupEvent, Output};
 use demls::policy::single::SinglePolicyFactory;
 use demls::{GroupId, Inbound, MemberId, Space, Storage, Timestamp, Topic};
 use demls_consensus_hashgraph::{HashgraphFactory, HashgraphOptions};
@@ -110,7 +110,7 @@ impl Net {
         if out
             .events
             .iter()
-            .any(|e| matches!(e, Event::EpochAdvanced { .. }))
+            .any(|e| matches!(e, GroupEvent::EpochAdvanced { .. }))
         {
             self.peers[to].commit_time = Some(took);
         }

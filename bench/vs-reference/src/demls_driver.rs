@@ -9,7 +9,7 @@ use demls::policy::MultiPolicyConfig;
 use demls::policy::multi::MultiPolicyFactory;
 use demls::policy::single::SinglePolicyFactory;
 use demls::{
-    ConsensusFactory, Engine, EngineError, EngineParams, Event, GroupId, Inbound, MemberId, Output,
+    ConsensusFactory, Engine, EngineError, EngineParams, GroupEvent, GroupId, Inbound, MemberId, Output,
     StewardPolicyFactory, Timestamp, Topic,
 };
 use demls_consensus_hashgraph::HashgraphFactory;
@@ -113,11 +113,11 @@ impl DemlsBench {
         if out.events.iter().any(|e| {
             matches!(
                 e,
-                Event::GroupCreated { .. }
-                    | Event::Joined { .. }
-                    | Event::EpochAdvanced { .. }
-                    | Event::ForkResolved { .. }
-                    | Event::Removed { .. }
+                GroupEvent::GroupCreated { .. }
+                    | GroupEvent::Joined { .. }
+                    | GroupEvent::EpochAdvanced { .. }
+                    | GroupEvent::ForkResolved { .. }
+                    | GroupEvent::Removed { .. }
             )
         }) {
             self.dirty[node] = true;

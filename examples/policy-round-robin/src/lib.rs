@@ -13,7 +13,7 @@
 //!    implementers": the answers every member must agree on (`authorize_commit`, `voters`,
 //!    `validate_proposal`, the effect of `on_commit`) may depend only on the view and on earlier
 //!    commits; timing and planning (`commit_at`, `tick`) are local. The proposal vocabulary
-//!    (`ProposalAction`, `ProposalKind`, `Violation`, `Outcome`) lives in [`demls::proposal`].
+//!    (`ProposalAction`, `ProposalKind`, `Violation`, `Verdict`) lives in [`demls::proposal`].
 //! 2. Implement [`demls::StewardPolicyFactory`] ([`RoundRobinFactory`]): one per node, it
 //!    creates (or restores from [`StewardPolicy::save`]) the policy of each group.
 //! 3. Give the policy its `[steward]` options as a serde struct with defaults

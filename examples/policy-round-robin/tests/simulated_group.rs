@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use demls::registry::{BuildContext, build_steward};
-use demls::{Event, GroupId, MemberId, NodeConfig};
+use demls::{GroupEvent, GroupId, MemberId, NodeConfig};
 use demls_sim::{Link, NodeId, Sim, SimConfig};
 
 const CONFIG: &str = r#"
@@ -97,7 +97,7 @@ fn round_robin_stewards_run_a_group_that_converges() {
     let mut committers = BTreeSet::new();
     let mut commits = 0;
     for (_, event) in sim.events(nodes[0]) {
-        if let Event::EpochAdvanced {
+        if let GroupEvent::EpochAdvanced {
             epoch,
             committer,
             added,

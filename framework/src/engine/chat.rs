@@ -3,7 +3,7 @@
 //! checks its sender (a member removed since its epoch only when a current member vouches for
 //! the message), notes the history it references, drops re-sends and delivers it once.
 
-use super::event::{Event, RejectReason};
+use super::event::{GroupEvent, RejectReason};
 use super::group::Group;
 use super::history::{self, LoggedMessage};
 use super::publish;
@@ -106,7 +106,7 @@ pub(crate) fn receive(
             at: step.now,
         },
     );
-    step.out.event(Event::MessageReceived {
+    step.out.event(GroupEvent::MessageReceived {
         group_id: group.id.clone(),
         sender,
         message_id: chat.message_id,

@@ -3,7 +3,7 @@
 //! (see [`super::step`]); what the protocol does with it lives in the module of its concept.
 
 use super::error::EngineError;
-use super::event::{Event, ProposalAction, RejectReason};
+use super::event::{GroupEvent, ProposalAction, RejectReason};
 use super::freeze::Submission;
 use super::group::Group;
 use super::join;
@@ -48,7 +48,7 @@ impl Engine {
         let mut out = Output::default();
         out.subscribe.push(group.topics.group.clone());
         out.subscribe.push(group.topics.welcome.clone());
-        out.event(Event::GroupCreated {
+        out.event(GroupEvent::GroupCreated {
             group_id: group_id.clone(),
             epoch: group.epoch(),
         });
@@ -184,7 +184,7 @@ impl Engine {
 
     /// Asks to leave the group. The request is final without a vote (only this member can make
     /// it); a steward other than this member commits the removal, after which this member's
-    /// state of the group is erased ([`Event::Removed`]). Deferred while a higher-priority vote
+    /// state of the group is erased ([`GroupEvent::Removed`]). Deferred while a higher-priority vote
     /// runs (see [`Submission`]); asking again while the request is pending returns it.
     pub fn leave(
         &mut self,

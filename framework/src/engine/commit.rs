@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use super::epoch;
-use super::event::{Event, ProposalAction, Violation};
+use super::event::{GroupEvent, ProposalAction, Violation};
 use super::group::{Candidate, Group};
 use super::records::{ProposalRecord, ProposalStatus};
 use super::step::{Abort, Step};
@@ -304,7 +304,7 @@ fn seal_and_publish(group: &mut Group, step: &mut Step<'_>, draft: Draft) -> Res
     group.sync.mark_seen(&envelope);
     step.out.publish(&group.topics.group, envelope);
     tracing::info!(group = %group.id.display(), epoch = epoch + 1, proposals = draft.ids.len(), "commit created");
-    step.out.event(Event::CommitCreated {
+    step.out.event(GroupEvent::CommitCreated {
         group_id: group.id.clone(),
         epoch: epoch + 1,
         proposals: draft.ids.clone(),

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use super::commit;
-use super::event::{Event, ProposalAction, Violation};
+use super::event::{GroupEvent, ProposalAction, Violation};
 use super::freeze;
 use super::group::Group;
 use super::records::{CommitRecord, ProposalStatus};
@@ -27,7 +27,7 @@ pub(crate) fn removed(
     committer: MemberId,
 ) -> Result<(), Abort> {
     tracing::info!(group = %group.id.display(), epoch, "removed from the group");
-    step.out.event(Event::Removed {
+    step.out.event(GroupEvent::Removed {
         group_id: group.id.clone(),
         epoch,
         committer,
@@ -140,7 +140,7 @@ pub(crate) fn after_merge(
         super::repair::resend_since(group, step, since)?;
     }
     tracing::info!(group = %group.id.display(), epoch, members = roster.len(), added = added.len(), removed = removed.len(), "epoch advanced");
-    step.out.event(Event::EpochAdvanced {
+    step.out.event(GroupEvent::EpochAdvanced {
         group_id: group.id.clone(),
         epoch,
         committer: plan.committer,

@@ -1,5 +1,5 @@
 //! The engine's error: why a command failed (inbound messages are refused with an event
-//! instead, see [`Event::Rejected`](super::event::Event::Rejected)).
+//! instead, see [`GroupEvent::Rejected`](super::event::GroupEvent::Rejected)).
 
 use crate::consensus::ConsensusError;
 use crate::mls::MlsError;
@@ -8,7 +8,7 @@ use crate::storage::StorageError;
 use crate::types::{GroupId, MemberId};
 
 /// Why an engine command failed. Inbound messages never fail this way: a refused message
-/// becomes an [`Event::Rejected`](super::event::Event::Rejected); only storage failures surface as errors from `handle`.
+/// becomes an [`GroupEvent::Rejected`](super::event::GroupEvent::Rejected); only storage failures surface as errors from `handle`.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EngineError {

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use crate::consensus::Outcome;
+use crate::consensus::Verdict;
 use crate::types::{Epoch, GroupId, MemberId, ProposalId};
 
 // The proposal vocabulary moved below the plugin contracts (`crate::proposal`); these
@@ -14,7 +14,7 @@ use crate::types::{Epoch, GroupId, MemberId, ProposalId};
 pub use crate::proposal::{ProposalAction, ProposalKind, Violation};
 
 /// Why an input was refused. Every refused input produces exactly one
-/// [`Event::Rejected`]; group state is unchanged by it.
+/// [`GroupEvent::Rejected`]; group state is unchanged by it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RejectReason {
@@ -70,7 +70,7 @@ impl fmt::Display for RejectReason {
 /// Something that happened in a group.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Event {
+pub enum GroupEvent {
     /// This node created a group and is its first member.
     GroupCreated {
         /// The group.
@@ -141,7 +141,7 @@ pub enum Event {
         /// What it asked for.
         action: ProposalAction,
         /// YES, NO, or failed.
-        outcome: Outcome,
+        outcome: Verdict,
         /// Distinct YES voters.
         yes: u32,
         /// Distinct NO voters.

@@ -2,10 +2,10 @@
 //! freeze: while a higher-priority vote (a steward election, an emergency proposal) is open,
 //! LIP-104 suspends the creation of lower-priority proposals. A request made then is not
 //! refused: it is kept (durably, with the group's records) and opened as soon as the freeze
-//! ends, which [`Event::ProposalOpened`] reports.
+//! ends, which [`GroupEvent::ProposalOpened`] reports.
 
 use super::event::ProposalKind;
-use super::event::{Event, ProposalAction, RejectReason};
+use super::event::{GroupEvent, ProposalAction, RejectReason};
 use super::governance;
 use super::group::Group;
 pub(crate) use super::records::DeferredRequest;
@@ -20,8 +20,8 @@ pub enum Submission {
     /// The vote is open under this id.
     Opened(ProposalId),
     /// A higher-priority vote (steward election or emergency proposal) is running: the request
-    /// waits and opens by itself when that vote ends ([`Event::ProposalOpened`] with this
-    /// member as owner), or is dropped with [`Event::Rejected`] if it no longer applies then.
+    /// waits and opens by itself when that vote ends ([`GroupEvent::ProposalOpened`] with this
+    /// member as owner), or is dropped with [`GroupEvent::Rejected`] if it no longer applies then.
     Deferred,
 }
 
@@ -119,7 +119,7 @@ pub(crate) fn release(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abor
             continue;
         }
         if let Err(detail) = still_applies(group, &request) {
-            step.out.event(Event::Rejected {
+            step.out.event(GroupEvent::Rejected {
                 group_id: Some(group.id.clone()),
                 reason: RejectReason::InvalidRequest,
                 detail: format!("deferred request dropped: {detail}"),
@@ -130,7 +130,7 @@ pub(crate) fn release(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abor
         let (key_package, attempt) = (request.key_package, request.attempt);
         match governance::open_attempt(group, step, action, key_package, Vec::new(), attempt) {
             Ok(_) => {}
-            Err(Abort::Reject(reason, detail)) => step.out.event(Event::Rejected {
+            Err(Abort::Reject(reason, detail)) => step.out.event(GroupEvent::Rejected {
                 group_id: Some(group.id.clone()),
                 reason,
                 detail: format!("deferred request dropped: {detail}"),

@@ -15,7 +15,7 @@ use super::records::{
     BufferedKeyPackage, CommitRecord, GroupMeta, Keys, ProposalRecord, decode, encode,
 };
 use super::topics::GroupTopics;
-use crate::consensus::{Consensus, ConsensusContext, ConsensusFactory, StateChange, VoterSet};
+use crate::consensus::{Consensus, ConsensusContext, ConsensusFactory, Electorate, StateChange};
 use crate::identity::Identity;
 use crate::mls::{MlsError, MlsState, Provider};
 use crate::roster::Roster;
@@ -88,15 +88,15 @@ pub(crate) struct EpochMembers {
     pub epoch: Epoch,
     pub roster: Arc<Roster>,
     /// Every member.
-    pub all: VoterSet,
+    pub all: Electorate,
     /// Narrower voter sets the steward policy chose for some proposal kinds.
-    pub by_kind: BTreeMap<ProposalKind, VoterSet>,
+    pub by_kind: BTreeMap<ProposalKind, Electorate>,
     /// The epoch key (seals commits and certificate parts for members of this epoch).
     pub key: [u8; 16],
 }
 
-fn voter_set<'a>(entries: impl Iterator<Item = &'a crate::roster::RosterEntry>) -> VoterSet {
-    VoterSet::new(entries.map(|e| e.signature_key.clone()).collect())
+fn voter_set<'a>(entries: impl Iterator<Item = &'a crate::roster::RosterEntry>) -> Electorate {
+    Electorate::new(entries.map(|e| e.signature_key.clone()).collect())
 }
 
 impl EpochMembers {
@@ -122,14 +122,14 @@ impl EpochMembers {
     }
 
     /// The voters of proposals of `kind` opened in this epoch.
-    pub(crate) fn voters(&self, kind: ProposalKind) -> &VoterSet {
+    pub(crate) fn voters(&self, kind: ProposalKind) -> &Electorate {
         self.by_kind.get(&kind).unwrap_or(&self.all)
     }
 
     /// The voters of a proposal opened in this epoch: those of its kind, except for a leave,
     /// which every member may open (it is final without a vote, so a narrower electorate for
     /// adds and removals must not keep a member from leaving).
-    pub(crate) fn voters_for(&self, kind: ProposalKind, leave: bool) -> &VoterSet {
+    pub(crate) fn voters_for(&self, kind: ProposalKind, leave: bool) -> &Electorate {
         if leave { &self.all } else { self.voters(kind) }
     }
 }

@@ -4,12 +4,12 @@
 
 use std::collections::BTreeSet;
 
-use super::event::{Event, ProposalAction, ProposalKind, RejectReason};
+use super::event::{GroupEvent, ProposalAction, ProposalKind, RejectReason};
 use super::group::Group;
 use super::records::{BufferedKeyPackage, ProposalStatus};
 use super::step::{Abort, Step, reject};
 use super::{freeze, governance};
-use crate::consensus::Outcome;
+use crate::consensus::Verdict;
 use crate::mls::validate_key_package;
 use crate::types::MemberId;
 
@@ -43,7 +43,7 @@ fn should_open(group: &Group, step: &Step<'_>, kp: &BufferedKeyPackage, in_fligh
     let rejected = kp
         .proposal
         .and_then(|id| group.proposals.get(&id))
-        .is_some_and(|r| r.status == ProposalStatus::Decided(Outcome::No));
+        .is_some_and(|r| r.status == ProposalStatus::Decided(Verdict::No));
     if rejected {
         return false;
     }
@@ -118,7 +118,7 @@ pub(crate) fn on_key_package(
                 received_at: step.now,
             };
             group.put_key_package(fresh.clone());
-            step.out.event(Event::KeyPackageReceived {
+            step.out.event(GroupEvent::KeyPackageReceived {
                 group_id: group.id.clone(),
                 member: kp.member_id,
             });
@@ -182,9 +182,9 @@ pub(crate) fn after_decision(
     group: &mut Group,
     step: &mut Step<'_>,
     action: &ProposalAction,
-    outcome: Outcome,
+    outcome: Verdict,
 ) -> Result<(), Abort> {
-    if outcome == Outcome::Yes && matches!(action, ProposalAction::Add { .. }) {
+    if outcome == Verdict::Yes && matches!(action, ProposalAction::Add { .. }) {
         return Ok(());
     }
     retry_pending(group, step)

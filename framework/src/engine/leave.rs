@@ -3,13 +3,13 @@
 //! reported); it is settled YES at once and waits for a steward's commit, re-sent by the
 //! leaver until one applies it. Opening the request is `Engine::leave`.
 
-use super::event::{Event, ProposalAction, RejectReason, Violation};
+use super::event::{GroupEvent, ProposalAction, RejectReason, Violation};
 use super::freeze::{self, Submission};
 use super::governance;
 use super::group::Group;
 use super::records::{ProposalRecord, ProposalStatus};
 use super::step::{Abort, Step};
-use crate::consensus::{Outcome, Tally};
+use crate::consensus::{Tally, Verdict};
 use crate::types::{Epoch, MemberId, ProposalId};
 
 /// True while this member's own leave waits for a commit.
@@ -44,7 +44,7 @@ pub(crate) fn settle_leave(
         group,
         step,
         id,
-        Outcome::Yes,
+        Verdict::Yes,
         Tally {
             yes: 1,
             no: 0,
@@ -61,7 +61,7 @@ pub(crate) fn refuse_forged_leave(
     evidence: &[u8],
 ) -> Result<(), Abort> {
     tracing::info!(group = %group.id.display(), offender = %offender.short(), "forged leave refused");
-    step.out.event(Event::Rejected {
+    step.out.event(GroupEvent::Rejected {
         group_id: Some(group.id.clone()),
         reason: RejectReason::InvalidProposal,
         detail: format!("{} claimed a leave that is not its own", offender.short()),

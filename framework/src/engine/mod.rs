@@ -46,7 +46,7 @@ mod validation;
 mod view;
 
 pub use error::EngineError;
-pub use event::{Event, ProposalAction, ProposalKind, RejectReason, Violation};
+pub use event::{GroupEvent, ProposalAction, ProposalKind, RejectReason, Violation};
 pub use freeze::Submission;
 pub use history::LoggedMessage;
 pub use machine::{Engine, GroupSummary};

@@ -1,6 +1,6 @@
 //! What one engine step asks the outside world to do.
 
-use super::event::{Event, RejectReason};
+use super::event::{GroupEvent, RejectReason};
 use super::silent::Silent;
 use crate::types::{GroupId, Topic};
 
@@ -23,7 +23,7 @@ pub struct Output {
     /// Topics to unsubscribe from (after publishing).
     pub unsubscribe: Vec<Topic>,
     /// Events for the application, in order.
-    pub events: Vec<Event>,
+    pub events: Vec<GroupEvent>,
     /// Inputs of this step passed over without an event, one entry each, and why.
     pub silent: Vec<Silent>,
 }
@@ -38,7 +38,7 @@ impl Output {
         let detail = detail.into();
         tracing::debug!(?reason, %detail, "inbound message rejected");
         let mut out = Output::default();
-        out.event(Event::Rejected {
+        out.event(GroupEvent::Rejected {
             group_id,
             reason,
             detail,
@@ -76,7 +76,7 @@ impl Output {
     }
 
     /// Queues an event.
-    pub(crate) fn event(&mut self, event: Event) {
+    pub(crate) fn event(&mut self, event: GroupEvent) {
         self.events.push(event);
     }
 }

@@ -10,7 +10,7 @@ use crate::mls::MlsParams;
 pub enum VotingMode {
     /// Vote YES on every valid proposal and NO on invalid ones, immediately.
     Auto,
-    /// Emit [`Event::VoteRequested`](crate::engine::event::Event::VoteRequested) and wait for the
+    /// Emit [`GroupEvent::VoteRequested`](crate::engine::event::GroupEvent::VoteRequested) and wait for the
     /// application to call `vote`; invalid proposals still get an automatic NO.
     Manual,
 }

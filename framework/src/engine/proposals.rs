@@ -182,7 +182,7 @@ impl Proposals {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consensus::Outcome;
+    use crate::consensus::Verdict;
 
     fn member(i: u8) -> MemberId {
         MemberId::from_signature_key(&[i; 32])
@@ -233,8 +233,8 @@ mod tests {
 
     #[test]
     fn indexes_follow_every_status_change_and_removal() {
-        let yes = ProposalStatus::Decided(Outcome::Yes);
-        let no = ProposalStatus::Decided(Outcome::No);
+        let yes = ProposalStatus::Decided(Verdict::Yes);
+        let no = ProposalStatus::Decided(Verdict::No);
         let mut p = Proposals::default();
         let (a, b) = (member(1), member(2));
         // Two removals of `a`, one add of `b`, one deadlock declaration.
@@ -291,7 +291,7 @@ mod tests {
 
     #[test]
     fn ready_view_carries_the_decision_time_or_the_arrival_time() {
-        let yes = ProposalStatus::Decided(Outcome::Yes);
+        let yes = ProposalStatus::Decided(Verdict::Yes);
         let mut p = Proposals::default();
         let mut r = rec(7, ProposalAction::Add { member: member(7) }, yes);
         p.insert(r.clone());

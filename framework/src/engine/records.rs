@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::event::ProposalAction;
-use crate::consensus::Outcome;
+use crate::consensus::Verdict;
 use crate::types::{Epoch, GroupId, MemberId, ProposalId, Timestamp};
 
 /// Where a proposal stands.
@@ -17,7 +17,7 @@ pub enum ProposalStatus {
     /// Voting.
     Open,
     /// Voting ended with this outcome; not (yet) committed.
-    Decided(Outcome),
+    Decided(Verdict),
     /// Applied by the commit that started this epoch.
     Committed(Epoch),
     /// Decided YES but no longer applicable (target gone, KeyPackage expired).
@@ -93,7 +93,7 @@ pub(crate) fn decode_proposal(
 impl ProposalRecord {
     /// True when decided YES and not yet committed.
     pub fn is_ready(&self) -> bool {
-        self.status == ProposalStatus::Decided(Outcome::Yes)
+        self.status == ProposalStatus::Decided(Verdict::Yes)
     }
 }
 

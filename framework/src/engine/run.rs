@@ -5,7 +5,7 @@
 //! input proved.
 
 use super::error::EngineError;
-use super::event::{Event, Violation};
+use super::event::{GroupEvent, Violation};
 use super::freeze::Submission;
 use super::group::Group;
 use super::machine::Engine;
@@ -71,7 +71,7 @@ impl Engine {
     }
 
     /// Runs one atomic step on a group. On refusal the step's writes are dropped, touched
-    /// OpenMLS state is reloaded, and a [`Event::Rejected`] is the step's only output.
+    /// OpenMLS state is reloaded, and a [`GroupEvent::Rejected`] is the step's only output.
     pub(super) fn group_step(
         &mut self,
         group_id: &GroupId,
@@ -139,7 +139,7 @@ impl Engine {
                 };
                 tracing::debug!(group = %group_id.display(), ?reason, %detail, "input rejected");
                 let mut out = Output::default();
-                out.event(Event::Rejected {
+                out.event(GroupEvent::Rejected {
                     group_id: Some(group_id.clone()),
                     reason,
                     detail,

@@ -2,7 +2,7 @@
 //!
 //! Every input from the network ends in exactly one of four ways: it is processed (its effects
 //! and events are the step's output), it is held for later (a later epoch, a join in progress),
-//! it is refused (exactly one [`Event::Rejected`](super::event::Event::Rejected)), or it is passed over
+//! it is refused (exactly one [`GroupEvent::Rejected`](super::event::GroupEvent::Rejected)), or it is passed over
 //! *silently* for one of the reasons below — none of them is a fault of the sender, and an event
 //! for each would flood the application with the ordinary redundancy of a gossip network. Each
 //! silent input is listed in [`Output::silent`](super::output::Output::silent) once, so a driver can count

@@ -13,11 +13,11 @@
 
 use openmls::prelude::StagedCommit;
 
-use super::event::{Event, ProposalAction, RejectReason, Violation};
+use super::event::{GroupEvent, ProposalAction, RejectReason, Violation};
 use super::group::Group;
 use super::records::ProposalStatus;
 use super::step::{Abort, Step, reject};
-use crate::consensus::Outcome;
+use crate::consensus::Verdict;
 use crate::mls::{CommitChanges, MlsState};
 use crate::roster::Roster;
 use crate::steward::{CommitFacts, CommitRank};
@@ -35,7 +35,7 @@ pub(crate) struct CommitPlan {
 }
 
 /// The service's answer for a commit that is not refused outright.
-pub(crate) enum Verdict {
+pub(crate) enum CommitJudgement {
     /// Apply it (or enter it into the selection window), with its rank.
     Accept(CommitPlan, CommitRank),
     /// Hold it until these proposals are decided here.
@@ -94,7 +94,7 @@ pub(crate) fn validate(
     aad: &[u8],
     staged: &StagedCommit,
     evidence: &[u8],
-) -> Result<Verdict, Abort> {
+) -> Result<CommitJudgement, Abort> {
     let roster = group.roster().clone();
     let Some(author) = roster.at_leaf(sender_leaf).map(|e| e.id) else {
         return reject(
@@ -109,7 +109,7 @@ pub(crate) fn validate(
         Err((reason, detail)) => return broken(author, reason, detail, evidence),
     };
     if !expected.waiting.is_empty() {
-        return Ok(Verdict::Park {
+        return Ok(CommitJudgement::Park {
             detail: format!(
                 "{} referenced proposals not decided here yet",
                 expected.waiting.len()
@@ -132,7 +132,7 @@ pub(crate) fn validate(
             );
         }
     };
-    Ok(Verdict::Accept(
+    Ok(CommitJudgement::Accept(
         CommitPlan {
             committer: author,
             proposals: ids,
@@ -225,9 +225,9 @@ fn check_proposal(
             expected.waiting.push(id);
             return Ok(());
         }
-        ProposalStatus::Decided(Outcome::Yes) => {}
+        ProposalStatus::Decided(Verdict::Yes) => {}
         // Too few votes were seen here in time: others may hold proof of a YES.
-        ProposalStatus::Decided(Outcome::Failed) => {
+        ProposalStatus::Decided(Verdict::Failed) => {
             expected.waiting.push(id);
             return Ok(());
         }
@@ -352,7 +352,7 @@ pub(crate) fn make_room(group: &mut Group, step: &mut Step<'_>, author: MemberId
     }
     if let Some(oldest) = group.parked.iter().position(mine) {
         group.parked.remove(oldest);
-        step.out.event(Event::Rejected {
+        step.out.event(GroupEvent::Rejected {
             group_id: Some(group.id.clone()),
             reason: RejectReason::CommitUnapprovedProposal,
             detail: format!(
@@ -381,7 +381,7 @@ pub(crate) fn expire_parked(group: &mut Group, step: &mut Step<'_>) -> Vec<(Memb
     group.parked = kept;
     let mut offenders = Vec::new();
     for held in expired {
-        step.out.event(Event::Rejected {
+        step.out.event(GroupEvent::Rejected {
             group_id: Some(group.id.clone()),
             reason: RejectReason::CommitUnapprovedProposal,
             detail: format!(

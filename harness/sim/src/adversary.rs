@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use consensus_hashgraph::Config;
-use demls::consensus::{Consensus, OpenRequest, VoterSet};
+use demls::consensus::{Consensus, Electorate, OpenRequest};
 use demls::internals::mls::{Crypto, MlsState, Processed};
 use demls::internals::txn::Txn;
 use demls::internals::wire::{
@@ -197,7 +197,7 @@ impl Adversary {
             .open(
                 OpenRequest {
                     payload: &payload,
-                    voters: &VoterSet::new(keys),
+                    voters: &Electorate::new(keys),
                     expires_at: now.plus_ms(10_000),
                     liveness_yes: true,
                     own_vote: Some(true),

@@ -9,7 +9,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use demls::{
-    ConsensusFactory, Engine, EngineParams, Event, MemberId, StewardPolicyFactory, Timestamp, Topic,
+    ConsensusFactory, Engine, EngineParams, GroupEvent, MemberId, StewardPolicyFactory, Timestamp,
+    Topic,
 };
 use demls_storage_memory::MemoryStorage;
 
@@ -63,7 +64,7 @@ pub(crate) struct SimNode {
     pub(crate) deaf: bool,
     /// Kinds of its publications that reach nobody.
     pub(crate) suppressed: BTreeSet<crate::stats::MessageKind>,
-    pub(crate) log: Vec<(Timestamp, Event)>,
+    pub(crate) log: Vec<(Timestamp, GroupEvent)>,
     /// Bumped whenever the scheduled tick changes; a tick item of an older generation is stale.
     pub(crate) tick_generation: u64,
     /// The time of the tick currently scheduled, if any.

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use demls::{Event, Inbound, Output, Timestamp, Topic};
+use demls::{GroupEvent, Inbound, Output, Timestamp, Topic};
 
 use crate::error::{Activity, Failure, SimError};
 use crate::faults::Fault;
@@ -279,11 +279,11 @@ impl Sim {
         }
     }
 
-    fn record_events(&mut self, node: NodeId, events: Vec<Event>) {
+    fn record_events(&mut self, node: NodeId, events: Vec<GroupEvent>) {
         let at = self.emit_time();
         for event in events {
             self.trace.line(at, format_args!("event {node} {event:?}"));
-            if let Event::MessageReceived {
+            if let GroupEvent::MessageReceived {
                 group_id,
                 message_id,
                 ..

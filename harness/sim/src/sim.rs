@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use demls::{
-    ConsensusFactory, Engine, EngineError, EngineParams, Event, GroupId, GroupSummary, MemberId,
-    StewardPolicyFactory, Timestamp, Topic,
+    ConsensusFactory, Engine, EngineError, EngineParams, GroupEvent, GroupId, GroupSummary,
+    MemberId, StewardPolicyFactory, Timestamp, Topic,
 };
 use demls_storage_memory::MemoryStorage;
 use rand_chacha::ChaCha8Rng;
@@ -218,7 +218,7 @@ impl Sim {
 
     /// Everything `node`'s engine reported, with the virtual time it was reported at (kept
     /// across crashes).
-    pub fn events(&self, node: NodeId) -> &[(Timestamp, Event)] {
+    pub fn events(&self, node: NodeId) -> &[(Timestamp, GroupEvent)] {
         &self.node(node).log
     }
 

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{config, formed, gid, received};
-use demls::Event;
+use demls::GroupEvent;
 use demls_sim::{Difference, Link, MessageKind};
 
 #[test]
@@ -17,7 +17,7 @@ fn a_group_forms_by_votes_chats_and_converges_over_a_lossless_network() {
         assert!(
             sim.events(n)
                 .iter()
-                .any(|(_, e)| matches!(e, Event::Joined { .. })),
+                .any(|(_, e)| matches!(e, GroupEvent::Joined { .. })),
             "{n} joined from a Welcome"
         );
     }

@@ -4,8 +4,8 @@
 mod common;
 
 use common::{config, gid};
-use demls::engine::{Event, ProposalAction};
-use demls::{GroupId, MemberId, Outcome};
+use demls::engine::{GroupEvent, ProposalAction};
+use demls::{GroupId, MemberId, Verdict};
 use demls_sim::{CpuMode, Link, NodeId, Sim, SizeLatency};
 
 const FULL: usize = 8;
@@ -56,7 +56,7 @@ fn full_members_count_the_votes_of_light_members_and_converge() {
     assert!(!state.members.contains(&target));
     // More YES votes than there are full members: light votes were counted.
     let decided = sim.events(full[2]).iter().find_map(|(_, e)| match e {
-        Event::ProposalDecided {
+        GroupEvent::ProposalDecided {
             action: ProposalAction::Remove { member },
             outcome,
             yes,
@@ -66,7 +66,7 @@ fn full_members_count_the_votes_of_light_members_and_converge() {
         _ => None,
     });
     let (outcome, yes, eligible) = decided.expect("the removal was decided");
-    assert_eq!(outcome, Outcome::Yes);
+    assert_eq!(outcome, Verdict::Yes);
     assert_eq!(eligible as usize, FULL + LIGHT);
     assert!(yes as usize > FULL, "only {yes} YES votes");
     let stats = sim.light().expect("a pool").stats();
@@ -79,7 +79,7 @@ fn full_members_count_the_votes_of_light_members_and_converge() {
         assert!(
             !sim.events(n)
                 .iter()
-                .any(|(_, e)| matches!(e, Event::Rejected { .. })),
+                .any(|(_, e)| matches!(e, GroupEvent::Rejected { .. })),
             "{n} refused something"
         );
     }
@@ -119,7 +119,7 @@ fn measuring_cpu_does_not_change_the_run() {
     let created = measured
         .events(nodes[0])
         .iter()
-        .position(|(_, e)| matches!(e, Event::GroupCreated { .. }))
+        .position(|(_, e)| matches!(e, GroupEvent::GroupCreated { .. }))
         .expect("group created");
     assert!(measured.cpu_of_event(nodes[0], created).is_some());
 }

@@ -5,15 +5,15 @@
 mod common;
 
 use common::{config, formed, gid};
-use demls::engine::{Event, ProposalAction};
-use demls::{GroupId, Outcome};
+use demls::engine::{GroupEvent, ProposalAction};
+use demls::{GroupId, Verdict};
 use demls_sim::{Link, NodeId, Sim};
 
 fn retried(sim: &Sim, node: NodeId) -> Vec<(u32, u64)> {
     sim.events(node)
         .iter()
         .filter_map(|(_, e)| match e {
-            Event::ProposalRetried {
+            GroupEvent::ProposalRetried {
                 attempt,
                 vote_timeout_ms,
                 ..
@@ -27,7 +27,7 @@ fn failed(sim: &Sim, node: NodeId, g: &GroupId) -> usize {
     sim.events(node)
         .iter()
         .filter(|(_, e)| {
-            matches!(e, Event::ProposalDecided { group_id, outcome: Outcome::Failed, action: ProposalAction::Remove { .. }, .. } if group_id == g)
+            matches!(e, GroupEvent::ProposalDecided { group_id, outcome: Verdict::Failed, action: ProposalAction::Remove { .. }, .. } if group_id == g)
         })
         .count()
 }
@@ -76,7 +76,7 @@ fn a_removal_that_fails_for_want_of_votes_is_retried_and_completes_after_the_hea
     assert!(
         !sim.events(proposer)
             .iter()
-            .any(|(_, e)| matches!(e, Event::ProposalAbandoned { .. }))
+            .any(|(_, e)| matches!(e, GroupEvent::ProposalAbandoned { .. }))
     );
 }
 
@@ -103,7 +103,7 @@ fn a_removal_that_never_reaches_a_quorum_is_abandoned_and_the_application_is_tol
         .events(proposer)
         .iter()
         .filter_map(|(_, e)| match e {
-            Event::ProposalAbandoned {
+            GroupEvent::ProposalAbandoned {
                 attempts,
                 action: ProposalAction::Remove { member },
                 ..

@@ -9,7 +9,7 @@ use common::{Net, gid, seed};
 use consensus_hashgraph::{
     ConsensusMessage, Ed25519Signer, MemoryStore, ProposalParams, Signer, VoterSet,
 };
-use demls::engine::{Event, GroupSummary, GroupTopics};
+use demls::engine::{GroupEvent, GroupSummary, GroupTopics};
 use demls::internals::wire::{
     self, Envelope, Frame, GroupProposal, Kind, RemoveMember, frame, group_proposal,
 };
@@ -36,7 +36,7 @@ fn inject_rejected(
         .events
         .iter()
         .filter_map(|e| match e {
-            Event::Rejected { reason, .. } => Some(*reason),
+            GroupEvent::Rejected { reason, .. } => Some(*reason),
             _ => None,
         })
         .collect();
@@ -273,7 +273,7 @@ fn a_forged_vote_is_rejected_and_not_counted() {
         .filter(|e| {
             matches!(
                 e,
-                Event::Rejected {
+                GroupEvent::Rejected {
                     reason: RejectReason::InvalidVote,
                     ..
                 }
@@ -284,7 +284,7 @@ fn a_forged_vote_is_rejected_and_not_counted() {
     assert!(
         !out.events
             .iter()
-            .any(|e| matches!(e, Event::ProposalDecided { .. }))
+            .any(|e| matches!(e, GroupEvent::ProposalDecided { .. }))
     );
     assert_eq!(state(&net, 2, &g), before);
 }
@@ -301,7 +301,7 @@ fn a_duplicated_vote_is_rejected_and_counted_once() {
     assert!(
         !out.events
             .iter()
-            .any(|e| matches!(e, Event::Rejected { .. })),
+            .any(|e| matches!(e, GroupEvent::Rejected { .. })),
         "{:?}",
         out.events
     );
@@ -368,7 +368,7 @@ fn an_invalid_proposal_gets_a_no_vote_and_a_rejection() {
     let out = net.inject(2, &topics(&g).group, env);
     assert!(out.events.iter().any(|e| matches!(
         e,
-        Event::Rejected {
+        GroupEvent::Rejected {
             reason: RejectReason::InvalidProposal,
             ..
         }
@@ -376,7 +376,7 @@ fn an_invalid_proposal_gets_a_no_vote_and_a_rejection() {
     assert!(
         out.events
             .iter()
-            .any(|e| matches!(e, Event::VoteCast { yes: false, .. }))
+            .any(|e| matches!(e, GroupEvent::VoteCast { yes: false, .. }))
     );
 }
 
@@ -507,7 +507,7 @@ fn a_bundle_with_foreign_nested_or_undecodable_content_is_rejected_whole() {
         assert!(
             matches!(
                 out.events.as_slice(),
-                [Event::Rejected {
+                [GroupEvent::Rejected {
                     reason: RejectReason::Malformed,
                     ..
                 }]
@@ -522,7 +522,7 @@ fn a_bundle_with_foreign_nested_or_undecodable_content_is_rejected_whole() {
     let env = bundle_of(&g, before.epoch, vec![genuine]);
     let out = net.inject(1, &t.group, env);
     assert!(out.events.iter().any(
-        |e| matches!(e, Event::MessageReceived { payload, .. } if payload == b"inside a bundle")
+        |e| matches!(e, GroupEvent::MessageReceived { payload, .. } if payload == b"inside a bundle")
     ));
     still_works(&mut net, &g, 1);
 }
@@ -597,7 +597,7 @@ fn a_re_announced_key_package_is_taken_as_is_but_a_tampered_copy_is_checked_and_
         assert!(
             !out.events
                 .iter()
-                .any(|e| matches!(e, Event::Rejected { .. })),
+                .any(|e| matches!(e, GroupEvent::Rejected { .. })),
             "{:?}",
             out.events
         );

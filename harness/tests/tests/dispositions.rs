@@ -6,7 +6,7 @@
 mod common;
 
 use common::{Net, gid};
-use demls::engine::{Event, GroupTopics, Output, Silent};
+use demls::engine::{GroupEvent, GroupTopics, Output, Silent};
 use demls::internals::wire::{Envelope, Kind, sealed};
 use demls::{GroupId, RejectReason};
 
@@ -19,7 +19,7 @@ fn rejections(out: &Output) -> Vec<RejectReason> {
     out.events
         .iter()
         .filter_map(|e| match e {
-            Event::Rejected { reason, .. } => Some(*reason),
+            GroupEvent::Rejected { reason, .. } => Some(*reason),
             _ => None,
         })
         .collect()

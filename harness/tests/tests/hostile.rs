@@ -282,7 +282,7 @@ fn a_beyond_history_statement_not_signed_by_a_member_of_the_epoch_is_refused() {
             .events
             .iter()
             .filter_map(|ev| match ev {
-                demls::engine::Event::Rejected { reason, .. } => Some(*reason),
+                demls::engine::GroupEvent::Rejected { reason, .. } => Some(*reason),
                 _ => None,
             })
             .collect();
@@ -311,11 +311,11 @@ fn chat_frame(id: u8) -> demls::internals::wire::Frame {
     }
 }
 
-fn rejections(events: &[demls::engine::Event]) -> Vec<demls::RejectReason> {
+fn rejections(events: &[demls::engine::GroupEvent]) -> Vec<demls::RejectReason> {
     events
         .iter()
         .filter_map(|ev| match ev {
-            demls::engine::Event::Rejected { reason, .. } => Some(*reason),
+            demls::engine::GroupEvent::Rejected { reason, .. } => Some(*reason),
             _ => None,
         })
         .collect()
@@ -341,7 +341,7 @@ fn a_removed_member_can_neither_send_nor_propose_under_its_old_epoch_keys() {
     assert!(
         out.events
             .iter()
-            .any(|ev| matches!(ev, demls::engine::Event::MessageReceived { .. })),
+            .any(|ev| matches!(ev, demls::engine::GroupEvent::MessageReceived { .. })),
         "an in-flight message is delivered: {:?}",
         out.events
     );
@@ -395,7 +395,7 @@ fn a_late_message_of_a_removed_member_is_delivered_once_a_member_vouches_for_it(
         assert!(
             out.events
                 .iter()
-                .any(|ev| matches!(ev, demls::engine::Event::MessageReceived { .. }))
+                .any(|ev| matches!(ev, demls::engine::GroupEvent::MessageReceived { .. }))
         );
         net.apply(i, out);
     }
@@ -474,7 +474,7 @@ fn a_member_sending_commits_that_name_unknown_proposals_cannot_hold_the_steward_
             .filter(|e| {
                 matches!(
                     e,
-                    demls::engine::Event::Rejected {
+                    demls::engine::GroupEvent::Rejected {
                         reason: demls::RejectReason::CommitUnapprovedProposal,
                         ..
                     }

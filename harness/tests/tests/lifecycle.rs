@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Net, gid};
-use demls::engine::Event;
+use demls::engine::GroupEvent;
 
 fn a_joiner_is_added_by_vote_and_joins_from_welcome_and_separate_tree() {
     let g = gid("team");
@@ -16,7 +16,7 @@ fn a_joiner_is_added_by_vote_and_joins_from_welcome_and_separate_tree() {
     assert!(
         net.events_of(1)
             .iter()
-            .any(|e| matches!(e, Event::Joined { epoch: 1, .. }))
+            .any(|e| matches!(e, GroupEvent::Joined { epoch: 1, .. }))
     );
     assert_eq!(net.assert_converged(&g, &[0, 1]), 1);
     let id = net.send(1, &g, b"hello");
@@ -90,7 +90,7 @@ fn ten_founders_add_ten_joiners_by_vote_remove_three_and_everyone_converges() {
         assert!(
             net.events_of(removed)
                 .iter()
-                .any(|e| matches!(e, Event::Removed { .. }))
+                .any(|e| matches!(e, GroupEvent::Removed { .. }))
         );
     }
     chat_round(&mut net, &g, &mut sent, "after removals");
@@ -132,7 +132,7 @@ fn removing_the_steward_is_committed_by_the_next_member() {
     net.run(10_000);
     net.assert_converged(&g, &[1, 2, 3]);
     let committer = net.events_of(1).iter().rev().find_map(|e| match e {
-        Event::EpochAdvanced { committer, .. } => Some(*committer),
+        GroupEvent::EpochAdvanced { committer, .. } => Some(*committer),
         _ => None,
     });
     assert_eq!(
@@ -143,7 +143,7 @@ fn removing_the_steward_is_committed_by_the_next_member() {
     assert!(
         net.events_of(0)
             .iter()
-            .any(|e| matches!(e, Event::Removed { .. }))
+            .any(|e| matches!(e, GroupEvent::Removed { .. }))
     );
     // The new steward keeps the group going: a new member can still join.
     net.add_member(4, common::params());
@@ -168,7 +168,7 @@ fn in_manual_mode_members_decide_and_a_rejected_add_is_never_committed() {
         .events_of(1)
         .iter()
         .filter_map(|e| match e {
-            Event::VoteRequested { proposal, .. } => Some(*proposal),
+            GroupEvent::VoteRequested { proposal, .. } => Some(*proposal),
             _ => None,
         })
         .collect();
@@ -184,12 +184,12 @@ fn in_manual_mode_members_decide_and_a_rejected_add_is_never_committed() {
     net.apply(1, out);
     net.run(1_000);
     let decided = net.events_of(0).iter().find_map(|e| match e {
-        Event::ProposalDecided {
+        GroupEvent::ProposalDecided {
             proposal, outcome, ..
         } if *proposal == requested[0] => Some(*outcome),
         _ => None,
     });
-    assert_eq!(decided, Some(demls::Outcome::No), "n = 2 needs unanimity");
+    assert_eq!(decided, Some(demls::Verdict::No), "n = 2 needs unanimity");
     net.run(20_000);
     net.assert_converged(&g, &[0, 1]);
     assert!(net.members[2].engine.group_summary(&g).is_none());
@@ -244,7 +244,7 @@ fn a_member_restarted_in_the_middle_of_a_vote_resumes_it() {
                 .events_of(j)
                 .iter()
                 .filter_map(|e| match e {
-                    Event::VoteRequested { proposal, .. } => Some(*proposal),
+                    GroupEvent::VoteRequested { proposal, .. } => Some(*proposal),
                     _ => None,
                 })
                 .collect();
@@ -265,7 +265,7 @@ fn a_member_restarted_in_the_middle_of_a_vote_resumes_it() {
         .events_of(2)
         .iter()
         .find_map(|e| match e {
-            Event::VoteRequested { proposal, .. } => Some(*proposal),
+            GroupEvent::VoteRequested { proposal, .. } => Some(*proposal),
             _ => None,
         })
         .unwrap();
@@ -345,7 +345,7 @@ fn a_message_whose_publication_died_with_the_process_is_sent_again_after_the_res
         let copies = net
             .events_of(i)
             .iter()
-            .filter(|e| matches!(e, Event::MessageReceived { message_id, .. } if *message_id == delivered))
+            .filter(|e| matches!(e, GroupEvent::MessageReceived { message_id, .. } if *message_id == delivered))
             .count();
         assert_eq!(
             copies, 1,

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Net, gid};
-use demls::engine::{Event, GroupTopics};
+use demls::engine::{GroupEvent, GroupTopics};
 use demls::internals::wire::{Envelope, Kind};
 use demls::{GroupId, Invitation, RejectReason};
 
@@ -32,7 +32,7 @@ fn look_alike_answer(net: &Net, g: &GroupId, announcement: Vec<u8>) -> Vec<Vec<u
 }
 
 /// Delivers the outsider's answer to member `to` on the join topic; returns its events.
-fn deliver(net: &mut Net, to: usize, g: &GroupId, answer: Vec<Vec<u8>>) -> Vec<Event> {
+fn deliver(net: &mut Net, to: usize, g: &GroupId, answer: Vec<Vec<u8>>) -> Vec<GroupEvent> {
     let topic = GroupTopics::of(g).join;
     answer
         .into_iter()
@@ -40,11 +40,11 @@ fn deliver(net: &mut Net, to: usize, g: &GroupId, answer: Vec<Vec<u8>>) -> Vec<E
         .collect()
 }
 
-fn refused_as_look_alike(events: &[Event]) -> bool {
+fn refused_as_look_alike(events: &[GroupEvent]) -> bool {
     events.iter().any(|e| {
         matches!(
             e,
-            Event::Rejected {
+            GroupEvent::Rejected {
                 reason: RejectReason::ForeignWelcome,
                 detail,
                 ..
@@ -83,7 +83,9 @@ fn a_joiner_with_an_invitation_refuses_a_look_alike_and_joins_the_real_group() {
     let answer = look_alike_answer(&net, &real, announcement);
     let events = deliver(&mut net, 1, &real, answer);
     assert!(
-        !events.iter().any(|e| matches!(e, Event::Joined { .. })),
+        !events
+            .iter()
+            .any(|e| matches!(e, GroupEvent::Joined { .. })),
         "joined the look-alike: {events:?}"
     );
     assert!(refused_as_look_alike(&events), "no rejection: {events:?}");
@@ -127,7 +129,9 @@ fn a_joiner_by_id_alone_is_captured_by_a_faster_look_alike() {
     let answer = look_alike_answer(&net, &real, announcement);
     let events = deliver(&mut net, 1, &real, answer);
     assert!(
-        events.iter().any(|e| matches!(e, Event::Joined { .. })),
+        events
+            .iter()
+            .any(|e| matches!(e, GroupEvent::Joined { .. })),
         "trust on first use: {events:?}"
     );
     // What the application can compare out of band: the captured member's invitation is not
@@ -229,7 +233,9 @@ fn a_rejoining_member_refuses_a_look_alike_of_its_own_group() {
     let answer = look_alike_answer(&net, &g, env.encode_to_vec());
     let events = deliver(&mut net, 3, &g, answer);
     assert!(
-        !events.iter().any(|e| matches!(e, Event::Joined { .. })),
+        !events
+            .iter()
+            .any(|e| matches!(e, GroupEvent::Joined { .. })),
         "rejoined the look-alike: {events:?}"
     );
     assert!(refused_as_look_alike(&events), "no rejection: {events:?}");

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{Net, gid};
-use demls::engine::{Event, ProposalAction};
+use demls::engine::{GroupEvent, ProposalAction};
 use demls::policy::MultiPolicyConfig;
 
 fn config() -> MultiPolicyConfig {
@@ -37,7 +37,7 @@ fn a_group_forms_with_an_elected_steward_list_and_rotating_committers() {
         .events_of(0)
         .iter()
         .filter_map(|e| match e {
-            Event::EpochAdvanced { committer, .. } => Some(*committer),
+            GroupEvent::EpochAdvanced { committer, .. } => Some(*committer),
             _ => None,
         })
         .collect();
@@ -51,7 +51,7 @@ fn a_group_forms_with_an_elected_steward_list_and_rotating_committers() {
         .filter(|e| {
             matches!(
                 e,
-                Event::ProposalDecided {
+                GroupEvent::ProposalDecided {
                     action: ProposalAction::Election { .. },
                     ..
                 }

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Net, gid};
-use demls::engine::{Event, GroupTopics};
+use demls::engine::{GroupEvent, GroupTopics};
 use demls::internals::wire::Envelope;
 use demls::{GroupId, RejectReason};
 
@@ -44,18 +44,20 @@ fn a_welcome_into_another_group_relabelled_for_the_asked_one_is_refused() {
         .map(|p| relabel(p, &real).1)
         .collect();
     let join_topic = GroupTopics::of(&real).join;
-    let events: Vec<Event> = to_joiner
+    let events: Vec<GroupEvent> = to_joiner
         .into_iter()
         .flat_map(|payload| net.inject(1, &join_topic, payload).events)
         .collect();
     assert!(
-        !events.iter().any(|e| matches!(e, Event::Joined { .. })),
+        !events
+            .iter()
+            .any(|e| matches!(e, GroupEvent::Joined { .. })),
         "joined a foreign group: {events:?}"
     );
     assert!(
         events.iter().any(|e| matches!(
             e,
-            Event::Rejected {
+            GroupEvent::Rejected {
                 reason: RejectReason::ForeignWelcome,
                 ..
             }

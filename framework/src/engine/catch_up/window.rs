@@ -42,7 +42,7 @@ pub(crate) fn refute_if_due(group: &mut Group, step: &mut Step<'_>) {
     tracing::info!(group = %group.id.display(), epoch, held = group.future.len(), "later epochs unconfirmed: committing resumes");
     group.sync.catch_up.refute();
     for held in std::mem::take(&mut group.future) {
-        step.out.event(crate::engine::event::Event::Rejected {
+        step.out.event(crate::engine::event::GroupEvent::Rejected {
             group_id: Some(group.id.clone()),
             reason: crate::engine::event::RejectReason::Unconfirmed,
             detail: format!(

@@ -21,7 +21,7 @@ pub(crate) use state::TAG_LEN;
 
 use self::state::FOREIGN;
 use super::digest::digest;
-use super::event::{Event, ProposalAction, RejectReason};
+use super::event::{GroupEvent, ProposalAction, RejectReason};
 use super::group::Group;
 use super::records::DeferredRequest;
 use super::records::ProposalStatus;
@@ -273,7 +273,7 @@ fn decide(
     tracing::debug!(group = %group.id.display(), ours = ?&ours[..4], theirs = ?&theirs[..4], "fork commits compared");
     let survived = ours < theirs;
     tracing::info!(group = %group.id.display(), fork_epoch = f, survived, "fork resolved");
-    step.out.event(Event::ForkResolved {
+    step.out.event(GroupEvent::ForkResolved {
         group_id: group.id.clone(),
         fork_epoch: f,
         survived,
@@ -419,7 +419,7 @@ fn follow_verdict(
         return Ok(());
     }
     tracing::info!(group = %group.id.display(), fork_epoch = f, "following a branch-mate's fork verdict");
-    step.out.event(Event::ForkResolved {
+    step.out.event(GroupEvent::ForkResolved {
         group_id: group.id.clone(),
         fork_epoch: f,
         survived: false,

@@ -4,8 +4,8 @@
 
 use super::decisions::on_decided;
 use super::receive::on_proposal_received;
-use crate::consensus::{ConsensusError, ConsensusEvent, Described, VoterSet};
-use crate::engine::event::{Event, ProposalKind, RejectReason};
+use crate::consensus::{ConsensusError, ConsensusEvent, Described, Electorate};
+use crate::engine::event::{GroupEvent, ProposalKind, RejectReason};
 use crate::engine::group::{EpochMembers, Group};
 use crate::engine::publish::publish_consensus;
 use crate::engine::step::{Abort, Step};
@@ -36,7 +36,7 @@ fn voters_of(
     epochs: &std::collections::VecDeque<EpochMembers>,
     gid: &[u8],
     payload: &[u8],
-) -> Result<VoterSet, String> {
+) -> Result<Electorate, String> {
     let p = wire::decode_group_proposal(payload).map_err(|e| e.to_string())?;
     if p.group_id != gid {
         return Err("proposal for another group".into());
@@ -67,7 +67,7 @@ pub(crate) fn ingest_certificate(
         Ok(()) => drain_consensus(group, step),
         Err(ConsensusError::Duplicate) => Ok(()),
         Err(e) => {
-            step.out.event(Event::Rejected {
+            step.out.event(GroupEvent::Rejected {
                 group_id: Some(group.id.clone()),
                 reason: reason_of(&e),
                 detail: format!("certificate: {e}"),
@@ -108,7 +108,7 @@ pub(crate) fn ingest(group: &mut Group, step: &mut Step<'_>, bytes: &[u8]) -> Re
             drain_consensus(group, step)
         }
         Err(e) => {
-            step.out.event(Event::Rejected {
+            step.out.event(GroupEvent::Rejected {
                 group_id: Some(group.id.clone()),
                 reason: reason_of(&e),
                 detail: e.to_string(),
@@ -125,21 +125,23 @@ pub(crate) fn drain_consensus(group: &mut Group, step: &mut Step<'_>) -> Result<
             ConsensusEvent::ProposalReceived { id, owner, payload } => {
                 on_proposal_received(group, step, id, &owner, &payload)?
             }
-            ConsensusEvent::VoteRejected { id, voter, reason } => step.out.event(Event::Rejected {
-                group_id: Some(group.id.clone()),
-                reason: RejectReason::InvalidVote,
-                detail: format!(
-                    "vote by {} on {}: {reason}",
-                    MemberId::from_signature_key(&voter).short(),
-                    id.short()
-                ),
-            }),
+            ConsensusEvent::VoteRejected { id, voter, reason } => {
+                step.out.event(GroupEvent::Rejected {
+                    group_id: Some(group.id.clone()),
+                    reason: RejectReason::InvalidVote,
+                    detail: format!(
+                        "vote by {} on {}: {reason}",
+                        MemberId::from_signature_key(&voter).short(),
+                        id.short()
+                    ),
+                })
+            }
             ConsensusEvent::Decided { id, outcome, tally } => {
                 on_decided(group, step, id, outcome, tally)?
             }
             ConsensusEvent::Equivocation { id, voter, .. } => {
                 tracing::warn!(group = %group.id.display(), proposal = %id.short(), "equivocation detected");
-                step.out.event(Event::Equivocation {
+                step.out.event(GroupEvent::Equivocation {
                     group_id: group.id.clone(),
                     proposal: id,
                     voter: MemberId::from_signature_key(&voter),

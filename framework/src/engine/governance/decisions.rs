@@ -4,8 +4,8 @@
 //! votes and requests are released.
 
 use super::run_policy_actions;
-use crate::consensus::{Outcome, Tally};
-use crate::engine::event::{Event, ProposalAction};
+use crate::consensus::{Tally, Verdict};
+use crate::engine::event::{GroupEvent, ProposalAction};
 use crate::engine::freeze::{self, release_deferred};
 use crate::engine::group::Group;
 use crate::engine::records::{ProposalRecord, ProposalStatus};
@@ -16,8 +16,8 @@ use crate::types::ProposalId;
 /// This member's own add or removal of the current epoch ended without a decision for want
 /// of votes (delivery slower than its lifetime, or a quorum out of reach): it is opened again
 /// with twice the lifetime, up to `max_vote_attempts` attempts in all, each reported
-/// ([`Event::ProposalRetried`]); then, or when it cannot be opened again, the application is
-/// told ([`Event::ProposalAbandoned`]) and, for an add, the KeyPackage is dropped (the joiner's
+/// ([`GroupEvent::ProposalRetried`]); then, or when it cannot be opened again, the application is
+/// told ([`GroupEvent::ProposalAbandoned`]) and, for an add, the KeyPackage is dropped (the joiner's
 /// next announcement starts over).
 fn retry_failed(group: &mut Group, step: &mut Step<'_>, rec: &ProposalRecord) -> Result<(), Abort> {
     let membership = matches!(
@@ -33,7 +33,7 @@ fn retry_failed(group: &mut Group, step: &mut Step<'_>, rec: &ProposalRecord) ->
         if let ProposalAction::Add { member } = rec.action {
             group.remove_key_package(&member);
         }
-        step.out.event(Event::ProposalAbandoned {
+        step.out.event(GroupEvent::ProposalAbandoned {
             group_id: group.id.clone(),
             proposal: rec.id,
             action: rec.action.clone(),
@@ -72,7 +72,7 @@ fn retry_failed(group: &mut Group, step: &mut Step<'_>, rec: &ProposalRecord) ->
                 }
             }
             let voters = group.epochs[0].voters(rec.action.kind()).len();
-            step.out.event(Event::ProposalRetried {
+            step.out.event(GroupEvent::ProposalRetried {
                 group_id: group.id.clone(),
                 failed: rec.id,
                 retry,
@@ -98,7 +98,7 @@ pub(crate) fn on_decided(
     group: &mut Group,
     step: &mut Step<'_>,
     id: ProposalId,
-    outcome: Outcome,
+    outcome: Verdict,
     tally: Tally,
 ) -> Result<(), Abort> {
     let Some(mut rec) = group.proposals.get(&id).cloned() else {
@@ -107,12 +107,12 @@ pub(crate) fn on_decided(
     match rec.status {
         ProposalStatus::Open => {}
         // Too few votes were seen here in time; a certificate now proves the real outcome.
-        ProposalStatus::Decided(Outcome::Failed) if outcome != Outcome::Failed => {}
+        ProposalStatus::Decided(Verdict::Failed) if outcome != Verdict::Failed => {}
         _ => return Ok(()), // already decided, committed or moot: nothing new
     }
     // How long its votes took to come in here tells how spread out delivery is (a decision at
     // expiry says nothing about it).
-    if outcome != Outcome::Failed && tally.yes + tally.no >= (2 * tally.eligible).div_ceil(3) {
+    if outcome != Verdict::Failed && tally.yes + tally.no >= (2 * tally.eligible).div_ceil(3) {
         let took = step.now.since(rec.seen_at);
         let lifetime = step
             .params
@@ -125,7 +125,7 @@ pub(crate) fn on_decided(
     rec.decided_at = Some(step.now);
     group.put_proposal(rec.clone());
     tracing::info!(group = %group.id.display(), proposal = %id.short(), ?outcome, yes = tally.yes, no = tally.no, "proposal decided");
-    step.out.event(Event::ProposalDecided {
+    step.out.event(GroupEvent::ProposalDecided {
         group_id: group.id.clone(),
         proposal: id,
         action: rec.action.clone(),
@@ -138,7 +138,7 @@ pub(crate) fn on_decided(
     let actions = group.with_policy_mut(me, |policy, view| {
         policy.on_decided(view, &rec.owner, &rec.action, outcome, step.now)
     });
-    if outcome == Outcome::Failed {
+    if outcome == Verdict::Failed {
         retry_failed(group, step, &rec)?;
     }
     // Parked commits waiting only for decided proposals can be tried again.
@@ -148,7 +148,7 @@ pub(crate) fn on_decided(
             proposals.get(w).is_some_and(|r| {
                 !matches!(
                     r.status,
-                    ProposalStatus::Open | ProposalStatus::Decided(Outcome::Failed)
+                    ProposalStatus::Open | ProposalStatus::Decided(Verdict::Failed)
                 )
             })
         })
@@ -156,7 +156,7 @@ pub(crate) fn on_decided(
     group.parked = waiting;
     step.requeue
         .extend(ready.into_iter().map(|h| (h.topic, h.payload)));
-    if outcome == Outcome::Yes {
+    if outcome == Verdict::Yes {
         commit::schedule(group, step);
     }
     release_deferred(group, step)?;

@@ -4,7 +4,7 @@
 
 use super::broadcast_and_drain;
 use crate::consensus::OpenRequest;
-use crate::engine::event::{Event, ProposalAction, RejectReason};
+use crate::engine::event::{GroupEvent, ProposalAction, RejectReason};
 use crate::engine::freeze::frozen;
 use crate::engine::group::Group;
 use crate::engine::leave::{leaving, settle_leave};
@@ -130,7 +130,7 @@ pub(crate) fn open_attempt(
     });
     group.sync.proposal_known(&opened.id);
     tracing::info!(group = %group.id.display(), proposal = %opened.id.short(), ?action, attempt, "proposal opened");
-    step.out.event(Event::ProposalOpened {
+    step.out.event(GroupEvent::ProposalOpened {
         group_id: group.id.clone(),
         proposal: opened.id,
         owner: me,

@@ -3,7 +3,7 @@
 //! says about elections and emergency proposals), recording it and voting on it.
 
 use super::voting::{cast_own_vote, decide_own_vote};
-use crate::engine::event::{Event, ProposalAction, ProposalKind, RejectReason, Violation};
+use crate::engine::event::{GroupEvent, ProposalAction, ProposalKind, RejectReason, Violation};
 use crate::engine::group::Group;
 use crate::engine::leave::{refuse_forged_leave, settle_leave};
 use crate::engine::records::{ProposalRecord, ProposalStatus};
@@ -212,7 +212,7 @@ pub(super) fn on_proposal_received(
             decided_at: None,
             attempt: 0,
         });
-        step.out.event(Event::ProposalOpened {
+        step.out.event(GroupEvent::ProposalOpened {
             group_id: group.id.clone(),
             proposal: id,
             owner,
@@ -236,7 +236,7 @@ pub(super) fn on_proposal_received(
     }
     if let Some(detail) = parsed.problem.clone() {
         tracing::info!(group = %group.id.display(), proposal = %id.short(), %detail, "invalid proposal, voting NO");
-        step.out.event(Event::Rejected {
+        step.out.event(GroupEvent::Rejected {
             group_id: Some(group.id.clone()),
             reason: RejectReason::InvalidProposal,
             detail,

@@ -4,7 +4,7 @@
 //! [`crate::engine::freeze`]).
 
 use super::broadcast_and_drain;
-use crate::engine::event::{Event, ProposalKind, RejectReason};
+use crate::engine::event::{GroupEvent, ProposalKind, RejectReason};
 use crate::engine::freeze::frozen;
 use crate::engine::group::Group;
 use crate::engine::params::VotingMode;
@@ -24,7 +24,7 @@ pub(crate) fn cast_vote(
         Err(e) => return reject(RejectReason::InvalidRequest, e.to_string()),
     };
     group.meta.deferred_votes.retain(|d| *d != id);
-    step.out.event(Event::VoteCast {
+    step.out.event(GroupEvent::VoteCast {
         group_id: group.id.clone(),
         proposal: id,
         yes,
@@ -49,7 +49,7 @@ pub(crate) fn decide_own_vote(
         return Ok(());
     }
     if step.params.voting == VotingMode::Manual && action.kind() == ProposalKind::Membership {
-        step.out.event(Event::VoteRequested {
+        step.out.event(GroupEvent::VoteRequested {
             group_id: group.id.clone(),
             proposal: id,
             action,
@@ -71,7 +71,7 @@ pub(super) fn cast_own_vote(
     }
     match group.consensus.vote(&id, yes, step.now) {
         Ok(messages) => {
-            step.out.event(Event::VoteCast {
+            step.out.event(GroupEvent::VoteCast {
                 group_id: group.id.clone(),
                 proposal: id,
                 yes,

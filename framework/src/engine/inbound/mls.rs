@@ -168,10 +168,10 @@ pub(super) fn on_commit(
         Err(e) => return reject(RejectReason::MlsRejected, e.to_string()),
     };
     match validation::validate(group, step, sender_leaf, &aad, &staged, &env.body)? {
-        validation::Verdict::Accept(plan, rank) => {
+        validation::CommitJudgement::Accept(plan, rank) => {
             selection::accept(group, step, plan, rank, env.body, *staged)
         }
-        validation::Verdict::Park {
+        validation::CommitJudgement::Park {
             detail,
             waiting,
             author,

@@ -4,7 +4,7 @@
 
 use super::{MAX_TREES, MAX_WELCOMES, PendingJoin};
 use crate::engine::error::EngineError;
-use crate::engine::event::{Event, RejectReason};
+use crate::engine::event::{GroupEvent, RejectReason};
 use crate::engine::group::Group;
 use crate::engine::machine::Engine;
 use crate::engine::output::Output;
@@ -40,7 +40,7 @@ impl Engine {
                     join.buffered.push((topic.clone(), raw.to_vec()));
                     out.silent(Silent::Held);
                 } else {
-                    out.event(Event::Rejected {
+                    out.event(GroupEvent::Rejected {
                         group_id: Some(gid.clone()),
                         reason: RejectReason::BufferFull,
                         detail: "traffic buffered for a join in progress".into(),
@@ -50,7 +50,7 @@ impl Engine {
             }
             Kind::Welcome => {
                 let Ok((_, refs)) = decode_welcome(&env.body) else {
-                    out.event(Event::Rejected {
+                    out.event(GroupEvent::Rejected {
                         group_id: Some(gid.clone()),
                         reason: RejectReason::Malformed,
                         detail: "undecodable welcome".into(),
@@ -64,7 +64,7 @@ impl Engine {
                 }
                 if join.welcomes.len() >= MAX_WELCOMES {
                     join.welcomes.remove(0);
-                    out.event(Event::Rejected {
+                    out.event(GroupEvent::Rejected {
                         group_id: Some(gid.clone()),
                         reason: RejectReason::BufferFull,
                         detail: "oldest waiting Welcome dropped for a newer one".into(),
@@ -75,7 +75,7 @@ impl Engine {
             Kind::RatchetTree => {
                 if join.trees.len() >= MAX_TREES {
                     join.trees.remove(0);
-                    out.event(Event::Rejected {
+                    out.event(GroupEvent::Rejected {
                         group_id: Some(gid.clone()),
                         reason: RejectReason::BufferFull,
                         detail: "oldest waiting ratchet tree dropped for a newer one".into(),
@@ -128,7 +128,7 @@ impl Engine {
             } else {
                 "a welcome into another group, labelled with this one's id"
             };
-            out.event(Event::Rejected {
+            out.event(GroupEvent::Rejected {
                 group_id: Some(gid.clone()),
                 reason: RejectReason::ForeignWelcome,
                 detail: detail.into(),
@@ -272,7 +272,7 @@ impl Engine {
         // A member receives add requests on the welcome topic, and no longer Welcomes.
         out.subscribe.push(group.topics.welcome.clone());
         out.unsubscribe.push(group.topics.join.clone());
-        out.event(Event::Joined {
+        out.event(GroupEvent::Joined {
             group_id: gid.clone(),
             epoch: group.epoch(),
             members: group.roster().len() as u32,

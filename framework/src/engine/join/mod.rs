@@ -16,7 +16,7 @@ mod arrival;
 use serde::{Deserialize, Serialize};
 
 use super::error::EngineError;
-use super::event::Event;
+use super::event::GroupEvent;
 use super::output::Output;
 use super::params::EngineParams;
 use super::records::{decode, encode};
@@ -108,7 +108,7 @@ impl PendingJoin {
         out.subscribe.push(join.topics.join.clone());
         out.subscribe.push(join.topics.group.clone());
         join.announce(out);
-        out.event(Event::JoinRequested {
+        out.event(GroupEvent::JoinRequested {
             group_id: join.group_id.clone(),
             key_package_ref: kp.reference,
         });

@@ -7,7 +7,7 @@
 use super::answers::answer_key;
 use super::state::Unvouched;
 use super::{Abort, Group, Repair, STATUS_RECENT, Step, SyncState};
-use crate::engine::event::{Event, RejectReason};
+use crate::engine::event::{GroupEvent, RejectReason};
 use crate::engine::publish;
 use crate::types::Topic;
 use crate::wire::{Frame, Status, frame};
@@ -107,7 +107,7 @@ pub(super) fn request_vouches(group: &mut Group, step: &mut Step<'_>, request: &
     }
     for id in unvouched {
         group.sync.unvouched.remove(&id);
-        step.out.event(Event::Rejected {
+        step.out.event(GroupEvent::Rejected {
             group_id: Some(group.id.clone()),
             reason: RejectReason::NotAMember,
             detail: "message of a member removed since its epoch: no current member vouched for it"

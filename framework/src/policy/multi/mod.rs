@@ -36,7 +36,7 @@ pub use config::{ConsensusModel, MultiPolicyConfig};
 use state::State;
 
 use crate::config::ConfigError;
-use crate::proposal::{Outcome, ProposalAction, ProposalKind, Violation};
+use crate::proposal::{ProposalAction, ProposalKind, Verdict, Violation};
 use crate::registry::{BuildContext, StewardPlugin};
 use crate::steward::{
     CommitFacts, CommitRank, EpochView, PolicyAction, PolicyError, StewardPolicy,
@@ -380,12 +380,12 @@ impl StewardPolicy for MultiPolicy {
         view: &EpochView<'_>,
         owner: &MemberId,
         action: &ProposalAction,
-        outcome: Outcome,
+        outcome: Verdict,
         now: Timestamp,
     ) -> Vec<PolicyAction> {
         self.state.now = now;
         match action {
-            ProposalAction::Election { retry_round, .. } if outcome != Outcome::Yes => {
+            ProposalAction::Election { retry_round, .. } if outcome != Verdict::Yes => {
                 self.state.election_failed(view.epoch, *retry_round, now);
             }
             ProposalAction::Emergency { .. } => {
@@ -393,14 +393,14 @@ impl StewardPolicy for MultiPolicy {
                 // of votes (a partition, a crash wave) says nothing about it. Penalizing those
                 // would remove honest members that asked for help while cut off.
                 let delta = match outcome {
-                    Outcome::Yes => Some(self.config.reward_emergency),
-                    Outcome::No => Some(-self.config.penalty_false_emergency),
-                    Outcome::Failed => None,
+                    Verdict::Yes => Some(self.config.reward_emergency),
+                    Verdict::No => Some(-self.config.penalty_false_emergency),
+                    Verdict::Failed => None,
                 };
                 if let Some(delta) = delta {
                     self.state.scores.adjust(&self.config, owner, delta);
                 }
-                if state::is_deadlock(action) && outcome != Outcome::Yes {
+                if state::is_deadlock(action) && outcome != Verdict::Yes {
                     self.state.deadlock_failed(now);
                 }
             }

@@ -46,21 +46,21 @@ fn only_the_groups_verdict_on_an_emergency_proposal_scores_its_owner() {
     let mut p = MultiPolicy::new(config.clone());
     let v = view(&gid, &r, MemberId([0; 20]));
     for _ in 0..5 {
-        p.on_decided(&v, &owner, &accusation, Outcome::Failed, Timestamp(1));
-        p.on_decided(&v, &owner, &deadlock(), Outcome::Failed, Timestamp(1));
+        p.on_decided(&v, &owner, &accusation, Verdict::Failed, Timestamp(1));
+        p.on_decided(&v, &owner, &deadlock(), Verdict::Failed, Timestamp(1));
     }
     assert_eq!(
         p.state.scores.get(&config, &owner),
         config.default_score,
         "proposals that failed for want of votes (a partition) cost nothing"
     );
-    p.on_decided(&v, &owner, &accusation, Outcome::No, Timestamp(2));
+    p.on_decided(&v, &owner, &accusation, Verdict::No, Timestamp(2));
     assert_eq!(
         p.state.scores.get(&config, &owner),
         config.default_score - config.penalty_false_emergency,
         "a rejected accusation does"
     );
-    p.on_decided(&v, &owner, &accusation, Outcome::Yes, Timestamp(3));
+    p.on_decided(&v, &owner, &accusation, Verdict::Yes, Timestamp(3));
     assert_eq!(
         p.state.scores.get(&config, &owner),
         config.default_score - config.penalty_false_emergency + config.reward_emergency

@@ -4,7 +4,7 @@
 use super::support::{
     LIFETIME_MS, at, ballot, decisions, drain, fed, instance, observe, voter_set,
 };
-use crate::consensus::{ConsensusEvent, ConsensusFactory, OpenRequest, Outcome};
+use crate::consensus::{ConsensusEvent, ConsensusFactory, OpenRequest, Verdict};
 
 /// The orders the votes of a six-vote ballot are delivered in.
 const ORDERS: [[usize; 5]; 4] = [
@@ -56,9 +56,9 @@ pub fn the_decision_does_not_depend_on_vote_order(factory: &dyn ConsensusFactory
             );
         }
         let expected = if yes * 2 > 6 {
-            Outcome::Yes
+            Verdict::Yes
         } else {
-            Outcome::No
+            Verdict::No
         };
         assert_eq!(seen[0].1, expected, "{yes} of 6 votes YES among 7 voters");
     }
@@ -153,7 +153,7 @@ pub fn every_decision_is_reported_exactly_once(factory: &dyn ConsensusFactory) {
     } else {
         assert_eq!(
             decided[0].1,
-            Outcome::Failed,
+            Verdict::Failed,
             "a final outcome is not answered by outcome()"
         );
     }

@@ -5,7 +5,7 @@
 use super::support::{
     LIFETIME_MS, at, ballot, decisions, drain, fed, identity, instance, lookup, voter_set,
 };
-use crate::consensus::{ConsensusError, ConsensusEvent, ConsensusFactory, OpenRequest, VoterSet};
+use crate::consensus::{ConsensusError, ConsensusEvent, ConsensusFactory, Electorate, OpenRequest};
 use crate::types::ProposalId;
 
 /// A vote whose bytes were altered in transit is refused (at once, or reported as
@@ -74,7 +74,7 @@ pub fn forged_and_ineligible_votes_are_never_counted(factory: &dyn ConsensusFact
     let outsider = identity(200);
     let mut swapped: Vec<Vec<u8>> = ballot.set.keys().to_vec();
     swapped[2] = outsider.public_key().to_vec();
-    let widened = VoterSet::new(swapped);
+    let widened = Electorate::new(swapped);
     let fresh = self::ballot_for_outsider(factory, &widened);
     let mut member = instance(factory, 3, Vec::new(), at(0));
     for m in &fresh.0 {
@@ -92,7 +92,7 @@ pub fn forged_and_ineligible_votes_are_never_counted(factory: &dyn ConsensusFact
 /// 2's place votes.
 fn ballot_for_outsider(
     factory: &dyn ConsensusFactory,
-    widened: &VoterSet,
+    widened: &Electorate,
 ) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
     let honest = voter_set(4);
     let mut opener = instance(factory, 0, Vec::new(), at(0));
@@ -227,7 +227,7 @@ pub fn impossible_local_requests_are_refused(factory: &dyn ConsensusFactory) {
         member.vote(&ballot.id, true, at(LIFETIME_MS * 2)),
         Err(ConsensusError::UnknownProposal | ConsensusError::AlreadyVoted)
     ));
-    let others = VoterSet::new(vec![
+    let others = Electorate::new(vec![
         identity(1).public_key().to_vec(),
         identity(2).public_key().to_vec(),
     ]);

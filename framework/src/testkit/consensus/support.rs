@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::consensus::{
-    Consensus, ConsensusContext, ConsensusEvent, ConsensusFactory, OpenRequest, Outcome,
-    StateChange, Tally, VoterSet,
+    Consensus, ConsensusContext, ConsensusEvent, ConsensusFactory, Electorate, OpenRequest,
+    StateChange, Tally, Verdict,
 };
 use crate::identity::{Identity, IdentitySigner};
 use crate::storage::Entries;
@@ -31,12 +31,12 @@ pub(super) fn identity(i: u8) -> Arc<Identity> {
 }
 
 /// The voter set of identities `0..n`.
-pub(super) fn voter_set(n: u8) -> VoterSet {
-    VoterSet::new((0..n).map(|i| identity(i).public_key().to_vec()).collect())
+pub(super) fn voter_set(n: u8) -> Electorate {
+    Electorate::new((0..n).map(|i| identity(i).public_key().to_vec()).collect())
 }
 
 /// A lookup answering `set` for every proposal.
-pub(super) fn lookup(set: &VoterSet) -> impl Fn(&[u8]) -> Result<VoterSet, String> + use<> {
+pub(super) fn lookup(set: &Electorate) -> impl Fn(&[u8]) -> Result<Electorate, String> + use<> {
     let set = set.clone();
     move |_: &[u8]| Ok(set.clone())
 }
@@ -65,7 +65,7 @@ pub(super) fn drain(c: &mut dyn Consensus) -> Vec<ConsensusEvent> {
 }
 
 /// The decisions among `events`.
-pub(super) fn decisions(events: &[ConsensusEvent]) -> Vec<(ProposalId, Outcome, Tally)> {
+pub(super) fn decisions(events: &[ConsensusEvent]) -> Vec<(ProposalId, Verdict, Tally)> {
     events
         .iter()
         .filter_map(|e| match e {
@@ -79,7 +79,7 @@ pub(super) fn decisions(events: &[ConsensusEvent]) -> Vec<(ProposalId, Outcome, 
 /// `1..=votes.len()` (`votes[k]` is voter `k + 1`'s), each cast having seen the proposal only.
 pub(super) struct Ballot {
     pub id: ProposalId,
-    pub set: VoterSet,
+    pub set: Electorate,
     pub proposal: Vec<Vec<u8>>,
     pub votes: Vec<Vec<Vec<u8>>>,
 }
@@ -123,7 +123,12 @@ pub(super) fn ballot(factory: &dyn ConsensusFactory, n: u8, votes: &[bool]) -> B
 }
 
 /// What feeding one message did, comparable across instances.
-pub(super) fn fed(c: &mut dyn Consensus, set: &VoterSet, message: &[u8], now: Timestamp) -> String {
+pub(super) fn fed(
+    c: &mut dyn Consensus,
+    set: &Electorate,
+    message: &[u8],
+    now: Timestamp,
+) -> String {
     let result = c.ingest(message, &lookup(set), now);
     c.tick(now);
     match result {

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::proposal::{Outcome, ProposalAction, ProposalKind};
+use crate::proposal::{ProposalAction, ProposalKind, Verdict};
 use crate::roster::{Roster, RosterEntry};
 use crate::steward::{
     CommitFacts, CommitRank, EpochView, PolicyAction, ReadyProposal, StewardPolicy,
@@ -137,7 +137,7 @@ impl Group {
             let view = self.view(seat.me);
             let actions = seat
                 .policy
-                .on_decided(&view, &owner, &action, Outcome::Yes, self.now);
+                .on_decided(&view, &owner, &action, Verdict::Yes, self.now);
             drop(actions); // a policy's reaction to a decision is local planning
         }
     }

@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
-use demls::engine::{Event, ProposalAction};
+use demls::engine::{GroupEvent, ProposalAction};
 use demls::{Epoch, GroupId, MemberId, Space, Storage};
 use demls_consensus_hashgraph::HashgraphFactory;
 use demls_sim::{CpuMode, Link, MessageKind, NodeId, Sim, SimConfig, SizeLatency};
@@ -155,9 +155,9 @@ fn full_positions(n: usize, count: usize) -> Vec<u32> {
 /// The epoch `node` is in, from its own event log (cheap, unlike a group summary).
 fn epoch_of(sim: &Sim, node: NodeId) -> Option<Epoch> {
     sim.events(node).iter().rev().find_map(|(_, e)| match e {
-        Event::EpochAdvanced { epoch, .. }
-        | Event::Joined { epoch, .. }
-        | Event::GroupCreated { epoch, .. } => Some(*epoch),
+        GroupEvent::EpochAdvanced { epoch, .. }
+        | GroupEvent::Joined { epoch, .. }
+        | GroupEvent::GroupCreated { epoch, .. } => Some(*epoch),
         _ => None,
     })
 }
@@ -285,7 +285,7 @@ impl Run {
             let events = self.sim.events(node);
             for (i, (_, e)) in events.iter().enumerate().skip(mark) {
                 match e {
-                    Event::CommitCreated {
+                    GroupEvent::CommitCreated {
                         proposals,
                         epoch: e,
                         ..
@@ -293,7 +293,7 @@ impl Run {
                         cost.create_us = self.sim.cpu_of_event(node, i);
                         cost.proposals = proposals.len();
                     }
-                    Event::EpochAdvanced { epoch: e, .. }
+                    GroupEvent::EpochAdvanced { epoch: e, .. }
                         if node != committer && *e == epoch + 1 =>
                     {
                         if let Some(us) = self.sim.cpu_of_event(node, i) {
@@ -423,7 +423,7 @@ fn setup(opts: &Opts, n: usize, rows: &mut Vec<Value>) -> Run {
             .enumerate()
             .skip(mark)
             .find_map(|(i, (_, e))| {
-                matches!(e, Event::Joined { .. }).then(|| run.sim.cpu_of_event(j, i))
+                matches!(e, GroupEvent::Joined { .. }).then(|| run.sim.cpu_of_event(j, i))
             });
         if let Some(Some(us)) = found {
             join_us.push(us);
@@ -643,15 +643,15 @@ fn decision(opts: &Opts, run: &mut Run, model: &str, voters: usize) -> (Value, V
     for (&node, &mark) in nodes.iter().zip(&marks) {
         for (i, (at, e)) in run.sim.events(node).iter().enumerate().skip(mark) {
             match e {
-                Event::EpochAdvanced { epoch: e, .. } if *e == epoch + 1 => {
+                GroupEvent::EpochAdvanced { epoch: e, .. } if *e == epoch + 1 => {
                     applied.push(at.since(t0));
                     commit_us.insert(node, run.sim.cpu_of_event(node, i).unwrap_or(0));
                 }
-                Event::ProposalDecided {
+                GroupEvent::ProposalDecided {
                     action: ProposalAction::Remove { member },
                     ..
                 } if node == creator && *member == target => decided_at = Some(at.since(t0)),
-                Event::CommitCreated { .. } if node == creator => {
+                GroupEvent::CommitCreated { .. } if node == creator => {
                     committed_at = Some(at.since(t0));
                     commit_us.insert(node, run.sim.cpu_of_event(node, i).unwrap_or(0));
                 }

@@ -4,13 +4,13 @@
 
 use std::sync::Arc;
 
-use demls::engine::{Event, ProposalAction};
+use demls::engine::{GroupEvent, ProposalAction};
 use demls::policy::single::SinglePolicyFactory;
 use demls::policy::{ConsensusModel, SinglePolicyConfig};
 use demls::{GroupId, ProposalId};
 
 use super::{
-    Outcome, ScenarioResult, chat, eligible_when_decided, finish, form, group_id, quick_params,
+    ScenarioResult, Verdict, chat, eligible_when_decided, finish, form, group_id, quick_params,
     removal_committed, require, run_until_gone, voted_on, without,
 };
 use crate::{Link, NodeId, Sim, SimConfig};
@@ -83,7 +83,7 @@ pub fn single_committee(seed: u64) -> ScenarioResult {
                 sim.events(outsider)
                     .iter()
                     .rev()
-                    .any(|(_, e)| matches!(e, Event::Rejected { .. }))
+                    .any(|(_, e)| matches!(e, GroupEvent::Rejected { .. }))
             }
         }
     };
@@ -109,7 +109,7 @@ pub fn single_committee(seed: u64) -> ScenarioResult {
     require(&sim, joined, "the newcomer was added")?;
     let newcomer_id = sim.member_id(newcomer);
     let add = sim.events(observer).iter().find_map(|(_, e)| match e {
-        Event::ProposalDecided {
+        GroupEvent::ProposalDecided {
             proposal,
             action: ProposalAction::Add { member },
             ..
@@ -126,7 +126,7 @@ pub fn single_committee(seed: u64) -> ScenarioResult {
 
     chat(&mut sim, &g, &everyone, "committee")?;
     let epoch = finish(&mut sim, &g, &everyone, 60_000)?;
-    Ok(Outcome {
+    Ok(Verdict {
         scenario: "single_committee",
         seed,
         epoch,

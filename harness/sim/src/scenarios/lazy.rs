@@ -107,7 +107,7 @@ impl StewardPolicy for Lazy {
         view: &EpochView<'_>,
         owner: &MemberId,
         action: &ProposalAction,
-        outcome: demls::Outcome,
+        outcome: demls::Verdict,
         now: Timestamp,
     ) -> Vec<PolicyAction> {
         self.inner.on_decided(view, owner, action, outcome, now)

@@ -2,18 +2,18 @@
 //! only the leaving member can make it, a steward other than the leaver commits the removal,
 //! and the leaver's state of the group is erased.
 
-use demls::engine::{Event, ProposalAction, RejectReason};
+use demls::engine::{GroupEvent, ProposalAction, RejectReason};
 use demls::storage::{Space, Storage};
 use demls::{GroupId, MemberId};
 
 use super::{
-    Outcome, ScenarioResult, chat, finish, form, group_id, grow_until_line, multi_sim, quick_multi,
+    ScenarioResult, Verdict, chat, finish, form, group_id, grow_until_line, multi_sim, quick_multi,
     require, run_until_gone, stewards, without,
 };
 use crate::{NodeId, Sim};
 
 fn outcome(sim: &Sim, scenario: &'static str, seed: u64, epoch: u64) -> ScenarioResult {
-    Ok(Outcome {
+    Ok(Verdict {
         scenario,
         seed,
         epoch,
@@ -50,13 +50,13 @@ pub fn remnants(sim: &Sim, node: NodeId, group: &GroupId) -> Vec<String> {
 fn removed_event(sim: &Sim, node: NodeId) -> bool {
     sim.events(node)
         .iter()
-        .any(|(_, e)| matches!(e, Event::Removed { .. }))
+        .any(|(_, e)| matches!(e, GroupEvent::Removed { .. }))
 }
 
 fn decided_without_votes(sim: &Sim, observers: &[NodeId], member: MemberId) -> bool {
     observers.iter().all(|&n| {
         let leave = sim.events(n).iter().find_map(|(_, e)| match e {
-            Event::ProposalOpened {
+            GroupEvent::ProposalOpened {
                 proposal,
                 action: ProposalAction::Leave { member: m },
                 ..
@@ -66,7 +66,7 @@ fn decided_without_votes(sim: &Sim, observers: &[NodeId], member: MemberId) -> b
         leave.is_some_and(|id| {
             !sim.events(n)
                 .iter()
-                .any(|(_, e)| matches!(e, Event::VoteCast { proposal, .. } if *proposal == id))
+                .any(|(_, e)| matches!(e, GroupEvent::VoteCast { proposal, .. } if *proposal == id))
         })
     })
 }
@@ -97,7 +97,7 @@ fn left_cleanly(
         "the others applied the leave without voting on it",
     )?;
     let by = sim.events(remaining[0]).iter().find_map(|(_, e)| match e {
-        Event::EpochAdvanced {
+        GroupEvent::EpochAdvanced {
             removed, committer, ..
         } if removed.contains(&member) => Some(*committer),
         _ => None,
@@ -201,7 +201,7 @@ pub fn two_members_leave_together(seed: u64) -> ScenarioResult {
     }
     let ids: Vec<MemberId> = leavers.iter().map(|&l| sim.member_id(l)).collect();
     let together = sim.events(remaining[0]).iter().any(|(_, e)| {
-        matches!(e, Event::EpochAdvanced { removed, .. }
+        matches!(e, GroupEvent::EpochAdvanced { removed, .. }
             if ids.iter().all(|m| removed.contains(m)))
     });
     require(&sim, together, "one commit removed both")?;
@@ -268,7 +268,7 @@ pub fn forged_leave(seed: u64) -> ScenarioResult {
     require(&sim, removed, "the forger was removed")?;
     let refused = honest.iter().filter(|&&n| n != victim).all(|&n| {
         sim.events(n).iter().any(|(_, e)| {
-            matches!(e, Event::Rejected { reason: RejectReason::InvalidProposal, detail, .. }
+            matches!(e, GroupEvent::Rejected { reason: RejectReason::InvalidProposal, detail, .. }
                 if detail.contains("not its own"))
         })
     });

@@ -32,7 +32,7 @@ pub use resync::{
     beyond_history_rejoin, crash_during_commit, missed_vote_catch_up, offline_catch_up,
 };
 
-use demls::engine::{EngineParams, Event};
+use demls::engine::{EngineParams, GroupEvent};
 use demls::policy::MultiPolicyConfig;
 use demls::policy::multi::MultiPolicyFactory;
 use demls::{GroupId, MemberId, ProposalId};
@@ -41,7 +41,7 @@ use crate::{Link, NodeId, NodeOptions, Sim, SimConfig};
 
 /// What a scenario observed when it passed.
 #[derive(Clone, Debug)]
-pub struct Outcome {
+pub struct Verdict {
     /// The scenario's name.
     pub scenario: &'static str,
     /// The seed it ran with.
@@ -53,7 +53,7 @@ pub struct Outcome {
 }
 
 /// A scenario's verdict: its outcome, or why (and how to replay) it failed.
-pub type ScenarioResult = Result<Outcome, String>;
+pub type ScenarioResult = Result<Verdict, String>;
 
 /// The group every scenario uses.
 pub fn group_id() -> GroupId {
@@ -195,9 +195,9 @@ pub(crate) fn voted_on(sim: &Sim, nodes: &[NodeId], proposal: ProposalId) -> Vec
         .iter()
         .copied()
         .filter(|&n| {
-            sim.events(n)
-                .iter()
-                .any(|(_, e)| matches!(e, Event::VoteCast { proposal: p, .. } if *p == proposal))
+            sim.events(n).iter().any(
+                |(_, e)| matches!(e, GroupEvent::VoteCast { proposal: p, .. } if *p == proposal),
+            )
         })
         .collect()
 }
@@ -209,10 +209,10 @@ pub(crate) fn eligible_when_decided(
     proposal: ProposalId,
 ) -> Option<u32> {
     sim.events(observer).iter().find_map(|(_, e)| match e {
-        Event::ProposalDecided {
+        GroupEvent::ProposalDecided {
             proposal: p,
             eligible,
-            outcome: demls::Outcome::Yes,
+            outcome: demls::Verdict::Yes,
             ..
         } if *p == proposal => Some(*eligible),
         _ => None,
@@ -250,7 +250,7 @@ pub fn committers(sim: &Sim, node: NodeId) -> Vec<(u64, MemberId)> {
     sim.events(node)
         .iter()
         .filter_map(|(_, e)| match e {
-            Event::EpochAdvanced {
+            GroupEvent::EpochAdvanced {
                 epoch, committer, ..
             } => Some((*epoch, *committer)),
             _ => None,

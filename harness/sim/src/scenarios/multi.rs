@@ -1,11 +1,13 @@
 //! Multi-steward scenarios (F1): silent, malicious and concurrent stewards, a silent steward
 //! list, deadlock and recovery, the partial freeze, and a lossy network.
 
-use demls::engine::{Event, GroupTopics, ProposalAction, ProposalStatus, RejectReason, Violation};
-use demls::{GroupId, Outcome as Decision, Submission};
+use demls::engine::{
+    GroupEvent, GroupTopics, ProposalAction, ProposalStatus, RejectReason, Violation,
+};
+use demls::{GroupId, Submission, Verdict as Decision};
 
 use super::{
-    LazySwitch, Outcome, ScenarioResult, chat, committers, eligible_when_decided, finish, form,
+    LazySwitch, ScenarioResult, Verdict, chat, committers, eligible_when_decided, finish, form,
     group_id, grow_until_line, multi_sim, quick_multi, removal_committed, require, run_until_gone,
     stewards, voted_on, without,
 };
@@ -24,7 +26,7 @@ fn pick(nodes: &[NodeId], avoid: &[NodeId]) -> Result<NodeId, String> {
 }
 
 fn outcome(sim: &Sim, scenario: &'static str, seed: u64, epoch: u64) -> ScenarioResult {
-    Ok(Outcome {
+    Ok(Verdict {
         scenario,
         seed,
         epoch,
@@ -98,7 +100,7 @@ pub fn malicious_steward(seed: u64) -> ScenarioResult {
         sim.events(n).iter().any(|(_, e)| {
             matches!(
                 e,
-                Event::Rejected {
+                GroupEvent::Rejected {
                     reason: RejectReason::CommitUnapprovedProposal | RejectReason::CommitMismatch,
                     ..
                 }
@@ -111,7 +113,7 @@ pub fn malicious_steward(seed: u64) -> ScenarioResult {
         "every honest member rejected the forged commit",
     )?;
     let by_emergency = sim.events(honest[0]).iter().any(|(_, e)| {
-        matches!(e, Event::ProposalDecided {
+        matches!(e, GroupEvent::ProposalDecided {
             action: ProposalAction::Emergency { target: Some(t), .. },
             outcome: Decision::Yes,
             ..
@@ -176,9 +178,9 @@ pub fn concurrent_stewards(seed: u64) -> ScenarioResult {
     });
     require(&sim, moved, "the epoch was committed")?;
     let committed = |n: NodeId| {
-        sim.events(n)
-            .iter()
-            .any(|(_, e)| matches!(e, Event::CommitCreated { epoch, .. } if *epoch == before + 1))
+        sim.events(n).iter().any(
+            |(_, e)| matches!(e, GroupEvent::CommitCreated { epoch, .. } if *epoch == before + 1),
+        )
     };
     require(
         &sim,
@@ -203,7 +205,7 @@ pub fn concurrent_stewards(seed: u64) -> ScenarioResult {
         sim.events(n).iter().any(|(_, e)| {
             matches!(
                 e,
-                Event::ProposalOpened {
+                GroupEvent::ProposalOpened {
                     action: ProposalAction::Emergency {
                         violation: Violation::ConflictingCommit,
                         ..
@@ -248,7 +250,7 @@ pub fn silent_steward_list(seed: u64) -> ScenarioResult {
         "the group committed despite a silent steward list",
     )?;
     let reelected = sim.events(proposer).iter().any(|(_, e)| {
-        matches!(e, Event::ProposalDecided {
+        matches!(e, GroupEvent::ProposalDecided {
             action: ProposalAction::Election { retry_round, .. },
             outcome: Decision::Yes,
             ..
@@ -290,7 +292,7 @@ pub fn deadlock_recovery(seed: u64) -> ScenarioResult {
         s.events(proposer).iter().any(|(_, e)| {
             matches!(
                 e,
-                Event::ProposalDecided {
+                GroupEvent::ProposalDecided {
                     action: ProposalAction::Emergency {
                         violation: Violation::Deadlock,
                         ..
@@ -315,7 +317,7 @@ pub fn deadlock_recovery(seed: u64) -> ScenarioResult {
     let retries = sim
         .events(proposer)
         .iter()
-        .filter(|(_, e)| matches!(e, Event::ProposalOpened { action: ProposalAction::Election { retry_round, .. }, .. } if *retry_round >= 1))
+        .filter(|(_, e)| matches!(e, GroupEvent::ProposalOpened { action: ProposalAction::Election { retry_round, .. }, .. } if *retry_round >= 1))
         .count();
     require(&sim, retries >= 1, "re-elections were tried first")?;
     lazy.set(false);
@@ -398,7 +400,7 @@ pub fn emergency_holds_back_commit_proposal(seed: u64) -> ScenarioResult {
         done,
         "the emergency proposal was decided and committed",
     )?;
-    let at = |pred: &dyn Fn(&Event) -> bool| {
+    let at = |pred: &dyn Fn(&GroupEvent) -> bool| {
         sim.events(frozen_node)
             .iter()
             .find(|(_, e)| pred(e))
@@ -407,13 +409,14 @@ pub fn emergency_holds_back_commit_proposal(seed: u64) -> ScenarioResult {
     let emergency_decided = at(&|e| {
         matches!(
             e,
-            Event::ProposalDecided {
+            GroupEvent::ProposalDecided {
                 action: ProposalAction::Emergency { .. },
                 ..
             }
         )
     });
-    let vote_on_held = at(&|e| matches!(e, Event::VoteCast { proposal, .. } if *proposal == held));
+    let vote_on_held =
+        at(&|e| matches!(e, GroupEvent::VoteCast { proposal, .. } if *proposal == held));
     require(
         &sim,
         // (no vote at all is fine: the others may decide it while this member holds back)
@@ -423,7 +426,7 @@ pub fn emergency_holds_back_commit_proposal(seed: u64) -> ScenarioResult {
     let second_member = sim.member_id(second);
     let me = sim.member_id(frozen_node);
     let deferred_opened = at(&|e| {
-        matches!(e, Event::ProposalOpened { owner, action: ProposalAction::Remove { member }, .. }
+        matches!(e, GroupEvent::ProposalOpened { owner, action: ProposalAction::Remove { member }, .. }
             if *owner == me && *member == second_member)
     });
     require(
@@ -509,7 +512,7 @@ pub fn small_consensus(seed: u64) -> ScenarioResult {
         "members outside the steward list cast no vote on it",
     )?;
     let everyone_elects = sim.events(observer).iter().any(|(_, e)| {
-        matches!(e, Event::ProposalDecided {
+        matches!(e, GroupEvent::ProposalDecided {
             action: ProposalAction::Election { .. },
             eligible,
             ..

@@ -6,10 +6,10 @@
 //! during the run must have reached every member.
 
 use demls::GroupId;
-use demls::engine::{EngineParams, Event};
+use demls::engine::{EngineParams, GroupEvent};
 
 use super::{
-    Outcome, ScenarioResult, chat, finish, form, group_id, grow_until_line, multi_sim_with,
+    ScenarioResult, Verdict, chat, finish, form, group_id, grow_until_line, multi_sim_with,
     quick_multi, quick_params, require, stewards, without,
 };
 use crate::{NodeId, Sim};
@@ -114,7 +114,7 @@ pub fn split_and_heal(seed: u64, split: Split) -> ScenarioResult {
         messages_lost: 0,
     };
     let (epoch, elapsed_ms) = run(seed, split, &mut report)?;
-    Ok(Outcome {
+    Ok(Verdict {
         scenario: "split_and_heal",
         seed,
         epoch,
@@ -273,7 +273,7 @@ fn run(seed: u64, split: Split, report: &mut PartitionRun) -> Result<(u64, u64),
         let resolved = honest.iter().any(|&n| {
             sim.events(n)
                 .iter()
-                .any(|(_, e)| matches!(e, Event::ForkResolved { .. }))
+                .any(|(_, e)| matches!(e, GroupEvent::ForkResolved { .. }))
         });
         require(&sim, resolved, "the fork was detected and resolved")?;
     }
@@ -341,14 +341,14 @@ pub fn removed_across_a_fork(seed: u64) -> ScenarioResult {
     let removed = sim
         .events(target)
         .iter()
-        .any(|(_, e)| matches!(e, Event::Removed { .. }));
+        .any(|(_, e)| matches!(e, GroupEvent::Removed { .. }));
     require(&sim, removed, "the target learned that it was removed")?;
     require(
         &sim,
         sim.group(target, &g).is_none(),
         "the target holds no state of the group (it did not come back)",
     )?;
-    Ok(Outcome {
+    Ok(Verdict {
         scenario: "removed_across_a_fork",
         seed,
         epoch,

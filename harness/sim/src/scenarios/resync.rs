@@ -1,10 +1,10 @@
 //! Catching up (F3): members that missed votes, commits or whole epochs rejoin the group's
 //! state without trusting anyone's word for a decision.
 
-use demls::engine::{EngineParams, Event, ProposalAction};
+use demls::engine::{EngineParams, GroupEvent, ProposalAction};
 
 use super::{
-    Outcome, ScenarioResult, chat, finish, form, group_id, multi_sim, quick_multi, require, without,
+    ScenarioResult, Verdict, chat, finish, form, group_id, multi_sim, quick_multi, require, without,
 };
 use crate::{Link, NodeId, Sim, SimConfig};
 
@@ -50,14 +50,14 @@ pub fn missed_vote_catch_up(seed: u64) -> ScenarioResult {
     // It saw no vote at all: only a certificate can have decided the removal there.
     let target_member = sim.member_id(target);
     let proven = sim.events(absent).iter().any(|(_, e)| {
-        matches!(e, Event::ProposalDecided { action: ProposalAction::Remove { member }, .. } if *member == target_member)
+        matches!(e, GroupEvent::ProposalDecided { action: ProposalAction::Remove { member }, .. } if *member == target_member)
     });
     require(&sim, proven, "a certificate proved the outcome")?;
     let accused = sim.events(absent).iter().any(|(_, e)| {
-        matches!(e, Event::ProposalOpened { owner, action: ProposalAction::Emergency { .. }, .. } if *owner == sim.member_id(absent))
+        matches!(e, GroupEvent::ProposalOpened { owner, action: ProposalAction::Emergency { .. }, .. } if *owner == sim.member_id(absent))
     });
     require(&sim, !accused, "the absent member accused nobody")?;
-    Ok(Outcome {
+    Ok(Verdict {
         scenario: "missed_vote_catch_up",
         seed,
         epoch,
@@ -139,7 +139,7 @@ fn offline(seed: u64, epochs: u64, params: EngineParams, scenario: &'static str)
     let rejoined = sim
         .events(away)
         .iter()
-        .filter(|(_, e)| matches!(e, Event::Joined { .. }))
+        .filter(|(_, e)| matches!(e, GroupEvent::Joined { .. }))
         .count()
         > 1;
     require(
@@ -147,7 +147,7 @@ fn offline(seed: u64, epochs: u64, params: EngineParams, scenario: &'static str)
         rejoined == (epochs > retained),
         "the member rejoined exactly when its gap exceeded the retained history",
     )?;
-    Ok(Outcome {
+    Ok(Verdict {
         scenario,
         seed,
         epoch,
@@ -168,7 +168,7 @@ pub fn crash_during_commit(seed: u64) -> ScenarioResult {
     let commits_by = |s: &Sim, n: NodeId| {
         s.events(n)
             .iter()
-            .filter(|(_, e)| matches!(e, Event::CommitCreated { .. }))
+            .filter(|(_, e)| matches!(e, GroupEvent::CommitCreated { .. }))
             .count()
     };
     let before: Vec<usize> = nodes.iter().map(|&n| commits_by(&sim, n)).collect();
@@ -196,7 +196,7 @@ pub fn crash_during_commit(seed: u64) -> ScenarioResult {
     let honest = without(&nodes, &[target]);
     chat(&mut sim, &g, &honest, "after the restart")?;
     let epoch = finish(&mut sim, &g, &honest, 60_000)?;
-    Ok(Outcome {
+    Ok(Verdict {
         scenario: "crash_during_commit",
         seed,
         epoch,

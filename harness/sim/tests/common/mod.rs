@@ -2,7 +2,7 @@
 //! a group by votes on a lossless network.
 #![allow(dead_code)]
 
-use demls::{EngineParams, Event, GroupId, Timestamp};
+use demls::{EngineParams, GroupEvent, GroupId, Timestamp};
 use demls_sim::{Link, NodeId, Sim, SimConfig};
 
 /// One start time for both runs of a test, so a run crossing a window boundary cannot differ.
@@ -67,7 +67,7 @@ pub fn received(sim: &Sim, node: NodeId, group: &GroupId) -> Vec<Vec<u8>> {
     sim.events(node)
         .iter()
         .filter_map(|(_, e)| match e {
-            Event::MessageReceived {
+            GroupEvent::MessageReceived {
                 group_id,
                 message_id,
                 ..

@@ -10,7 +10,7 @@ use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
-use demls::engine::{Engine, EngineParams, Event, Output};
+use demls::engine::{Engine, EngineParams, GroupEvent, Output};
 use demls::policy::single::{SinglePolicyConfig, SinglePolicyFactory};
 use demls::{GroupId, Inbound, MemberId, Storage, Timestamp, Topic};
 use demls_consensus_hashgraph::HashgraphFactory;
@@ -73,7 +73,7 @@ pub struct Member {
     pub store: Arc<dyn Storage>,
     /// The same store when members use the memory backend (adversaries copy it).
     pub memory: Option<MemoryStorage>,
-    pub events: Vec<Event>,
+    pub events: Vec<GroupEvent>,
     pub subscribed: BTreeSet<Topic>,
     /// Whether it currently receives traffic.
     pub online: bool,
@@ -456,7 +456,7 @@ impl Net {
             .events
             .iter()
             .filter_map(|e| match e {
-                Event::MessageReceived {
+                GroupEvent::MessageReceived {
                     group_id,
                     message_id,
                     payload,
@@ -467,7 +467,7 @@ impl Net {
             .collect()
     }
 
-    pub fn events_of(&self, i: usize) -> &[Event] {
+    pub fn events_of(&self, i: usize) -> &[GroupEvent] {
         &self.members[i].events
     }
 
@@ -483,7 +483,7 @@ impl Net {
             .events
             .iter()
             .filter_map(|e| match e {
-                Event::Rejected { reason, .. } => Some(*reason),
+                GroupEvent::Rejected { reason, .. } => Some(*reason),
                 _ => None,
             })
             .collect()

@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use demls::engine::{Engine, EngineParams, Event, Output};
+use demls::engine::{Engine, EngineParams, GroupEvent, Output};
 use demls::policy::single::SinglePolicyFactory;
 use demls::{GroupId, Inbound, MemberId, Timestamp, Topic};
 use demls_consensus_hashgraph::HashgraphFactory;
@@ -136,7 +136,7 @@ impl Relay {
         if out
             .events
             .iter()
-            .any(|e| matches!(e, Event::Removed { .. }))
+            .any(|e| matches!(e, GroupEvent::Removed { .. }))
         {
             local.active = false;
         }

@@ -14,7 +14,7 @@ use std::io::{BufReader, BufWriter};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use demls::engine::{EngineParams, Event, Output};
+use demls::engine::{EngineParams, GroupEvent, Output};
 use demls::policy::single::SinglePolicyFactory;
 use demls::{Engine, Inbound, Timestamp};
 use demls_consensus_hashgraph::HashgraphFactory;
@@ -72,7 +72,7 @@ fn done(member: &Member, out: Output, sent: Option<Vec<u8>>) -> Reply {
         .events
         .iter()
         .filter_map(|e| match e {
-            Event::MessageReceived { message_id, .. } => Some(message_id.clone()),
+            GroupEvent::MessageReceived { message_id, .. } => Some(message_id.clone()),
             _ => None,
         })
         .collect();
