@@ -151,6 +151,17 @@ impl Net {
         net
     }
 
+    /// A network with `params` whose engines draw every random byte from `run_seed`, so
+    /// randomised timings (answer back-offs, jitter) repeat from run to run.
+    pub fn seeded_with_params(n: usize, params: EngineParams, run_seed: u64) -> Net {
+        let mut net = Net::with_params(0, params.clone());
+        net.entropy = Some(run_seed);
+        for i in 0..n {
+            net.add_member(i, params.clone());
+        }
+        net
+    }
+
     pub fn with_params(n: usize, params: EngineParams) -> Net {
         let mut net = Net {
             members: Vec::new(),
