@@ -3,16 +3,23 @@
 //! The framework crate: the four plugin traits ([`Transport`], [`Consensus`], [`StewardPolicy`],
 //! [`Storage`]), the sans-IO group [`engine`], the async [`Node`] that drives it, the backend
 //! registry and the TOML configuration.
-#![warn(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+#![warn(
+    clippy::unwrap_used,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    unreachable_pub
+)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod clock;
 pub mod config;
 pub mod consensus;
 pub mod engine;
+#[allow(unreachable_pub)] // `pub` items are the `internals` door's (see below)
 mod entropy;
 pub mod identity;
 pub mod invitation;
+#[allow(unreachable_pub)] // `pub` items are the `internals` door's (see below)
 mod mls;
 pub mod node;
 pub mod policy;
@@ -24,8 +31,10 @@ pub mod storage;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod transport;
+#[allow(unreachable_pub)] // `pub` items are the `internals` door's (see below)
 mod txn;
 pub mod types;
+#[allow(unreachable_pub)] // `pub` items are the `internals` door's (see below)
 mod wire;
 
 #[cfg(test)]

@@ -10,17 +10,17 @@ use crate::types::{MemberId, ProposalId};
 use crate::storage::{Entries, Space, Storage, StorageError, WriteBatch, WriteOp};
 
 /// No members (an empty `pending_removals` for policy views).
-pub static NO_MEMBERS: BTreeSet<MemberId> = BTreeSet::new();
+pub(crate) static NO_MEMBERS: BTreeSet<MemberId> = BTreeSet::new();
 /// No ready proposals (for policy views).
-pub static NO_READY: BTreeMap<ProposalId, ReadyProposal> = BTreeMap::new();
+pub(crate) static NO_READY: BTreeMap<ProposalId, ReadyProposal> = BTreeMap::new();
 /// No open proposals (for policy views).
-pub static NO_OPEN: BTreeMap<ProposalId, ProposalAction> = BTreeMap::new();
+pub(crate) static NO_OPEN: BTreeMap<ProposalId, ProposalAction> = BTreeMap::new();
 
 type Map = BTreeMap<(Space, Vec<u8>), Vec<u8>>;
 
 /// A minimal map-backed store for unit tests.
 #[derive(Default)]
-pub struct MapStorage {
+pub(crate) struct MapStorage {
     map: Mutex<Map>,
 }
 
@@ -67,7 +67,7 @@ impl Storage for MapStorage {
 }
 
 /// A roster of `n` members at epoch 1: member `i` at leaf `i`, with id and keys made of byte `i`.
-pub fn roster(n: u8) -> crate::roster::Roster {
+pub(crate) fn roster(n: u8) -> crate::roster::Roster {
     crate::roster::Roster::new(
         1,
         (0..n)

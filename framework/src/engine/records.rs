@@ -26,7 +26,7 @@ pub enum ProposalStatus {
 
 /// A voting proposal as the engine tracks it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProposalRecord {
+pub(crate) struct ProposalRecord {
     /// Consensus id.
     pub id: ProposalId,
     /// The epoch whose roster votes on it.
@@ -92,14 +92,14 @@ pub(crate) fn decode_proposal(
 
 impl ProposalRecord {
     /// True when decided YES and not yet committed.
-    pub fn is_ready(&self) -> bool {
+    pub(crate) fn is_ready(&self) -> bool {
         self.status == ProposalStatus::Decided(Verdict::Yes)
     }
 }
 
 /// A KeyPackage announced on the welcome topic, kept for a few epochs so any steward can use it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BufferedKeyPackage {
+pub(crate) struct BufferedKeyPackage {
     /// The would-be member.
     pub member: MemberId,
     /// The KeyPackage message.
@@ -116,7 +116,7 @@ pub struct BufferedKeyPackage {
 
 /// An accepted commit, retained for catch-up and fork detection.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CommitRecord {
+pub(crate) struct CommitRecord {
     /// The epoch the commit was applied in (it started `epoch + 1`).
     pub epoch: Epoch,
     /// The sealed commit exactly as published (envelope body).
@@ -138,7 +138,7 @@ pub struct CommitRecord {
 
 /// A request waiting for the freeze to end.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeferredRequest {
+pub(crate) struct DeferredRequest {
     /// What to propose.
     pub action: ProposalAction,
     /// For an add: the KeyPackage message and its reference.
@@ -168,7 +168,7 @@ impl From<LegacyDeferredRequest> for DeferredRequest {
 
 /// Small per-group scalars.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GroupMeta {
+pub(crate) struct GroupMeta {
     /// When this member should next try to commit, if it is a steward with work.
     pub commit_due: Option<Timestamp>,
     /// When the commit selection window of the current epoch closes.

@@ -92,12 +92,12 @@ pub(super) fn latest_ready_election(view: &EpochView<'_>) -> Option<Vec<MemberId
 
 impl State {
     /// The stewards whose turn has not come yet, the epoch steward first.
-    pub fn remaining(&self) -> &[MemberId] {
+    pub(crate) fn remaining(&self) -> &[MemberId] {
         self.list.get(self.position as usize..).unwrap_or(&[])
     }
 
     /// Updates the list and the turn for an applied commit.
-    pub fn apply_commit(&mut self, commit: &CommitFacts<'_>) {
+    pub(crate) fn apply_commit(&mut self, commit: &CommitFacts<'_>) {
         let election = commit.proposals.iter().find_map(|(_, a)| match a {
             ProposalAction::Election { stewards, .. } => Some(stewards.clone()),
             _ => None,
@@ -121,7 +121,7 @@ impl State {
     }
 
     /// A steward election of this epoch was rejected or failed.
-    pub fn election_failed(&mut self, epoch: Epoch, retry_round: u32, now: Timestamp) {
+    pub(crate) fn election_failed(&mut self, epoch: Epoch, retry_round: u32, now: Timestamp) {
         if epoch == self.epoch && retry_round >= self.retry_round {
             self.retry_round = retry_round + 1;
             self.failed_attempts += 1;
@@ -131,7 +131,7 @@ impl State {
     }
 
     /// A deadlock proposal was rejected or failed: the next one is staggered from now.
-    pub fn deadlock_failed(&mut self, now: Timestamp) {
+    pub(crate) fn deadlock_failed(&mut self, now: Timestamp) {
         self.attempt_failed_at = self.attempt_failed_at.max(now);
         self.next_check = Some(now);
     }
@@ -147,7 +147,7 @@ impl State {
     }
 
     /// A new epoch began (or the policy starts): plan at once.
-    pub fn enter_epoch(&mut self, epoch: Epoch, now: Timestamp) {
+    pub(crate) fn enter_epoch(&mut self, epoch: Epoch, now: Timestamp) {
         if epoch != self.epoch || self.epoch_started_at == Timestamp(0) {
             self.epoch = epoch;
             self.epoch_started_at = now;
@@ -164,7 +164,7 @@ impl State {
     ///
     /// Stewards whose removal is decided (a leave, a removal, an ECP) are skipped: a steward
     /// never commits its own removal, so the next one acts in its place at once.
-    pub fn line(&self, view: &EpochView<'_>) -> (Vec<MemberId>, Option<Timestamp>) {
+    pub(crate) fn line(&self, view: &EpochView<'_>) -> (Vec<MemberId>, Option<Timestamp>) {
         let staying = |list: &[MemberId]| -> Vec<MemberId> {
             list.iter()
                 .filter(|m| !view.pending_removals.contains(m))
@@ -200,14 +200,14 @@ impl State {
 
     /// True when this member sees the group unable to commit: a steward's turn passed with
     /// proposals ready, or an election already failed.
-    pub fn stalled(&self, view: &EpochView<'_>, config: &MultiPolicyConfig) -> bool {
+    pub(crate) fn stalled(&self, view: &EpochView<'_>, config: &MultiPolicyConfig) -> bool {
         let missed = Self::stall_base(view, config)
             .is_some_and(|base| base.plus_ms(config.commit_timeout_ms) <= self.now);
         missed || self.failed_attempts > 0
     }
 
     /// One planning round.
-    pub fn plan(
+    pub(crate) fn plan(
         &mut self,
         view: &EpochView<'_>,
         config: &MultiPolicyConfig,
@@ -368,7 +368,7 @@ impl State {
     }
 
     /// Plans an emergency proposal against `target` at `due` (once per target).
-    pub fn plan_emergency(
+    pub(crate) fn plan_emergency(
         &mut self,
         target: MemberId,
         violation: Violation,
@@ -381,19 +381,22 @@ impl State {
     }
 
     /// Planned emergency proposals due by `now` (removed from the plan).
-    pub fn take_due_emergencies(&mut self, now: Timestamp) -> Vec<(MemberId, Violation, Vec<u8>)> {
+    pub(crate) fn take_due_emergencies(
+        &mut self,
+        now: Timestamp,
+    ) -> Vec<(MemberId, Violation, Vec<u8>)> {
         let (due, later): (Vec<_>, Vec<_>) = self.emergencies.drain(..).partition(|e| e.3 <= now);
         self.emergencies = later;
         due.into_iter().map(|(t, v, e, _)| (t, v, e)).collect()
     }
 
     /// When the next planned emergency proposal is due.
-    pub fn next_emergency(&self) -> Option<Timestamp> {
+    pub(crate) fn next_emergency(&self) -> Option<Timestamp> {
         self.emergencies.iter().map(|e| e.3).min()
     }
 
     /// The agreement-critical state for a joiner.
-    pub fn for_joiner(&self) -> Vec<u8> {
+    pub(crate) fn for_joiner(&self) -> Vec<u8> {
         postcard::to_allocvec(&JoinerState {
             list: self.list.clone(),
             position: self.position,
@@ -402,7 +405,7 @@ impl State {
     }
 
     /// A state built from what a Welcome carried.
-    pub fn from_joiner(bytes: &[u8]) -> Result<State, PolicyError> {
+    pub(crate) fn from_joiner(bytes: &[u8]) -> Result<State, PolicyError> {
         let j: JoinerState =
             postcard::from_bytes(bytes).map_err(|e| PolicyError::CorruptState(e.to_string()))?;
         Ok(State {
@@ -413,12 +416,12 @@ impl State {
     }
 
     /// Encodes for storage.
-    pub fn save(&self) -> Vec<u8> {
+    pub(crate) fn save(&self) -> Vec<u8> {
         postcard::to_allocvec(self).expect("policy state always encodes")
     }
 
     /// Decodes from storage.
-    pub fn restore(bytes: &[u8]) -> Result<State, PolicyError> {
+    pub(crate) fn restore(bytes: &[u8]) -> Result<State, PolicyError> {
         postcard::from_bytes(bytes).map_err(|e| PolicyError::CorruptState(e.to_string()))
     }
 }

@@ -161,7 +161,7 @@ pub(super) struct Kept(BTreeMap<Vec<u8>, Vec<u8>>);
 
 impl Kept {
     /// Applies what `c` reports through `take_changes`.
-    pub fn keep(&mut self, c: &mut dyn Consensus) {
+    pub(crate) fn keep(&mut self, c: &mut dyn Consensus) {
         for change in c.take_changes() {
             match change {
                 StateChange::Put(k, v) => {
@@ -175,7 +175,7 @@ impl Kept {
     }
 
     /// The records, in key order (as a store's prefix scan returns them).
-    pub fn entries(&self) -> Entries {
+    pub(crate) fn entries(&self) -> Entries {
         self.0.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 }

@@ -62,7 +62,7 @@ pub(super) struct Group {
 
 impl Group {
     /// A group of members `1..=n` at leaves `0..n`, with nothing decided.
-    pub fn new(n: u8) -> Group {
+    pub(crate) fn new(n: u8) -> Group {
         let entries = (1..=n)
             .map(|i| entry(u32::from(i) - 1, member(i)))
             .collect();
@@ -78,12 +78,12 @@ impl Group {
     }
 
     /// The epoch.
-    pub fn epoch(&self) -> Epoch {
+    pub(crate) fn epoch(&self) -> Epoch {
         self.roster.epoch()
     }
 
     /// The view `me` is shown.
-    pub fn view(&self, me: MemberId) -> EpochView<'_> {
+    pub(crate) fn view(&self, me: MemberId) -> EpochView<'_> {
         EpochView {
             group_id: &self.gid,
             epoch: self.roster.epoch(),
@@ -98,7 +98,7 @@ impl Group {
 
     /// Fresh instances for members `who`, told about the current epoch as the engine does
     /// when a group is created.
-    pub fn seats(&self, factory: &dyn StewardPolicyFactory, who: &[MemberId]) -> Vec<Seat> {
+    pub(crate) fn seats(&self, factory: &dyn StewardPolicyFactory, who: &[MemberId]) -> Vec<Seat> {
         who.iter()
             .map(|&me| {
                 let mut policy = create(factory, &self.gid, None);
@@ -109,13 +109,13 @@ impl Group {
     }
 
     /// Seats for every current member.
-    pub fn everyone(&self, factory: &dyn StewardPolicyFactory) -> Vec<Seat> {
+    pub(crate) fn everyone(&self, factory: &dyn StewardPolicyFactory) -> Vec<Seat> {
         let ids: Vec<MemberId> = self.roster.ids().collect();
         self.seats(factory, &ids)
     }
 
     /// Records `action`, opened by `owner`, as decided YES at every seat.
-    pub fn decide(&mut self, seats: &mut [Seat], owner: MemberId, action: ProposalAction) {
+    pub(crate) fn decide(&mut self, seats: &mut [Seat], owner: MemberId, action: ProposalAction) {
         self.next_proposal += 1;
         let mut id = [0u8; 32];
         id[..4].copy_from_slice(&self.next_proposal.to_be_bytes());
@@ -149,7 +149,7 @@ impl Group {
     /// # Panics
     /// When no steward is named within a minute of model time, or a seat refuses another
     /// seat's proposal.
-    pub fn settle(&mut self, seats: &mut [Seat]) {
+    pub(crate) fn settle(&mut self, seats: &mut [Seat]) {
         for _ in 0..120 {
             let observer = seats[0].me;
             if !seats[0].policy.stewards(&self.view(observer)).is_empty() {
@@ -186,7 +186,7 @@ impl Group {
     }
 
     /// Calls `tick` on every seat; returns what they ask to propose, with the owner.
-    pub fn tick(&mut self, seats: &mut [Seat]) -> Vec<(MemberId, ProposalAction, Vec<u8>)> {
+    pub(crate) fn tick(&mut self, seats: &mut [Seat]) -> Vec<(MemberId, ProposalAction, Vec<u8>)> {
         let mut wanted = Vec::new();
         for seat in seats.iter_mut() {
             let view = self.view(seat.me);
@@ -199,7 +199,7 @@ impl Group {
     }
 
     /// What a commit applying every ready proposal removes and applies.
-    pub fn facts(&self) -> (Vec<MemberId>, Vec<(ProposalId, ProposalAction)>) {
+    pub(crate) fn facts(&self) -> (Vec<MemberId>, Vec<(ProposalId, ProposalAction)>) {
         let removed = self.pending.iter().copied().collect();
         let proposals = self
             .ready
@@ -216,7 +216,7 @@ impl Group {
     ///
     /// # Panics
     /// When no steward is named, or a seat refuses the commit.
-    pub fn commit(
+    pub(crate) fn commit(
         &mut self,
         factory: &dyn StewardPolicyFactory,
         seats: &mut Vec<Seat>,
@@ -275,7 +275,7 @@ impl Group {
 
     /// Moves to the next epoch: `removed` leave, `added` take the lowest free leaves, nothing
     /// is ready or pending any more.
-    pub fn advance(&mut self, removed: &[MemberId], added: &[MemberId]) {
+    pub(crate) fn advance(&mut self, removed: &[MemberId], added: &[MemberId]) {
         let mut entries: Vec<RosterEntry> = self
             .roster
             .entries()
@@ -340,7 +340,7 @@ pub(super) const TRACE: [Change; 6] = [
 
 impl Group {
     /// Decides `change` (opened by the first seat's member) at every seat.
-    pub fn propose(&mut self, seats: &mut [Seat], change: &Change) {
+    pub(crate) fn propose(&mut self, seats: &mut [Seat], change: &Change) {
         self.settle(seats);
         let owner = seats[0].me;
         let action = match *change {
