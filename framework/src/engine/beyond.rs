@@ -40,9 +40,9 @@ pub(crate) fn answer(group: &mut Group, step: &mut Step<'_>, stuck: Epoch) {
     let now = step.now;
     let params = step.params;
     let key = key(stuck);
-    if group.sync.is_scheduled(&key)
+    if group.repair.is_scheduled(&key)
         || group
-            .sync
+            .repair
             .answered_within(&key, now, params.repair_retry_ms / 2)
     {
         return;
@@ -53,7 +53,7 @@ pub(crate) fn answer(group: &mut Group, step: &mut Step<'_>, stuck: Epoch) {
         return;
     }
     if !group
-        .sync
+        .repair
         .catch_up
         .may_state_beyond(now, params.repair_retry_ms)
     {
@@ -72,7 +72,7 @@ pub(crate) fn answer(group: &mut Group, step: &mut Step<'_>, stuck: Epoch) {
     let due = now.plus_ms(backoff(step, params.repair_backoff_ms));
     let topic = group.topics.group.clone();
     group
-        .sync
+        .repair
         .schedule_under(key, due, now, topic, vec![env.encode_to_vec()]);
 }
 
@@ -86,11 +86,11 @@ pub(crate) fn on_statement(
     env: &Envelope,
     raw: &[u8],
 ) -> Result<(), Abort> {
-    group.sync.mark_seen(raw);
+    group.repair.mark_seen(raw);
     let current = group.epoch();
     if env.epoch != current {
         if env.epoch < current {
-            group.sync.note_answered(key(env.epoch), step.now);
+            group.repair.note_answered(key(env.epoch), step.now);
         }
         step.out.silent(Silent::NotForThisMember);
         return Ok(());
@@ -125,6 +125,6 @@ pub(crate) fn on_statement(
         );
     }
     tracing::info!(group = %group.id.display(), epoch = current, signer_epoch = statement.epoch, "a member confirmed this epoch is beyond retained history");
-    group.sync.catch_up.confirm_beyond(current);
+    group.repair.catch_up.confirm_beyond(current);
     Ok(())
 }

@@ -26,14 +26,14 @@ pub(crate) fn send(
             message_id: id.to_vec(),
             payload: payload.to_vec(),
             sent_at: now.0,
-            history: group.sync.history(),
+            history: group.repair.history(),
             resent_from_epoch: None,
         })),
     };
     let envelope = publish::publish_frame(group, step, &frame)?;
     let epoch = group.epoch();
-    group.sync.note_message(id, epoch, &envelope, max_log);
-    group.sync.note_sent(id, payload, epoch, max_log);
+    group.repair.note_message(id, epoch, &envelope, max_log);
+    group.repair.note_sent(id, payload, epoch, max_log);
     let me = step.me();
     history::record(
         step,
@@ -66,12 +66,14 @@ pub(crate) fn receive(
     if chat.payload.len() > step.params.max_app_message_bytes {
         return reject(RejectReason::Oversized, "application payload");
     }
-    if removed_since && !group.sync.is_missing(&chat.message_id) && !in_flight(group, step, &sender)
+    if removed_since
+        && !group.repair.is_missing(&chat.message_id)
+        && !in_flight(group, step, &sender)
     {
         // Held (rolled back, so that it can be processed again) until a current
         // member vouches for it.
-        if group.sync.hold_unvouched(&chat.message_id, topic, raw) {
-            group.sync.unmark_seen(raw);
+        if group.repair.hold_unvouched(&chat.message_id, topic, raw) {
+            group.repair.unmark_seen(raw);
             return Err(Abort::Hold);
         }
         return reject(
@@ -82,18 +84,18 @@ pub(crate) fn receive(
             ),
         );
     }
-    let released = group.sync.note_references(&chat.history, step.now);
+    let released = group.repair.note_references(&chat.history, step.now);
     step.requeue.extend(released);
     // A re-send of a message delivered here before (in another envelope, maybe before
     // a restart): keep quiet.
-    if group.sync.knows_message(&chat.message_id)
+    if group.repair.knows_message(&chat.message_id)
         || history::contains(step, &group.id, &chat.message_id)?
     {
         step.out.silent(Silent::Duplicate);
         return Ok(());
     }
     group
-        .sync
+        .repair
         .note_message(&chat.message_id, epoch, raw, step.params.message_log);
     history::record(
         step,
@@ -121,7 +123,7 @@ pub(crate) fn receive(
 /// its way from before the removal: within this member's patience (its delivery spread, at
 /// most 30 s) of applying that commit.
 fn in_flight(group: &Group, step: &Step<'_>, sender: &MemberId) -> bool {
-    let patience = group.sync.catch_up.patience_ms(step.params);
+    let patience = group.repair.catch_up.patience_ms(step.params);
     group
         .removed_at
         .iter()

@@ -204,7 +204,7 @@ fn held_back(group: &mut Group, step: &Step<'_>, epoch: u64) -> bool {
     // made-up traffic must not keep the group from committing (`catch_up::refute_if_due`).
     // A member that a roster member told it is beyond retained history rejoins instead.
     let me = step.me();
-    let claims = &group.sync.catch_up;
+    let claims = &group.repair.catch_up;
     if claims.blocks_commit(step.now, &me, step.params) || claims.is_beyond(epoch) {
         tracing::debug!(group = %group.id.display(), held = group.future.len(), "not committing: behind");
         let retry = step.now.plus_ms(step.params.repair_retry_ms);
@@ -301,7 +301,7 @@ fn seal_and_publish(group: &mut Group, step: &mut Step<'_>, draft: Draft) -> Res
         .with_branch(&group.branch)
         .encode_to_vec();
     // Echoes of our own commit come back: they are duplicates, not commits to process.
-    group.sync.mark_seen(&envelope);
+    group.repair.mark_seen(&envelope);
     step.out.publish(&group.topics.group, envelope);
     tracing::info!(group = %group.id.display(), epoch = epoch + 1, proposals = draft.ids.len(), "commit created");
     step.out.event(GroupEvent::CommitCreated {

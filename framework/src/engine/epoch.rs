@@ -54,7 +54,7 @@ pub(crate) fn after_merge(
     if !group.mls.is_active() {
         return removed(group, step, epoch, plan.committer);
     }
-    group.sync.entered_epoch(epoch, step.now);
+    group.repair.entered_epoch(epoch, step.now);
     let me = step.me();
     let named: Vec<(ProposalId, ProposalAction)> = plan
         .proposals
@@ -136,7 +136,7 @@ pub(crate) fn after_merge(
     // Caught up after falling behind: what this member sent meanwhile went out in epochs the
     // others had already left, so it is sent again now (receivers drop ids they have).
     let holding = group.future.iter().any(|h| h.epoch > epoch);
-    if let Some(since) = group.sync.catch_up.take_caught_up(holding) {
+    if let Some(since) = group.repair.catch_up.take_caught_up(holding) {
         super::repair::resend_since(group, step, since)?;
     }
     tracing::info!(group = %group.id.display(), epoch, members = roster.len(), added = added.len(), removed = removed.len(), "epoch advanced");
@@ -247,6 +247,6 @@ fn forget_old_proposals(group: &mut Group, step: &mut Step<'_>, epoch: u64) {
     for id in finished {
         group.remove_proposal(&id);
         group.consensus.forget(&id, step.now);
-        group.sync.forget_own(&id);
+        group.repair.forget_own(&id);
     }
 }

@@ -163,7 +163,7 @@ pub(crate) struct Group {
     /// Welcome and tree envelopes of our recent commits, by added member (to publish again).
     pub welcomes: VecDeque<(MemberId, Arc<WelcomePair>)>,
     /// Loss repair: duplicate suppression, message log, missing messages, re-sends.
-    pub sync: super::repair::state::SyncState,
+    pub repair: super::repair::state::RepairState,
     /// Set when OpenMLS was called in the current step (its in-memory state may have moved).
     pub mls_touched: bool,
     /// When this member loaded the group from storage after a restart.
@@ -219,7 +219,7 @@ impl Group {
             candidates: Vec::new(),
             pending_welcome: None,
             welcomes: VecDeque::new(),
-            sync: Default::default(),
+            repair: Default::default(),
             mls_touched: false,
             restarted_at: None,
             rejoins: Default::default(),
@@ -287,11 +287,11 @@ impl Group {
         me: MemberId,
         now: Timestamp,
     ) -> Result<(), EngineError> {
-        self.sync.announce_soon();
+        self.repair.announce_soon();
         self.restarted_at = Some(now);
         let own =
             super::history::own_in_epoch(txn, &self.id, me, self.epoch(), RESEND_AFTER_RESTART)?;
-        self.sync.restore_sent_after_restart(
+        self.repair.restore_sent_after_restart(
             own.into_iter()
                 .map(|m| (m.message_id, m.payload, m.epoch))
                 .collect(),
@@ -393,7 +393,7 @@ impl Group {
         self.candidates = old.candidates;
         self.pending_welcome = old.pending_welcome;
         self.welcomes = old.welcomes;
-        self.sync = old.sync;
+        self.repair = old.repair;
         self.restarted_at = old.restarted_at;
         self.rejoins = old.rejoins;
         self.wants_rejoin = old.wants_rejoin;

@@ -84,7 +84,10 @@ pub(crate) fn resend_own_if_due(
 ) -> Result<(), Abort> {
     let now = step.now;
     let params = step.params;
-    if !group.sync.leave_resend_due(now, params.resend_interval_ms) {
+    if !group
+        .repair
+        .leave_resend_due(now, params.resend_interval_ms)
+    {
         return Ok(());
     }
     let me = step.me();
@@ -121,7 +124,7 @@ pub(crate) fn resend_own_if_due(
     }
     let topic = group.topics.group.clone();
     for id in leaves {
-        for bytes in group.sync.own_envelopes(&id) {
+        for bytes in group.repair.own_envelopes(&id) {
             step.out.publish(&topic, bytes);
         }
     }

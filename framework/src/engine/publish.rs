@@ -80,7 +80,7 @@ pub(crate) fn broadcast(
 ) -> Result<(), Abort> {
     for message in messages {
         let envelope = publish_consensus(group, step, &message)?;
-        group.sync.note_own(proposal, envelope);
+        group.repair.note_own(proposal, envelope);
     }
     Ok(())
 }
@@ -113,6 +113,6 @@ fn enveloped(group: &mut Group, kind: Kind, epoch: u64, body: Vec<u8>) -> Vec<u8
     let env = Envelope::new(kind, group.id.as_bytes(), epoch, body)
         .with_branch(&group.branch)
         .encode_to_vec();
-    group.sync.mark_seen(&env);
+    group.repair.mark_seen(&env);
     env
 }

@@ -27,7 +27,7 @@ pub(crate) fn next_deadline(
     // Traffic of a later epoch means this member may be behind: ask to catch up.
     let oldest_held = group.future.iter().map(|h| h.since).min();
     let behind = group
-        .sync
+        .repair
         .catch_up
         .due(group.epoch(), oldest_held, me, params);
     let claims = claim_deadline(group, me, params);
@@ -36,7 +36,7 @@ pub(crate) fn next_deadline(
         group.meta.selection_due,
         group.consensus.next_deadline(),
         group.policy.next_deadline(),
-        group.sync.next_deadline(params),
+        group.repair.next_deadline(params),
         parked,
         behind,
         claims,

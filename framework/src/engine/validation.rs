@@ -370,7 +370,7 @@ pub(crate) fn expire_parked(group: &mut Group, step: &mut Step<'_>) -> Vec<(Memb
     let now = step.now;
     // Behind (later-epoch claims not refuted): probably absent during the vote.
     let behind = group
-        .sync
+        .repair
         .catch_up
         .claim_deadline(&step.me(), step.params)
         .is_some();

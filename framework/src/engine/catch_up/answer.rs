@@ -32,9 +32,9 @@ pub(crate) fn answer(
         .with_branch(&branch_of(group, from))
         .encode_to_vec();
     let key = digest(&first_commit);
-    if group.sync.is_scheduled(&key)
+    if group.repair.is_scheduled(&key)
         || group
-            .sync
+            .repair
             .answered_within(&key, step.now, step.params.repair_retry_ms / 2)
     {
         return Ok(());
@@ -63,7 +63,7 @@ pub(crate) fn answer(
     // The logged messages of the epochs served, in one pass over the log.
     let last = from.saturating_add(CATCH_UP_EPOCHS);
     let mut logged: BTreeMap<Epoch, Vec<Vec<u8>>> = BTreeMap::new();
-    for (message_epoch, bytes) in group.sync.logged() {
+    for (message_epoch, bytes) in group.repair.logged() {
         if (from..last).contains(&message_epoch) {
             logged
                 .entry(message_epoch)
@@ -102,7 +102,7 @@ pub(crate) fn answer(
     tracing::debug!(group = %group.id.display(), from, count, bundles = envelopes.len(), "catch-up answer scheduled");
     let topic = group.topics.group.clone();
     group
-        .sync
+        .repair
         .schedule_under(key, step.now.plus_ms(spread), step.now, topic, envelopes);
     Ok(())
 }

@@ -15,7 +15,7 @@ pub(crate) fn request_if_due(group: &mut Group, step: &mut Step<'_>) -> Result<b
     let epoch = group.epoch();
     let oldest_held = group.future.iter().map(|h| h.since).min();
     let me = step.me();
-    let state = &mut group.sync.catch_up;
+    let state = &mut group.repair.catch_up;
     // Evidence older than the patience: this member is behind, whether or not it asks itself
     // (another member's request may be serving it).
     let patience = state.patience_ms(params);
@@ -34,7 +34,7 @@ pub(crate) fn request_if_due(group: &mut Group, step: &mut Step<'_>) -> Result<b
     // the epoch it starts (hence the later-epoch traffic), and the cheap remedy is the
     // decisions themselves, which this member asks for (`repair::tick`). It catches up only if
     // that request went unanswered for `repair_retry_ms`.
-    let sync = &group.sync;
+    let sync = &group.repair;
     let parked_until = group
         .parked
         .iter()
@@ -54,7 +54,7 @@ pub(crate) fn request_if_due(group: &mut Group, step: &mut Step<'_>) -> Result<b
     if parked_until.is_some_and(|t| t > now) {
         return Ok(false);
     }
-    let state = &mut group.sync.catch_up;
+    let state = &mut group.repair.catch_up;
     let same_epoch = state.requested.is_some_and(|(e, _)| e == epoch);
     state.attempts = if same_epoch { state.attempts + 1 } else { 1 };
     // Nobody answered several requests and no other branch was heard of: this member is

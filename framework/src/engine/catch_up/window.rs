@@ -18,7 +18,7 @@ pub(crate) fn claim_deadline(
     params: &EngineParams,
 ) -> Option<Timestamp> {
     let epoch = group.epoch();
-    let state = &group.sync.catch_up;
+    let state = &group.repair.catch_up;
     if state.is_beyond(epoch)
         || state.ending == Some(epoch)
         || !group.candidates.is_empty()
@@ -40,7 +40,7 @@ pub(crate) fn refute_if_due(group: &mut Group, step: &mut Step<'_>) {
     }
     let epoch = group.epoch();
     tracing::info!(group = %group.id.display(), epoch, held = group.future.len(), "later epochs unconfirmed: committing resumes");
-    group.sync.catch_up.refute();
+    group.repair.catch_up.refute();
     for held in std::mem::take(&mut group.future) {
         step.out.event(crate::engine::event::GroupEvent::Rejected {
             group_id: Some(group.id.clone()),

@@ -118,7 +118,7 @@ fn send_notice(
     let key = notice_key(&branch, commit_epoch, !notice.commit.is_empty());
     let topic = group.topics.group.clone();
     group
-        .sync
+        .repair
         .schedule_answer(key, step, topic, vec![env.encode_to_vec()]);
     Ok(())
 }
@@ -143,7 +143,7 @@ pub(crate) fn on_notice(
         Err(e) => return reject(RejectReason::Malformed, e.to_string()),
     };
     // A member of the sender's branch need not send the same notice again.
-    group.sync.note_answered(
+    group.repair.note_answered(
         notice_key(&env.branch, notice.commit_epoch, !notice.commit.is_empty()),
         step.now,
     );
@@ -233,7 +233,7 @@ fn mark_foreign(group: &mut Group, now: Timestamp, f: Epoch, notice: &ForkNotice
     group.future.retain(|h| {
         Envelope::decode_checked(&h.payload).is_ok_and(|(e, _)| !foreign.contains(&e.branch))
     });
-    group.sync.catch_up.forget_ahead();
+    group.repair.catch_up.forget_ahead();
 }
 
 /// Applies the survival rule to this branch's and the other branch's commits ending `f`.

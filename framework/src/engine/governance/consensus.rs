@@ -88,8 +88,8 @@ pub(crate) fn ingest(group: &mut Group, step: &mut Step<'_>, bytes: &[u8]) -> Re
         _ => None,
     };
     match described {
-        Some(Described::Vote { id, .. }) => group.sync.note_activity(id, 1, step.now),
-        Some(Described::Proposal { id, .. }) => group.sync.note_activity(id, 1, step.now),
+        Some(Described::Vote { id, .. }) => group.repair.note_activity(id, 1, step.now),
+        Some(Described::Proposal { id, .. }) => group.repair.note_activity(id, 1, step.now),
         None => {}
     }
     let gid = group.id.as_bytes().to_vec();
@@ -103,7 +103,7 @@ pub(crate) fn ingest(group: &mut Group, step: &mut Step<'_>, bytes: &[u8]) -> Re
                 publish_consensus(group, step, &message)?;
             }
             if let Some(id) = unseen.filter(|id| !group.proposals.contains_key(id)) {
-                group.sync.note_unknown_proposal(id, step.now);
+                group.repair.note_unknown_proposal(id, step.now);
             }
             drain_consensus(group, step)
         }

@@ -118,7 +118,7 @@ pub(crate) fn on_decided(
             .params
             .vote_timeout_for(tally.eligible as usize, rec.attempt);
         if took < lifetime / 2 {
-            group.sync.catch_up.note_spread(took);
+            group.repair.catch_up.note_spread(took);
         }
     }
     rec.status = ProposalStatus::Decided(outcome);

@@ -128,7 +128,7 @@ pub(crate) fn open_attempt(
         decided_at: None,
         attempt,
     });
-    group.sync.proposal_known(&opened.id);
+    group.repair.proposal_known(&opened.id);
     tracing::info!(group = %group.id.display(), proposal = %opened.id.short(), ?action, attempt, "proposal opened");
     step.out.event(GroupEvent::ProposalOpened {
         group_id: group.id.clone(),

@@ -168,7 +168,7 @@ pub(super) fn on_proposal_received(
     owner: &[u8],
     payload: &[u8],
 ) -> Result<(), Abort> {
-    group.sync.proposal_known(&id);
+    group.repair.proposal_known(&id);
     if group.proposals.contains_key(&id) {
         return Ok(());
     }

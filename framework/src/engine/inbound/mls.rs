@@ -44,7 +44,7 @@ pub(super) fn on_mls(
     if !epoch_window(group, step, topic, raw.to_vec(), epoch, oldest)? {
         return Ok(());
     }
-    group.sync.mark_seen(raw);
+    group.repair.mark_seen(raw);
     let message = peek_matching(&env.body, &env.group_id, epoch)?;
     let Some(sender_roster) = group.members_at(epoch).map(|m| m.roster.clone()) else {
         return reject(
@@ -103,7 +103,7 @@ pub(super) fn on_mls(
             format!("sender removed since epoch {epoch}"),
         ),
         Some(frame::Body::Status(status)) => {
-            let released = group.sync.note_references(&status.recent, step.now);
+            let released = group.repair.note_references(&status.recent, step.now);
             step.requeue.extend(released);
             Ok(())
         }
@@ -147,7 +147,7 @@ pub(super) fn on_commit(
         return Ok(());
     }
     // Seen from now on (a parked commit is un-seen below: it will be processed again).
-    group.sync.mark_seen(&raw);
+    group.repair.mark_seen(&raw);
     let Ok(commit_bytes) = sealed::open(&group.commit_key, &env.group_id, epoch, &env.body) else {
         return reject(
             RejectReason::NotAMember,
@@ -177,13 +177,13 @@ pub(super) fn on_commit(
             author,
         } => {
             validation::make_room(group, step, author, epoch);
-            group.sync.catch_up.confirm_ending(epoch);
+            group.repair.catch_up.confirm_ending(epoch);
             if group.future.len() + group.parked.len() >= step.params.max_buffered_messages {
                 return reject(RejectReason::BufferFull, "parked-commit buffer full");
             }
             tracing::debug!(group = %group.id.display(), %detail, "commit parked");
             step.out.silent(Silent::Held);
-            group.sync.unmark_seen(&raw);
+            group.repair.unmark_seen(&raw);
             group.parked.push(Held {
                 topic: topic.clone(),
                 payload: raw,

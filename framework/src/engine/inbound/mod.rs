@@ -73,7 +73,7 @@ impl Engine {
             }
             // An exact copy of something already processed (a re-published answer to someone
             // else's repair request, a transport duplicate) is dropped before any work.
-            if deduplicated(kind) && group.sync.is_duplicate(payload, now) {
+            if deduplicated(kind) && group.repair.is_duplicate(payload, now) {
                 return Ok((Output::only_silent(Silent::Duplicate), Vec::new()));
             }
             let mut other_branch = false;
@@ -186,7 +186,7 @@ pub(super) fn epoch_window(
         return Ok(false);
     }
     if epoch > current {
-        group.sync.catch_up.note_ahead(epoch, step.now);
+        group.repair.catch_up.note_ahead(epoch, step.now);
         if epoch - current > step.params.max_future_epochs {
             return reject(
                 RejectReason::FutureEpoch,

@@ -44,7 +44,7 @@ fn open_epoch_sealed(
             format!("{what} does not open with its epoch's key"),
         );
     };
-    group.sync.mark_seen(raw);
+    group.repair.mark_seen(raw);
     Ok(Some(plain))
 }
 
@@ -84,7 +84,7 @@ pub(super) fn on_control(
     };
     match frame.body {
         Some(frame::Body::Status(status)) => {
-            let released = group.sync.note_references(&status.recent, step.now);
+            let released = group.repair.note_references(&status.recent, step.now);
             step.requeue.extend(released);
             Ok(())
         }
@@ -108,7 +108,7 @@ pub(super) fn on_certificate(
     raw: &[u8],
 ) -> Result<(), Abort> {
     let Ok(id) = sealed::certificate_proposal(&env.body) else {
-        group.sync.mark_seen(raw);
+        group.repair.mark_seen(raw);
         return reject(
             RejectReason::Malformed,
             "certificate part without a proposal id",
@@ -119,9 +119,9 @@ pub(super) fn on_certificate(
         epoch_window(group, step, topic, raw.to_vec(), env.epoch, current)?;
         return Ok(());
     }
-    group.sync.mark_seen(raw);
+    group.repair.mark_seen(raw);
     group
-        .sync
+        .repair
         .note_answered(repair::certificate_key(env.epoch, &id), step.now);
     if env.epoch != current {
         step.out.silent(Silent::NotForThisMember);
@@ -149,11 +149,11 @@ pub(super) fn on_catch_up(
     env: Envelope,
     raw: &[u8],
 ) -> Result<(), Abort> {
-    group.sync.mark_seen(raw);
+    group.repair.mark_seen(raw);
     let current = group.epoch();
     if env.epoch > current {
         // (A claim of a later epoch: it may make this member ask, nothing more — §11.)
-        group.sync.catch_up.note_ahead(env.epoch, step.now);
+        group.repair.catch_up.note_ahead(env.epoch, step.now);
         step.out.silent(Silent::NotForThisMember);
         return Ok(());
     }
@@ -164,7 +164,7 @@ pub(super) fn on_catch_up(
                 "catch-up request does not open with its epoch's key",
             );
         }
-        group.sync.catch_up.note_request_seen(current, step.now);
+        group.repair.catch_up.note_request_seen(current, step.now);
         step.out.silent(Silent::NotForThisMember);
         return Ok(());
     }

@@ -263,9 +263,9 @@ impl Engine {
         // What this member still owes the group from its replaced state: its own recent
         // messages and its pending membership requests.
         if let Some(mut old) = self.groups.remove(gid) {
-            let outbox = old.sync.take_outbox();
+            let outbox = old.repair.take_outbox();
             tracing::debug!(group = %gid.display(), messages = outbox.len(), "carried over from the replaced state");
-            group.sync.restore_outbox(outbox);
+            group.repair.restore_outbox(outbox);
             group.meta.deferred_requests = std::mem::take(&mut old.meta.deferred_requests);
         }
         tracing::info!(group = %gid.display(), epoch = group.epoch(), rejoin = rejoin_since.is_some(), "joined");

@@ -3,7 +3,7 @@
 //! few answers, not one per member that could answer. Commit echoes ride on the same schedule.
 
 use super::state::Answer;
-use super::{Group, Step, SyncState, backoff, branch_of, digest};
+use super::{Group, RepairState, Step, backoff, branch_of, digest};
 use crate::types::{Epoch, Timestamp, Topic};
 use crate::wire::{Envelope, Kind};
 
@@ -19,7 +19,7 @@ pub(super) fn answer_key(label: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     out
 }
 
-impl SyncState {
+impl RepairState {
     /// Whether an answer under `key` is already scheduled here.
     pub(crate) fn is_scheduled(&self, key: &[u8; 32]) -> bool {
         self.answers.iter().any(|a| a.key == *key)
@@ -119,6 +119,6 @@ pub(crate) fn echo_commit(
     let due = step.now.plus_ms(backoff(step, within.max(1)));
     let topic = group.topics.group.clone();
     group
-        .sync
+        .repair
         .schedule(due, step.now, topic, env.encode_to_vec());
 }

@@ -2,12 +2,12 @@
 //! latest messages with probability `status_fanout / members` (and always right after a
 //! restart), so that members learn what they are missing and that they are behind.
 
-use super::{Abort, Group, STATUS_RECENT, Step, SyncState, backoff};
+use super::{Abort, Group, RepairState, STATUS_RECENT, Step, backoff};
 use crate::engine::publish;
 use crate::types::Epoch;
 use crate::wire::{Frame, Status, frame};
 
-impl SyncState {
+impl RepairState {
     /// Makes the next tick announce this member's epoch (after a restart, when others may have
     /// moved on while it was down).
     pub(crate) fn announce_soon(&mut self) {
@@ -24,16 +24,16 @@ pub(super) fn send_if_due(
 ) -> Result<(), Abort> {
     let now = step.now;
     let params = step.params;
-    if group.sync.next_status.is_some_and(|t| t > now) {
+    if group.repair.next_status.is_some_and(|t| t > now) {
         return Ok(());
     }
-    group.sync.next_status = Some(now.plus_ms(params.status_interval_ms));
+    group.repair.next_status = Some(now.plus_ms(params.status_interval_ms));
     let members = group.roster().len().max(1) as u64;
     let roll = backoff(step, members);
-    let announce = std::mem::take(&mut group.sync.announce);
+    let announce = std::mem::take(&mut group.repair.announce);
     if (announce || roll < u64::from(params.status_fanout)) && group.roster().len() > 1 {
         let recent = group
-            .sync
+            .repair
             .recent
             .iter()
             .rev()

@@ -64,9 +64,9 @@ pub(super) fn answer_certificate(
     let answer_key = certificate_key(epoch, &id.0);
     // Scheduled already, or answered (by anyone, as far as this member saw) within the last
     // `repair_retry_ms / 2`: an asker that still lacks it asks again after `repair_retry_ms`.
-    if group.sync.is_scheduled(&answer_key)
+    if group.repair.is_scheduled(&answer_key)
         || group
-            .sync
+            .repair
             .answered_within(&answer_key, step.now, step.params.repair_retry_ms / 2)
     {
         return Ok(true);
@@ -131,7 +131,7 @@ pub(super) fn answer_certificate(
         .plus_ms(backoff(step, step.params.repair_backoff_ms));
     let topic = group.topics.group.clone();
     group
-        .sync
+        .repair
         .schedule_under(answer_key, due, step.now, topic, envelopes);
     Ok(true)
 }

@@ -2,13 +2,13 @@
 //! one (or an answer under some key) last arrived, which tells a member that someone else
 //! already answered a request it was about to answer.
 
-use super::{SyncState, digest};
+use super::{RepairState, digest};
 use crate::types::Timestamp;
 
 /// Digests of processed envelopes remembered for duplicate suppression.
 pub(super) const SEEN: usize = 8_192;
 
-impl SyncState {
+impl RepairState {
     /// True (and remembered) if this exact envelope was processed before.
     pub(crate) fn is_duplicate(&mut self, payload: &[u8], now: Timestamp) -> bool {
         let d = digest(payload);

@@ -3,7 +3,7 @@
 //! by someone else's history or beacon) and asks for.
 
 use super::state::{KNOWN, Missing};
-use super::{ATTEMPTS, HISTORY, Repair, STATUS_RECENT, SyncState, vouch};
+use super::{ATTEMPTS, HISTORY, Repair, RepairState, STATUS_RECENT, vouch};
 use crate::engine::params::EngineParams;
 use crate::types::{Epoch, Timestamp, Topic};
 
@@ -12,7 +12,7 @@ const MISSING: usize = 512;
 /// Message ids one repair request names at most.
 pub(super) const REQUEST_MESSAGES: usize = 64;
 
-impl SyncState {
+impl RepairState {
     /// The logged application message envelopes with their epochs.
     pub(crate) fn logged(&self) -> impl Iterator<Item = (Epoch, &[u8])> {
         self.log.values().map(|(e, bytes)| (*e, bytes.as_slice()))

@@ -50,7 +50,7 @@ pub(crate) use answers::echo_commit;
 pub(crate) use certificates::{CERTIFICATE_VOTES_PER_PART, certificate_key};
 pub(crate) use outbox::resend_since;
 pub(crate) use request::on_repair;
-pub(crate) use state::SyncState;
+pub(crate) use state::RepairState;
 
 use crate::engine::digest::digest;
 
@@ -61,7 +61,7 @@ const STATUS_RECENT: usize = 16;
 /// Repair attempts per missing message (or per proposal known only from votes) before giving up.
 const ATTEMPTS: u32 = 8;
 
-impl SyncState {
+impl RepairState {
     /// Notes that this member just entered `epoch`.
     pub(crate) fn entered_epoch(&mut self, epoch: Epoch, now: Timestamp) {
         self.catch_up.entered_epoch(epoch, now);
@@ -117,9 +117,9 @@ pub(crate) fn tick(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> 
     let now = step.now;
     let epoch = group.epoch();
     outbox::resend_after_restart(group, step)?;
-    group.sync.publish_due_answers(step);
+    group.repair.publish_due_answers(step);
     let mut request = Repair::default();
-    group.sync.request_missing(&mut request, now, step.params);
+    group.repair.request_missing(&mut request, now, step.params);
     vouch::request_vouches(group, step, &mut request);
     proposals::request_undecided(group, step, &mut request);
     // Stuck in an epoch others have left: ask to catch up (or rejoin) when due — unless the
@@ -129,7 +129,7 @@ pub(crate) fn tick(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> 
     if group.wants_rejoin.is_some() {
         return Ok(());
     }
-    group.sync.catch_up.expire(now);
+    group.repair.catch_up.expire(now);
     request::send(group, step, request)?;
     beacon::send_if_due(group, step, epoch)?;
     super::leave::resend_own_if_due(group, step, epoch)

@@ -4,14 +4,14 @@
 
 use std::collections::VecDeque;
 
-use super::state::{KNOWN, SyncState};
+use super::state::{KNOWN, RepairState};
 use crate::engine::group::Group;
 use crate::engine::publish;
 use crate::engine::step::{Abort, Step};
 use crate::types::Epoch;
 use crate::wire::{Chat, Frame, frame};
 
-impl SyncState {
+impl RepairState {
     /// Records an application message this member sent (keeping at most `cap`).
     pub(crate) fn note_sent(&mut self, id: &[u8], payload: &[u8], epoch: Epoch, cap: usize) {
         if self.outbox.iter().any(|(i, _, _)| i == id) {
@@ -60,8 +60,8 @@ impl SyncState {
 /// Restarted: what this member sent in its current epoch just before it died may never have
 /// left it (a member that is behind or rejoining sends it again once it is back instead).
 pub(crate) fn resend_after_restart(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> {
-    if std::mem::take(&mut group.sync.resend_after_restart)
-        && !group.sync.catch_up.is_ahead_known()
+    if std::mem::take(&mut group.repair.resend_after_restart)
+        && !group.repair.catch_up.is_ahead_known()
         && !group.rejoining
     {
         let epoch = group.epoch();
@@ -78,7 +78,7 @@ pub(crate) fn resend_since(
     step: &mut Step<'_>,
     since: Epoch,
 ) -> Result<(), Abort> {
-    let again = group.sync.sent_since(since);
+    let again = group.repair.sent_since(since);
     if !again.is_empty() {
         tracing::debug!(group = %group.id.display(), since, count = again.len(), "re-sending own messages");
     }
@@ -95,7 +95,7 @@ pub(crate) fn resend_since(
         let envelope = publish::publish_frame(group, step, &frame)?;
         let epoch = group.epoch();
         group
-            .sync
+            .repair
             .replace_logged(&id, epoch, &envelope, step.params.message_log);
     }
     Ok(())

@@ -6,7 +6,7 @@
 //! answered with a certificate instead ([`super::certificates`]).
 
 use super::certificates::answer_certificate;
-use super::{ATTEMPTS, Abort, Group, Repair, Step, SyncState, backoff};
+use super::{ATTEMPTS, Abort, Group, Repair, RepairState, Step, backoff};
 use crate::engine::event::ProposalAction;
 use crate::engine::records::{ProposalRecord, ProposalStatus};
 use crate::types::{Epoch, MemberId, ProposalId, Timestamp};
@@ -18,7 +18,7 @@ const UNKNOWN_PROPOSALS: usize = 256;
 /// Proposal ids one repair request names at most.
 pub(super) const REQUEST_PROPOSALS: usize = 64;
 
-impl SyncState {
+impl RepairState {
     /// Notes that someone asked for `proposal` (this member need not ask again soon).
     pub(crate) fn note_proposal_requested(&mut self, proposal: ProposalId, now: Timestamp) {
         self.proposals_requested.insert(proposal, now);
@@ -112,15 +112,15 @@ pub(super) fn answer_proposal(
     id: ProposalId,
 ) -> Result<(), Abort> {
     // Someone asked: this member does not need to ask for it too for a while.
-    group.sync.note_proposal_requested(id, step.now);
+    group.repair.note_proposal_requested(id, step.now);
     if answer_certificate(group, step, sender_epoch, &id)? {
         return Ok(());
     }
     let max = step.params.repair_backoff_ms;
     let topic = group.topics.group.clone();
-    for bytes in group.sync.take_resend(&id) {
+    for bytes in group.repair.take_resend(&id) {
         let due = step.now.plus_ms(backoff(step, max));
-        group.sync.schedule(due, step.now, topic.clone(), bytes);
+        group.repair.schedule(due, step.now, topic.clone(), bytes);
     }
     Ok(())
 }
@@ -137,8 +137,8 @@ pub(super) fn request_undecided(group: &mut Group, step: &Step<'_>, request: &mu
         .flat_map(|h| h.waiting.clone())
         .collect();
     for id in wanted {
-        if group.sync.ask(id, now, retry) {
-            if let Some((_, asked)) = group.sync.unknown_proposals.get_mut(&id) {
+        if group.repair.ask(id, now, retry) {
+            if let Some((_, asked)) = group.repair.unknown_proposals.get_mut(&id) {
                 *asked += 1;
             }
             request.proposals.push(id.as_bytes().to_vec());
@@ -148,7 +148,7 @@ pub(super) fn request_undecided(group: &mut Group, step: &Step<'_>, request: &mu
         if request.proposals.len() >= REQUEST_PROPOSALS {
             break;
         }
-        if group.sync.ask(id, now, retry) {
+        if group.repair.ask(id, now, retry) {
             request.proposals.push(id.as_bytes().to_vec());
         }
     }
@@ -160,20 +160,20 @@ pub(super) fn request_undecided(group: &mut Group, step: &Step<'_>, request: &mu
 fn stalled(group: &mut Group, step: &Step<'_>) -> Vec<ProposalId> {
     let now = step.now;
     let params = step.params;
-    let patience = group.sync.catch_up.patience_ms(params);
+    let patience = group.repair.catch_up.patience_ms(params);
     let quiet = patience.max(params.resend_interval_ms);
     let me = step.me();
     let epoch = group.epoch();
     let open = |r: &&ProposalRecord| r.status == ProposalStatus::Open && r.epoch == epoch;
     let proposals = &group.proposals;
     group
-        .sync
+        .repair
         .activity
         .retain(|id, _| proposals.get(id).is_some_and(|r| open(&r)));
     let mut stalled: Vec<ProposalId> = Vec::new();
     for r in group.proposals.open_records().filter(open) {
         let (last, votes) = group
-            .sync
+            .repair
             .activity
             .get(&r.id)
             .copied()
@@ -192,12 +192,12 @@ fn stalled(group: &mut Group, step: &Step<'_>) -> Vec<ProposalId> {
     // (A proposal only ever heard of through votes is asked for at most `ATTEMPTS` times: the
     // votes may be a member's invention.)
     group
-        .sync
+        .repair
         .unknown_proposals
         .retain(|_, (_, asked)| *asked < ATTEMPTS);
     stalled.extend(
         group
-            .sync
+            .repair
             .unknown_proposals
             .iter()
             .filter(|(_, (since, _))| since.plus_ms(quiet) <= now)
@@ -226,7 +226,7 @@ mod tests {
 
     #[test]
     fn a_member_re_sends_its_own_envelopes_of_a_proposal_a_bounded_number_of_times() {
-        let mut s = SyncState::default();
+        let mut s = RepairState::default();
         let id = ProposalId([3; 32]);
         assert!(s.take_resend(&id).is_empty(), "nothing of its own");
         s.note_own(id, vec![1]);

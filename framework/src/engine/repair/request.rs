@@ -21,9 +21,9 @@ pub(crate) fn on_repair(
     let topic = group.topics.group.clone();
     vouch::answer_vouches(group, step, &repair.vouch)?;
     for id in repair.messages.iter().take(REQUEST_MESSAGES) {
-        if let Some((_, bytes)) = group.sync.log.get(id).cloned() {
+        if let Some((_, bytes)) = group.repair.log.get(id).cloned() {
             let due = step.now.plus_ms(backoff(step, max));
-            group.sync.schedule(due, step.now, topic.clone(), bytes);
+            group.repair.schedule(due, step.now, topic.clone(), bytes);
         }
     }
     for raw in repair.proposals.iter().take(REQUEST_PROPOSALS) {

@@ -1,5 +1,5 @@
 //! The repair state of one group (transient, bounded): what the other repair modules read and
-//! write through their methods on [`SyncState`].
+//! write through their methods on [`RepairState`].
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
@@ -39,7 +39,7 @@ impl<K: std::hash::Hash + Eq + Clone> Bounded<K> {
 
 /// Per-group repair state (transient, bounded).
 #[derive(Default)]
-pub(crate) struct SyncState {
+pub(crate) struct RepairState {
     pub(super) seen: Bounded<[u8; 32]>,
     /// When a duplicate of a processed envelope (or a certificate) last arrived: someone
     /// answered.

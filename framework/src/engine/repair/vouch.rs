@@ -6,7 +6,7 @@
 
 use super::answers::answer_key;
 use super::state::Unvouched;
-use super::{Abort, Group, Repair, STATUS_RECENT, Step, SyncState};
+use super::{Abort, Group, Repair, RepairState, STATUS_RECENT, Step};
 use crate::engine::event::{GroupEvent, RejectReason};
 use crate::engine::publish;
 use crate::types::Topic;
@@ -22,7 +22,7 @@ pub(super) fn vouch_key(id: &[u8]) -> [u8; 32] {
     answer_key(b"demls/vouch-answer", &[id])
 }
 
-impl SyncState {
+impl RepairState {
     /// Holds a message of a member that is gone until a current member vouches for it (it is
     /// asked for a vouch at the next tick). True if it is held (also from an earlier copy),
     /// false if no room is left.
@@ -58,13 +58,13 @@ pub(super) fn answer_vouches(
     let vouched: Vec<Vec<u8>> = asked
         .iter()
         .take(STATUS_RECENT)
-        .filter(|id| group.sync.log.contains_key(*id))
+        .filter(|id| group.repair.log.contains_key(*id))
         .cloned()
         .collect();
     let epoch = group.epoch();
     for id in vouched {
         let key = vouch_key(&id);
-        if group.sync.is_scheduled(&key) {
+        if group.repair.is_scheduled(&key) {
             continue;
         }
         let env = publish::seal_control(
@@ -78,7 +78,7 @@ pub(super) fn answer_vouches(
             },
         )?;
         group
-            .sync
+            .repair
             .schedule_answer(key, step, topic.clone(), vec![env]);
     }
     Ok(())
@@ -90,7 +90,7 @@ pub(super) fn request_vouches(group: &mut Group, step: &mut Step<'_>, request: &
     let now = step.now;
     let params = step.params;
     let mut unvouched = Vec::new();
-    for (id, held) in group.sync.unvouched.iter_mut() {
+    for (id, held) in group.repair.unvouched.iter_mut() {
         let due = held
             .asked
             .map_or(now, |t| t.plus_ms(params.repair_retry_ms));
@@ -106,7 +106,7 @@ pub(super) fn request_vouches(group: &mut Group, step: &mut Step<'_>, request: &
         }
     }
     for id in unvouched {
-        group.sync.unvouched.remove(&id);
+        group.repair.unvouched.remove(&id);
         step.out.event(GroupEvent::Rejected {
             group_id: Some(group.id.clone()),
             reason: RejectReason::NotAMember,
