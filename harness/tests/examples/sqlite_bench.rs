@@ -2,7 +2,7 @@
 //! time of one member, and the size of a member's database.
 //!
 //! ```text
-//! cargo run --release -p demls-storage-sqlite --example bench -- [--members 1000,10000] [--commits 5] [--synchronous full|normal]
+//! cargo run --release -p demls-tests --example sqlite_bench -- [--members 1000,10000] [--commits 5] [--synchronous full|normal]
 //! ```
 //!
 //! For each group size `n`: a steward founds the group; two observers join it — one on the
