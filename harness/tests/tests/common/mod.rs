@@ -133,12 +133,7 @@ impl Net {
 
     /// A network whose engines draw every random byte from `run_seed`.
     pub fn seeded(n: usize, run_seed: u64) -> Net {
-        let mut net = Net::with_params(0, params());
-        net.entropy = Some(run_seed);
-        for i in 0..n {
-            net.add_member(i, params());
-        }
-        net
+        Net::seeded_with_params(n, params(), run_seed)
     }
 
     /// A network whose members use the multi-steward policy with `config`.
