@@ -14,7 +14,9 @@
 //! rules of `specs/de-mls.md` §11, a 128-member group answered catch-up requests no member
 //! needed with hundreds of bundles.
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -35,6 +37,9 @@ const GROUP: &[u8] = b"crowd";
 #[derive(Default)]
 struct Counts {
     by_kind: BTreeMap<&'static str, (u64, u64)>,
+    /// Hashes of the distinct payloads seen, by kind: a commit sent once by its steward and
+    /// again as a repair or catch-up answer counts as published twice and distinct once.
+    seen: BTreeMap<&'static str, HashSet<u64>>,
 }
 
 fn kind_name(payload: &[u8]) -> &'static str {
@@ -72,10 +77,14 @@ impl Transport for Counting {
     }
     async fn publish(&self, topic: &Topic, payload: Vec<u8>) -> Result<(), TransportError> {
         {
+            let kind = kind_name(&payload);
+            let mut hasher = DefaultHasher::new();
+            payload.hash(&mut hasher);
             let mut c = self.counts.lock().expect("not poisoned");
-            let e = c.by_kind.entry(kind_name(&payload)).or_default();
+            let e = c.by_kind.entry(kind).or_default();
             e.0 += 1;
             e.1 += payload.len() as u64;
+            c.seen.entry(kind).or_default().insert(hasher.finish());
         }
         self.inner.publish(topic, payload).await
     }
@@ -166,7 +175,10 @@ fn report(phase: &str, members: usize, cpu: f64, wall: f64, counts: &Counts, ok:
     let kinds: Vec<String> = counts
         .by_kind
         .iter()
-        .map(|(k, (n, b))| format!("\"{k}\":{{\"published\":{n},\"bytes\":{b}}}"))
+        .map(|(k, (n, b))| {
+            let distinct = counts.seen.get(k).map_or(0, HashSet::len);
+            format!("\"{k}\":{{\"published\":{n},\"distinct\":{distinct},\"bytes\":{b}}}")
+        })
         .collect();
     println!(
         "{{\"bench\":\"crowd\",\"phase\":\"{phase}\",\"members\":{members},\"ok\":{ok},\"cpu_s\":{cpu:.2},\"wall_s\":{wall:.2},\"kinds\":{{{}}}}}",
@@ -226,6 +238,7 @@ async fn main() -> Result<(), String> {
         let c = c.lock().expect("not poisoned");
         Counts {
             by_kind: c.by_kind.clone(),
+            seen: c.seen.clone(),
         }
     };
     report(
@@ -265,6 +278,13 @@ async fn main() -> Result<(), String> {
         let (n0, b0) = before.by_kind.get(k).copied().unwrap_or_default();
         if n - n0 > 0 {
             delta.by_kind.insert(k, (n - n0, b - b0));
+            let old = before.seen.get(k);
+            let new: HashSet<u64> = after.seen[k]
+                .iter()
+                .filter(|h| old.is_none_or(|o| !o.contains(h)))
+                .copied()
+                .collect();
+            delta.seen.insert(k, new);
         }
     }
     report(
