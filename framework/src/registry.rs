@@ -6,13 +6,19 @@
 //! happens before `main`, but only for crates the linker keeps: a program (or the C library)
 //! must reference every bundled backend, e.g. by calling its `link()`, or its entry is dropped.
 //!
+//! Linkers may also drop the `inventory` entries themselves, e.g. when the C library is linked
+//! statically into a program, since nothing references them. So a plugin can also be
+//! registered explicitly, at run time: [`register_transport`] (and the same for each slot) adds
+//! a `&'static` plugin to the registry; a name registered both ways counts once. Every bundled
+//! backend's `link()` does this, so a program that calls it finds the backend either way.
+//!
 //! The registry holds no backend-specific code: the built-in steward policies register
 //! themselves from their own modules ([`crate::policy::single`], [`crate::policy::multi`]) in the
 //! same way, and a policy written outside the framework (see `examples/policy-round-robin`)
 //! registers a [`StewardPlugin`] from its own crate.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::config::{BackendConfig, ConfigError, Slot};
 use crate::consensus::ConsensusFactory;
@@ -86,6 +92,72 @@ inventory::collect!(StoragePlugin);
 inventory::collect!(ConsensusPlugin);
 inventory::collect!(StewardPlugin);
 
+/// Plugins registered explicitly, at run time, by slot.
+#[derive(Default)]
+struct Explicit {
+    transports: Vec<&'static TransportPlugin>,
+    storages: Vec<&'static StoragePlugin>,
+    consensus: Vec<&'static ConsensusPlugin>,
+    stewards: Vec<&'static StewardPlugin>,
+}
+
+static EXPLICIT: Mutex<Explicit> = Mutex::new(Explicit {
+    transports: Vec::new(),
+    storages: Vec::new(),
+    consensus: Vec::new(),
+    stewards: Vec::new(),
+});
+
+fn explicit<T>(pick: impl FnOnce(&Explicit) -> Vec<&'static T>) -> Vec<&'static T> {
+    // A poisoned lock still holds a valid list (pushes cannot half-happen).
+    let guard = EXPLICIT.lock().unwrap_or_else(|p| p.into_inner());
+    pick(&guard)
+}
+
+fn add<T>(pick: impl FnOnce(&mut Explicit) -> &mut Vec<&'static T>, plugin: &'static T) {
+    let mut guard = EXPLICIT.lock().unwrap_or_else(|p| p.into_inner());
+    let list = pick(&mut guard);
+    if !list.iter().any(|p| std::ptr::eq(*p, plugin)) {
+        list.push(plugin);
+    }
+}
+
+/// Registers a transport at run time (in addition to `inventory`). Idempotent.
+pub fn register_transport(plugin: &'static TransportPlugin) {
+    add(|e| &mut e.transports, plugin);
+}
+
+/// Registers a storage backend at run time (in addition to `inventory`). Idempotent.
+pub fn register_storage(plugin: &'static StoragePlugin) {
+    add(|e| &mut e.storages, plugin);
+}
+
+/// Registers a consensus backend at run time (in addition to `inventory`). Idempotent.
+pub fn register_consensus(plugin: &'static ConsensusPlugin) {
+    add(|e| &mut e.consensus, plugin);
+}
+
+/// Registers a steward policy at run time (in addition to `inventory`). Idempotent.
+pub fn register_steward(plugin: &'static StewardPlugin) {
+    add(|e| &mut e.stewards, plugin);
+}
+
+fn transports() -> impl Iterator<Item = &'static TransportPlugin> {
+    inventory::iter::<TransportPlugin>().chain(explicit(|e| e.transports.clone()))
+}
+
+fn storages() -> impl Iterator<Item = &'static StoragePlugin> {
+    inventory::iter::<StoragePlugin>().chain(explicit(|e| e.storages.clone()))
+}
+
+fn consensus_plugins() -> impl Iterator<Item = &'static ConsensusPlugin> {
+    inventory::iter::<ConsensusPlugin>().chain(explicit(|e| e.consensus.clone()))
+}
+
+fn stewards() -> impl Iterator<Item = &'static StewardPlugin> {
+    inventory::iter::<StewardPlugin>().chain(explicit(|e| e.stewards.clone()))
+}
+
 fn sorted(mut names: Vec<&'static str>) -> Vec<&'static str> {
     names.sort_unstable();
     names.dedup();
@@ -95,14 +167,10 @@ fn sorted(mut names: Vec<&'static str>) -> Vec<&'static str> {
 /// Registered names for a slot, sorted.
 pub fn available(slot: Slot) -> Vec<&'static str> {
     sorted(match slot {
-        Slot::Transport => inventory::iter::<TransportPlugin>()
-            .map(|p| p.name)
-            .collect(),
-        Slot::Storage => inventory::iter::<StoragePlugin>().map(|p| p.name).collect(),
-        Slot::Consensus => inventory::iter::<ConsensusPlugin>()
-            .map(|p| p.name)
-            .collect(),
-        Slot::Steward => inventory::iter::<StewardPlugin>().map(|p| p.name).collect(),
+        Slot::Transport => transports().map(|p| p.name).collect(),
+        Slot::Storage => storages().map(|p| p.name).collect(),
+        Slot::Consensus => consensus_plugins().map(|p| p.name).collect(),
+        Slot::Steward => stewards().map(|p| p.name).collect(),
     })
 }
 
@@ -119,7 +187,7 @@ pub fn build_transport(
     cfg: &BackendConfig,
     ctx: &BuildContext,
 ) -> Result<Arc<dyn Transport>, ConfigError> {
-    let plugin = inventory::iter::<TransportPlugin>()
+    let plugin = transports()
         .find(|p| p.name == cfg.backend)
         .ok_or_else(|| unknown(Slot::Transport, &cfg.backend))?;
     (plugin.build)(&cfg.options, ctx)
@@ -130,7 +198,7 @@ pub fn build_storage(
     cfg: &BackendConfig,
     ctx: &BuildContext,
 ) -> Result<Arc<dyn Storage>, ConfigError> {
-    let plugin = inventory::iter::<StoragePlugin>()
+    let plugin = storages()
         .find(|p| p.name == cfg.backend)
         .ok_or_else(|| unknown(Slot::Storage, &cfg.backend))?;
     (plugin.build)(&cfg.options, ctx)
@@ -141,7 +209,7 @@ pub fn build_consensus(
     cfg: &BackendConfig,
     ctx: &BuildContext,
 ) -> Result<Arc<dyn ConsensusFactory>, ConfigError> {
-    let plugin = inventory::iter::<ConsensusPlugin>()
+    let plugin = consensus_plugins()
         .find(|p| p.name == cfg.backend)
         .ok_or_else(|| unknown(Slot::Consensus, &cfg.backend))?;
     (plugin.build)(&cfg.options, ctx)
@@ -152,7 +220,7 @@ pub fn build_steward(
     cfg: &BackendConfig,
     ctx: &BuildContext,
 ) -> Result<Arc<dyn StewardPolicyFactory>, ConfigError> {
-    let plugin = inventory::iter::<StewardPlugin>()
+    let plugin = stewards()
         .find(|p| p.name == cfg.backend)
         .ok_or_else(|| unknown(Slot::Steward, &cfg.backend))?;
     (plugin.build)(&cfg.options, ctx)

@@ -31,17 +31,23 @@ fn build(
     )))
 }
 
-inventory::submit! {
-    demls::registry::ConsensusPlugin {
-        name: NAME,
-        description: "hashgraph-like voting: 2n/3 quorum, Ed25519 batch-verified votes",
-        build,
-    }
-}
+/// This backend's registration: submitted to `inventory` (found before `main`) and registered
+/// again at run time by `link()` (for programs whose linker drops `inventory` entries).
+const PLUGIN: demls::registry::ConsensusPlugin = demls::registry::ConsensusPlugin {
+    name: NAME,
+    description: "hashgraph-like voting: 2n/3 quorum, Ed25519 batch-verified votes",
+    build,
+};
 
-/// Keeps this crate (and its registration) linked into a program that selects backends by
-/// name. Call it once, e.g. at the start of `main`.
+inventory::submit!(PLUGIN);
+
+/// The registration `link()` hands to the registry at run time.
+static REGISTERED: demls::registry::ConsensusPlugin = PLUGIN;
+
+/// Keeps this crate linked into a program that selects backends by name, and registers it at
+/// run time too (in case the linker dropped the `inventory` entry). Call it once, e.g. at the
+/// start of `main`; calling it again does nothing more.
 #[inline(never)]
 pub fn link() {
-    std::hint::black_box(NAME);
+    demls::registry::register_consensus(&REGISTERED);
 }

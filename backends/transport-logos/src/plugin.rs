@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use demls::registry::{BuildContext, TransportBuilder, TransportPlugin};
+use demls::registry::{BuildContext, TransportPlugin};
 use demls::{ConfigError, Transport};
 
 use crate::config::Config;
@@ -18,19 +18,25 @@ fn build(options: &toml::Table, ctx: &BuildContext) -> Result<Arc<dyn Transport>
     Ok(transport)
 }
 
-inventory::submit! {
-    TransportPlugin {
-        name: crate::NAME,
-        description: "Logos messaging: a Waku relay peer (gossipsub /vac/waku/relay/2.0.0) on a static shard",
-        build,
-    }
-}
+/// This backend's registration: submitted to `inventory` (found before `main`) and registered
+/// again at run time by `link()` (for programs whose linker drops `inventory` entries).
+const PLUGIN: TransportPlugin = TransportPlugin {
+    name: crate::NAME,
+    description: "Logos messaging: a Waku relay peer (gossipsub /vac/waku/relay/2.0.0) on a static shard",
+    build,
+};
 
-/// Keeps this backend's registration in the final program; call once from programs that pick
-/// backends by name.
+inventory::submit!(PLUGIN);
+
+/// The registration `link()` hands to the registry at run time.
+static REGISTERED: TransportPlugin = PLUGIN;
+
+/// Keeps this backend's registration in the final program, and registers it at run time too
+/// (in case the linker dropped the `inventory` entry); call once from programs that pick
+/// backends by name. Idempotent.
 #[inline(never)]
 pub fn link() {
-    std::hint::black_box(build as TransportBuilder);
+    demls::registry::register_transport(&REGISTERED);
 }
 
 #[cfg(test)]
