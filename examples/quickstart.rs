@@ -11,8 +11,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use demls::engine::{GroupEvent, ProposalAction};
-use demls::{MemberId, Node, NodeConfig, Verdict};
+use demls::api::{Change, Outcome};
+use demls::{Event, MemberId, Node, NodeConfig};
 use tokio::sync::mpsc;
 
 /// The embedded default profile; each node gets its own name.
@@ -58,8 +58,8 @@ pub struct Summary {
 struct Trace {
     start: Instant,
     names: BTreeMap<MemberId, &'static str>,
-    rx: mpsc::UnboundedReceiver<(&'static str, GroupEvent)>,
-    log: Vec<(&'static str, GroupEvent)>,
+    rx: mpsc::UnboundedReceiver<(&'static str, Event)>,
+    log: Vec<(&'static str, Event)>,
 }
 
 impl Trace {
@@ -69,75 +69,76 @@ impl Trace {
             .map_or_else(|| id.short(), |n| (*n).to_owned())
     }
 
-    fn describe(&self, action: &ProposalAction) -> String {
-        match action {
-            ProposalAction::Add { member } => format!("add {}", self.who(member)),
-            ProposalAction::Remove { member } => format!("remove {}", self.who(member)),
-            ProposalAction::Leave { member } => format!("{} leaves", self.who(member)),
-            ProposalAction::Election { stewards, .. } => {
+    fn describe(&self, change: &Change) -> String {
+        match change {
+            Change::Add { member } => format!("add {}", self.who(member)),
+            Change::Remove { member } => format!("remove {}", self.who(member)),
+            Change::Leave { member } => format!("{} leaves", self.who(member)),
+            Change::StewardElection { stewards } => {
                 let names: Vec<String> = stewards.iter().map(|m| self.who(m)).collect();
                 format!("elect stewards [{}]", names.join(", "))
             }
-            ProposalAction::Emergency { violation, target } => match target {
-                Some(t) => format!("emergency: remove {} ({violation:?})", self.who(t)),
-                None => format!("emergency: {violation:?}"),
+            Change::StewardViolation { violation, member } => match member {
+                Some(t) => format!("steward violation: remove {} ({violation:?})", self.who(t)),
+                None => format!("steward violation: {violation:?}"),
             },
         }
     }
 
-    fn print(&self, node: &str, event: &GroupEvent) {
+    fn print(&self, node: &str, event: &Event) {
         let line = match event {
-            GroupEvent::GroupCreated { epoch, .. } => format!("created the group (epoch {epoch})"),
-            GroupEvent::JoinRequested { .. } => "announced a KeyPackage, asking to join".into(),
-            GroupEvent::KeyPackageReceived { member, .. } if node == "alice" => {
-                format!("saw {}'s KeyPackage", self.who(member))
+            Event::GroupCreated { epoch, .. } => format!("created the group (epoch {epoch})"),
+            Event::JoinRequested { .. } => "announced a KeyPackage, asking to join".into(),
+            Event::JoinRequestReceived { member, .. } if node == "alice" => {
+                format!("saw {}'s join request", self.who(member))
             }
-            GroupEvent::ProposalOpened {
-                proposal,
-                owner,
-                action,
-                epoch,
+            Event::DecisionOpened {
+                decision,
+                requested_by,
+                change,
                 ..
-            } if self.who(owner) == node => {
+            } if self.who(requested_by) == node => {
                 format!(
-                    "opened proposal {}: {} (voters: roster of epoch {epoch})",
-                    proposal.short(),
-                    self.describe(action)
+                    "asked the group to decide {}: {}",
+                    decision.short(),
+                    self.describe(change)
                 )
             }
-            GroupEvent::VoteCast { proposal, yes, .. } => {
+            Event::Voted {
+                decision, approve, ..
+            } => {
                 format!(
                     "voted {} on {}",
-                    if *yes { "YES" } else { "NO" },
-                    proposal.short()
+                    if *approve { "YES" } else { "NO" },
+                    decision.short()
                 )
             }
-            GroupEvent::ProposalDecided {
-                proposal,
-                action,
+            Event::DecisionMade {
+                decision,
+                change,
                 outcome,
-                yes,
-                no,
+                approvals,
+                rejections,
                 eligible,
                 ..
             } => {
                 let verdict = match outcome {
-                    Verdict::Yes => "YES",
-                    Verdict::No => "NO",
-                    Verdict::Failed => "FAILED",
+                    Outcome::Approved => "APPROVED",
+                    Outcome::Rejected => "REJECTED",
+                    Outcome::NoDecision => "NO DECISION",
                 };
                 format!(
-                    "{} ({}) decided {verdict}: {yes} yes / {no} no of {eligible}",
-                    proposal.short(),
-                    self.describe(action)
+                    "{} ({}) {verdict}: {approvals} yes / {rejections} no of {eligible}",
+                    decision.short(),
+                    self.describe(change)
                 )
             }
-            GroupEvent::CommitCreated {
-                epoch, proposals, ..
+            Event::Committed {
+                epoch, decisions, ..
             } => {
-                format!("committed {} proposal(s) -> epoch {epoch}", proposals.len())
+                format!("committed {} decision(s) -> epoch {epoch}", decisions.len())
             }
-            GroupEvent::EpochAdvanced {
+            Event::EpochAdvanced {
                 epoch,
                 committer,
                 added,
@@ -160,10 +161,10 @@ impl Trace {
                         .collect::<String>()
                 )
             }
-            GroupEvent::Joined { epoch, members, .. } => {
+            Event::Joined { epoch, members, .. } => {
                 format!("joined at epoch {epoch} ({members} members)")
             }
-            GroupEvent::MessageReceived {
+            Event::MessageReceived {
                 sender,
                 payload,
                 epoch,
@@ -175,7 +176,7 @@ impl Trace {
                     String::from_utf8_lossy(payload)
                 )
             }
-            GroupEvent::Removed {
+            Event::Removed {
                 epoch, committer, ..
             } => {
                 format!(
@@ -183,8 +184,8 @@ impl Trace {
                     self.who(committer)
                 )
             }
-            GroupEvent::Rejected { reason, detail, .. } => format!("REJECTED {reason}: {detail}"),
-            GroupEvent::PublishFailed { detail, .. } => format!("publish failed: {detail}"),
+            Event::Rejected { reason, detail, .. } => format!("REJECTED {reason}: {detail}"),
+            Event::DeliveryFailed { detail } => format!("delivery failed: {detail}"),
             _ => return,
         };
         println!(
@@ -197,7 +198,7 @@ impl Trace {
     async fn until(
         &mut self,
         what: &str,
-        done: impl Fn(&[(&'static str, GroupEvent)]) -> bool,
+        done: impl Fn(&[(&'static str, Event)]) -> bool,
     ) -> Result<(), String> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         while !done(&self.log) {
@@ -213,20 +214,19 @@ impl Trace {
     }
 }
 
-fn count(log: &[(&'static str, GroupEvent)], f: impl Fn(&str, &GroupEvent) -> bool) -> usize {
+fn count(log: &[(&'static str, Event)], f: impl Fn(&str, &Event) -> bool) -> usize {
     log.iter().filter(|(n, e)| f(n, e)).count()
 }
 
 /// Each node's latest (epoch, member count), from its Joined / EpochAdvanced / GroupCreated events.
-fn latest_epochs(log: &[(&'static str, GroupEvent)]) -> BTreeMap<&'static str, (u64, u32)> {
+fn latest_epochs(log: &[(&'static str, Event)]) -> BTreeMap<&'static str, (u64, u32)> {
     let mut out = BTreeMap::new();
     for (node, event) in log {
         match event {
-            GroupEvent::GroupCreated { epoch, .. } => {
+            Event::GroupCreated { epoch, .. } => {
                 out.insert(*node, (*epoch, 1));
             }
-            GroupEvent::Joined { epoch, members, .. }
-            | GroupEvent::EpochAdvanced { epoch, members, .. } => {
+            Event::Joined { epoch, members, .. } | Event::EpochAdvanced { epoch, members, .. } => {
                 out.insert(*node, (*epoch, *members));
             }
             _ => {}
@@ -278,9 +278,7 @@ pub async fn run() -> Result<Summary, String> {
         .map_err(|e| e.to_string())?;
     trace
         .until("bob joined", |l| {
-            count(l, |n, e| {
-                n == "bob" && matches!(e, GroupEvent::Joined { .. })
-            }) == 1
+            count(l, |n, e| n == "bob" && matches!(e, Event::Joined { .. })) == 1
         })
         .await?;
 
@@ -306,7 +304,7 @@ pub async fn run() -> Result<Summary, String> {
     }
     trace
         .until("20 messages decrypted", |l| {
-            count(l, |_, e| matches!(e, GroupEvent::MessageReceived { .. })) == 20
+            count(l, |_, e| matches!(e, Event::MessageReceived { .. })) == 20
         })
         .await?;
 
@@ -317,10 +315,10 @@ pub async fn run() -> Result<Summary, String> {
         .map_err(|e| e.to_string())?;
     trace
         .until("dave removed everywhere", |l| {
-            count(l, |n, e| n == "dave" && matches!(e, GroupEvent::Removed { .. })) == 1
+            count(l, |n, e| n == "dave" && matches!(e, Event::Removed { .. })) == 1
                 && count(
                     l,
-                    |_, e| matches!(e, GroupEvent::EpochAdvanced { removed, .. } if !removed.is_empty()),
+                    |_, e| matches!(e, Event::EpochAdvanced { removed, .. } if !removed.is_empty()),
                 ) == 4
         })
         .await?;
@@ -334,7 +332,7 @@ pub async fn run() -> Result<Summary, String> {
     }
     trace
         .until("12 more messages decrypted", |l| {
-            count(l, |_, e| matches!(e, GroupEvent::MessageReceived { .. })) == 32
+            count(l, |_, e| matches!(e, Event::MessageReceived { .. })) == 32
         })
         .await?;
 
@@ -365,7 +363,7 @@ pub async fn run() -> Result<Summary, String> {
         }
     );
     let removed_notified = count(&trace.log, |n, e| {
-        n == "dave" && matches!(e, GroupEvent::Removed { .. })
+        n == "dave" && matches!(e, Event::Removed { .. })
     }) == 1;
     for node in &nodes {
         node.shutdown().await;
@@ -374,7 +372,7 @@ pub async fn run() -> Result<Summary, String> {
         epochs: summaries.iter().map(|s| s.epoch).collect(),
         converged,
         delivered: count(&trace.log, |_, e| {
-            matches!(e, GroupEvent::MessageReceived { .. })
+            matches!(e, Event::MessageReceived { .. })
         }),
         removed_notified,
     })

@@ -5,40 +5,53 @@
 //! demls chat <config.toml> [--wait-peers N]    # runs a member (alias: `node`)
 //! ```
 //!
-//! `chat` reads commands on stdin, one per line, and prints events as JSON lines on stdout:
+//! `chat` reads commands on stdin, one per line, and prints JSON lines on stdout in the API's
+//! canonical form (`specs/api.md`): every event as the API emits it (`{"type":
+//! "message_received", ...}`, byte strings in base64), and for each command either
+//! `{"type": "ok", "command": ..., "result": ...}` or `{"type": "error", "command": ...,
+//! "error": {"code": ..., "name": ..., "message": ...}}`. Each command is one call of the API's
+//! JSON dispatcher; `call <method> <json>` makes any call directly.
 //!
 //! ```text
-//! create <group>            join <group>            send <group> <text...>
-//! remove <group> <member>   status <group>          quit
-//! invite <group>            join <invitation>
+//! create <group>              join <group>               join <invitation>
+//! invite <group>              send <group> <text...>     history <group> [n]
+//! remove <group> <member>     leave <group>              vote <group> <decision> yes|no
+//! status                      group <group>              groups
+//! call <method> [json-args]   help                       quit
 //! ```
 //!
-//! `invite` prints the group's invitation (`demls-invite:1:...`); `join` with an invitation
-//! joins only the group it names, while `join <group>` takes the first group under that id
-//! that adds this member (trust on first use).
-//!
-//! `<member>` is a member id as printed (`0x` and 40 hex digits). With the `logos` transport,
+//! `<group>` is the group's name as text. `invite` prints the group's invitation
+//! (`demls-invite:1:...`); `join` with an invitation joins only the group it names, while
+//! `join <group>` takes the first group under that id that adds this member (trust on first
+//! use). `<member>` is a member id as events print it (base64), or `0x` and 40 hex digits;
+//! `<decision>` a decision id as events print it. With the `logos` transport,
 //! `--wait-peers N` waits (up to `--wait-secs`, default 30) until N relay peers are connected
 //! before the member starts.
 
-mod events;
+mod commands;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use commands::Line;
+use demls::api::{ApiError, ErrorCode, encode_bytes};
 use demls::config::BackendConfig;
 use demls::registry::{self, BuildContext};
-use demls::{Invitation, MemberId, Node, NodeConfig, Transport};
+use demls::{Node, NodeConfig, Transport};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const USAGE: &str = "usage: demls keygen <node-key-file>\n       demls chat <config.toml> [--wait-peers N] [--wait-secs S]";
 
 fn emit(v: &Value) {
+    emit_line(&v.to_string());
+}
+
+fn emit_line(line: &str) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{v}");
+    let _ = writeln!(out, "{line}");
     let _ = out.flush();
 }
 
@@ -110,7 +123,7 @@ async fn transport(
         .await
         .unwrap_or_else(|e| fail(e));
     emit(&json!({
-        "event": "listening",
+        "type": "listening",
         "peer_id": t.peer_id().to_string(),
         "addrs": addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
         "pubsub_topic": t.pubsub_topic(),
@@ -143,74 +156,34 @@ async fn chat(path: &Path, wait_peers: usize, wait: Duration) {
     if let Some(capacity) = config.node.event_queue {
         builder = builder.event_queue(capacity);
     }
+    if let Some(per_group) = config.node.history {
+        builder = builder.history(per_group);
+    }
     let node = builder.start().await.unwrap_or_else(|e| fail(e));
-    emit(&json!({"event": "ready", "name": node.name(), "member": node.member_id().to_string()}));
+    emit(&json!({
+        "type": "ready",
+        "name": node.name(),
+        "member_id": encode_bytes(node.member_id().as_bytes()),
+    }));
     let events = node.clone();
     tokio::spawn(async move {
         while let Some(event) = events.next_event().await {
-            if let Some(line) = events::to_json(&event) {
-                emit(&line);
-            }
+            emit_line(&event.to_json());
         }
     });
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = lines.next_line().await {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let result = match words.as_slice() {
-            [] => continue,
-            ["quit"] => break,
-            ["create", g] => node.create_group(g.as_bytes()).await.map(|_| json!(null)),
-            ["join", g] if g.starts_with("demls-invite:") => match g.parse::<Invitation>() {
-                Ok(invitation) => node
-                    .join_by_invitation(&invitation)
-                    .await
-                    .map(|_| json!(null)),
-                Err(e) => {
-                    emit(&json!({"event": "error", "command": line, "detail": e.to_string()}));
-                    continue;
-                }
-            },
-            ["join", g] => node.join_group(g.as_bytes()).await.map(|_| json!(null)),
-            ["invite", g] => node
-                .invitation(g.as_bytes())
-                .await
-                .map(|i| json!({"invitation": i.to_string()})),
-            ["send", g, text @ ..] => node
-                .send(g.as_bytes(), text.join(" ").as_bytes())
-                .await
-                .map(|id| json!({"message_id": hex::encode(id)})),
-            ["remove", g, member] => match parse_member(member) {
-                Some(m) => node
-                    .propose_remove(g.as_bytes(), m.as_bytes())
-                    .await
-                    .map(|s| json!({"submission": format!("{s:?}")})),
-                None => {
-                    emit(&json!({"event": "error", "command": line, "detail": "bad member id"}));
-                    continue;
-                }
-            },
-            ["status", g] => node.group(g.as_bytes()).await.map(|s| match s {
-                Some(s) => json!({
-                    "epoch": s.epoch,
-                    "members": s.members.iter().map(|m| m.to_string()).collect::<Vec<_>>(),
-                    "authenticator": hex::encode(&s.authenticator),
-                }),
-                None => json!(null),
-            }),
-            _ => {
-                emit(&json!({"event": "error", "command": line, "detail": "unknown command"}));
-                continue;
-            }
+        let result = match commands::parse(&line) {
+            Ok(Line::Empty) => continue,
+            Ok(Line::Quit) => break,
+            Ok(Line::Help) => Ok(Value::String(commands::HELP.into())),
+            Ok(Line::Call(method, args)) => demls::api::call(&node, &method, &args).await,
+            Err(detail) => Err(ApiError::new(ErrorCode::InvalidArgument, detail)),
         };
         match result {
-            Ok(detail) => emit(&json!({"event": "ok", "command": line, "detail": detail})),
-            Err(e) => emit(&json!({"event": "error", "command": line, "detail": e.to_string()})),
+            Ok(result) => emit(&json!({"type": "ok", "command": line, "result": result})),
+            Err(e) => emit(&json!({"type": "error", "command": line, "error": e.to_json_value()})),
         }
     }
     node.shutdown().await;
-}
-
-fn parse_member(text: &str) -> Option<MemberId> {
-    let bytes = hex::decode(text.strip_prefix("0x").unwrap_or(text)).ok()?;
-    MemberId::from_slice(&bytes)
 }

@@ -38,7 +38,7 @@ impl Cluster {
             match self.events.recv_timeout(left) {
                 Ok((who, event)) => {
                     eprintln!("{:<5} {event}", NAMES[who]);
-                    assert_ne!(event["event"], "error", "{} reported an error", NAMES[who]);
+                    assert_ne!(event["type"], "error", "{} reported an error", NAMES[who]);
                     self.log.push((who, event));
                 }
                 Err(_) => panic!("timed out waiting for: {what}"),
@@ -64,8 +64,18 @@ fn count(log: &[(usize, Value)], f: impl Fn(usize, &Value) -> bool) -> usize {
 fn last_members(log: &[(usize, Value)], who: usize) -> Option<u64> {
     log.iter()
         .rev()
-        .filter(|(w, e)| *w == who && (e["event"] == "epoch" || e["event"] == "joined"))
+        .filter(|(w, e)| *w == who && (e["type"] == "epoch_advanced" || e["type"] == "joined"))
         .find_map(|(_, e)| e["members"].as_u64())
+}
+
+/// The payload of a `message_received` event as text (empty for any other line).
+fn text(event: &Value) -> String {
+    use base64::Engine as _;
+    event["payload"]
+        .as_str()
+        .and_then(|p| base64::engine::general_purpose::STANDARD.decode(p).ok())
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
 }
 
 fn free_port() -> u16 {
@@ -182,12 +192,12 @@ fn three_processes_on_logos_form_a_group_chat_and_remove_a_member() {
     let dir = temp_dir();
     let mut c = start(&dir);
     c.until("three members ready", |l| {
-        count(l, |_, e| e["event"] == "ready") == 3
+        count(l, |_, e| e["type"] == "ready") == 3
     });
     let member_of = |l: &[(usize, Value)], who: usize| -> String {
         l.iter()
-            .find(|(w, e)| *w == who && e["event"] == "ready")
-            .and_then(|(_, e)| e["member"].as_str())
+            .find(|(w, e)| *w == who && e["type"] == "ready")
+            .and_then(|(_, e)| e["member_id"].as_str())
             .expect("a ready event")
             .to_owned()
     };
@@ -195,11 +205,11 @@ fn three_processes_on_logos_form_a_group_chat_and_remove_a_member() {
 
     c.send(0, "create demo");
     c.until("alice created the group", |l| {
-        count(l, |w, e| w == 0 && e["event"] == "group_created") == 1
+        count(l, |w, e| w == 0 && e["type"] == "group_created") == 1
     });
     c.send(1, "join demo");
     c.until("bob joined by alice's vote", |l| {
-        count(l, |w, e| w == 1 && e["event"] == "joined") == 1
+        count(l, |w, e| w == 1 && e["type"] == "joined") == 1
     });
     // Carol joins by the invitation alice hands out.
     c.send(0, "invite demo");
@@ -210,7 +220,7 @@ fn three_processes_on_logos_form_a_group_chat_and_remove_a_member() {
         .log
         .iter()
         .find(|(w, e)| *w == 0 && e["command"] == "invite demo")
-        .and_then(|(_, e)| e["detail"]["invitation"].as_str())
+        .and_then(|(_, e)| e["result"]["invitation"].as_str())
         .expect("an invitation")
         .to_owned();
     assert!(invitation.starts_with("demls-invite:1:"), "{invitation}");
@@ -223,18 +233,18 @@ fn three_processes_on_logos_form_a_group_chat_and_remove_a_member() {
         c.send(i, &format!("send demo hello from {name}"));
     }
     c.until("six messages decrypted", |l| {
-        count(l, |_, e| e["event"] == "message") == 6
+        count(l, |_, e| e["type"] == "message_received") == 6
     });
     for (i, name) in NAMES.iter().enumerate() {
         let got = count(&c.log, |w, e| {
-            w != i && e["event"] == "message" && e["text"] == format!("hello from {name}")
+            w != i && e["type"] == "message_received" && text(e) == format!("hello from {name}")
         });
         assert_eq!(got, 2, "{name}'s message did not reach both others");
     }
 
     c.send(0, &format!("remove demo {carol}"));
     c.until("carol removed and the others at two members", |l| {
-        count(l, |w, e| w == 2 && e["event"] == "removed") == 1
+        count(l, |w, e| w == 2 && e["type"] == "removed") == 1
             && last_members(l, 0) == Some(2)
             && last_members(l, 1) == Some(2)
     });
@@ -243,7 +253,7 @@ fn three_processes_on_logos_form_a_group_chat_and_remove_a_member() {
         c.log
             .iter()
             .rev()
-            .find(|(w, e)| *w == who && e["event"] == "epoch")
+            .find(|(w, e)| *w == who && e["type"] == "epoch_advanced")
             .map(|(_, e)| e["authenticator"].clone())
     };
     assert_eq!(
@@ -254,11 +264,11 @@ fn three_processes_on_logos_form_a_group_chat_and_remove_a_member() {
 
     c.send(0, "send demo carol is gone");
     c.until("bob reads alice after the removal", |l| {
-        count(l, |w, e| w == 1 && e["text"] == "carol is gone") == 1
+        count(l, |w, e| w == 1 && text(e) == "carol is gone") == 1
     });
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(
-        count(&c.log, |w, e| w == 2 && e["text"] == "carol is gone"),
+        count(&c.log, |w, e| w == 2 && text(e) == "carol is gone"),
         0,
         "the removed member read a message of the new epoch"
     );

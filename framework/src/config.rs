@@ -190,6 +190,8 @@ pub struct NodeSection {
     pub identity_seed: Option<String>,
     /// Capacity of the event queue between the node and the application.
     pub event_queue: Option<usize>,
+    /// Messages of each group the node keeps for `history` (default 1000; 0 keeps none).
+    pub history: Option<usize>,
     /// Which backends fill the slots the file does not name (`"embedded"` or `"logos"`).
     pub profile: Profile,
 }

@@ -11,6 +11,7 @@
 )]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod api;
 pub mod clock;
 pub mod config;
 pub mod consensus;
@@ -65,6 +66,7 @@ pub mod internals {
     }
 }
 
+pub use api::{ApiError, BlockingNode, ErrorCode, Event};
 pub use config::{ConfigError, NodeConfig};
 pub use consensus::{
     Consensus, ConsensusError, ConsensusEvent, ConsensusFactory, Electorate, Verdict,
@@ -74,7 +76,7 @@ pub use engine::{
 };
 pub use identity::{Identity, IdentitySigner};
 pub use invitation::{Invitation, InvitationError};
-pub use node::{Node, NodeBuilder, NodeError};
+pub use node::{EventCallback, Node, NodeBuilder, NodeError};
 pub use proposal::{ProposalAction, ProposalKind, Violation};
 pub use roster::{Roster, RosterEntry};
 pub use steward::{

@@ -185,6 +185,11 @@ impl Engine {
         topics
     }
 
+    /// A group's current epoch, if this node is a member.
+    pub fn epoch(&self, group_id: &GroupId) -> Option<Epoch> {
+        self.groups.get(group_id).map(|g| g.epoch())
+    }
+
     /// A snapshot of a group.
     pub fn group_summary(&self, group_id: &GroupId) -> Option<GroupSummary> {
         let g = self.groups.get(group_id)?;

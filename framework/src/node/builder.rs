@@ -7,6 +7,7 @@ use tokio::sync::mpsc;
 
 use super::driver::Driver;
 use super::engine_thread::EngineThread;
+use super::history::{DEFAULT_HISTORY, History};
 use super::{EventCallback, Node, NodeError, Shared};
 use crate::clock::{Clock, SystemClock};
 use crate::config::NodeConfig;
@@ -39,6 +40,7 @@ pub struct NodeBuilder {
     seed: Option<[u8; 32]>,
     clock: Arc<dyn Clock>,
     event_queue: usize,
+    history: usize,
 }
 
 impl NodeBuilder {
@@ -54,6 +56,7 @@ impl NodeBuilder {
             seed: None,
             clock: Arc::new(SystemClock),
             event_queue: 4096,
+            history: DEFAULT_HISTORY,
         }
     }
 
@@ -100,6 +103,13 @@ impl NodeBuilder {
     /// Capacity of the event queue.
     pub fn event_queue(mut self, capacity: usize) -> Self {
         self.event_queue = capacity.max(1);
+        self
+    }
+
+    /// How many messages of each group the node keeps for [`Node::history`] (default 1000; 0
+    /// keeps none).
+    pub fn history(mut self, per_group: usize) -> Self {
+        self.history = per_group;
         self
     }
 
@@ -164,12 +174,14 @@ impl NodeBuilder {
         let (ev_tx, ev_rx) = mpsc::channel(self.event_queue);
         let callback: Arc<Mutex<Option<EventCallback>>> = Arc::new(Mutex::new(None));
         let member_id = opened.member_id;
+        let history = Arc::new(Mutex::new(History::new(self.history)));
         let driver = Driver {
             engine,
             transport,
-            clock: self.clock,
+            clock: self.clock.clone(),
             events: ev_tx,
             callback: callback.clone(),
+            history: history.clone(),
             name: self.name.clone(),
             deadline: opened.deadline,
         };
@@ -180,6 +192,8 @@ impl NodeBuilder {
                 requests: req_tx,
                 events: tokio::sync::Mutex::new(ev_rx),
                 callback,
+                history,
+                clock: self.clock,
                 member_id,
                 name: self.name,
             }),

@@ -6,7 +6,7 @@ use super::NodeError;
 use crate::engine::{Engine, EngineError, GroupSummary, Output, Submission};
 use crate::invitation::Invitation;
 use crate::transport::Inbound;
-use crate::types::{GroupId, MemberId, ProposalId, Timestamp};
+use crate::types::{Epoch, GroupId, MemberId, ProposalId, Timestamp};
 
 /// Where the answer to an API call goes.
 pub(super) type Reply<T> = oneshot::Sender<Result<T, NodeError>>;
@@ -25,7 +25,8 @@ pub(super) enum Command {
     Join(GroupId, Reply<()>),
     JoinInvited(Invitation, Reply<()>),
     Invitation(GroupId, Reply<Invitation>),
-    Send(GroupId, Vec<u8>, Reply<Vec<u8>>),
+    /// Replies with the message id and the epoch it was sent in.
+    Send(GroupId, Vec<u8>, Reply<(Vec<u8>, Epoch)>),
     ProposeAdd(GroupId, Vec<u8>, Reply<Submission>),
     ProposeRemove(GroupId, MemberId, Reply<Submission>),
     Leave(GroupId, Reply<Submission>),
@@ -82,7 +83,13 @@ impl Command {
             Command::Invitation(gid, tx) => {
                 reply(tx, engine.invitation(&gid).map(|i| (i, Output::default())))
             }
-            Command::Send(gid, payload, tx) => reply(tx, engine.send_message(&gid, &payload, now)),
+            Command::Send(gid, payload, tx) => {
+                let sent = engine.send_message(&gid, &payload, now).map(|(id, out)| {
+                    let epoch = engine.epoch(&gid).unwrap_or_default();
+                    ((id, epoch), out)
+                });
+                reply(tx, sent)
+            }
             Command::ProposeAdd(gid, kp, tx) => reply(tx, engine.propose_add(&gid, &kp, now)),
             Command::ProposeRemove(gid, member, tx) => {
                 reply(tx, engine.propose_remove(&gid, member, now))

@@ -11,6 +11,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::EventCallback;
 use super::command::{Input, Request};
 use super::engine_thread::EngineThread;
+use super::history::History;
+use crate::api::{Event, Message};
 use crate::clock::Clock;
 use crate::engine::{EngineError, GroupEvent, Output};
 use crate::transport::{Transport, TransportError};
@@ -38,8 +40,9 @@ pub(super) struct Driver {
     pub(super) engine: EngineThread,
     pub(super) transport: Arc<dyn Transport>,
     pub(super) clock: Arc<dyn Clock>,
-    pub(super) events: mpsc::Sender<GroupEvent>,
+    pub(super) events: mpsc::Sender<Event>,
     pub(super) callback: Arc<Mutex<Option<EventCallback>>>,
+    pub(super) history: Arc<Mutex<History>>,
     pub(super) name: String,
     /// The engine's next deadline, as of the last step.
     pub(super) deadline: Option<Timestamp>,
@@ -185,6 +188,26 @@ impl Driver {
             }
         }
         for event in events.into_iter().chain(extra) {
+            if let GroupEvent::MessageReceived {
+                group_id,
+                sender,
+                message_id,
+                payload,
+                epoch,
+                ..
+            } = &event
+                && let Ok(mut history) = self.history.lock()
+            {
+                history.record(Message {
+                    group: group_id.clone(),
+                    sender: *sender,
+                    message_id: message_id.clone(),
+                    payload: payload.clone(),
+                    epoch: *epoch,
+                    at_ms: self.clock.now().0,
+                });
+            }
+            let event = Event::from(event);
             let event = match self.callback.lock() {
                 Ok(slot) => match slot.as_ref() {
                     Some(callback) => {

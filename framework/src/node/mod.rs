@@ -1,9 +1,12 @@
 //! The async [`Node`]: a cheap cloneable handle to a running node, whose driver task owns the
 //! transport and the timers and whose engine thread owns the [`Engine`](crate::Engine).
 //!
-//! Everything at the handle's edge is plain bytes, integers and [`GroupEvent`]s, so the C API wraps
-//! it one function per method. Events can be pulled ([`Node::next_event`],
-//! [`Node::try_next_event`]) or pushed to a callback ([`Node::set_event_callback`]).
+//! This is the Rust form of the API specified in `specs/api.md`: everything at the handle's
+//! edge is plain bytes, integers and the [`api`](crate::api) types (events, group summaries,
+//! messages), each with its canonical JSON form, so the C API wraps it one function per method.
+//! Events can be pulled ([`Node::next_event`], [`Node::try_next_event`]) or pushed to a callback
+//! ([`Node::set_event_callback`]). Callers without an async runtime use
+//! [`BlockingNode`](crate::api::BlockingNode).
 //! The event queue is bounded: a node whose events are never consumed (and that has no
 //! callback) stops processing the network until they are.
 //!
@@ -62,6 +65,7 @@ mod builder;
 mod command;
 mod driver;
 mod engine_thread;
+mod history;
 
 pub use builder::NodeBuilder;
 
@@ -71,13 +75,16 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::api::{ChangeRequest, Event, GroupInfo, Message, Status};
+use crate::clock::Clock;
 use crate::config::{ConfigError, NodeConfig};
-use crate::engine::{EngineError, GroupEvent, GroupSummary, Submission};
+use crate::engine::EngineError;
 use crate::invitation::Invitation;
 use crate::registry::{self, BuildContext};
 use crate::transport::TransportError;
 use crate::types::{GroupId, MemberId, ProposalId};
 use command::{Command, Reply, Request};
+use history::History;
 
 /// Why a node operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -110,12 +117,14 @@ pub enum NodeError {
 }
 
 /// A callback receiving every event (instead of the pull queue).
-pub type EventCallback = Box<dyn Fn(GroupEvent) + Send + Sync>;
+pub type EventCallback = Box<dyn Fn(Event) + Send + Sync>;
 
 struct Shared {
     requests: mpsc::Sender<Request>,
-    events: tokio::sync::Mutex<mpsc::Receiver<GroupEvent>>,
+    events: tokio::sync::Mutex<mpsc::Receiver<Event>>,
     callback: Arc<Mutex<Option<EventCallback>>>,
+    history: Arc<Mutex<History>>,
+    clock: Arc<dyn Clock>,
     member_id: MemberId,
     name: String,
 }
@@ -152,12 +161,22 @@ impl Node {
         if let Some(capacity) = config.node.event_queue {
             builder = builder.event_queue(capacity);
         }
+        if let Some(per_group) = config.node.history {
+            builder = builder.history(per_group);
+        }
         builder.start().await
     }
 
-    /// Reads a TOML file and starts the node it describes.
+    /// Reads a TOML file and starts the node it describes (relative paths in it are relative
+    /// to the file's directory).
     pub async fn from_config_file(path: impl AsRef<Path>) -> Result<Node, NodeError> {
         Node::start(NodeConfig::from_file(path)?).await
+    }
+
+    /// Starts the node a TOML text describes (relative paths in it are relative to the
+    /// working directory).
+    pub async fn from_config_str(toml: &str) -> Result<Node, NodeError> {
+        Node::start(NodeConfig::from_toml_str(toml)?).await
     }
 
     /// This node's member id (20 bytes).
@@ -219,42 +238,73 @@ impl Node {
         self.call(|r| Command::Invitation(gid, r)).await
     }
 
-    /// Sends an application message; returns its 16-byte message id.
+    /// Sends an application message; returns its 16-byte message id. The message is added
+    /// to the group's [`history`](Node::history).
     pub async fn send(&self, group_id: &[u8], payload: &[u8]) -> Result<Vec<u8>, NodeError> {
         let gid = Self::gid(group_id)?;
-        let payload = payload.to_vec();
-        self.call(|r| Command::Send(gid, payload, r)).await
+        let body = payload.to_vec();
+        let (message_id, epoch) = self.call(|r| Command::Send(gid.clone(), body, r)).await?;
+        if let Ok(mut history) = self.shared.history.lock() {
+            history.record(Message {
+                group: gid,
+                sender: self.shared.member_id,
+                message_id: message_id.clone(),
+                payload: payload.to_vec(),
+                epoch,
+                at_ms: self.shared.clock.now().0,
+            });
+        }
+        Ok(message_id)
+    }
+
+    /// The latest `limit` messages of a group (received, and sent by this node), oldest first.
+    /// The node keeps up to `[node] history` messages per group (default 1000) in memory: the
+    /// history starts empty when the node starts. Works for a group this node has left too.
+    pub fn history(&self, group_id: &[u8], limit: usize) -> Result<Vec<Message>, NodeError> {
+        let gid = Self::gid(group_id)?;
+        Ok(self
+            .shared
+            .history
+            .lock()
+            .map(|h| h.latest(&gid, limit))
+            .unwrap_or_default())
     }
 
     /// Opens a vote on adding the holder of a KeyPackage (`MlsMessage` bytes), or defers it
-    /// while a higher-priority vote runs ([`Submission::Deferred`]).
+    /// while a higher-priority vote runs ([`ChangeRequest::Deferred`]).
     pub async fn propose_add(
         &self,
         group_id: &[u8],
         key_package: &[u8],
-    ) -> Result<Submission, NodeError> {
+    ) -> Result<ChangeRequest, NodeError> {
         let gid = Self::gid(group_id)?;
         let kp = key_package.to_vec();
-        self.call(|r| Command::ProposeAdd(gid, kp, r)).await
+        self.call(|r| Command::ProposeAdd(gid, kp, r))
+            .await
+            .map(ChangeRequest::from)
     }
 
     /// Opens a vote on removing a member (20-byte member id), or defers it while a
-    /// higher-priority vote runs ([`Submission::Deferred`]).
+    /// higher-priority vote runs ([`ChangeRequest::Deferred`]).
     pub async fn propose_remove(
         &self,
         group_id: &[u8],
         member_id: &[u8],
-    ) -> Result<Submission, NodeError> {
+    ) -> Result<ChangeRequest, NodeError> {
         let gid = Self::gid(group_id)?;
         let member = MemberId::from_slice(member_id).ok_or(NodeError::InvalidMemberId)?;
-        self.call(|r| Command::ProposeRemove(gid, member, r)).await
+        self.call(|r| Command::ProposeRemove(gid, member, r))
+            .await
+            .map(ChangeRequest::from)
     }
 
     /// Asks to leave a group: final without a vote; a steward other than this node commits the
     /// removal, after which this node's state of the group is erased (`GroupEvent::Removed`).
-    pub async fn leave(&self, group_id: &[u8]) -> Result<Submission, NodeError> {
+    pub async fn leave(&self, group_id: &[u8]) -> Result<ChangeRequest, NodeError> {
         let gid = Self::gid(group_id)?;
-        self.call(|r| Command::Leave(gid, r)).await
+        self.call(|r| Command::Leave(gid, r))
+            .await
+            .map(ChangeRequest::from)
     }
 
     /// Votes on an open proposal (32-byte proposal id).
@@ -269,13 +319,29 @@ impl Node {
         self.call(|r| Command::Vote(gid, id, yes, r)).await
     }
 
-    /// A snapshot of a group (epoch, members, authenticator, stewards, proposals).
-    pub async fn group(&self, group_id: &[u8]) -> Result<Option<GroupSummary>, NodeError> {
+    /// A snapshot of a group (epoch, members, stewards, this node's role, authenticator,
+    /// decisions); `None` if this node is not a member.
+    pub async fn group(&self, group_id: &[u8]) -> Result<Option<GroupInfo>, NodeError> {
         let gid = Self::gid(group_id)?;
         let (tx, rx) = oneshot::channel();
         self.request(Request::Command(Command::Summary(gid, tx)))
             .await?;
-        rx.await.map_err(|_| NodeError::Stopped)
+        let summary = rx.await.map_err(|_| NodeError::Stopped)?;
+        Ok(summary.map(|s| GroupInfo::of(s, self.shared.member_id)))
+    }
+
+    /// The node's status: name, member id, version, whether it runs, its groups, queued events.
+    pub async fn status(&self) -> Status {
+        let groups = self.groups().await;
+        let queued = self.shared.events.try_lock().map_or(0, |q| q.len() as u32);
+        Status {
+            name: self.shared.name.clone(),
+            member_id: self.shared.member_id,
+            version: crate::api::VERSION.to_owned(),
+            running: groups.is_ok(),
+            groups: groups.map_or(0, |g| g.len() as u32),
+            queued_events: queued,
+        }
     }
 
     /// Groups this node is a member of.
@@ -286,12 +352,12 @@ impl Node {
     }
 
     /// Waits for the next event; `None` once the node has stopped and the queue is drained.
-    pub async fn next_event(&self) -> Option<GroupEvent> {
+    pub async fn next_event(&self) -> Option<Event> {
         self.shared.events.lock().await.recv().await
     }
 
     /// Waits up to `timeout` for the next event.
-    pub async fn next_event_timeout(&self, timeout: Duration) -> Option<GroupEvent> {
+    pub async fn next_event_timeout(&self, timeout: Duration) -> Option<Event> {
         tokio::time::timeout(timeout, self.next_event())
             .await
             .ok()
@@ -299,12 +365,14 @@ impl Node {
     }
 
     /// The next event if one is queued.
-    pub fn try_next_event(&self) -> Option<GroupEvent> {
+    pub fn try_next_event(&self) -> Option<Event> {
         self.shared.events.try_lock().ok()?.try_recv().ok()
     }
 
-    /// Delivers every later event to `callback` (on the node's task) instead of the queue;
-    /// `None` returns to the queue. The callback must not block.
+    /// Delivers every later event to `callback` instead of the queue; `None` returns to the
+    /// queue. The callback runs on the node's driver task (a runtime worker thread), one event
+    /// at a time and in order; it must not block, and it must not wait for this node (an
+    /// `async` call of the node awaited from inside it would wait for the task running it).
     pub fn set_event_callback(&self, callback: Option<EventCallback>) {
         if let Ok(mut slot) = self.shared.callback.lock() {
             *slot = callback;

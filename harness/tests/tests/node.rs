@@ -3,8 +3,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use demls::Event;
 use demls::config::Slot;
-use demls::engine::GroupEvent;
 use demls::{ConfigError, Node, NodeConfig, NodeError, registry};
 
 fn link() {
@@ -22,7 +22,7 @@ fn profile(name: &str, network: &str, extra: &str) -> NodeConfig {
     NodeConfig::from_toml_str(&text).unwrap()
 }
 
-async fn wait_for(node: &Node, what: &str, pred: impl Fn(&GroupEvent) -> bool) -> GroupEvent {
+async fn wait_for(node: &Node, what: &str, pred: impl Fn(&Event) -> bool) -> Event {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let event = tokio::time::timeout_at(deadline, node.next_event())
@@ -153,41 +153,38 @@ async fn nodes_from_toml_form_a_group_chat_and_remove_a_member() {
         .await
         .unwrap();
     // Carol's events go to a callback instead of the queue.
-    let seen: Arc<Mutex<Vec<GroupEvent>>> = Arc::default();
+    let seen: Arc<Mutex<Vec<Event>>> = Arc::default();
     let sink = seen.clone();
     carol.set_event_callback(Some(Box::new(move |e| sink.lock().unwrap().push(e))));
 
     alice.create_group(b"room").await.unwrap();
     bob.join_group(b"room").await.unwrap();
-    wait_for(&bob, "bob joined", |e| {
-        matches!(e, GroupEvent::Joined { .. })
-    })
-    .await;
+    wait_for(&bob, "bob joined", |e| matches!(e, Event::Joined { .. })).await;
     carol.join_group(b"room").await.unwrap();
     wait_for(&alice, "carol added", |e| {
-        matches!(e, GroupEvent::EpochAdvanced { epoch: 2, .. })
+        matches!(e, Event::EpochAdvanced { epoch: 2, .. })
     })
     .await;
     // A message is readable by the members of the epoch it is sent in: let bob reach epoch 2.
     wait_for(&bob, "bob in epoch 2", |e| {
-        matches!(e, GroupEvent::EpochAdvanced { epoch: 2, .. })
+        matches!(e, Event::EpochAdvanced { epoch: 2, .. })
     })
     .await;
 
     let id = bob.send(b"room", b"hi all").await.unwrap();
     let got = wait_for(&alice, "bob's message", |e| {
-        matches!(e, GroupEvent::MessageReceived { .. })
+        matches!(e, Event::MessageReceived { .. })
     })
     .await;
     assert!(
-        matches!(got, GroupEvent::MessageReceived { ref message_id, ref payload, .. } if *message_id == id && payload == b"hi all")
+        matches!(got, Event::MessageReceived { ref message_id, ref payload, .. } if *message_id == id && payload == b"hi all")
     );
     for _ in 0..100 {
         if seen
             .lock()
             .unwrap()
             .iter()
-            .any(|e| matches!(e, GroupEvent::MessageReceived { .. }))
+            .any(|e| matches!(e, Event::MessageReceived { .. }))
         {
             break;
         }
@@ -197,25 +194,22 @@ async fn nodes_from_toml_form_a_group_chat_and_remove_a_member() {
         seen.lock()
             .unwrap()
             .iter()
-            .any(|e| matches!(e, GroupEvent::Joined { .. }))
+            .any(|e| matches!(e, Event::Joined { .. }))
     );
     assert!(
         seen.lock()
             .unwrap()
             .iter()
-            .any(|e| matches!(e, GroupEvent::MessageReceived { .. }))
+            .any(|e| matches!(e, Event::MessageReceived { .. }))
     );
 
     alice
         .propose_remove(b"room", bob.member_id().as_bytes())
         .await
         .unwrap();
-    wait_for(&bob, "bob removed", |e| {
-        matches!(e, GroupEvent::Removed { .. })
-    })
-    .await;
+    wait_for(&bob, "bob removed", |e| matches!(e, Event::Removed { .. })).await;
     wait_for(&alice, "epoch 3", |e| {
-        matches!(e, GroupEvent::EpochAdvanced { epoch: 3, .. })
+        matches!(e, Event::EpochAdvanced { epoch: 3, .. })
     })
     .await;
     let a = alice.group(b"room").await.unwrap().unwrap();
@@ -251,10 +245,10 @@ async fn nodes_from_toml_form_a_group_chat_and_remove_a_member() {
         seen.lock()
             .unwrap()
             .iter()
-            .any(|e| matches!(e, GroupEvent::Removed { .. }))
+            .any(|e| matches!(e, Event::Removed { .. }))
     );
     wait_for(&alice, "epoch 4", |e| {
-        matches!(e, GroupEvent::EpochAdvanced { epoch: 4, .. })
+        matches!(e, Event::EpochAdvanced { epoch: 4, .. })
     })
     .await;
     let a = alice.group(b"room").await.unwrap().unwrap();
@@ -336,16 +330,16 @@ async fn committers_with(steward: &str, network: &str) -> Vec<demls::MemberId> {
     let mut committers = Vec::new();
     for (i, node) in nodes.iter().enumerate().skip(1) {
         node.join_group(b"swap").await.unwrap();
-        wait_for(node, "joined", |e| matches!(e, GroupEvent::Joined { .. })).await;
+        wait_for(node, "joined", |e| matches!(e, Event::Joined { .. })).await;
         let epoch = i as u64;
         match wait_for(
             &nodes[0],
             "epoch",
-            |e| matches!(e, GroupEvent::EpochAdvanced { epoch: x, .. } if *x == epoch),
+            |e| matches!(e, Event::EpochAdvanced { epoch: x, .. } if *x == epoch),
         )
         .await
         {
-            GroupEvent::EpochAdvanced { committer, .. } => committers.push(committer),
+            Event::EpochAdvanced { committer, .. } => committers.push(committer),
             _ => unreachable!(),
         }
     }

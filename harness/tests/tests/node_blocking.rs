@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use demls::engine::GroupEvent;
+use demls::Event;
 use demls::policy::{SinglePolicyConfig, single::SinglePolicyFactory};
 use demls::{Entries, Node, NodeError, Space, Storage, StorageError, WriteBatch};
 use demls_consensus_hashgraph::HashgraphFactory;
@@ -83,7 +83,7 @@ async fn start(name: &str, network: &MemoryNetwork, storage: Arc<dyn Storage>) -
         .expect("node starts")
 }
 
-async fn wait_for(node: &Node, what: &str, pred: impl Fn(&GroupEvent) -> bool) {
+async fn wait_for(node: &Node, what: &str, pred: impl Fn(&Event) -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let event = tokio::time::timeout_at(deadline, node.next_event())
@@ -171,7 +171,7 @@ async fn other_nodes_keep_chatting_while_one_node_is_stuck_in_storage() {
     bob.create_group(b"chat").await.unwrap();
     carol.join_group(b"chat").await.unwrap();
     wait_for(&carol, "carol joined", |e| {
-        matches!(e, GroupEvent::Joined { .. })
+        matches!(e, Event::Joined { .. })
     })
     .await;
 
@@ -192,7 +192,7 @@ async fn other_nodes_keep_chatting_while_one_node_is_stuck_in_storage() {
         let heard = heard.clone();
         async move {
             while let Some(event) = carol.next_event().await {
-                if matches!(event, GroupEvent::MessageReceived { .. }) {
+                if matches!(event, Event::MessageReceived { .. }) {
                     heard.lock().unwrap().push(Instant::now());
                 }
             }
