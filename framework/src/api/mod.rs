@@ -30,3 +30,6 @@ pub use info::{Decision, DecisionState, GroupInfo, Message, Role, Status};
 
 /// This library's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[cfg(test)]
+mod tests;
