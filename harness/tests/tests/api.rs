@@ -241,10 +241,13 @@ fn every_bad_call_is_answered_with_its_numbered_error() {
     assert_eq!(refused(&dora, "groups", ""), ErrorCode::Stopped);
 }
 
+/// An event's JSON as the callback got it, and how a blocking call from the callback ended.
+type Seen = (String, Option<ErrorCode>);
+
 #[test]
 fn a_callback_gets_every_event_as_json_and_a_blocking_call_from_it_is_refused() {
     let erin = Arc::new(node("erin", "api-callback", ""));
-    let seen: Arc<Mutex<Vec<(String, Option<ErrorCode>)>>> = Arc::default();
+    let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
     let (sink, inner) = (seen.clone(), Arc::downgrade(&erin));
     erin.set_event_callback(Some(Box::new(move |event| {
         // A blocking call from the callback's thread would wait for itself: refused.
