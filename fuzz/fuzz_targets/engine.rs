@@ -26,7 +26,7 @@ use std::sync::OnceLock;
 use demls::engine::GroupTopics;
 use demls::internals::wire::{self, BranchTag, Envelope, ForkNotice, Kind, bundle, sealed};
 use demls::{GroupId, Topic};
-use demls_fuzz::session::Session;
+use demls_fuzz::session::Net;
 use demls_fuzz::traffic::{Opened, Traffic, recorded};
 use libfuzzer_sys::fuzz_target;
 
@@ -248,18 +248,18 @@ fn describe(payload: &[u8]) -> String {
 
 /// Hands `payload` to the recipient(s) `to` (`% 4`, 3 = all) and lets the honest members
 /// deliver what they publish in response.
-fn deliver(s: &mut Session, to: u8, topic: &Topic, payload: Vec<u8>) {
+fn deliver(s: &mut Net, to: u8, topic: &Topic, payload: Vec<u8>) {
     if debug() {
         eprintln!("inject to {} on {topic}: {}", to % 4, describe(&payload));
     }
     match to % 4 {
-        3 => (0..3).for_each(|i| s.inject(i, topic, payload.clone())),
-        i => s.inject(usize::from(i), topic, payload),
+        3 => (0..3).for_each(|i| s.deliver(i, topic, payload.clone())),
+        i => s.deliver(usize::from(i), topic, payload),
     }
     s.flush();
 }
 
-fn play(w: &World, s: &mut Session, input: &mut Input<'_>) {
+fn play(w: &World, s: &mut Net, input: &mut Input<'_>) {
     let mut advanced = 0u64;
     for _ in 0..MAX_OPS {
         if input.is_empty() {
@@ -296,7 +296,7 @@ fn play(w: &World, s: &mut Session, input: &mut Input<'_>) {
 }
 
 /// The honest members carry on and must agree.
-fn carry_on(s: &mut Session, g: &GroupId, remove: bool) {
+fn carry_on(s: &mut Net, g: &GroupId, remove: bool) {
     s.run(60_000);
     let id = s.send(0, g, b"honest message");
     s.run(10_000);
@@ -335,7 +335,7 @@ fuzz_target!(|data: &[u8]| {
     let w = world();
     let mut input = Input { data };
     let remove = input.u8() & 1 == 1;
-    let mut s = Session::restore(&w.traffic.start);
+    let mut s = Net::restore(&w.traffic.start);
     play(w, &mut s, &mut input);
     carry_on(&mut s, &w.traffic.group, remove);
 });

@@ -1,6 +1,7 @@
-//! Shared pieces of the fuzz targets: a deterministic in-process network of engines (a trimmed
-//! copy of the framework's integration-test harness), the real session whose traffic seeds the
-//! corpora and whose state the stateful targets start from, and small round-trip helpers.
+//! Shared pieces of the fuzz targets: the network they run on (`demls-tests`' deterministic
+//! test network, seeded and on memory storage: see [`session`]), the real session whose
+//! traffic seeds the corpora and whose state the stateful targets start from, and small
+//! round-trip helpers.
 //!
 //! This crate owns no protocol code: every decoder it exercises lives in the crate that owns
 //! it (see `specs/fuzzing.md`). It must never be part of the stable workspace.

@@ -11,7 +11,7 @@ use demls::internals::wire::{Envelope, Kind, sealed};
 use demls::{GroupId, Topic};
 use demls_storage_memory::MemoryStorage;
 
-use crate::session::{Publication, Session, Snapshot, copy_store, gid};
+use crate::session::{EpochKeys, Publication, Snapshot, gid, network};
 
 /// What a joiner holds before its Welcome arrives, and the Welcome and tree it then gets.
 pub struct JoinerCapture {
@@ -78,14 +78,14 @@ fn joiner_capture(
 /// simulated time starts at.
 pub fn record() -> Traffic {
     let g = gid("fuzz");
-    let mut s = Session::new(3);
+    let mut s = network(3);
     s.recorded = Some(Vec::new());
-    s.keys = Some((g.clone(), BTreeMap::new()));
+    s.keys = Some(EpochKeys::of(&g));
     s.create(0, &g);
     s.join(1, &g);
     s.run(5_000);
     s.join(2, &g);
-    let joiner_store = copy_store(&s.members[2].store);
+    let joiner_store = s.store_copy(2);
     let joiner_ref = s.members[2]
         .events
         .iter()
@@ -122,7 +122,7 @@ pub fn record() -> Traffic {
         }
     }
     let publications = s.recorded.take().unwrap_or_default();
-    let keys = s.keys.take().map(|(_, k)| k).unwrap_or_default();
+    let keys = s.keys.take().map(|k| k.by_epoch).unwrap_or_default();
     let joiner = joiner_capture(&publications, joiner_store, &joiner_ref);
     Traffic {
         group: g,

@@ -4,7 +4,7 @@
 use demls::internals::mls::{MlsParams, MlsState, decode_welcome};
 use demls::internals::txn::Txn;
 use demls::internals::wire::{Kind, sealed};
-use demls_fuzz::session::{Session, copy_store};
+use demls_fuzz::session::{Net, copy_store};
 use demls_fuzz::traffic::recorded;
 
 #[test]
@@ -59,7 +59,7 @@ fn a_restored_group_converges_and_removes_a_member() {
     let traffic = recorded();
     let g = &traffic.group;
     for remove in [false, true] {
-        let mut s = Session::restore(&traffic.start);
+        let mut s = Net::restore(&traffic.start);
         s.run(60_000);
         let id = s.send(0, g, b"hello");
         s.run(10_000);

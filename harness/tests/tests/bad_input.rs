@@ -1,11 +1,8 @@
 //! Every kind of bad input is refused with a typed event and leaves group state unchanged
 //! (epoch, roster, authenticator and proposal records), and the group keeps working.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::{Net, gid, seed};
 use consensus_hashgraph::{
     ConsensusMessage, Ed25519Signer, MemoryStore, ProposalParams, Signer, VoterSet,
 };
@@ -14,10 +11,11 @@ use demls::internals::wire::{
     self, Envelope, Frame, GroupProposal, Kind, RemoveMember, frame, group_proposal,
 };
 use demls::{EngineError, GroupId, Identity, RejectReason};
+use demls_tests::net::{Net, Publication, formed, gid, params, seed};
 
 /// A converged group of `n` members (0 created it; 1.. joined in order, so leaf i = member i).
 fn group(n: usize) -> (Net, GroupId) {
-    common::formed(Net::new(n), n)
+    formed(Net::new(n), n)
 }
 
 fn state(net: &Net, i: usize, g: &GroupId) -> GroupSummary {
@@ -146,7 +144,7 @@ fn stale_and_far_future_epochs_are_rejected() {
     // A genuine message from epoch 1, replayed after the group moved on by four epochs.
     let old = net.adversary(0, &g).encrypt_frame(&chat(b"old"));
     for i in 2..6 {
-        net.add_member(i, common::params());
+        net.add_member(i, params());
         net.join(i, &g);
         net.run(5_000);
     }
@@ -172,7 +170,7 @@ fn stale_and_far_future_epochs_are_rejected() {
 fn a_non_member_can_neither_send_messages_nor_commits() {
     let (mut net, g) = group(2);
     // An outsider runs its own MLS group under the same group id and epoch.
-    let outsider = net.add_member(9, common::params());
+    let outsider = net.add_member(9, params());
     net.members[outsider].subscribed.clear();
     let out = net.members[outsider]
         .engine
@@ -209,15 +207,17 @@ fn open_removal(net: &mut Net, g: &GroupId) -> Vec<u8> {
     net.propose_remove(0, g, target);
     let queued = net.take_queue();
     assert_eq!(queued.len(), 1, "the proposal is one message");
-    let frame = net.adversary(1, g).decrypt(&queued[0].2).expect("a frame");
+    let frame = net
+        .adversary(1, g)
+        .decrypt(&queued[0].payload)
+        .expect("a frame");
     let Some(frame::Body::Consensus(bytes)) = frame.body else {
         panic!("expected a consensus frame")
     };
     // Deliver the proposal to member 2 only (the victim), not its automatic vote.
-    for (from, topic, payload) in queued {
+    for Publication { topic, payload, .. } in queued {
         let out = net.inject(2, &topic, payload);
         net.apply(2, out);
-        let _ = from;
     }
     net.take_queue();
     bytes
@@ -466,7 +466,7 @@ fn an_invalid_key_package_announcement_is_rejected() {
 fn a_catch_up_request_that_does_not_open_under_its_epoch_key_is_rejected() {
     let (mut net, g) = group(2);
     for i in 2..4 {
-        net.add_member(i, common::params());
+        net.add_member(i, params());
         net.join(i, &g);
         net.run(5_000);
     }
@@ -582,16 +582,21 @@ fn a_fork_verdict_not_sealed_under_the_epoch_key_and_a_malformed_notice_are_reje
 #[test]
 fn a_re_announced_key_package_is_taken_as_is_but_a_tampered_copy_is_checked_and_refused() {
     let (mut net, g) = group(2);
-    let joiner = net.add_member(2, common::params());
+    let joiner = net.add_member(2, params());
     net.join(joiner, &g);
     let announcement = net
         .take_queue()
         .into_iter()
-        .find(|(from, _, p)| {
-            *from == joiner && Envelope::decode_checked(p).is_ok_and(|(_, k)| k == Kind::KeyPackage)
+        .find(|p| {
+            p.from == joiner
+                && Envelope::decode_checked(&p.payload).is_ok_and(|(_, k)| k == Kind::KeyPackage)
         })
         .expect("the joiner announced a KeyPackage");
-    let (_, topic, bytes) = announcement;
+    let Publication {
+        topic,
+        payload: bytes,
+        ..
+    } = announcement;
     for _ in 0..2 {
         let out = net.inject(0, &topic, bytes.clone());
         assert!(

@@ -3,16 +3,14 @@
 //! `Output::silent`. These tests feed each kind of input that is not simply processed and check
 //! which of the ways it took — and that it took only that one.
 
-mod common;
-
-use common::{Net, gid};
 use demls::engine::{GroupEvent, GroupTopics, Output, Silent};
 use demls::internals::wire::{Envelope, Kind, sealed};
 use demls::{GroupId, RejectReason};
+use demls_tests::net::{Net, Publication, formed, gid, params};
 
 /// A converged group of `n` members (0 created it; 1.. joined in order).
 fn group(n: usize) -> (Net, GroupId) {
-    common::formed(Net::new(n), n)
+    formed(Net::new(n), n)
 }
 
 fn rejections(out: &Output) -> Vec<RejectReason> {
@@ -49,9 +47,9 @@ fn copies_and_echoes_are_passed_over_as_duplicates() {
     let (mut net, g) = group(3);
     net.send(0, &g, b"hello");
     let queued = net.take_queue();
-    let (_, topic, payload) = queued[0].clone();
-    for (from, t, p) in queued {
-        net.enqueue(from, t, p);
+    let Publication { topic, payload, .. } = queued[0].clone();
+    for p in queued {
+        net.enqueue(p.from, p.topic, p.payload);
     }
     net.flush();
     let out = net.inject(1, &topic, payload.clone());
@@ -70,17 +68,17 @@ fn a_commit_already_applied_sent_again_is_passed_over() {
     net.create(0, &g);
     net.join(1, &g);
     net.run(5_000);
-    net.sniffed = Some(Vec::new());
+    net.recorded = Some(Vec::new());
     net.join(2, &g);
     net.run(5_000);
     net.assert_converged(&g, &[0, 1, 2]);
     let (topic, mut env) = net
-        .sniffed
+        .recorded
         .take()
         .unwrap()
         .into_iter()
         .find_map(
-            |(_, topic, payload)| match Envelope::decode_checked(&payload) {
+            |Publication { topic, payload, .. }| match Envelope::decode_checked(&payload) {
                 Ok((env, Kind::Commit)) => Some((topic, env)),
                 _ => None,
             },
@@ -134,7 +132,7 @@ fn later_epochs_are_held_and_history_from_before_joining_is_passed_over() {
 #[test]
 fn a_joiner_holds_group_traffic_passes_over_others_welcomes_and_refuses_beyond_its_buffer() {
     let g = gid("g");
-    let mut params = common::params();
+    let mut params = params();
     params.max_buffered_messages = 4;
     let mut net = Net::with_params(0, params.clone());
     for i in 0..4 {
@@ -146,19 +144,20 @@ fn a_joiner_holds_group_traffic_passes_over_others_welcomes_and_refuses_beyond_i
     // Member 3 asks to join and hears nothing meanwhile; member 2 joins.
     net.join(3, &g);
     net.members[3].online = false;
-    net.sniffed = Some(Vec::new());
+    net.recorded = Some(Vec::new());
     net.join(2, &g);
     net.run(5_000);
     net.members[3].online = true;
     let t = GroupTopics::of(&g);
-    let welcome_for_2 = net
-        .sniffed
-        .take()
-        .unwrap()
-        .into_iter()
-        .find_map(|(_, _, payload)| {
-            matches!(Envelope::decode_checked(&payload), Ok((_, Kind::Welcome))).then_some(payload)
-        });
+    let welcome_for_2 =
+        net.recorded
+            .take()
+            .unwrap()
+            .into_iter()
+            .find_map(|Publication { payload, .. }| {
+                matches!(Envelope::decode_checked(&payload), Ok((_, Kind::Welcome)))
+                    .then_some(payload)
+            });
     assert!(
         !net.members[2].engine.pending_joins().contains(&g),
         "member 2 joined"

@@ -4,16 +4,14 @@
 //! lets such traffic reach the members and then checks that a membership change still commits,
 //! every member converges and a message still reaches everyone.
 
-mod common;
-
-use common::{Net, gid};
 use demls::engine::{GroupSummary, GroupTopics};
 use demls::internals::wire::{Envelope, Kind};
 use demls::{GroupId, Topic};
+use demls_tests::net::{Net, formed, gid, params, seed};
 
 /// A converged group of the first `n` members of `net` (0 created it; 1.. joined in order).
 fn group(net: Net, n: usize) -> (Net, GroupId) {
-    common::formed(net, n)
+    formed(net, n)
 }
 
 fn state(net: &Net, i: usize, g: &GroupId) -> GroupSummary {
@@ -163,13 +161,13 @@ fn junk_next_epoch_traffic_to_every_member_of_a_multi_steward_group_does_not_fre
 /// The branch tag of the first queued envelope of `epoch` (what a sniffer sees).
 fn sniff_tag(net: &mut Net, epoch: u64) -> Option<Vec<u8>> {
     let mut tag = None;
-    for (from, topic, payload) in net.take_queue() {
-        if let Ok((env, _)) = Envelope::decode_checked(&payload) {
+    for p in net.take_queue() {
+        if let Ok((env, _)) = Envelope::decode_checked(&p.payload) {
             if env.epoch == epoch && !env.branch.is_empty() {
                 tag.get_or_insert(env.branch.clone());
             }
         }
-        net.enqueue(from, topic, payload);
+        net.enqueue(p.from, p.topic, p.payload);
     }
     tag
 }
@@ -262,7 +260,7 @@ fn a_beyond_history_statement_not_signed_by_a_member_of_the_epoch_is_refused() {
         .encode_to_vec()
     };
     let outsider = demls::Identity::from_seed([0x77; 32]).unwrap();
-    let member = demls::Identity::from_seed(common::seed(1)).unwrap();
+    let member = demls::Identity::from_seed(seed(1)).unwrap();
     let cases = [
         (
             statement(&outsider, e, e + 5, e + 5),
@@ -383,7 +381,7 @@ fn a_late_message_of_a_removed_member_is_delivered_once_a_member_vouches_for_it(
     // beacons it would usually have fetched it by repair while it could still take it).
     let params = demls::EngineParams {
         status_fanout: 0,
-        ..common::params()
+        ..params()
     };
     // Seeded: which holder answers first depends on random back-offs, and two back-offs that
     // fall within one delivery delay of each other would both answer (suppression is
@@ -412,7 +410,7 @@ fn a_late_message_of_a_removed_member_is_delivered_once_a_member_vouches_for_it(
     // The re-send reaches member 1 long after it applied the removal.
     let out = net.inject(1, &t.group, message);
     assert_eq!(out.silent, vec![demls::engine::Silent::Held]);
-    net.sniffed = Some(Vec::new());
+    net.recorded = Some(Vec::new());
     net.apply(1, out);
     net.run(30_000);
     let got = net.received(1, &g);
@@ -425,12 +423,12 @@ fn a_late_message_of_a_removed_member_is_delivered_once_a_member_vouches_for_it(
     // Without periodic beacons, the only control traffic of members 0 and 2 is the vouch: one
     // of the two holders answers, the other hears it and keeps quiet.
     let answers = net
-        .sniffed
+        .recorded
         .take()
         .unwrap_or_default()
         .iter()
-        .filter(|(from, _, payload)| {
-            *from != 1 && matches!(Envelope::decode_checked(payload), Ok((_, Kind::Control)))
+        .filter(|p| {
+            p.from != 1 && matches!(Envelope::decode_checked(&p.payload), Ok((_, Kind::Control)))
         })
         .count();
     assert_eq!(answers, 1, "one vouch, not one per holder");

@@ -2,10 +2,9 @@
 //! test runs twice, on the memory and on the SQLite storage (`<test>::on_memory`,
 //! `<test>::on_sqlite`).
 
-mod common;
-
-use common::{Net, gid};
 use demls::engine::GroupEvent;
+use demls_tests::net::{Net, gid, params};
+use demls_tests::on_every_storage;
 
 fn a_joiner_is_added_by_vote_and_joins_from_welcome_and_separate_tree() {
     let g = gid("team");
@@ -146,7 +145,7 @@ fn removing_the_steward_is_committed_by_the_next_member() {
             .any(|e| matches!(e, GroupEvent::Removed { .. }))
     );
     // The new steward keeps the group going: a new member can still join.
-    net.add_member(4, common::params());
+    net.add_member(4, params());
     net.join(4, &g);
     net.run(10_000);
     net.assert_converged(&g, &[1, 2, 3, 4]);
@@ -154,7 +153,7 @@ fn removing_the_steward_is_committed_by_the_next_member() {
 
 fn in_manual_mode_members_decide_and_a_rejected_add_is_never_committed() {
     let g = gid("manual");
-    let mut params = common::params();
+    let mut params = params();
     params.voting = demls::engine::VotingMode::Manual;
     let mut net = Net::with_params(4, params);
     net.create(0, &g);
@@ -217,7 +216,7 @@ fn group_of_three(name: &str) -> (Net, demls::GroupId) {
 fn an_engine_reopened_on_its_storage_continues_in_the_group() {
     let (mut net, g) = group_of_three("restart");
     // Member 1 restarts from its storage.
-    net.restart(1, common::params());
+    net.restart(1, params());
     net.assert_converged(&g, &[0, 1, 2]);
     let id = net.send(1, &g, b"back");
     net.run(1_000);
@@ -231,7 +230,7 @@ fn an_engine_reopened_on_its_storage_continues_in_the_group() {
 
 fn a_member_restarted_in_the_middle_of_a_vote_resumes_it() {
     let g = gid("vote-restart");
-    let mut params = common::params();
+    let mut params = params();
     params.voting = demls::engine::VotingMode::Manual;
     let mut net = Net::with_params(4, params.clone());
     net.create(0, &g);
@@ -332,7 +331,7 @@ fn a_message_whose_publication_died_with_the_process_is_sent_again_after_the_res
     let lost = net.send(1, &g, b"published only after the restart");
     let dropped = net.take_queue();
     assert!(!dropped.is_empty(), "the send produced a publication");
-    net.restart(1, common::params());
+    net.restart(1, params());
     net.run(5_000);
     for i in [0, 2] {
         let received = net.received(i, &g);

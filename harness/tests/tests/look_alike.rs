@@ -2,12 +2,10 @@
 //! joiner that asked by id alone (trust on first use, spec §5a), but not a joiner holding an
 //! invitation: its Welcome carries another genesis and is refused (issue 13, item 3).
 
-mod common;
-
-use common::{Net, gid};
 use demls::engine::{GroupEvent, GroupTopics};
 use demls::internals::wire::{Envelope, Kind};
 use demls::{GroupId, Invitation, RejectReason};
+use demls_tests::net::{Net, Publication, formed, gid, params};
 
 /// The real group "real" is run by member 2 of `net`; member 1 is about to join it. Returns
 /// the joiner's first KeyPackage announcement, taken off the network before the real group
@@ -15,8 +13,8 @@ use demls::{GroupId, Invitation, RejectReason};
 fn joiner_announcement(net: &mut Net) -> Vec<u8> {
     net.take_queue()
         .into_iter()
-        .find(|(from, _, _)| *from == 1)
-        .map(|(_, _, payload)| payload)
+        .find(|p| p.from == 1)
+        .map(|p| p.payload)
         .expect("the joiner announced a KeyPackage")
 }
 
@@ -109,7 +107,7 @@ fn the_invitation_check_survives_a_restart_of_the_joiner() {
     let mut net = Net::new(3);
     let real = gid("real");
     let (_, announcement) = invited_joiner(&mut net, &real);
-    net.restart(1, common::params());
+    net.restart(1, params());
     let answer = look_alike_answer(&net, &real, announcement);
     let events = deliver(&mut net, 1, &real, answer);
     assert!(refused_as_look_alike(&events), "no rejection: {events:?}");
@@ -167,7 +165,12 @@ fn run_until_rejoin(net: &mut Net, who: usize, max_ms: u64) -> Option<Vec<u8>> {
             if queue.is_empty() {
                 break;
             }
-            for (from, topic, payload) in queue {
+            for Publication {
+                from,
+                topic,
+                payload,
+            } in queue
+            {
                 if from == who
                     && matches!(Envelope::decode_checked(&payload), Ok((_, Kind::Rejoin)))
                 {
@@ -215,9 +218,9 @@ fn run_until_rejoin(net: &mut Net, who: usize, max_ms: u64) -> Option<Vec<u8>> {
 fn a_rejoining_member_refuses_a_look_alike_of_its_own_group() {
     let params = demls::EngineParams {
         retained_commits: 2,
-        ..common::params()
+        ..params()
     };
-    let (mut net, g) = common::formed(Net::with_params(4, params.clone()), 4);
+    let (mut net, g) = formed(Net::with_params(4, params.clone()), 4);
     net.members[3].online = false;
     for _ in 0..3 {
         let i = net.add_member(net.members.len(), params.clone());

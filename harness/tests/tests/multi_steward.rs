@@ -1,10 +1,8 @@
 //! The multi-steward policy on the deterministic in-test network.
 
-mod common;
-
-use common::{Net, gid};
 use demls::engine::{GroupEvent, ProposalAction};
 use demls::policy::MultiPolicyConfig;
+use demls_tests::net::{Net, gid};
 
 fn config() -> MultiPolicyConfig {
     MultiPolicyConfig {

@@ -1,12 +1,10 @@
 //! A joiner lands only in the group it asked to join: a Welcome into another MLS group,
 //! relabelled with the asked group's id, is refused (issue 13, item 2).
 
-mod common;
-
-use common::{Net, gid};
 use demls::engine::{GroupEvent, GroupTopics};
 use demls::internals::wire::Envelope;
 use demls::{GroupId, RejectReason};
+use demls_tests::net::{Net, gid};
 
 /// `payload` (an envelope) with its group id replaced by `group`.
 fn relabel(payload: &[u8], group: &GroupId) -> (Envelope, Vec<u8>) {
@@ -33,8 +31,8 @@ fn a_welcome_into_another_group_relabelled_for_the_asked_one_is_refused() {
     let announce = net
         .take_queue()
         .into_iter()
-        .find(|(from, _, _)| *from == 1)
-        .map(|(_, _, payload)| payload)
+        .find(|p| p.from == 1)
+        .map(|p| p.payload)
         .expect("the joiner announced a KeyPackage");
     let (_, for_evil) = relabel(&announce, &evil);
     // Member 0 alone votes and commits the add in "evil".
