@@ -42,12 +42,19 @@ const RESEND_AFTER_RESTART: usize = 64;
 /// One group this node is a member of. Each concept's state is a field of its own whose
 /// type lives with the concept and says, by its methods, who changes what.
 pub(crate) struct Group {
+    /// The group's id.
     pub id: GroupId,
+    /// Its topics (group, welcome, join).
     pub topics: GroupTopics,
+    /// Its OpenMLS state (a step that calls it says so with [`Group::touch_mls`]).
     pub mls: MlsState,
+    /// Its consensus plugin instance.
     pub consensus: Box<dyn Consensus>,
+    /// Its steward policy instance.
     pub policy: Box<dyn StewardPolicy>,
+    /// Every proposal record (durable: changed through `put_proposal` and `remove_proposal`).
     pub proposals: Proposals,
+    /// Due times, deferred votes and requests, the epoch joined in (durable: written on flush).
     pub meta: GroupMeta,
     /// Rosters, voter sets, epoch keys and branch tags of recent epochs; retained commits.
     pub epochs: Epochs,
