@@ -124,10 +124,5 @@ pub(crate) fn receive(
 /// most 30 s) of applying that commit.
 fn in_flight(group: &Group, step: &Step<'_>, sender: &MemberId) -> bool {
     let patience = group.repair.catch_up.patience_ms(step.params);
-    group
-        .removed_at
-        .iter()
-        .rev()
-        .find(|(m, _)| m == sender)
-        .is_some_and(|(_, at)| at.plus_ms(patience) > step.now)
+    group.inbound.removed_within(sender, step.now, patience)
 }

@@ -4,8 +4,9 @@ use std::collections::BTreeSet;
 
 use super::epoch;
 use super::event::{GroupEvent, ProposalAction, Violation};
-use super::group::{Candidate, Group};
+use super::group::Group;
 use super::records::{ProposalRecord, ProposalStatus};
+use super::selection::state::Candidate;
 use super::step::{Abort, Step};
 use super::validation::CommitPlan;
 use crate::mls::validate_key_package;
@@ -31,7 +32,7 @@ pub(crate) fn applicable(rec: &ProposalRecord, roster: &Roster) -> bool {
 
 /// Plans this member's next commit: sets `commit_due` if it is a steward with work to do.
 pub(crate) fn schedule(group: &mut Group, step: &mut Step<'_>) {
-    if !group.candidates.is_empty() {
+    if group.selection.is_open() {
         tracing::trace!(group = %group.id.display(), "commit being selected");
         return; // a commit for this epoch is already being selected
     }
@@ -45,7 +46,7 @@ pub(crate) fn schedule(group: &mut Group, step: &mut Step<'_>) {
         .filter(|r| r.decided_at.is_some() && r.epoch == epoch && applicable(r, &roster))
         .find(|r| !matches!(r.action, ProposalAction::Election { .. }))
         .and_then(|r| r.decided_at);
-    let ready_at = [ready_at, group.rejoins.oldest()]
+    let ready_at = [ready_at, group.rejoin.oldest()]
         .into_iter()
         .flatten()
         .min();
@@ -54,7 +55,7 @@ pub(crate) fn schedule(group: &mut Group, step: &mut Step<'_>) {
         return;
     };
     let at = group.with_view(step.me(), |policy, view| policy.commit_at(view, ready_at));
-    tracing::trace!(group = %group.id.display(), ?at, rejoins = group.rejoins.requests.len(), "commit planned");
+    tracing::trace!(group = %group.id.display(), ?at, rejoins = group.rejoin.pending(), "commit planned");
     group.meta.commit_due = match (group.meta.commit_due, at) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (_, b) => b,
@@ -191,10 +192,10 @@ fn held_back(group: &mut Group, step: &Step<'_>, epoch: u64) -> bool {
     // can never be applied, and must not hold the stewards back.)
     let stewards = group.with_view(step.me(), |policy, view| policy.stewards(view));
     let parked = group
-        .parked
-        .iter()
+        .inbound
+        .parked()
         .any(|h| h.epoch == epoch && h.author.is_some_and(|a| stewards.contains(&a)));
-    if !group.candidates.is_empty() || parked {
+    if group.selection.is_open() || parked {
         tracing::debug!(group = %group.id.display(), "not committing: a commit of this epoch is pending");
         return true;
     }
@@ -206,7 +207,7 @@ fn held_back(group: &mut Group, step: &Step<'_>, epoch: u64) -> bool {
     let me = step.me();
     let claims = &group.repair.catch_up;
     if claims.blocks_commit(step.now, &me, step.params) || claims.is_beyond(epoch) {
-        tracing::debug!(group = %group.id.display(), held = group.future.len(), "not committing: behind");
+        tracing::debug!(group = %group.id.display(), held = group.inbound.held_count(), "not committing: behind");
         let retry = step.now.plus_ms(step.params.repair_retry_ms);
         let window = claims
             .claim_deadline(&me, step.params)
@@ -216,9 +217,9 @@ fn held_back(group: &mut Group, step: &Step<'_>, epoch: u64) -> bool {
     }
     // Just restarted: wait until members that moved on meanwhile had time to say so.
     if let Some(quiet_until) = group
-        .restarted_at
-        .map(|t| t.plus_ms(step.params.restart_quiet_ms))
-        .filter(|t| step.now < *t)
+        .repair
+        .catch_up
+        .quiet_after_restart(step.now, step.params)
     {
         group.meta.commit_due = Some(quiet_until);
         return true;
@@ -284,8 +285,8 @@ fn seal_and_publish(group: &mut Group, step: &mut Step<'_>, draft: Draft) -> Res
         proposals: draft.ids.iter().map(|id| id.as_bytes().to_vec()).collect(),
         rejoins: draft.rejoins.clone(),
     };
-    let key = group.commit_key;
-    group.mls_touched = true;
+    let key = *group.epochs.key();
+    group.touch_mls();
     let output = group.mls.commit(
         &step.provider(),
         step.identity,
@@ -298,7 +299,7 @@ fn seal_and_publish(group: &mut Group, step: &mut Step<'_>, draft: Draft) -> Res
     let sealed = sealed::seal(&key, group.id.as_bytes(), epoch, nonce, &output.commit);
     let gid = group.id.as_bytes().to_vec();
     let envelope = Envelope::new(Kind::Commit, &gid, epoch, sealed.clone())
-        .with_branch(&group.branch)
+        .with_branch(group.epochs.branch())
         .encode_to_vec();
     // Echoes of our own commit come back: they are duplicates, not commits to process.
     group.repair.mark_seen(&envelope);
@@ -313,7 +314,7 @@ fn seal_and_publish(group: &mut Group, step: &mut Step<'_>, draft: Draft) -> Res
     if window > 0 {
         // Our commit competes with any other steward's for this epoch: it stays pending in
         // OpenMLS until the window closes and the best candidate is applied.
-        group.candidates.push(Candidate {
+        let candidate = Candidate {
             author: me,
             rank: draft.rank,
             proposals: draft.ids,
@@ -321,9 +322,10 @@ fn seal_and_publish(group: &mut Group, step: &mut Step<'_>, draft: Draft) -> Res
             sealed,
             own: true,
             staged: None,
-        });
+        };
+        let welcome = output.welcome.map(|w| (w, draft.welcomed));
+        group.selection.offer_own(candidate, welcome);
         group.meta.selection_due = Some(step.now.plus_ms(window));
-        group.pending_welcome = output.welcome.map(|w| (w, draft.welcomed));
         return Ok(());
     }
     group.mls.merge_pending(&step.provider())?;
@@ -362,10 +364,7 @@ pub(crate) fn publish_welcome(
     step.out.publish(&topic, tree.clone());
     let shared = std::sync::Arc::new((welcome, tree));
     for member in added {
-        group.welcomes.push_back((member, shared.clone()));
-    }
-    while group.welcomes.len() > 64 {
-        group.welcomes.pop_front();
+        group.selection.keep_welcome(member, shared.clone());
     }
     Ok(())
 }

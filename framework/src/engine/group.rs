@@ -1,191 +1,82 @@
 //! One group's in-memory state and how it is loaded from and written to storage.
 //!
+//! [`Group`] is a handful of shared parts (MLS state, consensus, steward policy, proposals,
+//! meta) and one sub-state per concept, each defined in that concept's `state.rs` with private
+//! fields: [`Epochs`] (`epoch/`), [`InboundState`] (`inbound/`), [`Selection`] (`selection/`),
+//! [`RepairState`] (`repair/`), [`RejoinState`] (`rejoin/`) and [`ForkState`] (`fork/`). Their
+//! methods say who changes what. Record writes go through this file (`put_*`, `remove_*`),
+//! which buffers them for the step's transaction.
+//!
 //! The durable parts (MLS state, proposal records, buffered KeyPackages, retained commits,
 //! policy and consensus records) are always reloadable from storage; the transient parts
 //! (messages buffered for a future epoch, parked commits) are bounded and may be lost in a
 //! crash, because the network or catch-up delivers them again.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::mls::Crypto;
-
-use super::event::ProposalKind;
+use super::epoch::state::{EpochMembers, Epochs};
+use super::error::EngineError;
+use super::fork::state::{ForkState, TAG_LEN};
+use super::inbound::state::InboundState;
+use super::proposals::Proposals;
 use super::records::{
     BufferedKeyPackage, CommitRecord, GroupMeta, Keys, ProposalRecord, decode, encode,
 };
+use super::rejoin::state::RejoinState;
+use super::repair::state::RepairState;
+use super::selection::state::Selection;
 use super::topics::GroupTopics;
-use crate::consensus::{Consensus, ConsensusContext, ConsensusFactory, Electorate, StateChange};
+use crate::consensus::{Consensus, ConsensusContext, ConsensusFactory, StateChange};
 use crate::identity::Identity;
-use crate::mls::{MlsError, MlsState, Provider};
+use crate::mls::{Crypto, MlsError, MlsState, Provider};
 use crate::roster::Roster;
 use crate::steward::{StewardPolicy, StewardPolicyFactory};
 use crate::storage::{Space, StorageError};
 use crate::txn::Txn;
-use crate::types::{Epoch, GroupId, MemberId, ProposalId, Timestamp, Topic};
-
-use super::error::EngineError;
+use crate::types::{Epoch, GroupId, MemberId, ProposalId, Timestamp};
 
 /// Own messages of the current epoch a restarted member sends again, at most.
 const RESEND_AFTER_RESTART: usize = 64;
 
-/// A message held until its epoch is reached, or a commit held until its proposals are decided.
-#[derive(Clone, Debug)]
-pub(crate) struct Held {
-    pub topic: Topic,
-    pub payload: Vec<u8>,
-    pub epoch: Epoch,
-    pub since: Timestamp,
-    /// For a parked commit: the proposals whose decision it waits for.
-    pub waiting: Vec<ProposalId>,
-    /// For a parked commit: its author.
-    pub author: Option<MemberId>,
-}
-
-/// A valid commit competing for the current epoch during the selection window.
-#[derive(Debug)]
-pub(crate) struct Candidate {
-    /// Its author.
-    pub author: MemberId,
-    /// Its rank from the steward policy.
-    pub rank: crate::steward::CommitRank,
-    /// The voting proposals it applies.
-    pub proposals: Vec<ProposalId>,
-    /// The members it re-adds without a vote.
-    pub rejoins: Vec<crate::wire::Rejoin>,
-    /// The sealed commit (envelope body).
-    pub sealed: Vec<u8>,
-    /// True for this member's own commit (pending in OpenMLS).
-    pub own: bool,
-    /// Another member's commit as OpenMLS staged it when it arrived (staging does not change
-    /// the group), kept so that the winner is merged without being processed again.
-    pub staged: Option<Box<openmls::prelude::StagedCommit>>,
-}
-
-impl Candidate {
-    /// The selection order: more proposals first, then the policy's rank, then the smaller
-    /// author id. Lower is better.
-    pub(crate) fn key(
-        &self,
-    ) -> (
-        std::cmp::Reverse<usize>,
-        crate::steward::CommitRank,
-        MemberId,
-    ) {
-        (
-            std::cmp::Reverse(self.proposals.len()),
-            self.rank,
-            self.author,
-        )
-    }
-}
-
-/// The Welcome and ratchet-tree envelopes of one of our commits, shared by its added members.
-pub(crate) type WelcomePair = (Vec<u8>, Vec<u8>);
-
-/// The roster and voter sets of one recent epoch.
-pub(crate) struct EpochMembers {
-    pub epoch: Epoch,
-    pub roster: Arc<Roster>,
-    /// Every member.
-    pub all: Electorate,
-    /// Narrower voter sets the steward policy chose for some proposal kinds.
-    pub by_kind: BTreeMap<ProposalKind, Electorate>,
-    /// The epoch key (seals commits and certificate parts for members of this epoch).
-    pub key: [u8; 16],
-}
-
-fn voter_set<'a>(entries: impl Iterator<Item = &'a crate::roster::RosterEntry>) -> Electorate {
-    Electorate::new(entries.map(|e| e.signature_key.clone()).collect())
-}
-
-impl EpochMembers {
-    pub(crate) fn of(roster: Roster, key: [u8; 16]) -> EpochMembers {
-        EpochMembers {
-            epoch: roster.epoch(),
-            all: voter_set(roster.entries().iter()),
-            roster: Arc::new(roster),
-            by_kind: BTreeMap::new(),
-            key,
-        }
-    }
-
-    /// Restricts the voters of `kind` to `members` (kept in leaf order).
-    pub(crate) fn restrict(&mut self, kind: ProposalKind, members: &[MemberId]) {
-        let set = voter_set(
-            self.roster
-                .entries()
-                .iter()
-                .filter(|e| members.contains(&e.id)),
-        );
-        self.by_kind.insert(kind, set);
-    }
-
-    /// The voters of proposals of `kind` opened in this epoch.
-    pub(crate) fn voters(&self, kind: ProposalKind) -> &Electorate {
-        self.by_kind.get(&kind).unwrap_or(&self.all)
-    }
-
-    /// The voters of a proposal opened in this epoch: those of its kind, except for a leave,
-    /// which every member may open (it is final without a vote, so a narrower electorate for
-    /// adds and removals must not keep a member from leaving).
-    pub(crate) fn voters_for(&self, kind: ProposalKind, leave: bool) -> &Electorate {
-        if leave { &self.all } else { self.voters(kind) }
-    }
-}
-
-/// One group this node is a member of.
+/// One group this node is a member of. Each concept's state is a field of its own whose
+/// type lives with the concept and says, by its methods, who changes what.
 pub(crate) struct Group {
+    /// The group's id.
     pub id: GroupId,
-    pub keys: Keys,
+    /// Its topics (group, welcome, join).
     pub topics: GroupTopics,
+    /// Its OpenMLS state (a step that calls it says so with [`Group::touch_mls`]).
     pub mls: MlsState,
-    /// Current epoch first, then older ones (bounded).
-    pub epochs: VecDeque<EpochMembers>,
-    pub commit_key: [u8; 16],
+    /// Its consensus plugin instance.
     pub consensus: Box<dyn Consensus>,
+    /// Its steward policy instance.
     pub policy: Box<dyn StewardPolicy>,
-    pub proposals: super::proposals::Proposals,
-    pub key_packages: BTreeMap<MemberId, BufferedKeyPackage>,
-    pub commits: BTreeMap<Epoch, CommitRecord>,
+    /// Every proposal record (durable: changed through `put_proposal` and `remove_proposal`).
+    pub proposals: Proposals,
+    /// Due times, deferred votes and requests, the epoch joined in (durable: written on flush).
     pub meta: GroupMeta,
-    /// Messages for future epochs.
-    pub future: Vec<Held>,
-    /// Commits waiting for their proposals' decisions.
-    pub parked: Vec<Held>,
-    /// Members removed by commits this member applied, and when it applied them (transient,
-    /// bounded): their messages still in flight are taken for a short while (§9).
-    pub removed_at: VecDeque<(MemberId, Timestamp)>,
-    /// Valid commits competing for the current epoch (selection window open).
-    pub candidates: Vec<Candidate>,
-    /// The Welcome of our own commit while it waits in the selection window.
-    pub pending_welcome: Option<(Vec<u8>, Vec<MemberId>)>,
-    /// Welcome and tree envelopes of our recent commits, by added member (to publish again).
-    pub welcomes: VecDeque<(MemberId, Arc<WelcomePair>)>,
-    /// Loss repair: duplicate suppression, message log, missing messages, re-sends.
-    pub repair: super::repair::state::RepairState,
-    /// Set when OpenMLS was called in the current step (its in-memory state may have moved).
-    pub mls_touched: bool,
-    /// When this member loaded the group from storage after a restart.
-    pub restarted_at: Option<Timestamp>,
-    /// Members asking to be re-added without a vote.
-    pub rejoins: super::rejoin::requests::Rejoins,
-    /// Set by a step that found this member must rejoin: the last epoch it shares with the
-    /// group (the engine starts the rejoin after the step).
-    pub wants_rejoin: Option<Epoch>,
-    /// True while this member waits to be re-added: it neither commits nor processes group
-    /// traffic (it is buffered for the replacement state).
-    pub rejoining: bool,
-    /// Set by a step that erased this member's state of the group while its MLS group is
-    /// still active: the surviving branch of a fork removed it (the engine drops the group
-    /// after the step).
-    pub erased: bool,
+    /// Rosters, voter sets, epoch keys and branch tags of recent epochs; retained commits.
+    pub epochs: Epochs,
+    /// Messages held for later epochs, parked commits, recently removed members.
+    pub inbound: InboundState,
+    /// Commits competing for the current epoch; Welcomes of own commits.
+    pub selection: Selection,
+    /// Loss repair: duplicate suppression, message log, missing messages, re-sends, catch-up.
+    pub repair: RepairState,
+    /// Other members' rejoin requests, and this member's own rejoin.
+    pub rejoin: RejoinState,
     /// Fork detection and resolution state.
-    pub fork: super::fork::state::ForkState,
-    /// The branch tag of the current epoch.
-    pub branch: [u8; super::fork::state::TAG_LEN],
+    pub fork: ForkState,
+    /// KeyPackages buffered for adds (durable: changed through `put_key_package` and
+    /// `remove_key_package`).
+    key_packages: BTreeMap<MemberId, BufferedKeyPackage>,
+    /// Storage keys of the group's records.
+    keys: Keys,
     /// Record writes of the current step.
     dirty: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// Set when OpenMLS was called in the current step (its in-memory state may have moved).
+    mls_touched: bool,
 }
 
 impl Group {
@@ -197,38 +88,26 @@ impl Group {
         consensus: Box<dyn Consensus>,
         policy: Box<dyn StewardPolicy>,
     ) -> Result<Group, EngineError> {
-        let commit_key = mls.commit_envelope_key(crypto)?;
-        let members = EpochMembers::of(mls.roster(), commit_key);
-        let branch = super::fork::state::tag_of(&mls.epoch_authenticator());
+        let members = EpochMembers::of(mls.roster(), mls.commit_envelope_key(crypto)?);
+        let epochs = Epochs::new(members, &mls.epoch_authenticator());
         Ok(Group {
             keys: Keys::of(&id),
             topics: GroupTopics::of(&id),
             id,
             mls,
-            epochs: VecDeque::from([members]),
-            commit_key,
             consensus,
             policy,
-            proposals: Default::default(),
-            key_packages: BTreeMap::new(),
-            commits: BTreeMap::new(),
+            proposals: Proposals::default(),
             meta: GroupMeta::default(),
-            future: Vec::new(),
-            parked: Vec::new(),
-            removed_at: VecDeque::new(),
-            candidates: Vec::new(),
-            pending_welcome: None,
-            welcomes: VecDeque::new(),
-            repair: Default::default(),
-            mls_touched: false,
-            restarted_at: None,
-            rejoins: Default::default(),
-            wants_rejoin: None,
-            rejoining: false,
-            erased: false,
-            fork: Default::default(),
-            branch,
+            epochs,
+            inbound: InboundState::default(),
+            selection: Selection::default(),
+            repair: RepairState::default(),
+            rejoin: RejoinState::default(),
+            fork: ForkState::default(),
+            key_packages: BTreeMap::new(),
             dirty: Vec::new(),
+            mls_touched: false,
         })
     }
 
@@ -271,7 +150,7 @@ impl Group {
         }
         for (_, v) in txn.scan_prefix(Space::Engine, &keys.commits())? {
             let rec: CommitRecord = decode("commit record", &v)?;
-            group.commits.insert(rec.epoch, rec);
+            group.epochs.restore_commit(rec);
         }
         Ok(group)
     }
@@ -288,7 +167,7 @@ impl Group {
         now: Timestamp,
     ) -> Result<(), EngineError> {
         self.repair.announce_soon();
-        self.restarted_at = Some(now);
+        self.repair.catch_up.note_restart(now);
         let own =
             super::history::own_in_epoch(txn, &self.id, me, self.epoch(), RESEND_AFTER_RESTART)?;
         self.repair.restore_sent_after_restart(
@@ -306,12 +185,38 @@ impl Group {
 
     /// The current roster.
     pub(crate) fn roster(&self) -> &Arc<Roster> {
-        &self.epochs[0].roster
+        &self.epochs.current().roster
     }
 
     /// The roster and voter set of a recent epoch.
     pub(crate) fn members_at(&self, epoch: Epoch) -> Option<&EpochMembers> {
-        self.epochs.iter().find(|m| m.epoch == epoch)
+        self.epochs.at(epoch)
+    }
+
+    /// The branch tag of `epoch` as this member knows it: the current epoch's, or one a
+    /// retained commit started.
+    pub(crate) fn branch_tag(&self, epoch: Epoch) -> Option<[u8; TAG_LEN]> {
+        self.epochs.branch_tag(epoch, self.epoch())
+    }
+
+    /// The KeyPackage buffered for `member`.
+    pub(crate) fn key_package(&self, member: &MemberId) -> Option<&BufferedKeyPackage> {
+        self.key_packages.get(member)
+    }
+
+    /// Every buffered KeyPackage, by member id.
+    pub(crate) fn key_packages(&self) -> impl Iterator<Item = &BufferedKeyPackage> {
+        self.key_packages.values()
+    }
+
+    /// Notes that OpenMLS is called in this step: a refused step reloads its state.
+    pub(crate) fn touch_mls(&mut self) {
+        self.mls_touched = true;
+    }
+
+    /// True when OpenMLS was called in the current step.
+    pub(crate) fn mls_touched(&self) -> bool {
+        self.mls_touched
     }
 
     /// Records a proposal change for this step.
@@ -346,12 +251,7 @@ impl Group {
     pub(crate) fn put_commit(&mut self, rec: CommitRecord, keep: usize) {
         self.dirty
             .push((self.keys.commit(rec.epoch), Some(encode(&rec))));
-        self.commits.insert(rec.epoch, rec);
-        while self.commits.len() > keep.max(1) {
-            let Some((&oldest, _)) = self.commits.iter().next() else {
-                break;
-            };
-            self.commits.remove(&oldest);
+        for oldest in self.epochs.retain_commit(rec, keep) {
             self.dirty.push((self.keys.commit(oldest), None));
         }
     }
@@ -387,17 +287,10 @@ impl Group {
 
     /// Takes over the transient buffers of the instance this one replaces on a reload.
     pub(crate) fn adopt_transient(&mut self, old: Group) {
-        self.future = old.future;
-        self.parked = old.parked;
-        self.removed_at = old.removed_at;
-        self.candidates = old.candidates;
-        self.pending_welcome = old.pending_welcome;
-        self.welcomes = old.welcomes;
+        self.inbound = old.inbound;
+        self.selection = old.selection;
         self.repair = old.repair;
-        self.restarted_at = old.restarted_at;
-        self.rejoins = old.rejoins;
-        self.wants_rejoin = old.wants_rejoin;
-        self.rejoining = old.rejoining;
+        self.rejoin = old.rejoin;
         self.fork = old.fork;
     }
 
@@ -423,32 +316,10 @@ impl Group {
 
     /// Installs the roster of a new epoch, keeping `keep_past` older ones.
     pub(crate) fn push_epoch(&mut self, crypto: &Crypto, keep_past: usize) -> Result<(), MlsError> {
-        self.commit_key = self.mls.commit_envelope_key(crypto)?;
-        self.branch = super::fork::state::tag_of(&self.mls.epoch_authenticator());
+        let members = EpochMembers::of(self.mls.roster(), self.mls.commit_envelope_key(crypto)?);
         self.epochs
-            .push_front(EpochMembers::of(self.mls.roster(), self.commit_key));
-        self.epochs.truncate(keep_past + 1);
+            .push(members, &self.mls.epoch_authenticator(), keep_past);
         Ok(())
-    }
-
-    /// The branch tag of `epoch` as this member knows it: the current epoch's, or one a
-    /// retained commit started.
-    pub(crate) fn branch_tag(&self, epoch: Epoch) -> Option<[u8; super::fork::state::TAG_LEN]> {
-        if epoch == self.epoch() {
-            return Some(self.branch);
-        }
-        if epoch > self.epoch() {
-            return None;
-        }
-        if let Some(tag) = self.commits.get(&epoch).and_then(|c| {
-            <[u8; super::fork::state::TAG_LEN]>::try_from(c.branch_before.as_slice()).ok()
-        }) {
-            return Some(tag);
-        }
-        let before = epoch.checked_sub(1)?;
-        self.commits
-            .get(&before)
-            .map(|c| super::fork::state::tag_of(&c.authenticator_after))
     }
 }
 

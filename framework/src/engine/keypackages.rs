@@ -87,7 +87,7 @@ pub(crate) fn on_key_package(
     // here were validated when they were buffered, and are not checked again (two signature
     // checks per member per re-announcement).
     let seen = crate::mls::claimed_key_package_member(message)
-        .and_then(|m| group.key_packages.get(&m))
+        .and_then(|m| group.key_package(&m))
         .filter(|kp| kp.message == message)
         .cloned();
     if let Some(buffered) = seen {
@@ -106,7 +106,7 @@ pub(crate) fn on_key_package(
         resend_welcome(group, step, &kp.member_id);
         return Ok(());
     }
-    let buffered = match group.key_packages.get(&kp.member_id) {
+    let buffered = match group.key_package(&kp.member_id) {
         Some(existing) if existing.reference == kp.reference => existing.clone(),
         _ => {
             let fresh = BufferedKeyPackage {
@@ -139,13 +139,7 @@ pub(crate) fn on_key_package(
 /// Publishes again the Welcome (and tree) of our commit that added `member`, if we made one
 /// recently (the joiner then catches up from that epoch).
 pub(crate) fn resend_welcome(group: &Group, step: &mut Step<'_>, member: &MemberId) {
-    let resend = group
-        .welcomes
-        .iter()
-        .rev()
-        .find(|(m, _)| m == member)
-        .map(|(_, w)| w.clone());
-    if let Some(envelopes) = resend {
+    if let Some(envelopes) = group.selection.welcome_for(member) {
         let topic = group.topics.join.clone();
         step.out.publish(&topic, envelopes.0.clone());
         step.out.publish(&topic, envelopes.1.clone());
@@ -161,8 +155,7 @@ pub(crate) fn retry_pending(group: &mut Group, step: &mut Step<'_>) -> Result<()
     // thousands of them, most with their add in flight).
     let in_flight = adds_in_flight(group);
     let waiting: Vec<BufferedKeyPackage> = group
-        .key_packages
-        .values()
+        .key_packages()
         .filter(|kp| !in_flight.contains(&kp.member) && !group.roster().contains(&kp.member))
         .cloned()
         .collect();

@@ -125,7 +125,7 @@ impl Engine {
         }
         for join in PendingJoin::load_all(&txn)? {
             if let Some(group) = self.groups.get_mut(&join.group_id) {
-                group.rejoining = true;
+                group.rejoin.start();
             }
             self.joins.insert(join.group_id.clone(), join);
         }

@@ -16,7 +16,7 @@ pub(crate) fn publish_frame(
     step: &mut Step<'_>,
     frame: &Frame,
 ) -> Result<Vec<u8>, Abort> {
-    group.mls_touched = true;
+    group.touch_mls();
     let ciphertext = group
         .mls
         .encrypt(&step.provider(), step.identity, &wire::encode(frame))?;
@@ -103,7 +103,7 @@ fn seal_current(
         .entropy()
         .array::<{ sealed::SEAL_NONCE_LEN }>()?;
     let epoch = group.epoch();
-    let body = seal(&group.commit_key, group.id.as_bytes(), epoch, nonce, plain);
+    let body = seal(group.epochs.key(), group.id.as_bytes(), epoch, nonce, plain);
     Ok(enveloped(group, kind, epoch, body))
 }
 
@@ -111,7 +111,7 @@ fn seal_current(
 /// marked seen (so its echo is dropped).
 fn enveloped(group: &mut Group, kind: Kind, epoch: u64, body: Vec<u8>) -> Vec<u8> {
     let env = Envelope::new(kind, group.id.as_bytes(), epoch, body)
-        .with_branch(&group.branch)
+        .with_branch(group.epochs.branch())
         .encode_to_vec();
     group.repair.mark_seen(&env);
     env

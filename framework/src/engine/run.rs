@@ -98,11 +98,11 @@ impl Engine {
         } = step;
         match result {
             Ok(()) => {
-                let erased = !group.mls.is_active() || group.erased;
+                let erased = !group.mls.is_active() || group.epochs.is_removed();
                 if !erased {
                     group.flush(&txn);
                 }
-                let rejoin = group.wants_rejoin.take();
+                let rejoin = group.rejoin.take_wanted();
                 if let Err(e) = txn.commit() {
                     self.reload_group(group_id, now)?;
                     return Err(e.into());
@@ -120,7 +120,7 @@ impl Engine {
                 // record it wrote (a full reload keeps the transient buffers).
                 if group.has_dirty() {
                     self.reload_group(group_id, now)?;
-                } else if group.mls_touched {
+                } else if group.mls_touched() {
                     group.discard_dirty();
                     let reload = Txn::new(&*storage);
                     group.reload_mls(&reload, &self.crypto)?;
@@ -185,7 +185,7 @@ impl Engine {
         };
         out = self.begin_join(group_id, terms, now)?;
         if let Some(group) = self.groups.get_mut(group_id) {
-            group.rejoining = true;
+            group.rejoin.start();
         }
         tracing::info!(group = %group_id.display(), since, "rejoining");
         Ok(out)

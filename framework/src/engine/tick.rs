@@ -16,16 +16,16 @@ pub(crate) fn next_deadline(
     me: &MemberId,
     params: &EngineParams,
 ) -> Option<Timestamp> {
-    if group.rejoining {
+    if group.rejoin.is_rejoining() {
         return None; // frozen until the replacement state arrives
     }
     let parked = group
-        .parked
-        .iter()
+        .inbound
+        .parked()
         .map(|h| h.since.plus_ms(params.commit_grace_ms))
         .min();
     // Traffic of a later epoch means this member may be behind: ask to catch up.
-    let oldest_held = group.future.iter().map(|h| h.since).min();
+    let oldest_held = group.inbound.oldest_held();
     let behind = group
         .repair
         .catch_up
@@ -67,7 +67,7 @@ pub(crate) fn tick_group(group: &mut Group, step: &mut Step<'_>) -> Result<(), A
     // everyone else applies: the window stays open until it is judged (bounded by
     // the parking grace period).
     let epoch = group.epoch();
-    let judging = group.parked.iter().any(|h| h.epoch == epoch);
+    let judging = group.inbound.is_parked_in(epoch);
     if !judging && group.meta.selection_due.is_some_and(|d| d <= step.now) {
         selection::close(group, step)?;
     }

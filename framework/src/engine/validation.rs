@@ -346,12 +346,7 @@ const PARKED_PER_AUTHOR: usize = 4;
 /// member sending made-up commits again and again holds at most that many places). The oldest
 /// one beyond is refused here.
 pub(crate) fn make_room(group: &mut Group, step: &mut Step<'_>, author: MemberId, epoch: u64) {
-    let mine = |h: &super::group::Held| h.epoch == epoch && h.author == Some(author);
-    if group.parked.iter().filter(|h| mine(h)).count() < PARKED_PER_AUTHOR {
-        return;
-    }
-    if let Some(oldest) = group.parked.iter().position(mine) {
-        group.parked.remove(oldest);
+    if group.inbound.make_room(author, epoch, PARKED_PER_AUTHOR) {
         step.out.event(GroupEvent::Rejected {
             group_id: Some(group.id.clone()),
             reason: RejectReason::CommitUnapprovedProposal,
@@ -374,11 +369,7 @@ pub(crate) fn expire_parked(group: &mut Group, step: &mut Step<'_>) -> Vec<(Memb
         .catch_up
         .claim_deadline(&step.me(), step.params)
         .is_some();
-    let (expired, kept): (Vec<_>, Vec<_>) = group
-        .parked
-        .drain(..)
-        .partition(|h| h.since.plus_ms(grace) <= now);
-    group.parked = kept;
+    let expired = group.inbound.take_expired(now, grace);
     let mut offenders = Vec::new();
     for held in expired {
         step.out.event(GroupEvent::Rejected {

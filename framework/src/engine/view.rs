@@ -13,10 +13,10 @@ impl Group {
         me: MemberId,
         f: impl FnOnce(&dyn StewardPolicy, &EpochView<'_>) -> T,
     ) -> T {
-        let rejoins: Vec<MemberId> = self.rejoins.requests.keys().copied().collect();
+        let rejoins: Vec<MemberId> = self.rejoin.members();
         let view = EpochView {
             group_id: &self.id,
-            epoch: self.epochs[0].epoch,
+            epoch: self.epochs.current().epoch,
             roster: self.roster(),
             me,
             pending_removals: self.proposals.pending_removals(),
@@ -33,13 +33,13 @@ impl Group {
         me: MemberId,
         f: impl FnOnce(&mut dyn StewardPolicy, &EpochView<'_>) -> T,
     ) -> T {
-        let rejoins: Vec<MemberId> = self.rejoins.requests.keys().copied().collect();
+        let rejoins: Vec<MemberId> = self.rejoin.members();
         let roster = Arc::clone(self.roster());
         // The roster's epoch, not OpenMLS's: between merging a commit and installing the new
         // roster, the policy still sees the epoch the commit was made in.
         let view = EpochView {
             group_id: &self.id,
-            epoch: self.epochs[0].epoch,
+            epoch: self.epochs.current().epoch,
             roster: &roster,
             me,
             pending_removals: self.proposals.pending_removals(),
@@ -61,7 +61,7 @@ impl Group {
             ProposalKind::Emergency,
         ] {
             if let Some(members) = self.with_view(me, |policy, view| policy.voters(view, kind)) {
-                self.epochs[0].restrict(kind, &members);
+                self.epochs.current_mut().restrict(kind, &members);
             }
         }
     }

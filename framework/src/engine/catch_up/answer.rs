@@ -24,7 +24,7 @@ pub(crate) fn answer(
     from: Epoch,
     attempt: u8,
 ) -> Result<(), Abort> {
-    let Some(first) = group.commits.get(&from) else {
+    let Some(first) = group.epochs.commit(from) else {
         return Ok(());
     };
     let gid = group.id.as_bytes().to_vec();
@@ -72,7 +72,7 @@ pub(crate) fn answer(
         }
     }
     for epoch in from..last {
-        let Some(rec) = group.commits.get(&epoch) else {
+        let Some(rec) = group.epochs.commit(epoch) else {
             break;
         };
         for (id, parts) in &rec.certificates {

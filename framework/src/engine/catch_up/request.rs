@@ -13,7 +13,7 @@ pub(crate) fn request_if_due(group: &mut Group, step: &mut Step<'_>) -> Result<b
     let now = step.now;
     let params = step.params;
     let epoch = group.epoch();
-    let oldest_held = group.future.iter().map(|h| h.since).min();
+    let oldest_held = group.inbound.oldest_held();
     let me = step.me();
     let state = &mut group.repair.catch_up;
     // Evidence older than the patience: this member is behind, whether or not it asks itself
@@ -36,8 +36,8 @@ pub(crate) fn request_if_due(group: &mut Group, step: &mut Step<'_>) -> Result<b
     // that request went unanswered for `repair_retry_ms`.
     let sync = &group.repair;
     let parked_until = group
-        .parked
-        .iter()
+        .inbound
+        .parked()
         .filter(|h| h.epoch == epoch)
         .map(|h| {
             h.waiting
@@ -64,7 +64,7 @@ pub(crate) fn request_if_due(group: &mut Group, step: &mut Step<'_>) -> Result<b
         && !group.fork.recently_seen(now, AHEAD_BELIEF_MS)
     {
         tracing::info!(group = %group.id.display(), epoch, "beyond retained history: rejoining");
-        group.wants_rejoin = Some(epoch);
+        group.rejoin.want(epoch);
         return Ok(false);
     }
     let attempt = u8::try_from(state.attempts.saturating_sub(1)).unwrap_or(u8::MAX);
@@ -74,12 +74,12 @@ pub(crate) fn request_if_due(group: &mut Group, step: &mut Step<'_>) -> Result<b
         .entropy()
         .array::<{ sealed::SEAL_NONCE_LEN }>()?;
     let gid = group.id.as_bytes().to_vec();
-    let body = sealed::seal_catch_up(&group.commit_key, &gid, epoch, nonce, attempt);
+    let body = sealed::seal_catch_up(group.epochs.key(), &gid, epoch, nonce, attempt);
     tracing::debug!(group = %group.id.display(), epoch, attempt, "asking to catch up");
     step.out.publish(
         &group.topics.group,
         Envelope::new(Kind::CatchUp, &gid, epoch, body)
-            .with_branch(&group.branch)
+            .with_branch(group.epochs.branch())
             .encode_to_vec(),
     );
     Ok(true)

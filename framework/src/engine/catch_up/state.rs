@@ -61,6 +61,8 @@ pub(crate) struct CatchUp {
     /// The epoch for which a commit opened here (under its key, signed by a member): proof
     /// that it is ending, so claims of a later epoch made in it are never refuted.
     pub(super) ending: Option<Epoch>,
+    /// When this member loaded the group from storage after a restart.
+    restarted_at: Option<Timestamp>,
 }
 
 impl CatchUp {
@@ -138,6 +140,24 @@ impl CatchUp {
             + spread_of(me, params.repair_backoff_ms)
             + params.repair_retry_ms;
         self.claim_since.map(|t| t.plus_ms(wait))
+    }
+
+    /// Notes that this member loaded the group from storage after a restart at `now`: others
+    /// may have moved on meanwhile.
+    pub(crate) fn note_restart(&mut self, now: Timestamp) {
+        self.restarted_at = Some(now);
+    }
+
+    /// Until when a member that restarted waits before it commits (members that moved on
+    /// meanwhile must have had time to say so), if that is still ahead of `now`.
+    pub(crate) fn quiet_after_restart(
+        &self,
+        now: Timestamp,
+        params: &EngineParams,
+    ) -> Option<Timestamp> {
+        self.restarted_at
+            .map(|t| t.plus_ms(params.restart_quiet_ms))
+            .filter(|t| now < *t)
     }
 
     /// Whether claims of a later epoch still hold this member's commit back.

@@ -21,8 +21,8 @@ pub(crate) fn claim_deadline(
     let state = &group.repair.catch_up;
     if state.is_beyond(epoch)
         || state.ending == Some(epoch)
-        || !group.candidates.is_empty()
-        || group.parked.iter().any(|h| h.epoch == epoch)
+        || group.selection.is_open()
+        || group.inbound.is_parked_in(epoch)
     {
         return None;
     }
@@ -39,9 +39,9 @@ pub(crate) fn refute_if_due(group: &mut Group, step: &mut Step<'_>) {
         return;
     }
     let epoch = group.epoch();
-    tracing::info!(group = %group.id.display(), epoch, held = group.future.len(), "later epochs unconfirmed: committing resumes");
+    tracing::info!(group = %group.id.display(), epoch, held = group.inbound.held_count(), "later epochs unconfirmed: committing resumes");
     group.repair.catch_up.refute();
-    for held in std::mem::take(&mut group.future) {
+    for held in group.inbound.take_held() {
         step.out.event(crate::engine::event::GroupEvent::Rejected {
             group_id: Some(group.id.clone()),
             reason: crate::engine::event::RejectReason::Unconfirmed,

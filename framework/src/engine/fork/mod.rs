@@ -33,7 +33,7 @@ use crate::wire::{self, BranchTag, Envelope, ForkNotice, Kind, sealed};
 /// Checks the branch tag of an incoming group envelope against this member's tag of the same
 /// epoch; a difference reveals another branch.
 pub(crate) fn check(group: &mut Group, step: &mut Step<'_>, env: &Envelope) -> Result<(), Abort> {
-    if env.branch.len() != TAG_LEN || group.rejoining {
+    if env.branch.len() != TAG_LEN || group.rejoin.is_rejoining() {
         return Ok(());
     }
     let Some(mine) = group.branch_tag(env.epoch) else {
@@ -51,12 +51,7 @@ pub(crate) fn check(group: &mut Group, step: &mut Step<'_>, env: &Envelope) -> R
 /// This member's branch history: the tags of its current epoch and of the epochs its retained
 /// commits ended and started (so the epoch it joined in is included), ascending.
 fn tags(group: &Group) -> Vec<BranchTag> {
-    let first = group
-        .commits
-        .keys()
-        .next()
-        .copied()
-        .unwrap_or(group.epoch());
+    let first = group.epochs.first_commit_epoch().unwrap_or(group.epoch());
     (first..=group.epoch())
         .filter_map(|epoch| {
             group.branch_tag(epoch).map(|t| BranchTag {
@@ -186,8 +181,8 @@ pub(crate) fn on_notice(
     // own branch's traffic or hold back its rejoin.
     if !notice.commit.is_empty() && notice.commit_epoch == f {
         let ours = group
-            .commits
-            .get(&f)
+            .epochs
+            .commit(f)
             .map(|c| (c.key, c.sealed == notice.commit));
         if ours.is_some_and(|(_, same)| same) || group.fork.is_lost(&notice.commit) {
             // This branch's own commit, or one that lost its selection window here: no
@@ -205,11 +200,11 @@ pub(crate) fn on_notice(
         mark_foreign(group, step.now, f, &notice);
         decide(group, step, f, &notice.commit)?;
     }
-    if group.rejoining || group.wants_rejoin.is_some() {
+    if group.rejoin.in_progress() {
         return Ok(());
     }
     // Answer with this branch's commit ending `f`, so the other side can decide too.
-    if let Some(sealed) = group.commits.get(&f).map(|c| c.sealed.clone()) {
+    if let Some(sealed) = group.epochs.commit(f).map(|c| c.sealed.clone()) {
         send_notice(group, step, Some((f, sealed)))?;
     }
     Ok(())
@@ -229,10 +224,7 @@ fn mark_foreign(group: &mut Group, now: Timestamp, f: Epoch, notice: &ForkNotice
     {
         group.fork.foreign.insert(t.tag.clone());
     }
-    let foreign = &group.fork.foreign;
-    group.future.retain(|h| {
-        Envelope::decode_checked(&h.payload).is_ok_and(|(e, _)| !foreign.contains(&e.branch))
-    });
+    group.inbound.drop_branches(&group.fork.foreign);
     group.repair.catch_up.forget_ahead();
 }
 
@@ -243,28 +235,14 @@ fn decide(
     f: Epoch,
     theirs_sealed: &[u8],
 ) -> Result<(), Abort> {
-    let Some(rec) = group.commits.get(&f).cloned() else {
+    let Some(rec) = group.epochs.commit(f).cloned() else {
         return Ok(());
     };
     if rec.sealed == theirs_sealed || group.fork.resolved.contains(&f) {
         return Ok(());
     }
     let gid = group.id.as_bytes().to_vec();
-    let Ok(their_commit) = sealed::open(&rec.key, &gid, f, theirs_sealed) else {
-        return reject(
-            RejectReason::NotAMember,
-            "fork notice commit does not open with the shared epoch's key",
-        );
-    };
-    match MlsState::peek(&their_commit) {
-        Ok((_, g, e)) if g == gid && e == f => {}
-        _ => {
-            return reject(
-                RejectReason::Malformed,
-                "fork notice commit is not an MLS message of the shared epoch",
-            );
-        }
-    }
+    let their_commit = open_theirs(&rec.key, &gid, f, theirs_sealed)?;
     let Ok(our_commit) = sealed::open(&rec.key, &gid, f, &rec.sealed) else {
         return Ok(());
     };
@@ -287,12 +265,40 @@ fn decide(
         tracing::info!(group = %group.id.display(), fork_epoch = f, "removed on the surviving branch");
         return super::epoch::removed(group, step, f + 1, committer);
     }
-    // Removals only this branch committed are requested again on the surviving one: this
-    // member's own, and leaves (their owners erased their state when the leave was applied
-    // here), which one member of this branch asks for, as removals put to the vote: the
-    // author of this branch's commit ending `f` (surely on this branch), or if it is gone,
-    // the smallest remaining member id.
-    let me = step.me();
+    request_removals_again(group, step.me(), f);
+    group.rejoin.want(f);
+    publish_verdict(group, step, f, theirs_sealed)
+}
+
+/// Opens the other branch's commit ending `f` with `f`'s epoch key and checks that it is an
+/// MLS message of this group and epoch.
+fn open_theirs(
+    key: &[u8; 16],
+    gid: &[u8],
+    f: Epoch,
+    theirs_sealed: &[u8],
+) -> Result<Vec<u8>, Abort> {
+    let Ok(their_commit) = sealed::open(key, gid, f, theirs_sealed) else {
+        return reject(
+            RejectReason::NotAMember,
+            "fork notice commit does not open with the shared epoch's key",
+        );
+    };
+    match MlsState::peek(&their_commit) {
+        Ok((_, g, e)) if g == gid && e == f => Ok(their_commit),
+        _ => reject(
+            RejectReason::Malformed,
+            "fork notice commit is not an MLS message of the shared epoch",
+        ),
+    }
+}
+
+/// Removals only this branch committed after `f` are requested again on the surviving one:
+/// this member's own, and leaves (their owners erased their state when the leave was applied
+/// here), which one member of this branch asks for, as removals put to the vote: the author
+/// of this branch's commit ending `f` (surely on this branch), or if it is gone, the smallest
+/// remaining member id.
+fn request_removals_again(group: &mut Group, me: MemberId, f: Epoch) {
     let removed_here = |m: &MemberId| {
         group.proposals.values().any(|r| {
             matches!(r.status, ProposalStatus::Committed(e) if e > f)
@@ -300,8 +306,8 @@ fn decide(
         })
     };
     let leave_keeper = group
-        .commits
-        .get(&f)
+        .epochs
+        .commit(f)
         .map(|c| c.committer)
         .filter(|m| group.roster().contains(m) && !removed_here(m))
         .or_else(|| group.roster().ids().filter(|m| !removed_here(m)).min());
@@ -332,26 +338,34 @@ fn decide(
             group.meta.deferred_requests.push(request);
         }
     }
-    group.wants_rejoin = Some(f);
-    // Members of this branch that hold no commit ending `f` (they joined after it) cannot
-    // apply the rule: tell them, sealed under this branch's current epoch key.
+}
+
+/// Members of this branch that hold no commit ending `f` (they joined after it) cannot apply
+/// the rule: this member tells them, sealed under this branch's current epoch key. The winning
+/// commit rides along (still sealed under `f`'s key): a branch-mate that holds its own commit
+/// ending `f` but missed the other branch's notice (loss) applies the rule itself instead of
+/// committing on a branch that lost.
+fn publish_verdict(
+    group: &Group,
+    step: &mut Step<'_>,
+    f: Epoch,
+    theirs_sealed: &[u8],
+) -> Result<(), Abort> {
+    let gid = group.id.as_bytes();
     let epoch = group.epoch();
     let nonce = step
         .crypto
         .entropy()
         .array::<{ sealed::SEAL_NONCE_LEN }>()?;
-    let verdict = sealed::seal_verdict(&group.commit_key, &gid, epoch, nonce, f);
-    // The winning commit rides along (still sealed under `f`'s key): a branch-mate that holds
-    // its own commit ending `f` but missed the other branch's notice (loss) applies the rule
-    // itself instead of committing on a branch that lost.
+    let verdict = sealed::seal_verdict(group.epochs.key(), gid, epoch, nonce, f);
     let notice = ForkNotice {
         tags: Vec::new(),
         commit_epoch: f,
         commit: theirs_sealed.to_vec(),
         verdict,
     };
-    let env = Envelope::new(Kind::ForkNotice, &gid, epoch, wire::encode(&notice))
-        .with_branch(&group.branch);
+    let env = Envelope::new(Kind::ForkNotice, gid, epoch, wire::encode(&notice))
+        .with_branch(group.epochs.branch());
     step.out.publish(&group.topics.group, env.encode_to_vec());
     Ok(())
 }
@@ -369,8 +383,7 @@ fn removes_me(group: &Group, f: Epoch, commit: &[u8]) -> Option<MemberId> {
     // emptied that leaf: then the removal cannot be attributed and this member rejoins.
     group
         .epochs
-        .iter()
-        .find(|e| e.epoch == f)
+        .at(f)
         .and_then(|e| e.roster.at_leaf(outline.sender_leaf).map(|e| e.id))
         .or_else(|| group.roster().at_leaf(outline.sender_leaf).map(|e| e.id))
 }
@@ -387,7 +400,7 @@ fn follow_verdict(
     notice: &ForkNotice,
 ) -> Result<(), Abort> {
     let epoch = group.epoch();
-    if env.epoch != epoch || group.rejoining || group.wants_rejoin.is_some() {
+    if env.epoch != epoch || group.rejoin.in_progress() {
         return Ok(());
     }
     if env.branch.len() == TAG_LEN
@@ -399,7 +412,7 @@ fn follow_verdict(
         return Ok(());
     }
     let Ok(f) = sealed::open_verdict(
-        &group.commit_key,
+        group.epochs.key(),
         group.id.as_bytes(),
         epoch,
         &notice.verdict,
@@ -412,7 +425,7 @@ fn follow_verdict(
     if f >= epoch {
         return Ok(());
     }
-    if group.commits.contains_key(&f) {
+    if group.epochs.commit(f).is_some() {
         if notice.commit_epoch == f && !notice.commit.is_empty() {
             return decide(group, step, f, &notice.commit);
         }
@@ -424,6 +437,6 @@ fn follow_verdict(
         fork_epoch: f,
         survived: false,
     });
-    group.wants_rejoin = Some(group.meta.joined_epoch);
+    group.rejoin.want(group.meta.joined_epoch);
     Ok(())
 }

@@ -5,8 +5,9 @@
 use super::decisions::on_decided;
 use super::receive::on_proposal_received;
 use crate::consensus::{ConsensusError, ConsensusEvent, Described, Electorate};
+use crate::engine::epoch::state::Epochs;
 use crate::engine::event::{GroupEvent, ProposalKind, RejectReason};
-use crate::engine::group::{EpochMembers, Group};
+use crate::engine::group::Group;
 use crate::engine::publish::publish_consensus;
 use crate::engine::step::{Abort, Step};
 use crate::types::MemberId;
@@ -32,18 +33,13 @@ fn kind_of(p: &GroupProposal) -> ProposalKind {
 
 /// The voter set of a proposal payload: the roster (or the policy's narrower set for its kind)
 /// of the epoch it was opened in, if this member still holds that epoch.
-fn voters_of(
-    epochs: &std::collections::VecDeque<EpochMembers>,
-    gid: &[u8],
-    payload: &[u8],
-) -> Result<Electorate, String> {
+fn voters_of(epochs: &Epochs, gid: &[u8], payload: &[u8]) -> Result<Electorate, String> {
     let p = wire::decode_group_proposal(payload).map_err(|e| e.to_string())?;
     if p.group_id != gid {
         return Err("proposal for another group".into());
     }
     epochs
-        .iter()
-        .find(|m| m.epoch == p.epoch)
+        .at(p.epoch)
         .map(|m| {
             let leave = matches!(p.action, Some(group_proposal::Action::Leave(_)));
             m.voters_for(kind_of(&p), leave).clone()

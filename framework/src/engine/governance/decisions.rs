@@ -66,12 +66,12 @@ fn retry_failed(group: &mut Group, step: &mut Step<'_>, rec: &ProposalRecord) ->
     ) {
         Ok(freeze::Submission::Opened(retry)) => {
             if let ProposalAction::Add { member } = rec.action {
-                if let Some(mut kp) = group.key_packages.get(&member).cloned() {
+                if let Some(mut kp) = group.key_package(&member).cloned() {
                     kp.proposal = Some(retry);
                     group.put_key_package(kp);
                 }
             }
-            let voters = group.epochs[0].voters(rec.action.kind()).len();
+            let voters = group.epochs.current().voters(rec.action.kind()).len();
             step.out.event(GroupEvent::ProposalRetried {
                 group_id: group.id.clone(),
                 failed: rec.id,
@@ -143,17 +143,14 @@ pub(crate) fn on_decided(
     }
     // Parked commits waiting only for decided proposals can be tried again.
     let proposals = &group.proposals;
-    let (ready, waiting): (Vec<_>, Vec<_>) = group.parked.drain(..).partition(|held| {
-        held.waiting.iter().all(|w| {
-            proposals.get(w).is_some_and(|r| {
-                !matches!(
-                    r.status,
-                    ProposalStatus::Open | ProposalStatus::Decided(Verdict::Failed)
-                )
-            })
+    let ready = group.inbound.take_ready(|w| {
+        proposals.get(w).is_some_and(|r| {
+            !matches!(
+                r.status,
+                ProposalStatus::Open | ProposalStatus::Decided(Verdict::Failed)
+            )
         })
     });
-    group.parked = waiting;
     step.requeue
         .extend(ready.into_iter().map(|h| (h.topic, h.payload)));
     if outcome == Verdict::Yes {

@@ -91,7 +91,7 @@ pub(crate) fn open_attempt(
         key_package.as_ref().map(|(m, _)| m.as_slice()),
         &evidence,
     ));
-    let voters = group.epochs[0].voters_for(kind, leaving).clone();
+    let voters = group.epochs.current().voters_for(kind, leaving).clone();
     let me = step.me();
     if !voters
         .keys()

@@ -64,7 +64,7 @@ fn parse_add(group: &Group, step: &Step<'_>, add: wire::AddMember, out: &mut Par
     // The KeyPackage was usually announced here first and validated then: the same bytes are
     // not checked again.
     let known = crate::mls::claimed_key_package_member(&add.key_package)
-        .and_then(|m| group.key_packages.get(&m))
+        .and_then(|m| group.key_package(&m))
         .filter(|kp| kp.message == add.key_package)
         .map(|kp| (kp.member, kp.reference.clone()));
     let checked = match known {
@@ -221,7 +221,7 @@ pub(super) fn on_proposal_received(
         });
         if let Some(member) = action.member() {
             if let (Some(mut kp), ProposalAction::Add { .. }) =
-                (group.key_packages.get(&member).cloned(), &action)
+                (group.key_package(&member).cloned(), &action)
             {
                 if kp.proposal.is_none() {
                     kp.proposal = Some(id);

@@ -4,9 +4,10 @@
 use openmls::prelude::ProtocolMessage;
 
 use super::epoch_window;
+use super::state::Held;
 use crate::engine::chat;
 use crate::engine::event::RejectReason;
-use crate::engine::group::{Group, Held};
+use crate::engine::group::Group;
 use crate::engine::silent::Silent;
 use crate::engine::step::{Abort, Step, reject};
 use crate::engine::{repair, selection, validation};
@@ -56,7 +57,7 @@ pub(super) fn on_mls(
     // only a processed one can need undoing if this step is refused later.
     let processed = match group.mls.process(&step.provider(), message) {
         Ok(p) => {
-            group.mls_touched = true;
+            group.touch_mls();
             p
         }
         Err(e) => return reject(RejectReason::MlsRejected, e.to_string()),
@@ -124,8 +125,8 @@ pub(super) fn on_commit(
     let current = group.epoch();
     if epoch < current {
         let known = group
-            .commits
-            .get(&epoch)
+            .epochs
+            .commit(epoch)
             .is_some_and(|c| c.sealed == env.body);
         if known || epoch < group.meta.joined_epoch {
             // The commit we applied, or one from before we joined, sent again for a member
@@ -148,7 +149,7 @@ pub(super) fn on_commit(
     }
     // Seen from now on (a parked commit is un-seen below: it will be processed again).
     group.repair.mark_seen(&raw);
-    let Ok(commit_bytes) = sealed::open(&group.commit_key, &env.group_id, epoch, &env.body) else {
+    let Ok(commit_bytes) = sealed::open(group.epochs.key(), &env.group_id, epoch, &env.body) else {
         return reject(
             RejectReason::NotAMember,
             "sealed commit does not open with this epoch's key",
@@ -161,7 +162,7 @@ pub(super) fn on_commit(
             aad,
             staged,
         }) => {
-            group.mls_touched = true;
+            group.touch_mls();
             (sender_leaf, aad, staged)
         }
         Ok(_) => return reject(RejectReason::Malformed, "not a commit"),
@@ -178,13 +179,13 @@ pub(super) fn on_commit(
         } => {
             validation::make_room(group, step, author, epoch);
             group.repair.catch_up.confirm_ending(epoch);
-            if group.future.len() + group.parked.len() >= step.params.max_buffered_messages {
+            if group.inbound.is_full(step.params.max_buffered_messages) {
                 return reject(RejectReason::BufferFull, "parked-commit buffer full");
             }
             tracing::debug!(group = %group.id.display(), %detail, "commit parked");
             step.out.silent(Silent::Held);
             group.repair.unmark_seen(&raw);
-            group.parked.push(Held {
+            group.inbound.park(Held {
                 topic: topic.clone(),
                 payload: raw,
                 epoch,

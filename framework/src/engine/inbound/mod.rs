@@ -6,10 +6,11 @@
 
 mod mls;
 mod sealed;
+pub(super) mod state;
 
 use super::error::EngineError;
 use super::event::RejectReason;
-use super::group::{Group, Held};
+use super::group::Group;
 use super::keypackages;
 use super::machine::Engine;
 use super::output::Output;
@@ -21,6 +22,7 @@ use crate::wire::{Envelope, Kind, bundle};
 
 use self::mls::{on_commit, on_mls};
 use self::sealed::{on_catch_up, on_certificate, on_consensus, on_control};
+use self::state::Held;
 
 /// Kinds whose exact copies are dropped unseen (everything a member processes on the group
 /// topic but bundles, whose contents are checked one by one).
@@ -64,7 +66,12 @@ impl Engine {
         };
         // A member waiting to be re-added hands everything to its pending join: the old state
         // is frozen, and traffic of the group it rejoins is held for the replacement.
-        if self.groups.get(&gid).is_some_and(|g| g.rejoining) && self.joins.contains_key(&gid) {
+        if self
+            .groups
+            .get(&gid)
+            .is_some_and(|g| g.rejoin.is_rejoining())
+            && self.joins.contains_key(&gid)
+        {
             return self.on_join_traffic(&gid, topic, kind, env, payload, now);
         }
         if let Some(group) = self.groups.get_mut(&gid) {
@@ -193,10 +200,10 @@ pub(super) fn epoch_window(
                 format!("epoch {epoch}, current {current}"),
             );
         }
-        if group.future.len() + group.parked.len() >= step.params.max_buffered_messages {
+        if group.inbound.is_full(step.params.max_buffered_messages) {
             return reject(RejectReason::BufferFull, "future-epoch buffer full");
         }
-        group.future.push(Held {
+        group.inbound.hold(Held {
             topic: topic.clone(),
             payload,
             epoch,

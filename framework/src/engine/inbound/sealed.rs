@@ -128,7 +128,7 @@ pub(super) fn on_certificate(
         return Ok(());
     }
     let Ok((_, part)) =
-        sealed::open_certificate(&group.commit_key, &env.group_id, env.epoch, &env.body)
+        sealed::open_certificate(group.epochs.key(), &env.group_id, env.epoch, &env.body)
     else {
         return reject(
             RejectReason::NotAMember,
@@ -158,7 +158,7 @@ pub(super) fn on_catch_up(
         return Ok(());
     }
     if env.epoch == current {
-        if sealed::open_catch_up(&group.commit_key, &env.group_id, env.epoch, &env.body).is_err() {
+        if sealed::open_catch_up(group.epochs.key(), &env.group_id, env.epoch, &env.body).is_err() {
             return reject(
                 RejectReason::NotAMember,
                 "catch-up request does not open with its epoch's key",
@@ -172,7 +172,7 @@ pub(super) fn on_catch_up(
         step.out.silent(Silent::BeforeJoined);
         return Ok(());
     }
-    let Some(key) = group.commits.get(&env.epoch).map(|c| c.key) else {
+    let Some(key) = group.epochs.commit(env.epoch).map(|c| c.key) else {
         tracing::debug!(group = %group.id.display(), epoch = env.epoch, "catch-up request beyond retained history");
         crate::engine::beyond::answer(group, step, env.epoch);
         return Ok(());

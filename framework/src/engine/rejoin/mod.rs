@@ -10,9 +10,9 @@
 //! epoch the rejoiner last shared with the group (receivers drop message ids they already
 //! have), so that nothing sent while the rejoiner could not read is lost to it.
 
-pub(super) mod requests;
+pub(super) mod state;
 
-pub(crate) use requests::RejoinRequest;
+use self::state::RejoinRequest;
 
 use super::group::Group;
 use super::repair::outbox;
@@ -41,7 +41,7 @@ pub(crate) fn on_rejoin(
         // Not (or no longer) a member here: an ordinary join request, decided by vote.
         return keypackages::on_key_package(group, step, message);
     }
-    if group.rejoins.was_used(&kp.reference) || current_leaf_from(group, &kp) {
+    if group.rejoin.was_used(&kp.reference) || current_leaf_from(group, &kp) {
         // Already re-added with this KeyPackage (this member may not have seen that commit, if
         // it replaced its own state since): the rejoiner missed its Welcome.
         keypackages::resend_welcome(group, step, &kp.member_id);
@@ -54,18 +54,7 @@ pub(crate) fn on_rejoin(
         since: since.min(group.epoch()),
         received_at: step.now,
     };
-    let keep_first_arrival = group
-        .rejoins
-        .requests
-        .get(&kp.member_id)
-        .map(|r| r.received_at);
-    group.rejoins.requests.insert(
-        kp.member_id,
-        RejoinRequest {
-            received_at: keep_first_arrival.unwrap_or(request.received_at),
-            ..request
-        },
-    );
+    group.rejoin.note_request(kp.member_id, request);
     commit::schedule(group, step);
     Ok(())
 }
@@ -91,7 +80,7 @@ pub(crate) fn selectable(
     let me = step.me();
     let mut out = Vec::new();
     let mut stale = Vec::new();
-    for (member, request) in &group.rejoins.requests {
+    for (member, request) in group.rejoin.requests() {
         if *member == me || removing.contains(member) || !group.roster().contains(member) {
             stale.push(*member);
             continue;
@@ -104,7 +93,7 @@ pub(crate) fn selectable(
         }
     }
     for member in stale {
-        group.rejoins.requests.remove(&member);
+        group.rejoin.drop_request(&member);
     }
     out
 }
@@ -120,9 +109,9 @@ pub(crate) fn after_commit(
     let mut since: Option<Epoch> = None;
     for r in rejoins {
         if let Some(member) = MemberId::from_slice(&r.member_id) {
-            group.rejoins.requests.remove(&member);
+            group.rejoin.drop_request(&member);
         }
-        group.rejoins.note_used(r.key_package_ref.clone());
+        group.rejoin.note_used(r.key_package_ref.clone());
         since = Some(since.map_or(r.since_epoch, |s| s.min(r.since_epoch)));
     }
     match since {

@@ -57,7 +57,7 @@ pub(super) fn answer_certificate(
     let key = group
         .members_at(epoch)
         .map(|m| m.key)
-        .or_else(|| group.commits.get(&epoch).map(|c| c.key));
+        .or_else(|| group.epochs.commit(epoch).map(|c| c.key));
     let Some(key) = key else {
         return Ok(false);
     };
@@ -75,8 +75,8 @@ pub(super) fn answer_certificate(
     if parts.is_empty() {
         // Forgotten by the consensus plugin: perhaps kept with the commit that applied it.
         parts = group
-            .commits
-            .values()
+            .epochs
+            .commits()
             .flat_map(|c| c.certificates.iter())
             .find(|(p, _)| p == id)
             .map(|(_, parts)| parts.clone())
@@ -90,13 +90,10 @@ pub(super) fn answer_certificate(
     // surely decided it, while a round's drawn answerers may not have.
     let owner = group.proposals.get(id).is_some_and(|r| r.owner == me)
         || group
-            .commits
-            .values()
+            .epochs
+            .commits()
             .any(|c| c.committer == me && c.certificates.iter().any(|(p, _)| p == id))
-        || group
-            .candidates
-            .iter()
-            .any(|c| c.author == me && c.proposals.contains(id));
+        || group.selection.proposes(&me, id);
     let members = group
         .members_at(epoch)
         .map_or_else(|| group.roster().len(), |m| m.roster.len()) as u64;

@@ -126,7 +126,7 @@ pub(crate) fn tick(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> 
     // claims of later epochs went unconfirmed for a whole window.
     super::catch_up::refute_if_due(group, step);
     super::catch_up::request_if_due(group, step)?;
-    if group.wants_rejoin.is_some() {
+    if group.rejoin.is_wanted() {
         return Ok(());
     }
     group.repair.catch_up.expire(now);

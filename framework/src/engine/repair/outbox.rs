@@ -62,7 +62,7 @@ impl RepairState {
 pub(crate) fn resend_after_restart(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> {
     if std::mem::take(&mut group.repair.resend_after_restart)
         && !group.repair.catch_up.is_ahead_known()
-        && !group.rejoining
+        && !group.rejoin.is_rejoining()
     {
         let epoch = group.epoch();
         resend_since(group, step, epoch)?;

@@ -132,8 +132,8 @@ pub(super) fn request_undecided(group: &mut Group, step: &Step<'_>, request: &mu
     let now = step.now;
     let retry = step.params.repair_retry_ms;
     let wanted: Vec<ProposalId> = group
-        .parked
-        .iter()
+        .inbound
+        .parked()
         .flat_map(|h| h.waiting.clone())
         .collect();
     for id in wanted {

@@ -6,8 +6,11 @@
 
 use openmls::prelude::StagedCommit;
 
+pub(super) mod state;
+
+use self::state::Candidate;
 use super::event::Violation;
-use super::group::{Candidate, Group};
+use super::group::Group;
 use super::step::{Abort, Step};
 use super::validation::CommitPlan;
 use super::{commit, epoch, governance};
@@ -28,21 +31,19 @@ pub(crate) fn accept(
     let within = (window / 2).min(step.params.repair_backoff_ms);
     let epoch = group.epoch();
     super::repair::echo_commit(group, step, epoch, &sealed, within);
-    if window == 0 && group.candidates.is_empty() {
+    if window == 0 && !group.selection.is_open() {
         group.mls.merge_staged(&step.provider(), staged)?;
         return epoch::after_merge(group, step, plan, sealed);
     }
-    if !group.candidates.iter().any(|c| c.sealed == sealed) {
-        group.candidates.push(Candidate {
-            author: plan.committer,
-            rank,
-            proposals: plan.proposals,
-            rejoins: plan.rejoins,
-            sealed,
-            own: false,
-            staged: Some(Box::new(staged)),
-        });
-    }
+    group.selection.offer(Candidate {
+        author: plan.committer,
+        rank,
+        proposals: plan.proposals,
+        rejoins: plan.rejoins,
+        sealed,
+        own: false,
+        staged: Some(Box::new(staged)),
+    });
     group
         .meta
         .selection_due
@@ -55,7 +56,7 @@ pub(crate) fn accept(
 /// Closes the selection window: applies the best candidate and reports conflicting losers.
 pub(crate) fn close(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort> {
     group.meta.selection_due = None;
-    let mut candidates = std::mem::take(&mut group.candidates);
+    let mut candidates = group.selection.take_candidates();
     candidates.sort_by_key(Candidate::key);
     if candidates.is_empty() {
         return Ok(());
@@ -72,19 +73,18 @@ pub(crate) fn close(group: &mut Group, step: &mut Step<'_>) -> Result<(), Abort>
         rejoins: best.rejoins.clone(),
     };
     if best.own {
-        group.mls_touched = true;
+        group.touch_mls();
         group.mls.merge_pending(&step.provider())?;
-        let welcome = group.pending_welcome.take();
+        let welcome = group.selection.take_own_welcome();
         commit::publish_welcome(group, step, welcome)?;
     } else {
         let staged = match best.staged.take() {
             Some(staged) => *staged,
             None => restage(group, step, &best.sealed)?,
         };
-        group.mls_touched = true;
+        group.touch_mls();
         group.mls.merge_staged(&step.provider(), staged)?;
     }
-    group.pending_welcome = None;
     epoch::after_merge(group, step, plan, best.sealed)?;
     let me = step.me();
     let mut actions = Vec::new();
@@ -112,10 +112,10 @@ fn restage(
     sealed_body: &[u8],
 ) -> Result<StagedCommit, Abort> {
     let epoch = group.epoch();
-    let bytes = sealed::open(&group.commit_key, group.id.as_bytes(), epoch, sealed_body)
+    let bytes = sealed::open(group.epochs.key(), group.id.as_bytes(), epoch, sealed_body)
         .map_err(|e| Abort::Fatal(super::error::EngineError::InvalidRequest(e.to_string())))?;
     let (message, _, _) = MlsState::peek(&bytes)?;
-    group.mls_touched = true;
+    group.touch_mls();
     match group.mls.process(&step.provider(), message)? {
         Processed::Commit { staged, .. } => Ok(*staged),
         _ => Err(Abort::Fatal(super::error::EngineError::InvalidRequest(
