@@ -285,16 +285,25 @@ const SPEC: &str = include_str!("../../../specs/api.md");
 #[test]
 fn the_spec_documents_every_event_type_reject_reason_error_code_and_method() {
     for t in EVENT_TYPES {
-        assert!(SPEC.contains(&format!("| `{t}` |")), "event {t} missing from the schema");
+        assert!(
+            SPEC.contains(&format!("| `{t}` |")),
+            "event {t} missing from the schema"
+        );
     }
     for r in REJECT_REASONS {
-        assert!(SPEC.contains(&format!("`{r}`")), "reject reason {r} missing");
+        assert!(
+            SPEC.contains(&format!("`{r}`")),
+            "reject reason {r} missing"
+        );
     }
     for c in ERROR_CODES {
         let row = format!("| {} | {} |", c.code(), c.name());
         assert!(SPEC.contains(&row), "error code row {row:?} missing");
     }
     for m in METHODS {
-        assert!(SPEC.contains(&format!("| `{m}` |")), "method {m} missing from §8");
+        assert!(
+            SPEC.contains(&format!("| `{m}` |")),
+            "method {m} missing from §8"
+        );
     }
 }
