@@ -87,6 +87,47 @@ pub struct StewardPlugin {
     pub build: StewardBuilder,
 }
 
+/// The registration of one plugin, in one line: `register_plugin!(storage, StoragePlugin {
+/// name, description, build })` (or `transport`, `consensus`, `steward`) submits it to
+/// `inventory` and defines `pub fn link()`, which a program calls once to keep the crate linked
+/// and which also registers the plugin at run time (for linkers that drop `inventory` entries).
+/// Idempotent. Every bundled backend, the built-in policies and `examples/policy-round-robin`
+/// register this way.
+#[macro_export]
+macro_rules! register_plugin {
+    (transport, $value:expr) => {
+        $crate::register_plugin!(@ $crate::registry::TransportPlugin, register_transport, $value);
+    };
+    (storage, $value:expr) => {
+        $crate::register_plugin!(@ $crate::registry::StoragePlugin, register_storage, $value);
+    };
+    (consensus, $value:expr) => {
+        $crate::register_plugin!(@ $crate::registry::ConsensusPlugin, register_consensus, $value);
+    };
+    (steward, $value:expr) => {
+        $crate::register_plugin!(@ $crate::registry::StewardPlugin, register_steward, $value);
+    };
+    (@ $ty:ty, $register:ident, $value:expr) => {
+        const PLUGIN: $ty = $value;
+
+        $crate::registry::inventory::submit!(PLUGIN);
+
+        /// What [`link`] hands to the registry at run time.
+        static REGISTERED: $ty = PLUGIN;
+
+        /// Keeps this plugin in the final program and registers it at run time too (in case
+        /// the linker dropped its `inventory` entry). A program that selects plugins by name
+        /// calls it once for every plugin crate it bundles; calling it again does nothing more.
+        #[inline(never)]
+        pub fn link() {
+            $crate::registry::$register(&REGISTERED);
+        }
+    };
+}
+
+#[doc(hidden)]
+pub use inventory;
+
 inventory::collect!(TransportPlugin);
 inventory::collect!(StoragePlugin);
 inventory::collect!(ConsensusPlugin);
@@ -242,6 +283,42 @@ mod tests {
         let names = available(Slot::Steward);
         assert!(names.contains(&crate::policy::single::NAME), "{names:?}");
         assert!(names.contains(&crate::policy::multi::NAME), "{names:?}");
+    }
+
+    /// A plugin known only through run-time registration (as when a linker dropped its
+    /// `inventory` entry).
+    static RUNTIME_ONLY: StewardPlugin = StewardPlugin {
+        name: "registered-at-run-time",
+        description: "a test plugin no inventory entry names",
+        build: |options, ctx| {
+            let _ = (options, ctx);
+            Ok(std::sync::Arc::new(
+                crate::policy::single::SinglePolicyFactory::new(Default::default()),
+            ))
+        },
+    };
+
+    #[test]
+    fn a_plugin_registered_at_run_time_is_listed_once_and_built() {
+        assert!(!available(Slot::Steward).contains(&RUNTIME_ONLY.name));
+        register_steward(&RUNTIME_ONLY);
+        register_steward(&RUNTIME_ONLY);
+        let names = available(Slot::Steward);
+        assert_eq!(names.iter().filter(|n| **n == RUNTIME_ONLY.name).count(), 1);
+        let cfg = BackendConfig {
+            backend: RUNTIME_ONLY.name.into(),
+            options: toml::Table::new(),
+        };
+        assert!(build_steward(&cfg, &ctx()).is_ok());
+        // Registering a built-in again (what `link()` does) does not list it twice.
+        crate::policy::link();
+        crate::policy::link();
+        let names = available(Slot::Steward);
+        assert_eq!(
+            names.iter().filter(|n| **n == "single").count(),
+            1,
+            "{names:?}"
+        );
     }
 
     #[test]

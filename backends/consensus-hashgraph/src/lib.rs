@@ -31,23 +31,11 @@ fn build(
     )))
 }
 
-/// This backend's registration: submitted to `inventory` (found before `main`) and registered
-/// again at run time by `link()` (for programs whose linker drops `inventory` entries).
-const PLUGIN: demls::registry::ConsensusPlugin = demls::registry::ConsensusPlugin {
-    name: NAME,
-    description: "hashgraph-like voting: 2n/3 quorum, Ed25519 batch-verified votes",
-    build,
-};
-
-inventory::submit!(PLUGIN);
-
-/// The registration `link()` hands to the registry at run time.
-static REGISTERED: demls::registry::ConsensusPlugin = PLUGIN;
-
-/// Keeps this crate linked into a program that selects backends by name, and registers it at
-/// run time too (in case the linker dropped the `inventory` entry). Call it once, e.g. at the
-/// start of `main`; calling it again does nothing more.
-#[inline(never)]
-pub fn link() {
-    demls::registry::register_consensus(&REGISTERED);
-}
+demls::register_plugin!(
+    consensus,
+    demls::registry::ConsensusPlugin {
+        name: NAME,
+        description: "hashgraph-like voting: 2n/3 quorum, Ed25519 batch-verified votes",
+        build,
+    }
+);

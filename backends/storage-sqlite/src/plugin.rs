@@ -26,27 +26,14 @@ fn build(options: &toml::Table, ctx: &BuildContext) -> Result<Arc<dyn Storage>, 
     Ok(Arc::new(store))
 }
 
-/// This backend's registration: submitted to `inventory` (found before `main`) and registered
-/// again at run time by `link()` (for programs whose linker drops `inventory` entries).
-const PLUGIN: StoragePlugin = StoragePlugin {
-    name: crate::NAME,
-    description: "durable embedded SQLite database (WAL, one transaction per engine step)",
-    build,
-};
-
-inventory::submit!(PLUGIN);
-
-/// The registration `link()` hands to the registry at run time.
-static REGISTERED: StoragePlugin = PLUGIN;
-
-/// Keeps this backend's registration in the final program. A program (or the C library) that
-/// selects backends by name calls this once for every backend crate it bundles; without a
-/// reference to the crate, the linker may drop the registration; and should it drop the
-/// `inventory` entry anyway, this registers the backend at run time. Idempotent.
-#[inline(never)]
-pub fn link() {
-    demls::registry::register_storage(&REGISTERED);
-}
+demls::register_plugin!(
+    storage,
+    StoragePlugin {
+        name: crate::NAME,
+        description: "durable embedded SQLite database (WAL, one transaction per engine step)",
+        build,
+    }
+);
 
 #[cfg(test)]
 mod tests {

@@ -18,26 +18,14 @@ fn build(options: &toml::Table, ctx: &BuildContext) -> Result<Arc<dyn Transport>
     Ok(transport)
 }
 
-/// This backend's registration: submitted to `inventory` (found before `main`) and registered
-/// again at run time by `link()` (for programs whose linker drops `inventory` entries).
-const PLUGIN: TransportPlugin = TransportPlugin {
-    name: crate::NAME,
-    description: "Logos messaging: a Waku relay peer (gossipsub /vac/waku/relay/2.0.0) on a static shard",
-    build,
-};
-
-inventory::submit!(PLUGIN);
-
-/// The registration `link()` hands to the registry at run time.
-static REGISTERED: TransportPlugin = PLUGIN;
-
-/// Keeps this backend's registration in the final program, and registers it at run time too
-/// (in case the linker dropped the `inventory` entry); call once from programs that pick
-/// backends by name. Idempotent.
-#[inline(never)]
-pub fn link() {
-    demls::registry::register_transport(&REGISTERED);
-}
+demls::register_plugin!(
+    transport,
+    TransportPlugin {
+        name: crate::NAME,
+        description: "Logos messaging: a Waku relay peer (gossipsub /vac/waku/relay/2.0.0) on a static shard",
+        build,
+    }
+);
 
 #[cfg(test)]
 mod tests {

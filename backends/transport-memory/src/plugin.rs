@@ -21,27 +21,14 @@ fn build(options: &toml::Table, ctx: &BuildContext) -> Result<Arc<dyn Transport>
     Ok(endpoint)
 }
 
-/// This backend's registration: submitted to `inventory` (found before `main`) and registered
-/// again at run time by `link()` (for programs whose linker drops `inventory` entries).
-const PLUGIN: TransportPlugin = TransportPlugin {
-    name: crate::NAME,
-    description: "in-process network shared by the nodes of one process (tests, examples, embedding)",
-    build,
-};
-
-inventory::submit!(PLUGIN);
-
-/// The registration `link()` hands to the registry at run time.
-static REGISTERED: TransportPlugin = PLUGIN;
-
-/// Keeps this backend's registration in the final program. A program (or the C library) that
-/// selects backends by name calls this once for every backend crate it bundles; without a
-/// reference to the crate, the linker may drop the registration; and should it drop the
-/// `inventory` entry anyway, this registers the backend at run time. Idempotent.
-#[inline(never)]
-pub fn link() {
-    demls::registry::register_transport(&REGISTERED);
-}
+demls::register_plugin!(
+    transport,
+    TransportPlugin {
+        name: crate::NAME,
+        description: "in-process network shared by the nodes of one process (tests, examples, embedding)",
+        build,
+    }
+);
 
 #[cfg(test)]
 mod tests {

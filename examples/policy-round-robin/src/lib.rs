@@ -21,10 +21,11 @@
 //!    keys the struct does not know.
 //!
 //! # Registering it
-//! Submit a [`demls::registry::StewardPlugin`] with `inventory::submit!` (see the bottom of
-//! this file) — exactly what the built-in `single` and `multi` policies do — and expose a
-//! [`link`] function. Registration runs before `main`, but only for crates the linker keeps: a
-//! program that selects the policy by name calls [`link`] once.
+//! Hand a [`demls::registry::StewardPlugin`] to `demls::register_plugin!(steward, ...)` (see
+//! the bottom of this file) — exactly what the built-in `single` and `multi` policies do. It
+//! registers the policy before `main` and defines [`link`]: registration only holds for crates
+//! the linker keeps, so a program that selects the policy by name calls [`link`] once (which
+//! also registers it at run time, should the linker have dropped the `inventory` entry).
 //!
 //! # Selecting it
 //! ```toml
@@ -185,17 +186,11 @@ fn build(
     Ok(Arc::new(RoundRobinFactory::new(config)))
 }
 
-inventory::submit! {
+demls::register_plugin!(
+    steward,
     StewardPlugin {
         name: NAME,
         description: "round-robin: the member at epoch mod n in id order commits",
         build,
     }
-}
-
-/// Keeps this crate (and its registration) linked into a program that selects policies by
-/// name. Call it once, e.g. at the start of `main`.
-#[inline(never)]
-pub fn link() {
-    std::hint::black_box(NAME);
-}
+);

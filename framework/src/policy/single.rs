@@ -173,23 +173,14 @@ fn build(
     Ok(Arc::new(SinglePolicyFactory::new(config)))
 }
 
-/// This backend's registration: submitted to `inventory` (found before `main`) and registered
-/// again at run time by `link()` (for programs whose linker drops `inventory` entries).
-const PLUGIN: StewardPlugin = StewardPlugin {
-    name: NAME,
-    description: "one steward: the lowest-leaf member commits every change",
-    build,
-};
-
-inventory::submit!(PLUGIN);
-
-/// The registration `link()` hands to the registry at run time.
-static REGISTERED: StewardPlugin = PLUGIN;
-
-/// Registers this policy at run time (see [`crate::policy::link`]).
-pub(crate) fn link() {
-    crate::registry::register_steward(&REGISTERED);
-}
+crate::register_plugin!(
+    steward,
+    StewardPlugin {
+        name: NAME,
+        description: "one steward: the lowest-leaf member commits every change",
+        build,
+    }
+);
 
 /// Builds [`SinglePolicy`] instances.
 pub struct SinglePolicyFactory {

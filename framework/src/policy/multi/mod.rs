@@ -506,23 +506,14 @@ fn build(
         })
 }
 
-/// This backend's registration: submitted to `inventory` (found before `main`) and registered
-/// again at run time by `link()` (for programs whose linker drops `inventory` entries).
-const PLUGIN: StewardPlugin = StewardPlugin {
-    name: NAME,
-    description: "elected, rotating steward list with re-election, deadlock recovery and peer scoring",
-    build,
-};
-
-inventory::submit!(PLUGIN);
-
-/// The registration `link()` hands to the registry at run time.
-static REGISTERED: StewardPlugin = PLUGIN;
-
-/// Registers this policy at run time (see [`crate::policy::link`]).
-pub(crate) fn link() {
-    crate::registry::register_steward(&REGISTERED);
-}
+crate::register_plugin!(
+    steward,
+    StewardPlugin {
+        name: NAME,
+        description: "elected, rotating steward list with re-election, deadlock recovery and peer scoring",
+        build,
+    }
+);
 
 /// Builds [`MultiPolicy`] instances.
 pub struct MultiPolicyFactory {
