@@ -1,5 +1,5 @@
 //! The `Storage` plugin trait: a small transactional key-value store that holds *all* of a
-//! node's state — the OpenMLS state (through [`crate::mls`]'s storage provider, which the
+//! node's state — the OpenMLS state (through the MLS layer's storage provider, which the
 //! framework implements once on top of this trait) and the group engine's own records.
 //!
 //! Keeping the plugin surface this small is deliberate: a backend implements four methods and

@@ -6,7 +6,7 @@
 //! [`handle`](Engine::handle), [`tick`](Engine::tick) and the command methods, and carry out the
 //! returned [`Output`].
 //!
-//! Every call is one atomic *step*: its storage writes are buffered in a [`Txn`] and applied
+//! Every call is one atomic *step*: its storage writes are buffered in a transaction and applied
 //! together at the end. A step that refuses its input discards the buffer and reloads any
 //! in-memory state OpenMLS may have touched, so rejected input leaves no trace.
 

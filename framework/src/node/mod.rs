@@ -214,7 +214,7 @@ impl Node {
     }
 
     /// Asks to join a group by its id alone: announces a KeyPackage and waits (in the
-    /// background) for the members' vote and a Welcome; [`GroupEvent::Joined`] follows. Trust on
+    /// background) for the members' vote and a Welcome; [`Event::Joined`] follows. Trust on
     /// first use: the first group under this id to add the node is joined, even a look-alike
     /// someone else created under the same id; [`join_by_invitation`](Node::join_by_invitation)
     /// rules that out.
@@ -225,7 +225,7 @@ impl Node {
 
     /// Asks to join the group an invitation names, accepting only a Welcome into the group
     /// whose genesis the invitation names (a look-alike under the same id is refused with
-    /// `Rejected { ForeignWelcome }`); [`GroupEvent::Joined`] follows.
+    /// `Event::Rejected` with reason `foreign_welcome`); [`Event::Joined`] follows.
     pub async fn join_by_invitation(&self, invitation: &Invitation) -> Result<(), NodeError> {
         let invitation = invitation.clone();
         self.call(|r| Command::JoinInvited(invitation, r)).await
