@@ -1,6 +1,6 @@
 //! # The de-MLS C API
 //!
-//! `libdemls.so` / `libdemls.a` and the header `include/demls.h` (generated from these doc
+//! `libdemls_c.so` / `libdemls_c.a` and the header `include/demls.h` (generated from these doc
 //! comments by a pinned cbindgen). It wraps `demls_core::api::BlockingNode` and owns nothing
 //! of the protocol: every operation is a call of the Rust API, every result code an
 //! `ErrorCode` number.

@@ -4,7 +4,7 @@
  *
  * Build (from the repository root, after `cargo build -p demls-c`):
  *   gcc -Wall -Wextra -std=c11 -I c-bindings/include examples/c/hello.c \
- *       -L target/debug -ldemls -Wl,-rpath,$PWD/target/debug -o hello && ./hello
+ *       -L target/debug -ldemls_c -Wl,-rpath,$PWD/target/debug -o hello && ./hello
  */
 #define _POSIX_C_SOURCE 200809L
 

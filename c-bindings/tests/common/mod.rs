@@ -10,20 +10,17 @@ pub fn crate_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The directory cargo built `libdemls.so` / `libdemls.a` into: the profile directory above
-/// this test binary (`target/<profile>/deps/<test>` → `target/<profile>`). Cargo builds the
-/// package's library (all its crate types) before its integration tests.
+/// The directory cargo built `libdemls_c.so` / `libdemls_c.a` into for this test: the test
+/// binary's own directory (`target/<profile>/deps`). Cargo builds the package's library (all
+/// its crate types; the `rlib` makes the tests depend on it) before its integration tests and
+/// leaves them there; `cargo build` copies them up to `target/<profile>`.
 pub fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/<test>")
-        .to_path_buf();
-    for lib in ["libdemls.so", "libdemls.a"] {
+    let dir = exe.parent().expect("target/<profile>/deps").to_path_buf();
+    for lib in ["libdemls_c.so", "libdemls_c.a"] {
         assert!(
             dir.join(lib).exists(),
-            "{} missing: build the crate first (cargo test -p demls-c builds it)",
+            "{} missing: cargo did not build the library before the tests",
             dir.join(lib).display()
         );
     }
@@ -40,9 +37,9 @@ pub fn out_dir() -> PathBuf {
 /// How the program links the library.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Link {
-    /// `-ldemls` against `libdemls.so` (with an rpath to it).
+    /// `-ldemls_c` against `libdemls_c.so` (with an rpath to it).
     Shared,
-    /// `libdemls.a` and the system libraries the Rust standard library needs.
+    /// `libdemls_c.a` and the system libraries the Rust standard library needs.
     Static,
 }
 
@@ -74,11 +71,11 @@ pub fn compile(name: &str, sources: &[PathBuf], link: Link, flags: &[&str]) -> P
         Link::Shared => {
             cmd.arg("-L")
                 .arg(&lib)
-                .arg("-ldemls")
+                .arg("-ldemls_c")
                 .arg(format!("-Wl,-rpath,{}", lib.display()));
         }
         Link::Static => {
-            cmd.arg(lib.join("libdemls.a"));
+            cmd.arg(lib.join("libdemls_c.a"));
         }
     }
     // What `rustc --print native-static-libs` lists for this target (harmless for the .so).
