@@ -171,7 +171,9 @@ typedef struct demls_node demls_node;
  * called: `demls_last_error`, `demls_result_name`, `demls_version`, `demls_backends`,
  * `demls_string_free`, `demls_bytes_free`, `demls_node_member_id`, `demls_group_id`,
  * `demls_group_history`, `demls_group_free`, `demls_node_next_event` with timeout 0; every
- * blocking function returns `DEMLS_RESULT_WRONG_THREAD` there.
+ * blocking function returns `DEMLS_RESULT_WRONG_THREAD` there. It must not call
+ * `demls_node_set_event_callback` of its own node (that waits for the running callback to
+ * return).
  */
 typedef void (*demls_event_callback)(void *userdata,
                                      const char *event_json);
@@ -184,7 +186,9 @@ extern "C" {
  * Delivers every later event to `callback` instead of the polling queue (events already
  * queued stay there for `demls_node_next_event`); a NULL `callback` returns to polling.
  * `userdata` (may be NULL) is passed back unchanged; it must stay valid, and usable from
- * another thread, until the callback is replaced, or the node freed. Non-blocking.
+ * another thread, until the callback is replaced, or the node freed. When this returns, a
+ * callback it replaced is no longer running and will not be called again (so its
+ * `userdata` may be released). Not from inside the node's own callback.
  *
  * # Safety
  * `node` is NULL or a live handle; `callback`, if not NULL, is safe to call from another
