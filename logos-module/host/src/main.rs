@@ -1,0 +1,3 @@
+//! A Qt-free test host for Logos Core module images. (Being built.)
+
+fn main() {}
