@@ -1,9 +1,9 @@
 //! Topics: the one static-shard pubsub topic the node relays, and the content topics the
 //! framework's [`Topic`]s map to one-to-one.
 //!
-//! The framework already shapes its delivery addresses as Waku content topics
-//! (`/demls/1/<hash>-group/proto`, see `demls::engine::topics`), so a [`Topic`] is used as the
-//! content topic unchanged; this module only checks it is one.
+//! The framework already shapes its delivery addresses as Logos Chat content topics
+//! (`/logos-chat/1/<32 hex>/proto`, see `demls::engine::GroupTopics`), so a [`Topic`] is used as
+//! the content topic unchanged; this module only checks it is one.
 
 use demls::{Topic, TransportError};
 
@@ -51,11 +51,17 @@ mod tests {
     }
 
     #[test]
-    fn topics_shaped_like_the_framework_group_topics_are_valid_content_topics() {
-        // The engine's shape (`engine/topics.rs`): `/demls/1/<32 hex>-<purpose>/proto`.
-        for purpose in ["group", "welcome"] {
-            let t = Topic::new(format!("/demls/1/{}-{purpose}/proto", "ab".repeat(16)));
-            assert!(content_topic(&t).is_ok());
+    fn the_framework_group_and_inbox_topics_are_valid_content_topics() {
+        use demls::engine::GroupTopics;
+        use demls::types::{GroupId, MemberId};
+        let t = GroupTopics::of(&GroupId::new(vec![1u8; 16]).unwrap());
+        let inbox = GroupTopics::inbox(&MemberId([2u8; 20]));
+        for topic in [&t.group, &t.welcome, &t.join, &inbox] {
+            let s = content_topic(topic).unwrap();
+            assert!(
+                s.starts_with("/logos-chat/1/") && s.ends_with("/proto"),
+                "{s}"
+            );
         }
     }
 

@@ -96,7 +96,7 @@ mod tests {
     fn sample() -> WakuMessage {
         WakuMessage {
             payload: vec![1, 2, 3],
-            content_topic: "/demls/1/abc-group/proto".into(),
+            content_topic: "/logos-chat/1/00112233445566778899aabbccddeeff/proto".into(),
             timestamp: Some(1_700_000_000_000_000_000),
             meta: Some(b"m".to_vec()),
             ..WakuMessage::default()
