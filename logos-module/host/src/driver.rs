@@ -10,9 +10,12 @@
 //!   result when the image returned NULL);
 //! - `{"event":…,"data":<value>}` per module event, from any thread, whole lines only;
 //! - `{"host":"error","error":…}` for a line that is not a command;
-//! - `{"host":"stopped","drained":…,"unloaded":…}` after `stop` or end of input, then exit 0.
+//! - `{"host":"stopped","drained":…,"unloaded":…}` after `stop`, the end of input, SIGTERM,
+//!   SIGINT or SIGHUP (the stop handlers Logos Core's plain host installs), then exit 0.
 
 use std::io::{self, BufRead, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{RecvTimeoutError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -55,12 +58,50 @@ impl Output {
     }
 }
 
+/// Set by a stop signal; the input loop checks it between lines.
+static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_stop_signal(_: libc::c_int) {
+    // Async-signal-safe: an atomic store only.
+    STOP_REQUESTED.store(true, Ordering::SeqCst);
+}
+
+fn install_stop_handlers() {
+    for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+        // SAFETY: installing a handler that only stores to an atomic.
+        unsafe { libc::signal(sig, on_stop_signal as *const () as libc::sighandler_t) };
+    }
+}
+
+/// The input lines, read on their own thread so that a stop signal is noticed while the
+/// driver waits for input; `None` at the end of input.
+fn input_lines() -> std::sync::mpsc::Receiver<Option<String>> {
+    let (tx, rx) = sync_channel(64);
+    let spawned = std::thread::Builder::new()
+        .name("stdin".into())
+        .spawn(move || {
+            for line in io::stdin().lock().lines() {
+                let Ok(line) = line else { break };
+                if tx.send(Some(line)).is_err() {
+                    return;
+                }
+            }
+            let _ = tx.send(None);
+        });
+    if spawned.is_err() {
+        tracing::error!("cannot read stdin");
+    }
+    rx
+}
+
 fn parse_or_text(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
 }
 
 /// Loads the module and serves stdin until `stop` or end of input; the exit status.
 pub fn run(options: &LoadOptions, human: bool) -> i32 {
+    // Before `ready` is printed, so that whoever saw it may signal a stop.
+    install_stop_handlers();
     let output = Output::stdout(human);
     let events = output.clone();
     let sink = Box::new(move |event: &str, data: &str| {
@@ -91,9 +132,16 @@ pub fn run(options: &LoadOptions, human: bool) -> i32 {
         )
     });
 
-    let stdin = io::stdin();
-    for line in stdin.lock().lines() {
-        let Ok(line) = line else { break };
+    let lines = input_lines();
+    loop {
+        if STOP_REQUESTED.load(Ordering::SeqCst) {
+            break;
+        }
+        let line = match lines.recv_timeout(Duration::from_millis(100)) {
+            Ok(Some(line)) => line,
+            Ok(None) | Err(RecvTimeoutError::Disconnected) => break,
+            Err(RecvTimeoutError::Timeout) => continue,
+        };
         match command::parse(&line) {
             Ok(Command::Stop) => break,
             Ok(Command::Ping) => output.line(&json!({"host": "pong"}), || "# pong".into()),

@@ -239,6 +239,16 @@ impl Host {
         &self.member
     }
 
+    /// The host's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The next non-event line the host prints (events are kept for [`Host::wait_event`]).
+    pub fn read_line(&mut self, timeout: Duration) -> Result<Value, HarnessError> {
+        self.next_line(timeout, "reading output")
+    }
+
     fn next_line(&mut self, timeout: Duration, what: &str) -> Result<Value, HarnessError> {
         let deadline = Instant::now() + timeout;
         loop {

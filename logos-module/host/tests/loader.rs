@@ -118,3 +118,22 @@ fn a_good_image_is_called_as_the_host_and_unloads_cleanly() {
     );
     let _: Value = stopped;
 }
+
+#[test]
+fn a_stop_signal_unloads_the_module_through_the_handshake() {
+    if !common::on_path("gcc") {
+        eprintln!("skipped: gcc is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let image = common::build_test_image(dir.path(), "libgood.so", &[]);
+    let mut host = Host::spawn(&spec(dir.path(), &image), None).expect("the image loads");
+    let pid = libc::pid_t::try_from(host.pid()).unwrap();
+    // SAFETY: signalling our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let stopped = host.read_line(std::time::Duration::from_secs(10)).unwrap();
+    assert_eq!(
+        stopped,
+        json!({"host": "stopped", "drained": true, "unloaded": true})
+    );
+}
