@@ -355,13 +355,13 @@ pub fn record(
     pause_ms: u64,
     workdir: Option<&Path>,
 ) -> Result<(), HarnessError> {
-    let temp;
-    let workdir = match workdir {
-        Some(w) => w.to_path_buf(),
+    // A directory of our own is removed afterwards; one the caller named is kept.
+    let (workdir, owned) = match workdir {
+        Some(w) => (w.to_path_buf(), false),
         None => {
-            temp = std::env::temp_dir().join(format!("demls-dogfood-{}", std::process::id()));
+            let temp = std::env::temp_dir().join(format!("demls-dogfood-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&temp);
-            temp.clone()
+            (temp, true)
         }
     };
     let outcome = play(Setup {
@@ -369,7 +369,11 @@ pub fn record(
         module: module.to_path_buf(),
         workdir: workdir.clone(),
         pause: Duration::from_millis(pause_ms),
-    })?;
+    });
+    if owned {
+        let _ = std::fs::remove_dir_all(&workdir);
+    }
+    let outcome = outcome?;
     let text = outcome.transcript.render(&HEADER);
     std::fs::write(out, text).map_err(|source| HarnessError::Io {
         what: format!("writing {}", out.display()),
