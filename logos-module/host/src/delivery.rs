@@ -2,7 +2,8 @@
 //!
 //! Owns the process-wide state behind [`crate::exports`]: clients, event subscriptions, stored
 //! tokens and the one delivery node of this host, which publishes to and receives from the
-//! relay hub ([`crate::relay`]) instead of a Waku network. It does not touch the module image.
+//! relay hub ([`crate::relay`], through [`crate::relay_link`]) instead of a Waku network. It
+//! does not touch the module image.
 //!
 //! It behaves as the real `delivery_module` does for the calls de-MLS makes (methods as in
 //! `logos-chat-module`'s `deps/delivery_module.lidl`):
@@ -28,18 +29,18 @@
 use std::cell::Cell;
 use std::collections::{BTreeSet, HashMap};
 use std::ffi::{CString, c_char, c_int, c_void};
-use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
-use crate::frame::{self, FrameError, Publication};
+use crate::frame::Publication;
+use crate::relay_link::RelayLink;
 
 /// The name of the one module this fake provides.
 pub const DELIVERY_MODULE: &str = "delivery_module";
@@ -53,7 +54,6 @@ pub const LP_ERR_INVALID_ARG: c_int = -1;
 pub const LP_ERR_UNAVAILABLE: c_int = -4;
 
 const QUEUE: usize = 1024;
-const RELAY_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// An event callback: `(event_name, data_json, user_data)`.
 pub type EventCb = unsafe extern "C" fn(*const c_char, *const c_char, *mut c_void);
@@ -89,7 +89,7 @@ struct Subscription {
 #[derive(Default)]
 struct Node {
     config: Option<String>,
-    link: Option<UnixStream>,
+    link: Option<RelayLink>,
     generation: u64,
     topics: BTreeSet<String>,
 }
@@ -378,24 +378,18 @@ impl Delivery {
         let Some(path) = lock(&self.relay).clone() else {
             return failure("the test host was started without --relay");
         };
-        let stream = match UnixStream::connect(&path) {
-            Ok(s) => s,
-            Err(e) => return failure(format!("cannot reach the relay {}: {e}", path.display())),
-        };
-        let reader = match stream
-            .set_write_timeout(Some(RELAY_WRITE_TIMEOUT))
-            .and_then(|()| stream.try_clone())
-        {
-            Ok(r) => r,
-            Err(e) => return failure(format!("relay socket: {e}")),
-        };
         node.generation += 1;
         let generation = node.generation;
-        node.link = Some(stream);
+        let link = RelayLink::connect(
+            &path,
+            |p| delivery().receive(p),
+            move || delivery().link_closed(generation),
+        );
+        match link {
+            Ok(link) => node.link = Some(link),
+            Err(e) => return failure(format!("cannot reach the relay {}: {e}", path.display())),
+        }
         drop(node);
-        spawn("lp-relay-link", move || {
-            delivery().read_link(reader, generation);
-        });
         self.emit_connection("connected");
         success(Value::Null)
     }
@@ -403,7 +397,7 @@ impl Delivery {
     fn disconnect(&self) {
         let mut node = lock(&self.node);
         if let Some(link) = node.link.take() {
-            let _ = link.shutdown(std::net::Shutdown::Both);
+            link.close();
         }
         node.topics.clear();
     }
@@ -415,42 +409,30 @@ impl Delivery {
                 publication.payload.len()
             ));
         }
-        let frame = match publication.encode() {
-            Ok(f) => f,
-            Err(e) => return failure(e.to_string()),
-        };
         let mut node = lock(&self.node);
         let Some(link) = node.link.as_mut() else {
             return failure("delivery node is not started");
         };
-        match frame::write_frame(link, &frame) {
+        match link.publish(&publication) {
             Ok(()) => success(Value::String(message_hash(&publication))),
             Err(e) => failure(format!("relay write failed: {e}")),
         }
     }
 
-    fn read_link(&self, mut reader: UnixStream, generation: u64) {
-        loop {
-            let publication =
-                match frame::read_body(&mut reader).and_then(|body| Publication::decode(&body)) {
-                    Ok(p) => p,
-                    Err(FrameError::Closed) => break,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "relay link failed");
-                        break;
-                    }
-                };
-            if !lock(&self.node).topics.contains(&publication.topic) {
-                continue;
-            }
-            let data = json!([
-                message_hash(&publication),
-                publication.topic,
-                {"_bytes": URL_SAFE_NO_PAD.encode(&publication.payload)},
-                now_ns(),
-            ]);
-            self.queue_event("messageReceived", &data);
+    fn receive(&self, publication: Publication) {
+        if !lock(&self.node).topics.contains(&publication.topic) {
+            return;
         }
+        let data = json!([
+            message_hash(&publication),
+            publication.topic,
+            {"_bytes": URL_SAFE_NO_PAD.encode(&publication.payload)},
+            now_ns(),
+        ]);
+        self.queue_event("messageReceived", &data);
+    }
+
+    fn link_closed(&self, generation: u64) {
         let mut node = lock(&self.node);
         if node.generation == generation && node.link.is_some() {
             node.link = None;
