@@ -7,8 +7,10 @@
 //!
 //! It behaves as the real `delivery_module` does for the calls de-MLS makes (methods as in
 //! `logos-chat-module`'s `deps/delivery_module.lidl`):
-//! - `createNode(config: tstr) -> result` records the node configuration (any text);
-//! - `start() -> result` fails before `createNode`; it connects to the relay and emits
+//! - `createNode(config: tstr) -> result` records the node configuration (any text); a second
+//!   `createNode` fails, as the real one rejects duplicates;
+//! - `start() -> result` fails before `createNode` and when started (it is not idempotent); it
+//!   connects to the relay and emits
 //!   `connectionStateChanged ["connected", ts]` (`["disconnected", ts]` when the link drops);
 //! - `subscribe(contentTopic)` / `unsubscribe(contentTopic) -> result` fail before `start`;
 //! - `send(contentTopic, payload: bstr) -> result` fails before `start` and for a payload above
@@ -327,7 +329,11 @@ impl Delivery {
         match method {
             "createNode" => match one_text() {
                 Some(config) => {
-                    lock(&self.node).config = Some(config);
+                    let mut node = lock(&self.node);
+                    if node.config.is_some() {
+                        return failure("a delivery node was already created");
+                    }
+                    node.config = Some(config);
                     success(Value::Null)
                 }
                 None => invalid_args("createNode(config: tstr)"),
@@ -373,7 +379,7 @@ impl Delivery {
             return failure("createNode must be called before start");
         }
         if node.link.is_some() {
-            return success(Value::Null);
+            return failure("the delivery node is already started");
         }
         let Some(path) = lock(&self.relay).clone() else {
             return failure("the test host was started without --relay");
