@@ -15,45 +15,56 @@ pub type ResultCb = unsafe extern "C" fn(ok: c_int, json: *const c_char, user_da
 pub type EventCb =
     unsafe extern "C" fn(event: *const c_char, data_json: *const c_char, user_data: *mut c_void);
 
+/// `lp_client_create`.
+pub type ClientCreateFn =
+    unsafe extern "C" fn(*const c_char, *const c_char, *const c_char, *const c_char) -> *mut c_void;
+/// `lp_client_destroy` and `lp_unsubscribe`.
+pub type ReleaseFn = unsafe extern "C" fn(*mut c_void);
+/// `lp_invoke`.
+pub type InvokeFn = unsafe extern "C" fn(
+    *mut c_void,
+    *const c_char,
+    *const c_char,
+    c_int,
+    *mut *mut c_char,
+    *mut *mut c_char,
+) -> c_int;
+/// `lp_invoke_async`.
+pub type InvokeAsyncFn = unsafe extern "C" fn(
+    *mut c_void,
+    *const c_char,
+    *const c_char,
+    c_int,
+    ResultCb,
+    *mut c_void,
+) -> c_int;
+/// `lp_subscribe`.
+pub type SubscribeFn =
+    unsafe extern "C" fn(*mut c_void, *const c_char, EventCb, *mut c_void) -> *mut c_void;
+/// `lp_string_free`.
+pub type StringFreeFn = unsafe extern "C" fn(*mut c_char);
+/// `lp_token_save`.
+pub type TokenSaveFn = unsafe extern "C" fn(*const c_char, *const c_char) -> c_int;
+
 /// The functions this module uses, as C function pointers.
 #[derive(Clone, Copy)]
 pub struct LpFunctions {
     /// `lp_client_create(target, origin, target_transport_json, capability_transport_json)`.
-    pub client_create: unsafe extern "C" fn(
-        *const c_char,
-        *const c_char,
-        *const c_char,
-        *const c_char,
-    ) -> *mut c_void,
+    pub client_create: ClientCreateFn,
     /// `lp_client_destroy(client)`.
-    pub client_destroy: unsafe extern "C" fn(*mut c_void),
+    pub client_destroy: ReleaseFn,
     /// `lp_invoke(client, method, args_json, timeout_ms, out_result, out_error)`.
-    pub invoke: unsafe extern "C" fn(
-        *mut c_void,
-        *const c_char,
-        *const c_char,
-        c_int,
-        *mut *mut c_char,
-        *mut *mut c_char,
-    ) -> c_int,
+    pub invoke: InvokeFn,
     /// `lp_invoke_async(client, method, args_json, timeout_ms, cb, user_data)`.
-    pub invoke_async: unsafe extern "C" fn(
-        *mut c_void,
-        *const c_char,
-        *const c_char,
-        c_int,
-        ResultCb,
-        *mut c_void,
-    ) -> c_int,
+    pub invoke_async: InvokeAsyncFn,
     /// `lp_subscribe(client, event, cb, user_data)`.
-    pub subscribe:
-        unsafe extern "C" fn(*mut c_void, *const c_char, EventCb, *mut c_void) -> *mut c_void,
+    pub subscribe: SubscribeFn,
     /// `lp_unsubscribe(subscription)`.
-    pub unsubscribe: unsafe extern "C" fn(*mut c_void),
+    pub unsubscribe: ReleaseFn,
     /// `lp_string_free(s)`.
-    pub string_free: unsafe extern "C" fn(*mut c_char),
+    pub string_free: StringFreeFn,
     /// `lp_token_save(module, token)`.
-    pub token_save: unsafe extern "C" fn(*const c_char, *const c_char) -> c_int,
+    pub token_save: TokenSaveFn,
 }
 
 /// A resolved set of `lp_*` functions and where they came from.
@@ -104,14 +115,14 @@ fn lookup(handle: *mut c_void) -> Result<LpFunctions, &'static str> {
     // is the one of the field it is transmuted into.
     unsafe {
         Ok(LpFunctions {
-            client_create: std::mem::transmute::<*mut c_void, _>(ptrs[0]),
-            client_destroy: std::mem::transmute::<*mut c_void, _>(ptrs[1]),
-            invoke: std::mem::transmute::<*mut c_void, _>(ptrs[2]),
-            invoke_async: std::mem::transmute::<*mut c_void, _>(ptrs[3]),
-            subscribe: std::mem::transmute::<*mut c_void, _>(ptrs[4]),
-            unsubscribe: std::mem::transmute::<*mut c_void, _>(ptrs[5]),
-            string_free: std::mem::transmute::<*mut c_void, _>(ptrs[6]),
-            token_save: std::mem::transmute::<*mut c_void, _>(ptrs[7]),
+            client_create: std::mem::transmute::<*mut c_void, ClientCreateFn>(ptrs[0]),
+            client_destroy: std::mem::transmute::<*mut c_void, ReleaseFn>(ptrs[1]),
+            invoke: std::mem::transmute::<*mut c_void, InvokeFn>(ptrs[2]),
+            invoke_async: std::mem::transmute::<*mut c_void, InvokeAsyncFn>(ptrs[3]),
+            subscribe: std::mem::transmute::<*mut c_void, SubscribeFn>(ptrs[4]),
+            unsubscribe: std::mem::transmute::<*mut c_void, ReleaseFn>(ptrs[5]),
+            string_free: std::mem::transmute::<*mut c_void, StringFreeFn>(ptrs[6]),
+            token_save: std::mem::transmute::<*mut c_void, TokenSaveFn>(ptrs[7]),
         })
     }
 }

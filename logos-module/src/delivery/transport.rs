@@ -506,7 +506,7 @@ impl Transport for DeliveryTransport {
 
     async fn recv(&self) -> Result<Inbound, TransportError> {
         let mut closed = self.inner.closed.subscribe();
-        if *closed.borrow() {
+        if self.inner.is_closed.load(Ordering::SeqCst) || *closed.borrow() {
             return Err(TransportError::Closed);
         }
         let mut rx = self.inner.rx.lock().await;
@@ -520,7 +520,8 @@ impl Transport for DeliveryTransport {
         if self.inner.is_closed.swap(true, Ordering::SeqCst) {
             return;
         }
-        let _ = self.inner.closed.send(true);
+        // `send_replace` stores the value even with no receiver (`send` would not).
+        self.inner.closed.send_replace(true);
         let connection = self
             .inner
             .connection
