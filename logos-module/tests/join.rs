@@ -47,9 +47,13 @@ fn ok(method: &str, args: Value) -> Value {
 }
 
 fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(20);
     while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; events: {:?}",
+            EVENTS.lock().unwrap()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -165,6 +169,38 @@ fn an_invited_node_joins_through_its_inbox_and_chats_with_the_module() {
     });
     wait_for("the peer to be removed", || {
         call("list_group_members", json!([convo])) == json!([{"address": me, "pending": false}])
+    });
+
+    // A second group the peer leaves: the instance, its steward, commits the leave.
+    let second = ok("create_group_conversation", json!(["second", ""]));
+    let second = second.as_str().unwrap().to_owned();
+    ok("add_group_member", json!([second, peer_address]));
+    let frame = rt
+        .block_on(async { tokio::time::timeout(Duration::from_secs(10), inbox.recv()).await })
+        .unwrap()
+        .unwrap();
+    let invited = demls_module::invite::open(&frame.payload, &peer_id).unwrap();
+    peer.join_by_invitation(&invited.invitation).unwrap();
+    wait_for("the peer in the second group", || {
+        call("list_group_members", json!([second]))
+            .as_array()
+            .unwrap()
+            .len()
+            == 2
+    });
+    wait_for("members_changed in the second group", || {
+        has_event("members_changed", |d| d[0] == second)
+    });
+    let group2 = demls_module::ids::group_of(&second).unwrap();
+    peer.leave(group2.as_bytes()).unwrap();
+    wait_for("the peer's leave", || {
+        has_event("membership_decision", |d| {
+            d == &json!([second, "leave", peer_address, "approved"])
+        }) && call("list_group_members", json!([second]))
+            .as_array()
+            .unwrap()
+            .len()
+            == 1
     });
     ok("shutdown", json!([]));
     peer.shutdown().unwrap();
