@@ -85,12 +85,14 @@ fn an_invited_node_joins_through_its_inbox_and_chats_with_the_module() {
     let convo = convo.as_str().unwrap().to_owned();
 
     // The peer: a plain node on the same network, and a listener on its inbox.
-    let peer = BlockingNode::from_config_str(&format!(
-        "[node]\nname = \"peer\"\nidentity_seed = \"{}\"\n[transport]\nbackend = \"memory\"\n\
+    let peer = std::sync::Arc::new(
+        BlockingNode::from_config_str(&format!(
+            "[node]\nname = \"peer\"\nidentity_seed = \"{}\"\n[transport]\nbackend = \"memory\"\n\
          network = \"join\"\n[storage]\nbackend = \"memory\"\n",
-        "05".repeat(32)
-    ))
-    .unwrap();
+            "05".repeat(32)
+        ))
+        .unwrap(),
+    );
     let peer_id = peer.member_id();
     let peer_address = demls_module::ids::address(&peer_id);
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -202,6 +204,59 @@ fn an_invited_node_joins_through_its_inbox_and_chats_with_the_module() {
             .len()
             == 1
     });
+
+    // A third group the instance (its steward) leaves, once the peer has joined: the peer,
+    // next in leaf order, commits the leave.
+    let third = ok("create_group_conversation", json!(["third", ""]));
+    let third = third.as_str().unwrap().to_owned();
+    ok("add_group_member", json!([third, peer_address]));
+    let frame = rt
+        .block_on(async { tokio::time::timeout(Duration::from_secs(10), inbox.recv()).await })
+        .unwrap()
+        .unwrap();
+    let invited = demls_module::invite::open(&frame.payload, &peer_id).unwrap();
+    peer.join_by_invitation(&invited.invitation).unwrap();
+    let group3 = demls_module::ids::group_of(&third).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "the peer did not join the third group"
+        );
+        if let Some(Event::Joined { group, .. }) =
+            peer.next_event(Duration::from_millis(100)).unwrap()
+        {
+            if group == group3 {
+                break;
+            }
+        }
+    }
+    wait_for("members_changed in the third group", || {
+        has_event("members_changed", |d| d[0] == third)
+    });
+    ok("leave_group_conversation", json!([third]));
+    let drain = std::thread::spawn({
+        let peer = peer.clone();
+        move || {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                let _ = peer.next_event(Duration::from_millis(100));
+            }
+        }
+    });
+    wait_for("conversation_left", || {
+        has_event("conversation_left", |d| d == &json!([third, "left"]))
+    });
+    let convos = call("list_conversations", json!([]));
+    let left = convos
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["convo_id"] == third)
+        .unwrap();
+    assert_eq!(left["state"], "left");
+    assert_eq!(left["member_count"], 0);
+    drop(drain);
     ok("shutdown", json!([]));
     peer.shutdown().unwrap();
 }
