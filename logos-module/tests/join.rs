@@ -79,7 +79,11 @@ fn an_invited_node_joins_through_its_inbox_and_chats_with_the_module() {
         logos_module_set_context(std::ptr::null(), std::ptr::null(), path.as_ptr());
         logos_module_set_emit_callback(Some(on_event), std::ptr::null_mut());
     }
-    let config = json!({"transport": "memory", "transport_options": {"network": "join"}});
+    let config = json!({
+        "transport": "memory",
+        "transport_options": {"network": "join"},
+        "auto_accept_invitations": true
+    });
     let me = ok("init", json!([config]));
     let convo = ok("create_group_conversation", json!(["team", "the team"]));
     let convo = convo.as_str().unwrap().to_owned();
@@ -256,6 +260,49 @@ fn an_invited_node_joins_through_its_inbox_and_chats_with_the_module() {
         .unwrap();
     assert_eq!(left["state"], "left");
     assert_eq!(left["member_count"], 0);
+    drop(drain);
+
+    // The other way round: the peer creates a group and invites the instance through the
+    // instance's inbox; with auto_accept_invitations the instance joins at once.
+    let group4 = demls::GroupId::new(vec![0x44; 16]).unwrap();
+    peer.create_group(group4.as_bytes()).unwrap();
+    let invitation = peer.invitation(group4.as_bytes()).unwrap();
+    let peer_identity = demls::Identity::from_seed([5u8; 32]).unwrap();
+    let me_id = demls_module::ids::member_of(me.as_str().unwrap()).unwrap();
+    let frame =
+        demls_module::invite::seal(&peer_identity, &invitation, "theirs", "by peer", &me_id);
+    rt.block_on(inbox.publish(&demls_module::ids::inbox_topic(&me_id), frame))
+        .unwrap();
+    let fourth = "44".repeat(16);
+    wait_for("invitation_received", || {
+        has_event("invitation_received", |d| {
+            d == &json!([fourth, peer_address, "theirs", "by peer"])
+        })
+    });
+    let drain = std::thread::spawn({
+        let peer = peer.clone();
+        move || {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                let _ = peer.next_event(Duration::from_millis(100));
+            }
+        }
+    });
+    wait_for("the instance to join the peer's group", || {
+        has_event("conversation_created", |d| {
+            d == &json!([fourth, false, peer_address, "group", "theirs", "by peer"])
+        })
+    });
+    wait_for("members_changed in the peer's group", || {
+        has_event("members_changed", |d| d[0] == fourth)
+    });
+    assert_eq!(
+        call("list_group_members", json!([fourth]))
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
     drop(drain);
     ok("shutdown", json!([]));
     peer.shutdown().unwrap();
