@@ -8,7 +8,7 @@ shell of the C example):
     01:55:00.123 $ demls chat alice.toml --wait-peers 2 --wait-secs 60 2>alice.err
     01:55:01.200 < {"type":"listening",...}
     01:55:02.004 > create demo
-    01:55:02.031 < {"type":"ok","command":"create demo",...}
+    01:55:02.031 < {"command":"create demo","result":null,"type":"ok"}
 
 Each entry is a wall-clock time (UTC, `HH:MM:SS.mmm`), a kind and the text:
   `$`  a command typed at a shell prompt,
@@ -34,15 +34,14 @@ Timestamps are not compared.
 
 `normalise` replaces what legitimately differs between runs by placeholders: first the ids
 the transcript itself attributes to an actor (`known_ids`: `<member:alice>`,
-`<peer:alice>`), then peer ids
-(`<PEER>`), IPv4 addresses and ports in multiaddrs and `host:port` (`<IP>`, `<PORT>`),
-de-MLS content topics under `/demls/1/` or `/logos-chat/1/` (`<TOPIC>`), invitations
-(`demls-invite:1:<INVITATION>`), base64 and hex strings of at least 16 characters
-(`<B64>`, `<HEX>`) unless they decode to printable text (message contents stay compared)
-or are snake_case words (event names),
-integers of 10 digits or more (millisecond timestamps, `<N>`), durations such as `1.23s`
-or `4m 02s` (`<DURATION>`), absolute paths of the scratch directory (`<DIR>`) and the
-version string (`demls <VERSION>`).
+`<peer:alice>`), then other peer ids (`<PEER>`), IPv4 addresses and ports in multiaddrs and
+`host:port` (`<IP>`, `<PORT>`), de-MLS content topics under `/demls/1/` or `/logos-chat/1/`
+(`<TOPIC>`), invitations (`demls-invite:1:<INVITATION>`), base64 and hex strings of at
+least 16 characters (`<B64>`, `<HEX>`) unless they decode to printable text (message
+contents stay compared) or are snake_case words (event names), integers of 10 digits or
+more (millisecond timestamps, `<N>`), durations such as `1.23s` or `4m 02s`
+(`<DURATION>`), absolute paths of the scratch directory (`<DIR>`) and the version string
+(`demls <VERSION>`).
 """
 
 import base64
@@ -56,19 +55,23 @@ KINDS = ("$", ">", "<")
 
 _ENTRY = re.compile(r"^(\d\d:\d\d:\d\d\.\d\d\d) ([$<>]) ?(.*)$")
 
-# Order matters: the specific shapes first, the generic byte strings last.
+# Order matters: the specific shapes first, then the generic byte strings, then the short
+# values (durations, big integers), so that these never match inside a base64 id.
 _RULES = [
     (re.compile(r"\b(?:12D3KooW|Qm)[1-9A-HJ-NP-Za-km-z]{40,}"), "<PEER>"),
     (re.compile(r"/ip4/\d{1,3}(?:\.\d{1,3}){3}/tcp/\d+"), "/ip4/<IP>/tcp/<PORT>"),
     (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}:\d+\b"), "<IP>:<PORT>"),
     (re.compile(r"/(?:demls|logos-chat)/1/[^\s\"',]+"), "<TOPIC>"),
     (re.compile(r"demls-invite:1:[A-Za-z0-9_\-=:]+"), "demls-invite:1:<INVITATION>"),
-    (re.compile(r"\bdemls \d+\.\d+\.\d+\S*"), "demls <VERSION>"),
-    (re.compile(r"\b\d+(?:m \d+|\.\d+)?m?s\b"), "<DURATION>"),
 ]
 _HEX = re.compile(r"\b(?:0x)?[0-9a-fA-F]{16,}\b")
 _B64 = re.compile(r"(?<![A-Za-z0-9+/_\-])[A-Za-z0-9+/_\-]{16,}={0,2}")
-_BIG_INT = re.compile(r"\b\d{10,}\b")
+_NOT_IN_TOKEN = r"(?<![A-Za-z0-9+/=_.<-])", r"(?![A-Za-z0-9+/=_<-])"
+_LATE = [
+    (re.compile(r"\bdemls \d+\.\d+\.\d+\S*"), "demls <VERSION>"),
+    (re.compile(_NOT_IN_TOKEN[0] + r"\d+(?:m \d+|\.\d+)?m?s" + _NOT_IN_TOKEN[1]), "<DURATION>"),
+    (re.compile(_NOT_IN_TOKEN[0] + r"\d{10,}" + _NOT_IN_TOKEN[1]), "<N>"),
+]
 
 
 def _printable(data):
@@ -106,7 +109,8 @@ def normalise(text, scratch_dirs=(), names=None):
         text = pattern.sub(placeholder, text)
     text = _HEX.sub("<HEX>", text)
     text = _B64.sub(_b64, text)
-    text = _BIG_INT.sub("<N>", text)
+    for pattern, placeholder in _LATE:
+        text = pattern.sub(placeholder, text)
     return text
 
 
