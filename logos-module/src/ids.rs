@@ -6,16 +6,12 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use demls::{GroupId, MemberId, Topic};
-use ring::digest::{SHA256, digest};
 use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::error::ModuleError;
 
 /// Bytes of a group id created by this module.
 pub const NEW_GROUP_ID_LEN: usize = 16;
-
-/// The domain separator of inbox ids.
-pub const INBOX_DOMAIN: &[u8] = b"demls/inbox/1";
 
 /// The conversation id of a group.
 pub fn convo_id(group: &GroupId) -> String {
@@ -43,15 +39,10 @@ pub fn member_of(address: &str) -> Result<MemberId, ModuleError> {
         .ok_or_else(|| ModuleError::InvalidAddress(address.to_owned()))
 }
 
-/// The inbox content topic of a member.
+/// The inbox content topic of a member: the engine's definition (`GroupTopics::inbox`, the one
+/// place topics are built), so the module and the spec cannot drift apart.
 pub fn inbox_topic(member: &MemberId) -> Topic {
-    let mut input = INBOX_DOMAIN.to_vec();
-    input.extend_from_slice(member.as_bytes());
-    let hash = digest(&SHA256, &input);
-    Topic::new(format!(
-        "/logos-chat/1/{}/proto",
-        hex::encode(&hash.as_ref()[..16])
-    ))
+    demls::engine::GroupTopics::inbox(member)
 }
 
 /// A fresh random group id.
@@ -85,6 +76,14 @@ mod tests {
         let topic = inbox_topic(&member);
         assert!(topic.as_str().starts_with("/logos-chat/1/"));
         assert_eq!(topic.as_str().len(), "/logos-chat/1//proto".len() + 32);
+        // The contract's derivation: hex(SHA-256("demls/inbox/1" || member id)[0..16]).
+        let mut input = b"demls/inbox/1".to_vec();
+        input.extend_from_slice(member.as_bytes());
+        let hash = ring::digest::digest(&ring::digest::SHA256, &input);
+        assert_eq!(
+            topic.as_str(),
+            format!("/logos-chat/1/{}/proto", hex::encode(&hash.as_ref()[..16]))
+        );
         let g = new_group_id().unwrap();
         assert_eq!(group_of(&convo_id(&g)).unwrap(), g);
         assert!(group_of("").is_err());

@@ -6,6 +6,7 @@
 
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
 
 use super::error::DeliveryError;
 
@@ -72,6 +73,11 @@ pub struct LpApi {
     fns: LpFunctions,
     /// `"process"`, `"installed"` or the library path.
     pub origin: String,
+    /// Whether `createNode` succeeded through this table: the delivery node belongs to the
+    /// delivery_module behind it and outlives any one transport (see `DeliveryTransport`).
+    pub(crate) node_created: AtomicBool,
+    /// Whether `start` succeeded through this table.
+    pub(crate) node_started: AtomicBool,
 }
 
 /// The symbol names, in [`LpFunctions`] order.
@@ -91,10 +97,7 @@ static RESOLVED: Mutex<Option<&'static LpApi>> = Mutex::new(None);
 
 /// Installs a table that [`resolve`] returns from now on (tests, embedders).
 pub fn install(fns: LpFunctions) -> &'static LpApi {
-    let api: &'static LpApi = Box::leak(Box::new(LpApi {
-        fns,
-        origin: "installed".into(),
-    }));
+    let api: &'static LpApi = Box::leak(Box::new(LpApi::new(fns, "installed".into())));
     *INSTALLED.lock().unwrap_or_else(|p| p.into_inner()) = Some(api);
     api
 }
@@ -139,10 +142,7 @@ pub fn resolve(library: Option<&str>) -> Result<&'static LpApi, DeliveryError> {
     }
     let from_process = lookup(libc::RTLD_DEFAULT);
     let api = match from_process {
-        Ok(fns) => LpApi {
-            fns,
-            origin: "process".into(),
-        },
+        Ok(fns) => LpApi::new(fns, "process".into()),
         Err(missing) => {
             let path = library
                 .map(str::to_owned)
@@ -168,7 +168,7 @@ pub fn resolve(library: Option<&str>) -> Result<&'static LpApi, DeliveryError> {
             let fns = lookup(handle).map_err(|missing| {
                 DeliveryError::Library(path.clone(), format!("symbol {missing} not found"))
             })?;
-            LpApi { fns, origin: path }
+            LpApi::new(fns, path)
         }
     };
     let api: &'static LpApi = Box::leak(Box::new(api));
@@ -194,6 +194,15 @@ fn c(s: &str) -> Result<CString, DeliveryError> {
 }
 
 impl LpApi {
+    fn new(fns: LpFunctions, origin: String) -> LpApi {
+        LpApi {
+            fns,
+            origin,
+            node_created: AtomicBool::new(false),
+            node_started: AtomicBool::new(false),
+        }
+    }
+
     /// `lp_client_create(target, origin, NULL, NULL)`.
     pub fn client_create(&self, target: &str, origin: &str) -> Result<*mut c_void, DeliveryError> {
         let (t, o) = (c(target)?, c(origin)?);

@@ -214,16 +214,28 @@ impl Inner {
                 let sub = unsafe { api.subscribe(client, event, on_event, user_data) }?;
                 connection.subscriptions.push(sub as usize);
             }
-            for (method, args) in [
-                ("createNode", json!([self.delivery_config]).to_string()),
-                ("start", "[]".to_owned()),
+            // The delivery node belongs to the delivery_module, not to this transport: it
+            // outlives a `shutdown` of the module, and delivery_module refuses a second
+            // `createNode` and a second `start`. So a later `init` in the same process reuses
+            // the node: it subscribes again and calls only the steps not yet done.
+            for (method, args, done) in [
+                (
+                    "createNode",
+                    json!([self.delivery_config]).to_string(),
+                    &api.node_created,
+                ),
+                ("start", "[]".to_owned(), &api.node_started),
             ] {
+                if done.load(Ordering::SeqCst) {
+                    continue;
+                }
                 // SAFETY: a live client.
                 let result = unsafe { api.invoke(client, method, &args, INVOKE_TIMEOUT_MS) }?;
                 result_ok(&result).map_err(|detail| DeliveryError::Call {
                     method: method.into(),
                     detail,
                 })?;
+                done.store(true, Ordering::SeqCst);
             }
             Ok(())
         })();
