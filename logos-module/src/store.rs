@@ -24,6 +24,9 @@ const INVITATIONS_FILE: &str = "invitations.json";
 const MESSAGES_DIR: &str = "messages";
 /// Characters of a conversation's preview.
 pub const PREVIEW_CHARS: usize = 160;
+/// Pending inbox invitations kept at most. Anyone can write to an inbox, so a flood of
+/// invitations must not grow memory and disk without bound: when full, the oldest is dropped.
+pub const MAX_PENDING_INVITATIONS: usize = 256;
 
 /// Where a conversation stands here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -248,12 +251,26 @@ impl Store {
         Ok(())
     }
 
-    /// Records an inbox invitation (replacing an earlier one to the same conversation).
+    /// Records an inbox invitation (replacing an earlier one to the same conversation); at most
+    /// [`MAX_PENDING_INVITATIONS`] are kept, the oldest dropped first.
     pub fn add_invitation(
         &mut self,
         convo: &str,
         invitation: PendingInvitation,
     ) -> Result<(), ModuleError> {
+        if !self.invitations.contains_key(convo)
+            && self.invitations.len() >= MAX_PENDING_INVITATIONS
+        {
+            let oldest = self
+                .invitations
+                .iter()
+                .min_by_key(|(_, p)| p.received_ms)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                tracing::warn!(convo = %oldest, "inbox full: the oldest pending invitation was dropped");
+                self.invitations.remove(&oldest);
+            }
+        }
         self.invitations.insert(convo.to_owned(), invitation);
         self.save_invitations()
     }
@@ -380,5 +397,31 @@ mod tests {
         assert!(s.messages("ab").unwrap()[0].get("sender").is_none());
         assert!(s.invitation("cd").is_some());
         assert!(s.messages("zz").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_flood_of_invitations_keeps_only_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        for i in 0..MAX_PENDING_INVITATIONS as u64 + 3 {
+            s.add_invitation(
+                &format!("{i:04x}"),
+                PendingInvitation {
+                    invitation: "x".into(),
+                    name: String::new(),
+                    description: String::new(),
+                    inviter: "i".into(),
+                    received_ms: i,
+                },
+            )
+            .unwrap();
+        }
+        assert_eq!(s.invitations.len(), MAX_PENDING_INVITATIONS);
+        assert!(s.invitation("0000").is_none() && s.invitation("0002").is_none());
+        assert!(s.invitation("0003").is_some());
+        assert!(
+            s.invitation(&format!("{:04x}", MAX_PENDING_INVITATIONS + 2))
+                .is_some()
+        );
     }
 }
