@@ -4,73 +4,16 @@
 //! (everything survives), and the unload handshake. (One instance per process: the ABI is
 //! process-global. Several instances in separate processes are the test host's tests.)
 
-use std::ffi::{CStr, CString, c_char, c_void};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::ffi::CString;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use demls::{GroupId, Identity, Invitation, Transport};
 use demls_module::abi::*;
 use serde_json::{Value, json};
 
-static EVENTS: Mutex<Vec<(String, Value)>> = Mutex::new(Vec::new());
-static UNLOADED: AtomicUsize = AtomicUsize::new(0);
-
-unsafe extern "C" fn on_event(name: *const c_char, data: *const c_char, _: *mut c_void) {
-    // SAFETY: valid strings during the call.
-    let (name, data) = unsafe {
-        (
-            CStr::from_ptr(name).to_str().unwrap().to_owned(),
-            CStr::from_ptr(data).to_str().unwrap().to_owned(),
-        )
-    };
-    EVENTS
-        .lock()
-        .unwrap()
-        .push((name, serde_json::from_str(&data).unwrap()));
-}
-
-unsafe extern "C" fn on_unloaded(_: *mut c_void) {
-    UNLOADED.fetch_add(1, Ordering::SeqCst);
-}
-
-fn call(method: &str, args: Value) -> Value {
-    let (m, a) = (
-        CString::new(method).unwrap(),
-        CString::new(args.to_string()).unwrap(),
-    );
-    // SAFETY: valid C strings; the answer is released once.
-    let out = unsafe { logos_module_dispatch(m.as_ptr(), a.as_ptr()) };
-    let text = unsafe { CStr::from_ptr(out) }.to_str().unwrap().to_owned();
-    unsafe { logos_module_string_free(out) };
-    serde_json::from_str(&text).unwrap()
-}
-
-fn ok(method: &str, args: Value) -> Value {
-    let v = call(method, args);
-    assert_eq!(v["success"], true, "{method}: {v}");
-    v["value"].clone()
-}
-
-fn wait_for_event(name: &str, matching: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some((_, data)) = EVENTS
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|(n, d)| n == name && matching(d))
-        {
-            return data.clone();
-        }
-        assert!(Instant::now() < deadline, "no {name} event");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn event_count() -> usize {
-    EVENTS.lock().unwrap().len()
-}
+mod instance;
+use instance::*;
 
 #[test]
 fn one_instance_chats_lists_invites_restarts_and_unloads() {

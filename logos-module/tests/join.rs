@@ -4,67 +4,15 @@
 //! the module asks the group to remove it. (A second module instance needs a second process;
 //! that is the test host's job.)
 
-use std::ffi::{CStr, CString, c_char, c_void};
-use std::sync::Mutex;
+use std::ffi::CString;
 use std::time::{Duration, Instant};
 
 use demls::{BlockingNode, Event, Transport};
 use demls_module::abi::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
-static EVENTS: Mutex<Vec<(String, Value)>> = Mutex::new(Vec::new());
-
-unsafe extern "C" fn on_event(name: *const c_char, data: *const c_char, _: *mut c_void) {
-    // SAFETY: valid strings during the call.
-    let (name, data) = unsafe {
-        (
-            CStr::from_ptr(name).to_str().unwrap().to_owned(),
-            CStr::from_ptr(data).to_str().unwrap().to_owned(),
-        )
-    };
-    EVENTS
-        .lock()
-        .unwrap()
-        .push((name, serde_json::from_str(&data).unwrap()));
-}
-
-fn call(method: &str, args: Value) -> Value {
-    let (m, a) = (
-        CString::new(method).unwrap(),
-        CString::new(args.to_string()).unwrap(),
-    );
-    // SAFETY: valid C strings; the answer is released once.
-    let out = unsafe { logos_module_dispatch(m.as_ptr(), a.as_ptr()) };
-    let text = unsafe { CStr::from_ptr(out) }.to_str().unwrap().to_owned();
-    unsafe { logos_module_string_free(out) };
-    serde_json::from_str(&text).unwrap()
-}
-
-fn ok(method: &str, args: Value) -> Value {
-    let v = call(method, args);
-    assert_eq!(v["success"], true, "{method}: {v}");
-    v["value"].clone()
-}
-
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !cond() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; events: {:?}",
-            EVENTS.lock().unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn has_event(name: &str, matching: impl Fn(&Value) -> bool) -> bool {
-    EVENTS
-        .lock()
-        .unwrap()
-        .iter()
-        .any(|(n, d)| n == name && matching(d))
-}
+mod instance;
+use instance::*;
 
 #[test]
 fn an_invited_node_joins_through_its_inbox_and_chats_with_the_module() {

@@ -5,60 +5,14 @@
 
 mod common;
 
-use std::ffi::{CStr, CString, c_char, c_void};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::ffi::CString;
+use std::sync::atomic::Ordering;
 
 use demls_module::abi::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
-static EVENTS: Mutex<Vec<(String, Value)>> = Mutex::new(Vec::new());
-static UNLOADED: AtomicUsize = AtomicUsize::new(0);
-
-unsafe extern "C" fn on_event(name: *const c_char, data: *const c_char, _: *mut c_void) {
-    // SAFETY: valid strings during the call.
-    let (name, data) = unsafe {
-        (
-            CStr::from_ptr(name).to_str().unwrap().to_owned(),
-            CStr::from_ptr(data).to_str().unwrap().to_owned(),
-        )
-    };
-    EVENTS
-        .lock()
-        .unwrap()
-        .push((name, serde_json::from_str(&data).unwrap()));
-}
-
-unsafe extern "C" fn on_unloaded(_: *mut c_void) {
-    UNLOADED.fetch_add(1, Ordering::SeqCst);
-}
-
-fn call(method: &str, args: Value) -> Value {
-    let (m, a) = (
-        CString::new(method).unwrap(),
-        CString::new(args.to_string()).unwrap(),
-    );
-    // SAFETY: valid C strings; the answer is released once.
-    let out = unsafe { logos_module_dispatch(m.as_ptr(), a.as_ptr()) };
-    let text = unsafe { CStr::from_ptr(out) }.to_str().unwrap().to_owned();
-    unsafe { logos_module_string_free(out) };
-    serde_json::from_str(&text).unwrap()
-}
-
-fn ok(method: &str, args: Value) -> Value {
-    let v = call(method, args);
-    assert_eq!(v["success"], true, "{method}: {v}");
-    v["value"].clone()
-}
-
-fn wait(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+mod instance;
+use instance::*;
 
 #[test]
 fn an_instance_on_delivery_module_starts_publishes_and_tears_down() {
@@ -92,7 +46,7 @@ fn an_instance_on_delivery_module_starts_publishes_and_tears_down() {
     assert_eq!(&log[..expected.len()], &expected[..], "{log:#?}");
 
     common::fire_state("connected");
-    wait("delivery_state_changed", || {
+    wait_for("delivery_state_changed", || {
         EVENTS
             .lock()
             .unwrap()
@@ -116,7 +70,7 @@ fn an_instance_on_delivery_module_starts_publishes_and_tears_down() {
     // SAFETY: a callback for any thread.
     unsafe { logos_module_set_unload_done_callback(Some(on_unloaded), std::ptr::null_mut()) };
     assert_eq!(logos_module_about_to_unload(), 1);
-    wait("unload-done", || UNLOADED.load(Ordering::SeqCst) == 1);
+    wait_for("unload-done", || UNLOADED.load(Ordering::SeqCst) == 1);
     assert_eq!(common::subscription_count(), 0);
     assert!(common::log().iter().any(|l| l == "client_destroy"));
     assert_eq!(UNLOADED.load(Ordering::SeqCst), 1);
