@@ -130,6 +130,11 @@ pub struct LoggedMessage {
     pub sender: Option<String>,
 }
 
+/// The preview of a message's content.
+fn preview(content: &str) -> String {
+    content.chars().take(PREVIEW_CHARS).collect()
+}
+
 /// The module's files under one instance directory.
 pub struct Store {
     dir: PathBuf,
@@ -204,11 +209,23 @@ impl Store {
     /// Opens (or starts) the files in `dir`.
     pub fn open(dir: &Path) -> Result<Store, ModuleError> {
         ensure_dir(&dir.join(MESSAGES_DIR))?;
-        Ok(Store {
+        let mut store = Store {
             dir: dir.to_owned(),
             convos: read_json(&dir.join(CONVERSATIONS_FILE))?,
             invitations: read_json(&dir.join(INVITATIONS_FILE))?,
-        })
+        };
+        // A message is only appended to its log (no metadata rewrite per message), so the
+        // counters are taken from the logs here.
+        let ids: Vec<String> = store.convos.keys().cloned().collect();
+        for convo in ids {
+            let log = store.read_log(&convo)?;
+            if let (Some(last), Some(meta)) = (log.last(), store.convos.get_mut(&convo)) {
+                meta.message_count = log.len() as u64;
+                meta.last_activity_ms = last.timestamp_ms;
+                meta.preview = Some(preview(&last.content));
+            }
+        }
+        Ok(store)
     }
 
     fn save_convos(&self) -> Result<(), ModuleError> {
@@ -302,20 +319,33 @@ impl Store {
             .append(true)
             .open(self.log_path(convo))?;
         f.write_all(line.as_bytes())?;
-        let preview: String = message.content.chars().take(PREVIEW_CHARS).collect();
-        self.update(
-            convo,
-            || ConvoMeta::new("", "", ConvoState::Active, message.timestamp_ms),
-            |m| {
-                m.message_count += 1;
-                m.last_activity_ms = message.timestamp_ms;
-                m.preview = Some(preview);
-            },
-        )
+        // The counters change in memory only: `open` recomputes them from the logs, so a
+        // message costs one append, not a rewrite of every conversation's metadata.
+        let counted = |m: &mut ConvoMeta| {
+            m.message_count += 1;
+            m.last_activity_ms = message.timestamp_ms;
+            m.preview = Some(preview(&message.content));
+        };
+        match self.convos.get_mut(convo) {
+            Some(meta) => {
+                counted(meta);
+                Ok(())
+            }
+            None => self.update(
+                convo,
+                || ConvoMeta::new("", "", ConvoState::Active, message.timestamp_ms),
+                counted,
+            ),
+        }
     }
 
     /// A conversation's messages, oldest first (`[]` for none). A damaged line is skipped.
     pub fn messages(&self, convo: &str) -> Result<Vec<Value>, ModuleError> {
+        Ok(self.read_log(convo)?.iter().map(|m| json!(m)).collect())
+    }
+
+    /// A conversation's logged messages, oldest first. A damaged line is skipped.
+    fn read_log(&self, convo: &str) -> Result<Vec<LoggedMessage>, ModuleError> {
         let f = match File::open(self.log_path(convo)) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -325,7 +355,7 @@ impl Store {
         for line in BufReader::new(f).lines() {
             let line = line?;
             match serde_json::from_str::<LoggedMessage>(&line) {
-                Ok(m) => out.push(json!(m)),
+                Ok(m) => out.push(m),
                 Err(e) => {
                     tracing::warn!(%convo, error = %e, "a damaged message log line was skipped")
                 }
