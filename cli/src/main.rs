@@ -3,7 +3,12 @@
 //! ```text
 //! demls keygen <node-key-file>                 # writes a libp2p node key, prints its peer id
 //! demls chat <config.toml> [--wait-peers N]    # runs a member (alias: `node`)
+//! demls simulate <scenario.toml> [--compare b.toml] # the researcher's lab on the simulator
+//! demls lab <scenario.toml>                     # ... on real processes in network namespaces
+//! demls campaign <scenario.toml> --runs N       # N seeded lab runs, one JSON line
 //! ```
+//!
+//! The researcher's commands are described in `lab.rs` and the README's "For researchers".
 //!
 //! `chat` reads commands on stdin, one per line, and prints JSON lines on stdout in the API's
 //! canonical form (`specs/api.md`): every event as the API emits it (`{"type":
@@ -29,6 +34,7 @@
 //! before the member starts.
 
 mod commands;
+mod lab;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -42,7 +48,12 @@ use demls::{Node, NodeConfig, Transport};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-const USAGE: &str = "usage: demls keygen <node-key-file>\n       demls chat <config.toml> [--wait-peers N] [--wait-secs S]";
+fn usage() -> String {
+    format!(
+        "usage: demls keygen <node-key-file>\n       demls chat <config.toml> [--wait-peers N] [--wait-secs S]\n{}",
+        lab::USAGE
+    )
+}
 
 fn emit(v: &Value) {
     emit_line(&v.to_string());
@@ -73,6 +84,9 @@ async fn main() {
     demls_storage_memory::link();
     demls_storage_sqlite::link();
     demls_consensus_hashgraph::link();
+    // A steward policy written outside the framework, selectable by name in configs and
+    // scenarios (`backend = "round-robin"`): how a researcher's own policy crate plugs in.
+    demls_example_policy::link();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("keygen") if args.len() == 2 => {
@@ -90,7 +104,7 @@ async fn main() {
                 match (flag.as_str(), value) {
                     ("--wait-peers", Some(v)) => wait_peers = v as usize,
                     ("--wait-secs", Some(v)) => wait_secs = v,
-                    _ => fail(USAGE),
+                    _ => fail(usage()),
                 }
             }
             chat(
@@ -100,7 +114,10 @@ async fn main() {
             )
             .await;
         }
-        _ => fail(USAGE),
+        Some("simulate") => lab::simulate(&args[1..]),
+        Some("lab") => lab::lab(&args[1..]),
+        Some("campaign") => lab::campaign(&args[1..]),
+        _ => fail(usage()),
     }
 }
 

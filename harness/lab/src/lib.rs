@@ -15,9 +15,12 @@
 #![warn(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod metrics;
 pub mod observe;
+pub mod output;
 pub mod plan;
 pub mod plot;
 pub mod progress;
 pub mod real;
 pub mod scenario;
+pub mod simulate;

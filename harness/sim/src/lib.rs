@@ -123,4 +123,4 @@ pub use light::{LIGHT_POOL, LightPool, LightStats};
 pub use node::{NodeId, Target};
 pub use seeds::stable_start_utc;
 pub use sim::Sim;
-pub use stats::{Counters, Fate, MessageKind, Stats};
+pub use stats::{Counters, Fate, MessageKind, NodeTraffic, Stats};

@@ -131,6 +131,7 @@ impl Sim {
         );
         self.stats.fate(p.kind, link, Fate::Delivered);
         self.stats.delivered_bytes(p.kind, link, p.payload.len());
+        self.stats.node_received(d.to, p.payload.len());
         let inbound = Inbound {
             topic: p.topic.clone(),
             payload: p.payload.clone(),
@@ -321,6 +322,7 @@ impl Sim {
         );
         self.trace.bytes(&payload);
         self.stats.publication(kind, payload.len());
+        self.stats.node_published(from, payload.len());
         let targets: Vec<NodeId> = self
             .subscribers
             .get(&topic)

@@ -191,6 +191,19 @@ impl Counters {
     }
 }
 
+/// One node's own traffic.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeTraffic {
+    /// Envelopes it published.
+    pub publications: u64,
+    /// Bytes it published.
+    pub bytes_published: u64,
+    /// Copies delivered to it.
+    pub delivered: u64,
+    /// Bytes delivered to it.
+    pub bytes_delivered: u64,
+}
+
 /// Everything the simulator counted so far.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -201,6 +214,9 @@ pub struct Stats {
     /// Traffic by directed link `(from, to)`; only with
     /// [`SimConfig::link_stats`](crate::SimConfig::link_stats). `publications` stays zero here.
     pub links: BTreeMap<(NodeId, NodeId), Counters>,
+    /// Traffic by node, indexed by node number: what each node published and what was
+    /// delivered to it (kept for every node; light members' pool is not counted).
+    pub nodes: Vec<NodeTraffic>,
     /// Engine timer ticks run.
     pub ticks: u64,
     /// Items processed by the run loop (deliveries, drops on arrival, ticks, faults).
@@ -225,6 +241,35 @@ impl Stats {
             .flat_map(|&a| to.iter().map(move |&b| (a, b)))
             .map(|(a, b)| self.link(a, b).delivered)
             .sum()
+    }
+
+    /// The traffic of `node` (zero if it never sent or received).
+    pub fn node(&self, node: NodeId) -> NodeTraffic {
+        self.nodes.get(node.0).copied().unwrap_or_default()
+    }
+
+    fn node_mut(&mut self, node: NodeId) -> Option<&mut NodeTraffic> {
+        if node == crate::light::LIGHT_POOL {
+            return None;
+        }
+        if self.nodes.len() <= node.0 {
+            self.nodes.resize(node.0 + 1, NodeTraffic::default());
+        }
+        self.nodes.get_mut(node.0)
+    }
+
+    pub(crate) fn node_published(&mut self, node: NodeId, bytes: usize) {
+        if let Some(t) = self.node_mut(node) {
+            t.publications += 1;
+            t.bytes_published += bytes as u64;
+        }
+    }
+
+    pub(crate) fn node_received(&mut self, node: NodeId, bytes: usize) {
+        if let Some(t) = self.node_mut(node) {
+            t.delivered += 1;
+            t.bytes_delivered += bytes as u64;
+        }
     }
 
     pub(crate) fn publication(&mut self, kind: MessageKind, bytes: usize) {

@@ -304,20 +304,46 @@ impl Default for Workload {
     }
 }
 
-/// One scheduled action.
+/// One scheduled action: `at_s` and the action's own keys in one table.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "toml::Table", into = "toml::Table")]
 pub struct Scheduled {
     /// When, in seconds from the start of the run.
     pub at_s: f64,
     /// What happens.
-    #[serde(flatten)]
     pub action: Action,
+}
+
+impl TryFrom<toml::Table> for Scheduled {
+    type Error = String;
+
+    fn try_from(mut t: toml::Table) -> Result<Self, String> {
+        let at_s = match t.remove("at_s") {
+            Some(toml::Value::Float(f)) => f,
+            Some(toml::Value::Integer(i)) => i as f64,
+            Some(other) => return Err(format!("at_s must be a number of seconds, not {other}")),
+            None => return Err("missing field `at_s`".into()),
+        };
+        let action =
+            Action::deserialize(toml::Value::Table(t)).map_err(|e| e.message().to_owned())?;
+        Ok(Scheduled { at_s, action })
+    }
+}
+
+impl From<Scheduled> for toml::Table {
+    fn from(s: Scheduled) -> toml::Table {
+        let mut t = match toml::Value::try_from(&s.action) {
+            Ok(toml::Value::Table(t)) => t,
+            _ => toml::Table::new(),
+        };
+        t.insert("at_s".into(), toml::Value::Float(s.at_s));
+        t
+    }
 }
 
 /// What a scheduled action does.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Action {
     /// Split the network into these sets of members; members not listed form one more set.
     Partition {
