@@ -324,6 +324,8 @@ impl TryFrom<toml::Table> for Scheduled {
             Some(other) => return Err(format!("at_s must be a number of seconds, not {other}")),
             None => return Err("missing field `at_s`".into()),
         };
+        // serde lets unit variants (`heal`) ignore extra keys; validation refuses them, where
+        // it can say which entry and line.
         let action =
             Action::deserialize(toml::Value::Table(t)).map_err(|e| e.message().to_owned())?;
         Ok(Scheduled { at_s, action })

@@ -229,9 +229,26 @@ fn check_schedule(c: &Checker<'_>) -> Result<(), ScenarioError> {
     order.sort_by(|&a, &b| s.schedule[a].at_s.total_cmp(&s.schedule[b].at_s));
     let mut in_group: BTreeSet<usize> = (0..s.members.initial()).collect();
     let mut down: BTreeSet<usize> = BTreeSet::new();
+    let raw: Option<toml::Table> = toml::from_str(c.src).ok();
+    let raw_schedule = raw
+        .as_ref()
+        .and_then(|t| t.get("schedule"))
+        .and_then(|v| v.as_array());
     for i in order {
         let item = &s.schedule[i];
         let base = key_path!["schedule", i];
+        if let (Some(entries), Ok(serde_json::Value::Object(known))) =
+            (raw_schedule, serde_json::to_value(&item.action))
+            && let Some(extra) = entries
+                .get(i)
+                .and_then(|e| e.as_table())
+                .and_then(|e| e.keys().find(|k| *k != "at_s" && !known.contains_key(*k)))
+        {
+            return Err(c.err(
+                with(base, extra.as_str()),
+                format!("unknown field `{extra}` for this action"),
+            ));
+        }
         c.time(with(base.clone(), "at_s"), item.at_s)?;
         match &item.action {
             Action::Partition { sets } => {
