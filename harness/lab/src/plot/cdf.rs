@@ -3,6 +3,7 @@
 
 use std::ops::Range;
 
+use plotters::coord::combinators::BindKeyPoints;
 use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
 use plotters::prelude::*;
 
@@ -71,6 +72,38 @@ fn scale(all: &[Vec<(f64, f64)>]) -> Scale {
     Scale::Linear(start..end.max(start + f64::EPSILON * 4.0))
 }
 
+/// The values `m * 10^k` inside `range` for each mantissa `m` in `mantissas`, ascending.
+fn decade_points(range: &Range<f64>, mantissas: &[u32]) -> Vec<f64> {
+    if !(range.start > 0.0 && range.end > range.start) {
+        return Vec::new();
+    }
+    let first = range.start.log10().floor() as i32;
+    let last = range.end.log10().ceil() as i32;
+    let mut points = Vec::new();
+    for k in first..=last {
+        for &m in mantissas {
+            let v = f64::from(m) * 10f64.powi(k);
+            if range.contains(&v) {
+                points.push(v);
+            }
+        }
+    }
+    points
+}
+
+/// Labelled ticks of a log axis: 1, 2 and 5 times powers of ten, only the powers of ten when
+/// those would crowd the axis, every integer mantissa when the range is too short for two.
+fn log_ticks(range: &Range<f64>) -> Vec<f64> {
+    let ticks = decade_points(range, &[1, 2, 5]);
+    if ticks.len() > 10 {
+        decade_points(range, &[1])
+    } else if ticks.len() < 3 {
+        decade_points(range, &[1, 2, 3, 4, 5, 6, 7, 8, 9])
+    } else {
+        ticks
+    }
+}
+
 /// Draws the CDF plot of `series` on `root`.
 pub fn draw(root: &Area, title: &str, series: &[(&str, &[f64])]) -> Result<(), DrawError> {
     let points: Vec<Vec<(f64, f64)>> = series.iter().map(|(_, s)| cdf_points(s)).collect();
@@ -79,7 +112,11 @@ pub fn draw(root: &Area, title: &str, series: &[(&str, &[f64])]) -> Result<(), D
         Scale::Log(range) => draw_on(
             root,
             title,
-            range.log_scale(),
+            range
+                .clone()
+                .log_scale()
+                .with_key_points(log_ticks(&range))
+                .with_light_points(decade_points(&range, &[1, 2, 3, 4, 5, 6, 7, 8, 9])),
             "latency (ms, log scale)",
             series,
             &points,
@@ -182,5 +219,18 @@ mod tests {
             Scale::Linear(_)
         ));
         assert_eq!(scale(&[]), Scale::Linear(0.0..1.0));
+    }
+
+    #[test]
+    fn log_ticks_are_one_two_five_per_decade_and_thin_out_over_many_decades() {
+        assert_eq!(
+            log_ticks(&(30.0..3000.0)),
+            vec![50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0]
+        );
+        assert_eq!(
+            log_ticks(&(0.5..2_000_000.0)),
+            vec![1.0, 10.0, 100.0, 1000.0, 10_000.0, 100_000.0, 1_000_000.0]
+        );
+        assert_eq!(log_ticks(&(2.5..4.5)), vec![3.0, 4.0]);
     }
 }

@@ -141,7 +141,7 @@ pub fn draw(
     let mut chart = ChartBuilder::on(&plot)
         .margin(10)
         .x_label_area_size(45)
-        .y_label_area_size(50)
+        .y_label_area_size(62)
         .build_cartesian_2d(0.0..end_s, -0.5..(n.max(1) as f64 - 0.5))?;
     let lane_name = |v: &f64| {
         let r = v.round();
