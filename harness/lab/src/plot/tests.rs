@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use super::lanes::tests::three_members;
 use super::*;
-use crate::observe::MemberMeta;
+use crate::observe::{Mark, MarkKind, MemberMeta, Observations, Observed};
+use demls::api::Event;
 
 /// Reads an SVG and checks that it is one `<svg>` element.
 fn svg(path: &Path) -> String {
@@ -168,6 +169,117 @@ fn epoch_timeline_writes_a_deterministic_svg_with_lanes_and_legend() {
     // Wide segments carry their epoch number.
     assert!(has_text(&text, "3") && has_text(&text, "4"));
     assert!(!text.contains("no data"));
+}
+
+/// `n` members over 60 s: member 0 creates the group, one member joins per 2 s epoch, every
+/// fifth member crashes for 6 s, and the epoch keeps advancing every 2 s.
+fn busy(n: usize) -> Observations {
+    let mut obs = three_members();
+    let g = demls::types::GroupId::new(b"busy".to_vec()).unwrap();
+    obs.members = (0..n)
+        .map(|index| MemberMeta {
+            index,
+            member_id: format!("m{index}"),
+        })
+        .collect();
+    obs.events.clear();
+    obs.marks.clear();
+    obs.end_ms = 60_000;
+    obs.events.push(Observed {
+        at_ms: 0,
+        member: 0,
+        event: Event::GroupCreated {
+            group: g.clone(),
+            epoch: 0,
+        },
+    });
+    for epoch in 1..30u64 {
+        let at_ms = epoch * 2_000;
+        let joiner = usize::try_from(epoch).unwrap();
+        for member in 0..n.min(joiner) {
+            obs.events.push(Observed {
+                at_ms,
+                member,
+                event: advanced(&g, epoch),
+            });
+        }
+        if joiner < n {
+            obs.marks.push(Mark {
+                at_ms: at_ms - 500,
+                kind: MarkKind::Join { member: joiner },
+            });
+            obs.events.push(Observed {
+                at_ms,
+                member: joiner,
+                event: Event::Joined {
+                    group: g.clone(),
+                    epoch,
+                    members: 0,
+                },
+            });
+        }
+    }
+    for member in (5..n).step_by(5) {
+        obs.marks.push(Mark {
+            at_ms: 40_000,
+            kind: MarkKind::Crash { member },
+        });
+        obs.marks.push(Mark {
+            at_ms: 46_000,
+            kind: MarkKind::Restart { member },
+        });
+    }
+    obs.marks.sort_by_key(|m| m.at_ms);
+    obs.events.sort_by_key(|e| (e.at_ms, e.member));
+    obs
+}
+
+fn advanced(group: &demls::types::GroupId, epoch: u64) -> Event {
+    Event::EpochAdvanced {
+        group: group.clone(),
+        epoch,
+        committer: demls::types::MemberId([0; 20]),
+        added: vec![],
+        removed: vec![],
+        members: 0,
+        authenticator: vec![],
+    }
+}
+
+#[test]
+fn epoch_timeline_of_twenty_busy_members_is_deterministic_and_labels_every_lane() {
+    let obs = busy(20);
+    let text = twice("epoch_timeline_20", |p| {
+        epoch_timeline(p, "Twenty members", &obs)
+    });
+    for member in 0..20 {
+        assert!(has_text(&text, &format!("m{member}")));
+    }
+    assert!(
+        has_text(&text, "crash") && has_text(&text, "restart") && has_text(&text, "join requested")
+    );
+}
+
+#[test]
+fn epoch_numbers_are_left_out_of_segments_too_narrow_for_them() {
+    let mut obs = busy(1);
+    // Epochs 1 to 9 last 10 ms each, epoch 10 the rest of the minute.
+    let g = demls::types::GroupId::new(b"busy".to_vec()).unwrap();
+    obs.events = (0..=10u64)
+        .map(|epoch| Observed {
+            at_ms: epoch * 10,
+            member: 0,
+            event: advanced(&g, epoch),
+        })
+        .collect();
+    let text = twice("epoch_timeline_narrow", |p| {
+        epoch_timeline(p, "narrow", &obs)
+    });
+    assert!(has_text(&text, "10"));
+    assert!(
+        !has_text(&text, "7"),
+        "a 10 ms segment of a 60 s run has no room for its number"
+    );
 }
 
 #[test]

@@ -209,7 +209,8 @@ pub fn draw(
             ))?;
             let label = seg.epoch.to_string();
             let width = px(e, y).0 - px(s, y).0;
-            let needed = i32::try_from(label.len()).unwrap_or(i32::MAX / 8) * font_px * 7 / 10 + 6;
+            // A digit is about half the font size wide (the SVG font size is font_px / 1.24).
+            let needed = i32::try_from(label.len()).unwrap_or(i32::MAX / 8) * font_px / 2 + 4;
             if width >= needed && lane_px >= 12 {
                 area.draw(&Text::new(label, ((s + e) / 2.0, y), text.clone()))?;
             }
