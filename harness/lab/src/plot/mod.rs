@@ -84,8 +84,8 @@ pub fn bytes_over_time(
 /// member is not in the group or is down (a thin grey bar between a crash and its restart),
 /// partitions shaded as vertical bands across all lanes, crash / restart / join / remove /
 /// leave marks as small symbols on the member's lane, fork resolutions marked. For more than
-/// [`timeline::MAX_LANES`] members the first 50 lanes are drawn and the title says
-/// "(first 50 of N members)".
+/// 50 members the first 50 lanes are drawn and the title says "(first 50 of N members)". The
+/// lanes are those of [`lanes`]; the bands those of [`partition_bands`].
 pub fn epoch_timeline(path: &Path, title: &str, obs: &Observations) -> Result<(), PlotError> {
     let all = lanes(obs);
     let bands = partition_bands(obs);
