@@ -283,6 +283,20 @@ fn epoch_numbers_are_left_out_of_segments_too_narrow_for_them() {
 }
 
 #[test]
+fn a_mark_after_the_end_of_the_run_widens_the_time_axis() {
+    let mut obs = three_members();
+    obs.marks.push(Mark {
+        at_ms: 25_000,
+        kind: MarkKind::Leave { member: 1 },
+    });
+    let text = twice("epoch_timeline_late_mark", |p| {
+        epoch_timeline(p, "late", &obs)
+    });
+    assert!(has_text(&text, "leave requested"));
+    assert!(has_text(&text, "25"), "the axis reaches the mark at 25 s");
+}
+
+#[test]
 fn epoch_timeline_without_members_says_no_data() {
     let mut obs = three_members();
     obs.members.clear();

@@ -136,7 +136,9 @@ pub fn draw(
     let (plot, panel) = body.split_horizontally(WIDTH - LEGEND_WIDTH);
 
     let n = shown.len();
-    let end_s = (end_ms.max(1)) as f64 / 1000.0;
+    // A mark reported after the run's end still gets room.
+    let last_mark = shown.iter().flat_map(|l| &l.marks).map(|m| m.at_ms).max();
+    let end_s = end_ms.max(last_mark.unwrap_or(0)).max(1) as f64 / 1000.0;
     let y_of = |i: usize| (n - 1 - i) as f64;
     let mut chart = ChartBuilder::on(&plot)
         .margin(10)
