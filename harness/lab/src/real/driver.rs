@@ -249,6 +249,8 @@ impl Driver {
     /// `group lab` at `member`: its view, or `None` when it is not in the group (or down).
     pub fn group_info(&mut self, member: usize) -> Result<Option<GroupInfo>, LabError> {
         match self.call(member, &format!("group {GROUP}"))? {
+            // A member that is not in the group answers `null`.
+            Some(Ok(Value::Null)) => Ok(None),
             Some(Ok(v)) => match serde_json::from_value::<GroupInfo>(v) {
                 Ok(info) => Ok(Some(info)),
                 Err(e) => {

@@ -265,7 +265,7 @@ impl Run<'_> {
                 break;
             }
             if now >= next_sample {
-                self.sample(d, now);
+                self.sample(now);
                 next_sample = now - now % every + every;
             }
             while let Some((at, _)) = steps.peek() {
@@ -310,7 +310,7 @@ impl Run<'_> {
             });
         }
         let end = d.now_ms();
-        self.sample(d, end);
+        self.sample(end);
         Ok((Some(formed_at), endings, end))
     }
 
@@ -579,13 +579,12 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn sample(&mut self, d: &Driver, at_ms: u64) {
+    fn sample(&mut self, at_ms: u64) {
         let Some(s) = self.net.switch() else { return };
         let c = s.counters();
         let load = |v: &[std::sync::atomic::AtomicU64]| {
             v.iter().map(|a| a.load(Ordering::Relaxed)).collect()
         };
-        let _ = d;
         self.traffic.push(TrafficSample {
             at_ms,
             bytes_out: load(&c.bytes_out),
