@@ -144,3 +144,89 @@ impl Drop for Net {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::UdpSocket;
+    use std::os::fd::AsRawFd;
+    use std::sync::atomic::Ordering;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::scenario::Network;
+
+    /// Moves the calling thread into namespace `ns`.
+    fn enter(ns: &str) {
+        let f = std::fs::File::open(format!("/var/run/netns/{ns}")).unwrap();
+        // SAFETY: a valid namespace descriptor; only this thread changes namespace.
+        assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
+    }
+
+    #[test]
+    fn packets_cross_the_switch_after_their_latency_and_never_across_a_partition() {
+        if let Err(e) = crate::real::available() {
+            eprintln!("skipped: {e}");
+            return;
+        }
+        let network = Network {
+            latency_ms: 40.0,
+            jitter_ms: 0.0,
+            loss: 0.0,
+            links: Vec::new(),
+        };
+        let net = Net::build(2, Model::new(&network, 2, 1)).unwrap();
+        let names = [namespace(0), namespace(1)];
+        assert!(names.iter().all(|n| namespaces().unwrap().contains(n)));
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let ns1 = names[1].clone();
+        let receiver = std::thread::spawn(move || {
+            enter(&ns1);
+            let s = UdpSocket::bind((address(1), 5000)).unwrap();
+            s.set_read_timeout(Some(Duration::from_millis(800)))
+                .unwrap();
+            ready_tx.send(()).unwrap();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 64];
+            while let Ok((n, _)) = s.recv_from(&mut buf) {
+                got.push((Instant::now(), buf[..n].to_vec()));
+            }
+            got
+        });
+        ready_rx.recv().unwrap();
+        let ns0 = names[0].clone();
+        let switch = net.switch().unwrap();
+        let (go_tx, go_rx) = mpsc::channel::<&'static [u8]>();
+        let (sent_tx, sent_rx) = mpsc::channel();
+        let sender = std::thread::spawn(move || {
+            enter(&ns0);
+            let s = UdpSocket::bind((address(0), 0)).unwrap();
+            for payload in go_rx {
+                sent_tx.send(Instant::now()).unwrap();
+                s.send_to(payload, (address(1), 5000)).unwrap();
+            }
+        });
+        go_tx.send(b"one").unwrap();
+        let first_sent = sent_rx.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        switch.with_model(|m| m.partition(&[vec![0]]));
+        go_tx.send(b"two").unwrap();
+        sent_rx.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        switch.with_model(|m| m.heal());
+        go_tx.send(b"three").unwrap();
+        sent_rx.recv().unwrap();
+        drop(go_tx);
+        sender.join().unwrap();
+        let got = receiver.join().unwrap();
+        let payloads: Vec<&[u8]> = got.iter().map(|(_, p)| p.as_slice()).collect();
+        assert_eq!(payloads, [b"one".as_slice(), b"three".as_slice()]);
+        let latency = got[0].0 - first_sent;
+        assert!(latency >= Duration::from_millis(40), "{latency:?}");
+        let stats = switch.stats();
+        assert_eq!(stats.partitioned, 1, "{stats:?}");
+        assert_eq!(switch.counters().packets_in[1].load(Ordering::Relaxed), 2);
+        drop(net);
+        assert!(names.iter().all(|n| !namespaces().unwrap().contains(n)));
+    }
+}
