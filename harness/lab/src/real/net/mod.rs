@@ -166,7 +166,7 @@ mod tests {
     #[test]
     fn packets_cross_the_switch_after_their_latency_and_never_across_a_partition() {
         if let Err(e) = crate::real::available() {
-            eprintln!("skipped: {e}");
+            tracing::warn!("skipped: {e}");
             return;
         }
         let network = Network {
