@@ -102,6 +102,23 @@ pub fn run_detailed(
     }
     progress.update(0, plan.end_ms, "building the network");
     let net = Net::build(n, Model::new(&scenario.network, n, seed))?;
+    let mut run = Run {
+        scenario,
+        seed,
+        plan,
+        options,
+        net,
+        sent: Vec::new(),
+        traffic: Vec::new(),
+        marks: Vec::new(),
+        rng: {
+            let mut r = ChaCha20Rng::seed_from_u64(seed);
+            r.set_stream(8);
+            r
+        },
+    };
+    // Declared after the network: on a panic the processes are killed (`Proc`'s drop) before
+    // the network goes.
     let (tx, rx) = mpsc::channel();
     let start = Instant::now();
     let mut d = Driver {
@@ -120,27 +137,12 @@ pub fn run_detailed(
             })
             .collect(),
         start,
-        hard_stop: start + Duration::from_millis(plan.end_ms) + HARD_STOP_AFTER,
+        hard_stop: start + Duration::from_millis(run.plan.end_ms) + HARD_STOP_AFTER,
         rx,
         tx,
         events: Vec::new(),
         received: Default::default(),
         problems: Vec::new(),
-    };
-    let mut run = Run {
-        scenario,
-        seed,
-        plan,
-        options,
-        net,
-        sent: Vec::new(),
-        traffic: Vec::new(),
-        marks: Vec::new(),
-        rng: {
-            let mut r = ChaCha20Rng::seed_from_u64(seed);
-            r.set_stream(8);
-            r
-        },
     };
     let result = run.execute(&mut d, progress);
     // Whatever happened: stop every process, then (when `run.net` drops) the network.
