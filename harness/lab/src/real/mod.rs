@@ -12,13 +12,15 @@
 //! says what is missing. Malicious behaviours are simulator-only ([`LabError::Unsupported`]).
 //!
 //! Layout: [`net`] (namespaces, devices, switch, link model), `member.rs` (one process),
-//! `driver.rs` (lines, events, commands), `run.rs` (the schedule).
+//! `driver.rs` (lines, events, commands), `run.rs` (the schedule), `steps.rs` (what each
+//! step does).
 
 mod driver;
 mod error;
 mod member;
 pub mod net;
 mod run;
+mod steps;
 
 use std::path::PathBuf;
 
