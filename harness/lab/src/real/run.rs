@@ -466,3 +466,30 @@ impl Run<'_> {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_malicious_member_is_refused_before_anything_starts() {
+        let scenario: Scenario = toml::from_str(
+            r#"
+            name = "m"
+            duration_s = 10
+            [members]
+            count = 3
+            malicious = [{ member = 1, behaviour = "mute" }]
+            "#,
+        )
+        .unwrap();
+        let options = LabOptions {
+            demls_bin: "/nonexistent/demls".into(),
+            work_dir: "/nonexistent/work".into(),
+            keep_work_dir: false,
+        };
+        let err = run_detailed(&scenario, 1, &options, &mut crate::progress::Silent).unwrap_err();
+        assert!(matches!(err, LabError::Unsupported(_)), "{err}");
+        assert!(!std::path::Path::new("/nonexistent/work").exists());
+    }
+}
