@@ -234,7 +234,11 @@ fn lab_runs(o: &Opts, loaded: &Loaded, seeds: &[u64], dir: &Path) -> Vec<Observa
     for &seed in seeds {
         let mut p = progress(o, &format!("{} · lab · seed {seed}", loaded.scenario.name));
         let options = lab_options(o, &dir.join(format!("seed-{seed}")));
-        match real::run(&loaded.scenario, seed, &options, p.as_mut()) {
+        let result = real::run(&loaded.scenario, seed, &options, p.as_mut());
+        if !o.keep {
+            let _ = std::fs::remove_dir_all(dir.join(format!("seed-{seed}")));
+        }
+        match result {
             Ok(obs) => runs.push(obs),
             Err(e) => super::fail(format!("{}: seed {seed}: {e}", loaded.scenario.name)),
         }

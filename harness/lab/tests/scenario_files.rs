@@ -104,6 +104,14 @@ fn a_schedule_that_makes_no_sense_in_order_is_refused() {
 }
 
 #[test]
+fn a_broken_schedule_entry_is_refused_at_its_own_line() {
+    let e = refused(&GOOD.replace("action = \"heal\"", "member = 2"));
+    assert_eq!(e.key.as_deref(), Some("schedule[1]"), "{e}");
+    assert_eq!(e.line, Some(13), "the entry's [[schedule]] line: {e}");
+    assert!(e.message.contains("action"), "{e}");
+}
+
+#[test]
 fn impossible_network_values_are_refused() {
     let e = refused(&format!(
         "{GOOD}\n[network]\nlatency_ms = 10\njitter_ms = 20\n"

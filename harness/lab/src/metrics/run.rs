@@ -63,8 +63,8 @@ pub struct Convergence {
     pub detail: Option<String>,
     /// When the last of them reached its final state, ms from the start.
     pub converged_at_ms: Option<u64>,
-    /// Time from the last disruption (the last fault or membership action) to convergence,
-    /// ms; 0 if already there before it.
+    /// Time from the disruption the group converged from (the last fault or membership
+    /// action at or before `converged_at_ms`) to convergence, ms.
     pub time_to_convergence_ms: Option<u64>,
 }
 
@@ -425,13 +425,17 @@ fn convergence(obs: &Observations, last_state_change: &BTreeMap<usize, u64>) -> 
         .max()
         .copied();
     c.converged_at_ms = at;
-    let last_disruption = obs
-        .marks
-        .iter()
-        .filter(|m| !matches!(m.kind, MarkKind::Malicious { .. }))
-        .map(|m| m.at_ms)
-        .max()
-        .or(obs.formed_at_ms);
+    // The disruption the group converged from: the last fault or membership action at or
+    // before the moment the last member reached its final state (a later crash and restart
+    // that changed nothing does not count).
+    let last_disruption = at.and_then(|at| {
+        obs.marks
+            .iter()
+            .filter(|m| !matches!(m.kind, MarkKind::Malicious { .. }) && m.at_ms <= at)
+            .map(|m| m.at_ms)
+            .max()
+            .or(obs.formed_at_ms)
+    });
     c.time_to_convergence_ms = match (at, last_disruption) {
         (Some(at), Some(d)) => Some(at.saturating_sub(d)),
         (Some(at), None) => Some(at),

@@ -24,7 +24,7 @@ pub const MAX_MESSAGE_BYTES: usize = 65_536;
 
 /// The stack of a scenario, built from the registry.
 #[derive(Clone)]
-pub struct Stack {
+pub struct BuiltStack {
     /// The consensus factory.
     pub consensus: Arc<dyn ConsensusFactory>,
     /// The steward policy factory.
@@ -37,9 +37,9 @@ pub struct Stack {
     pub steward_config: BackendConfig,
 }
 
-impl std::fmt::Debug for Stack {
+impl std::fmt::Debug for BuiltStack {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Stack")
+        f.debug_struct("BuiltStack")
             .field("consensus", &self.consensus_config.backend)
             .field("steward", &self.steward_config.backend)
             .finish()
@@ -398,7 +398,7 @@ fn config_error(src: &str, name: &str, e: ConfigError) -> ScenarioError {
 }
 
 /// Builds the stack from the registry (the program must have linked the backends it names).
-pub fn stack(src: &str, s: &Scenario) -> Result<Stack, ScenarioError> {
+pub fn stack(src: &str, s: &Scenario) -> Result<BuiltStack, ScenarioError> {
     let ctx = BuildContext {
         node_name: "scenario".into(),
         base_dir: std::env::temp_dir(),
@@ -411,7 +411,7 @@ pub fn stack(src: &str, s: &Scenario) -> Result<Stack, ScenarioError> {
         .map_err(|e| config_error(src, "steward", e))?;
     let params: EngineParams =
         parse_options("group", &s.stack.group).map_err(|e| config_error(src, "group", e))?;
-    Ok(Stack {
+    Ok(BuiltStack {
         consensus,
         policy,
         params,
