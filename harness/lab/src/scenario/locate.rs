@@ -59,7 +59,7 @@ pub fn render(path: &[Seg]) -> String {
 #[doc(hidden)]
 macro_rules! key_path {
     ($($seg:expr),* $(,)?) => {
-        vec![$($crate::scenario::locate::IntoSeg::into_seg($seg)),*]
+        ::std::vec::Vec::from([$($crate::scenario::locate::IntoSeg::into_seg($seg)),*])
     };
 }
 
