@@ -3,7 +3,7 @@
 //! second `start`, as the real one does; the second `init` reuses it, and the conversation
 //! created before the `shutdown` is still there and still works.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! one member is removed, one host is restarted from its persistence path and keeps chatting,
 //! one member leaves. The script and its checks are `demls_module_host::scenario`.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

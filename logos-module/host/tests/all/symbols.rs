@@ -2,7 +2,7 @@
 //! `logos_module_impl.h`, and the host executable exports the `lp_*` consumer functions a
 //! module resolves with `dlsym(RTLD_DEFAULT, …)`. Checked with `nm -D --defined-only`.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

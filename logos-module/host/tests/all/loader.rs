@@ -2,7 +2,7 @@
 //! the whole lifecycle (caller push/pop, dispatch, unload handshake). The images are tiny C
 //! libraries built here with gcc (`tests/c/test_module.c`).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -12,11 +12,13 @@ use demls::{GroupId, Identity, Invitation, Transport};
 use demls_module::abi::*;
 use serde_json::{Value, json};
 
-mod instance;
-use instance::*;
+use crate::instance::*;
 
 #[test]
 fn one_instance_chats_lists_invites_restarts_and_unloads() {
+    if !in_own_process!(one_instance_chats_lists_invites_restarts_and_unloads) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let path = CString::new(dir.path().to_str().unwrap()).unwrap();
     let id = CString::new("instance-1").unwrap();

@@ -2,7 +2,7 @@
 //! (`{"code","message","origin":"demls_module"}`): `unknown_method`, `invalid_args`, and
 //! `dispatch_failed` before `init`; the identity methods answer before `init`.
 
-mod common;
+use crate::common;
 
 use demls_module_host::harness::{Host, HostSpec};
 use serde_json::{Value, json};

@@ -11,11 +11,13 @@ use demls::{BlockingNode, Event, Transport};
 use demls_module::abi::*;
 use serde_json::json;
 
-mod instance;
-use instance::*;
+use crate::instance::*;
 
 #[test]
 fn an_invited_node_joins_through_its_inbox_and_chats_with_the_module() {
+    if !in_own_process!(an_invited_node_joins_through_its_inbox_and_chats_with_the_module) {
+        return;
+    }
     demls_transport_memory::link();
     demls_storage_memory::link();
     demls_consensus_hashgraph::link();

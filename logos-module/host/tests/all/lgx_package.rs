@@ -3,7 +3,7 @@
 //! (`check-lgx.py`: layout, manifest, variants ↔ main, content hashes, determinism), is
 //! byte-identical when built twice, and lists as `tar` expects.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -2,7 +2,7 @@
 //! the command produces today: the session is played again and compared per member, modulo
 //! timestamps, ids, keys and addresses (`demls_module_host::transcript::differences`).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

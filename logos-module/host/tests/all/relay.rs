@@ -3,7 +3,7 @@
 //! the payload limit, and a hub that survives a malformed frame. Driven through a tiny C image
 //! that forwards `delivery.<method>` calls to `lp_invoke` (`tests/c/test_module.c`).
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;

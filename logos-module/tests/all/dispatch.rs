@@ -32,6 +32,9 @@ fn assert_error(v: &Value, code: &str) {
 
 #[test]
 fn name_version_and_lidl_answer_before_any_context() {
+    if !in_own_process!(name_version_and_lidl_answer_before_any_context) {
+        return;
+    }
     assert_eq!(call("name", "[]"), json!("demls_module"));
     assert_eq!(call("version", "[]"), json!("0.1.0"));
     let lidl = call("lidl", "[]");
@@ -42,6 +45,9 @@ fn name_version_and_lidl_answer_before_any_context() {
 
 #[test]
 fn every_bad_argument_shape_answers_its_error_object() {
+    if !in_own_process!(every_bad_argument_shape_answers_its_error_object) {
+        return;
+    }
     assert_error(&call("no_such_method", "[]"), "unknown_method");
     assert_error(&call("send_message", "[\"ab\"]"), "invalid_args");
     assert_error(
@@ -72,6 +78,9 @@ fn every_bad_argument_shape_answers_its_error_object() {
 
 #[test]
 fn calls_before_init_answer_dispatch_failed_except_the_lifecycle_ones() {
+    if !in_own_process!(calls_before_init_answer_dispatch_failed_except_the_lifecycle_ones) {
+        return;
+    }
     assert_eq!(call("health", "[]"), json!(true));
     let status = call("status", "[]");
     assert_eq!(status["initialized"], false);
@@ -101,6 +110,9 @@ fn calls_before_init_answer_dispatch_failed_except_the_lifecycle_ones() {
 
 #[test]
 fn init_without_a_persistence_path_fails_in_its_result() {
+    if !in_own_process!(init_without_a_persistence_path_fails_in_its_result) {
+        return;
+    }
     // SAFETY: NULL arguments are allowed.
     unsafe { logos_module_set_context(ptr::null(), ptr::null(), ptr::null()) };
     let v = call("init", "[{\"transport\":\"memory\"}]");
@@ -121,6 +133,9 @@ fn init_without_a_persistence_path_fails_in_its_result() {
 
 #[test]
 fn tokens_and_host_services_are_accepted_or_refused() {
+    if !in_own_process!(tokens_and_host_services_are_accepted_or_refused) {
+        return;
+    }
     let (core, tok) = (CString::new("core").unwrap(), CString::new("t0k").unwrap());
     // SAFETY: valid or NULL C strings.
     unsafe {
@@ -151,6 +166,9 @@ fn tokens_and_host_services_are_accepted_or_refused() {
 
 #[test]
 fn the_caller_stack_is_per_thread_and_pops_the_innermost() {
+    if !in_own_process!(the_caller_stack_is_per_thread_and_pops_the_innermost) {
+        return;
+    }
     use demls_module::{Caller, current_caller};
     let host = CString::new(r#"{"kind":"host"}"#).unwrap();
     let module = CString::new(r#"{"kind":"module","name":"chat_module"}"#).unwrap();
@@ -180,6 +198,9 @@ fn the_caller_stack_is_per_thread_and_pops_the_innermost() {
 
 #[test]
 fn an_idle_module_is_quiescent_and_reports_its_protocol_version() {
+    if !in_own_process!(an_idle_module_is_quiescent_and_reports_its_protocol_version) {
+        return;
+    }
     assert_eq!(logos_module_about_to_unload(), 0);
     // SAFETY: a static string.
     let v = unsafe { CStr::from_ptr(logos_module_get_protocol_version()) };

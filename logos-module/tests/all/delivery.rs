@@ -2,7 +2,7 @@
 //! functions: the connect sequence, relaying small and segmented payloads, dropping its own
 //! echoes, local unsubscribe, connection states, and close (no callback afterwards).
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,6 +12,9 @@ use demls_module::delivery::DeliveryTransport;
 
 #[test]
 fn two_transports_talk_through_the_fake_delivery_module() {
+    if !in_own_process!(two_transports_talk_through_the_fake_delivery_module) {
+        return;
+    }
     let api = common::install_fake();
     assert_eq!(
         demls_module::delivery::lp::resolve(None).unwrap().origin,

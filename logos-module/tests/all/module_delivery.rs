@@ -3,7 +3,7 @@
 //! as `delivery_state_changed`, a message published through `send`, and unload tearing the
 //! client down.
 
-mod common;
+use crate::common;
 
 use std::ffi::CString;
 use std::sync::atomic::Ordering;
@@ -11,11 +11,13 @@ use std::sync::atomic::Ordering;
 use demls_module::abi::*;
 use serde_json::json;
 
-mod instance;
-use instance::*;
+use crate::instance::*;
 
 #[test]
 fn an_instance_on_delivery_module_starts_publishes_and_tears_down() {
+    if !in_own_process!(an_instance_on_delivery_module_starts_publishes_and_tears_down) {
+        return;
+    }
     common::install_fake();
     let dir = tempfile::tempdir().unwrap();
     let path = CString::new(dir.path().to_str().unwrap()).unwrap();
