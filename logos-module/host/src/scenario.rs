@@ -343,7 +343,7 @@ pub fn play(setup: Setup) -> Result<Outcome, HarnessError> {
 pub const HEADER: [&str; 4] = [
     "de-MLS as a Logos Core module: three members, three demls-module-host processes, one relay.",
     "Recorded by logos-module/host/dogfood.sh (demls-module-host dogfood); checked by",
-    "logos-module/host/tests/dogfood_transcript.rs. Marks: > typed, < answer, * event, # host.",
+    "logos-module/host/tests/all/dogfood_transcript.rs. Marks: > typed, < answer, * event, # host.",
     "Each host loads libdemls_module.so as Logos Core's plain host does; see logos-module/README.md.",
 ];
 

@@ -1,0 +1,6 @@
+#[cfg(test)]
+mod kats;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+pub(crate) mod utils;
