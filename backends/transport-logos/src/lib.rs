@@ -35,6 +35,7 @@ mod hash;
 mod keys;
 mod metadata;
 mod plugin;
+mod redial;
 mod segmentation;
 mod swarm;
 mod topics;

@@ -8,6 +8,14 @@
 //! cluster is disconnected and recorded in the [`Gate`](crate::gate::Gate)'s backoff table,
 //! which refuses its connections for a while; static peers are redialled with exponential
 //! backoff (not while under cluster backoff).
+//!
+//! Static peers are dialled from a fresh source port, not from the listening one (libp2p's
+//! default). Two nodes that list each other dial each other at about the same time; from their
+//! listening ports, the two dials share one address pair, and if their SYNs cross the kernel
+//! makes them a single TCP connection (a simultaneous open) on which both ends start the Noise
+//! handshake as initiator, so it fails on both. From fresh ports they are two ordinary
+//! connections, each with one initiator, and both work. Redial delays are also jittered
+//! ([`redial`](crate::redial)) so that two nodes retrying each other do not stay in step.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -25,13 +33,10 @@ use crate::config::StaticPeer;
 use crate::error::LogosError;
 use crate::hash::{MESSAGE_HASH_LEN, message_hash};
 use crate::metadata::Metadata;
+use crate::redial::{self, REDIAL_INITIAL, REDIAL_MAX};
 use crate::segmentation::{self, Reassembler, ReassemblyLimits};
 use crate::wire::WakuMessage;
 
-/// First redial delay after a static peer is lost.
-const REDIAL_INITIAL: Duration = Duration::from_millis(500);
-/// Longest redial delay.
-const REDIAL_MAX: Duration = Duration::from_secs(30);
 /// How often redials and reassembly timeouts are checked.
 const TICK: Duration = Duration::from_millis(250);
 
@@ -347,7 +352,7 @@ impl Task {
                 self.confirmed.remove(&peer_id);
                 if let Some(r) = self.redial.get_mut(&peer_id) {
                     r.connected = false;
-                    r.next = Instant::now() + r.backoff;
+                    r.next = Instant::now() + redial::delay(r.backoff);
                 }
             }
             SwarmEvent::OutgoingConnectionError {
@@ -356,10 +361,11 @@ impl Task {
                 ..
             } => {
                 if let Some(r) = self.redial.get_mut(&peer_id) {
-                    tracing::debug!(%peer_id, %error, retry_in = ?r.backoff, "dialing a static peer failed");
+                    let retry_in = redial::delay(r.backoff);
+                    tracing::debug!(%peer_id, %error, ?retry_in, "dialing a static peer failed");
                     r.dialing = false;
-                    r.next = Instant::now() + r.backoff;
-                    r.backoff = (r.backoff * 2).min(REDIAL_MAX);
+                    r.next = Instant::now() + retry_in;
+                    r.backoff = redial::next_backoff(r.backoff);
                 }
             }
             _ => {}
@@ -382,17 +388,19 @@ impl Task {
             .map(|(id, r)| (*id, r.addr.clone()))
             .collect();
         for (peer_id, addr) in due {
+            // A fresh source port: see the module doc.
             let opts = DialOpts::peer_id(peer_id)
                 .addresses(vec![addr])
                 .condition(PeerCondition::DisconnectedAndNotDialing)
+                .allocate_new_port()
                 .build();
             if let Some(r) = self.redial.get_mut(&peer_id) {
                 match self.swarm.dial(opts) {
                     Ok(()) => r.dialing = true,
                     Err(e) => {
                         tracing::debug!(%peer_id, error = %e, "cannot dial a static peer");
-                        r.next = now + r.backoff;
-                        r.backoff = (r.backoff * 2).min(REDIAL_MAX);
+                        r.next = now + redial::delay(r.backoff);
+                        r.backoff = redial::next_backoff(r.backoff);
                     }
                 }
             }
