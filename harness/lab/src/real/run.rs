@@ -91,13 +91,17 @@ pub fn run_detailed(
             member::PORT
         ));
     }
-    // Each pair of members is dialled from one side only (the higher index dials the lower):
-    // with both sides dialling, libp2p's TCP port reuse turns the two dials into one TCP
-    // simultaneous open on the same address pair, the Noise handshake fails on both ends
-    // ("input error"), and the transport's redials, whose backoff has no jitter, collide again
-    // at the same moments, for ever.
+    // Every member lists every other as a static peer, so pairs dial each other at the same
+    // moment. Before the transport dialled static peers from a fresh source port, such crossing
+    // dials could merge into one TCP simultaneous open on which both Noise handshakes failed,
+    // for ever (the redials were in lockstep); the lab found it under emulated latency.
     for (i, dir) in dirs.iter().enumerate() {
-        let others: Vec<String> = peers[..i].to_vec();
+        let others: Vec<String> = peers
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, p)| p.clone())
+            .collect();
         member::write_config(dir, i, &address(i).to_string(), &others, &scenario.stack)?;
     }
     progress.update(0, plan.end_ms, "building the network");
