@@ -91,6 +91,8 @@ pub(crate) fn receive(
     if group.repair.knows_message(&chat.message_id)
         || history::contains(step, &group.id, &chat.message_id)?
     {
+        let resent = chat.resent_from_epoch.is_some();
+        group.repair.note_copy(&chat.message_id, epoch, raw, resent);
         step.out.silent(Silent::Duplicate);
         return Ok(());
     }

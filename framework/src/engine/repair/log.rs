@@ -43,6 +43,33 @@ impl RepairState {
         }
     }
 
+    /// Makes `ids` (messages this member holds) its latest ones, in order, so that its next
+    /// chat message's causal history and its status beacons name them.
+    pub(crate) fn note_recent(&mut self, ids: &[Vec<u8>]) {
+        for id in ids.iter().skip(ids.len().saturating_sub(STATUS_RECENT)) {
+            self.recent.retain(|r| r != id);
+            self.recent.push_back(id.clone());
+        }
+        while self.recent.len() > STATUS_RECENT {
+            self.recent.pop_front();
+        }
+    }
+
+    /// A copy of message `id`, delivered here before, arrived in `epoch`: it is not missing.
+    /// A re-send (`resent`) of a later epoch than the logged envelope replaces it, so that an
+    /// answer to a repair request from a member that could not read the original (a rejoiner)
+    /// is one it can read, whoever answers.
+    pub(crate) fn note_copy(&mut self, id: &[u8], epoch: Epoch, envelope: &[u8], resent: bool) {
+        self.missing.remove(id);
+        self.known.insert(id.to_vec(), KNOWN);
+        if let Some(entry) = self.log.get_mut(id)
+            && resent
+            && entry.0 < epoch
+        {
+            *entry = (epoch, envelope.to_vec());
+        }
+    }
+
     /// Replaces the logged envelope of message `id` by a re-send of it in `epoch` (the copy
     /// members that could not read the original can read), or logs it if it had aged out.
     pub(crate) fn replace_logged(&mut self, id: &[u8], epoch: Epoch, envelope: &[u8], cap: usize) {

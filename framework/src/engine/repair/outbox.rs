@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 
+use super::HISTORY;
 use super::state::{KNOWN, RepairState};
 use crate::engine::group::Group;
 use crate::engine::publish;
@@ -73,6 +74,13 @@ pub(crate) fn resend_after_restart(group: &mut Group, step: &mut Step<'_>) -> Re
 /// Sends again, in the current epoch and marked as re-sent, this member's own messages first
 /// sent in epoch `since` or later (messages of `since` itself may have been sent after the
 /// split; receivers that have one drop the copy).
+///
+/// Each copy goes out once, so a receiver that loses one must learn its id to ask for it
+/// (§11 repair). The copies name each other: each carries as causal history the ids of the
+/// [`HISTORY`] copies of the same burst before it, counted cyclically (the first names the
+/// last ones), so every copy is named by up to [`HISTORY`] others and a receiver misses one
+/// for good only if it loses all of them too. The burst's ids also become this member's latest
+/// messages, which its next chat message and status beacons name.
 pub(crate) fn resend_since(
     group: &mut Group,
     step: &mut Step<'_>,
@@ -82,13 +90,15 @@ pub(crate) fn resend_since(
     if !again.is_empty() {
         tracing::debug!(group = %group.id.display(), since, count = again.len(), "re-sending own messages");
     }
-    for (id, payload, first_epoch) in again {
+    let ids: Vec<Vec<u8>> = again.iter().map(|(id, _, _)| id.clone()).collect();
+    for (i, (id, payload, first_epoch)) in again.into_iter().enumerate() {
+        let history = burst_history(&ids, i);
         let frame = Frame {
             body: Some(frame::Body::Chat(Chat {
                 message_id: id.clone(),
                 payload,
                 sent_at: step.now.0,
-                history: Vec::new(),
+                history,
                 resent_from_epoch: Some(first_epoch),
             })),
         };
@@ -98,5 +108,51 @@ pub(crate) fn resend_since(
             .repair
             .replace_logged(&id, epoch, &envelope, step.params.message_log);
     }
+    group.repair.note_recent(&ids);
     Ok(())
+}
+
+/// The causal history of copy `i` of a burst of re-sent messages `ids`: the ids of the
+/// [`HISTORY`] copies before it, newest first, wrapping around to the end of the burst.
+fn burst_history(ids: &[Vec<u8>], i: usize) -> Vec<Vec<u8>> {
+    let n = ids.len();
+    (1..=HISTORY.min(n.saturating_sub(1)))
+        .map(|back| ids[(i + n - back) % n].clone())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn burst(n: u8) -> Vec<Vec<u8>> {
+        (0..n).map(|i| vec![i]).collect()
+    }
+
+    #[test]
+    fn every_copy_of_a_burst_is_named_by_the_copies_after_it_cyclically() {
+        let ids = burst(6);
+        assert_eq!(
+            burst_history(&ids, 5),
+            vec![vec![4], vec![3], vec![2], vec![1]]
+        );
+        assert_eq!(
+            burst_history(&ids, 0),
+            vec![vec![5], vec![4], vec![3], vec![2]]
+        );
+        for (j, id) in ids.iter().enumerate() {
+            let namers = (0..ids.len())
+                .filter(|&i| burst_history(&ids, i).contains(id))
+                .count();
+            assert_eq!(namers, HISTORY, "copy {j}");
+        }
+    }
+
+    #[test]
+    fn a_short_burst_names_every_other_copy_and_a_single_copy_names_none() {
+        let ids = burst(3);
+        assert_eq!(burst_history(&ids, 1), vec![vec![0], vec![2]]);
+        assert!(burst_history(&burst(1), 0).is_empty());
+        assert!(burst_history(&[], 0).is_empty());
+    }
 }
