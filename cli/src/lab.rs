@@ -290,10 +290,15 @@ pub fn campaign(args: &[String]) {
     write(&dir, &loaded, &report, &runs, &o);
     let mut line = summary_line(&report, &dir, started.elapsed().as_millis());
     line["campaign"] = json!(report.scenario);
-    let failures: Vec<String> = report
+    let failed: Vec<&demls_lab::metrics::RunMetrics> = report
         .runs
         .iter()
         .filter(|r| !r.convergence.converged || r.delivery.lost > 0)
+        .collect();
+    line["failed_runs"] = json!(failed.len());
+    // The first five, to keep the line short (metrics.json has every run).
+    let failures: Vec<String> = failed
+        .iter()
         .take(5)
         .map(|r| {
             format!(
