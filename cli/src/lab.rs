@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use demls_lab::metrics::{Replay, Report};
+use demls_lab::metrics::{Replay, Report, RunError};
 use demls_lab::observe::{Backend, Observations};
 use demls_lab::output;
 use demls_lab::progress::{Bar, Progress, Silent};
@@ -120,25 +120,51 @@ fn progress(o: &Opts, label: &str) -> Box<dyn Progress> {
     }
 }
 
+/// The runs of one scenario: what completed, what replays it, and what could not complete.
+#[derive(Default)]
+struct Runs {
+    observations: Vec<Observations>,
+    replay: Vec<Replay>,
+    errors: Vec<RunError>,
+}
+
+impl Runs {
+    /// Records a run that could not complete (the other seeds still run).
+    fn failed(&mut self, loaded: &Loaded, seed: u64, error: String) {
+        eprintln!("demls: {}: seed {seed}: {error}", loaded.scenario.name);
+        self.errors.push(RunError { seed, error });
+    }
+
+    fn report(self, loaded: &Loaded, backend: Backend) -> (Vec<Observations>, Report) {
+        let report = output::report(
+            loaded,
+            backend,
+            &self.observations,
+            self.replay,
+            self.errors,
+        );
+        (self.observations, report)
+    }
+}
+
 /// Runs every seed of `loaded` on the simulator.
-fn simulate_all(o: &Opts, loaded: &Loaded, seeds: &[u64]) -> (Vec<Observations>, Vec<Replay>) {
-    let mut runs = Vec::new();
-    let mut replay = Vec::new();
+fn simulate_all(o: &Opts, loaded: &Loaded, seeds: &[u64]) -> Runs {
+    let mut runs = Runs::default();
     for &seed in seeds {
         let mut p = progress(o, &format!("{} · seed {seed}", loaded.scenario.name));
         match simulate::run(loaded, seed, o.start, p.as_mut()) {
             Ok(run) => {
-                replay.push(Replay {
+                runs.replay.push(Replay {
                     seed,
                     start_ms: run.start_ms,
                     trace_digest: run.trace_digest,
                 });
-                runs.push(run.observations);
+                runs.observations.push(run.observations);
             }
-            Err(e) => super::fail(format!("{}: seed {seed}: {e}", loaded.scenario.name)),
+            Err(e) => runs.failed(loaded, seed, e.to_string()),
         }
     }
-    (runs, replay)
+    runs
 }
 
 fn summary_line(report: &Report, dir: &Path, wall_ms: u128) -> serde_json::Value {
@@ -180,11 +206,18 @@ pub fn simulate(args: &[String]) {
     let started = Instant::now();
     let loaded = load(path);
     let seeds = seeds(&o, &loaded);
-    let (runs, replay) = simulate_all(&o, &loaded, &seeds);
-    let report = output::report(&loaded, Backend::Simulator, &runs, replay);
+    let (runs, report) = simulate_all(&o, &loaded, &seeds).report(&loaded, Backend::Simulator);
     let dir = out_dir(&o, path);
     write(&dir, &loaded, &report, &runs, &o);
     super::emit(&summary_line(&report, &dir, started.elapsed().as_millis()));
+    exit_on_errors(&report);
+}
+
+/// Exit status 1 when a run could not complete (its error is in `metrics.json`).
+fn exit_on_errors(report: &Report) {
+    if !report.errors.is_empty() {
+        std::process::exit(1);
+    }
 }
 
 fn compare(o: &Opts) {
@@ -200,8 +233,7 @@ fn compare(o: &Opts) {
     let (la, lb) = (load(a), load(b));
     let side = |loaded: &Loaded, path: &Path| {
         let seeds = seeds(o, loaded);
-        let (runs, replay) = simulate_all(o, loaded, &seeds);
-        let report = output::report(loaded, Backend::Simulator, &runs, replay);
+        let (runs, report) = simulate_all(o, loaded, &seeds).report(loaded, Backend::Simulator);
         let stem = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -226,11 +258,11 @@ fn lab_options(o: &Opts, dir: &Path) -> LabOptions {
     }
 }
 
-fn lab_runs(o: &Opts, loaded: &Loaded, seeds: &[u64], dir: &Path) -> Vec<Observations> {
+fn lab_runs(o: &Opts, loaded: &Loaded, seeds: &[u64], dir: &Path) -> Runs {
     if let Err(e) = real::available() {
         super::fail(format!("the lab cannot run here: {e}"));
     }
-    let mut runs = Vec::new();
+    let mut runs = Runs::default();
     for &seed in seeds {
         let mut p = progress(o, &format!("{} · lab · seed {seed}", loaded.scenario.name));
         let options = lab_options(o, &dir.join(format!("seed-{seed}")));
@@ -239,8 +271,8 @@ fn lab_runs(o: &Opts, loaded: &Loaded, seeds: &[u64], dir: &Path) -> Vec<Observa
             let _ = std::fs::remove_dir_all(dir.join(format!("seed-{seed}")));
         }
         match result {
-            Ok(obs) => runs.push(obs),
-            Err(e) => super::fail(format!("{}: seed {seed}: {e}", loaded.scenario.name)),
+            Ok(obs) => runs.observations.push(obs),
+            Err(e) => runs.failed(loaded, seed, e.to_string()),
         }
     }
     runs
@@ -256,10 +288,10 @@ pub fn lab(args: &[String]) {
     let loaded = load(path);
     let seeds = seeds(&o, &loaded);
     let dir = out_dir(&o, path);
-    let runs = lab_runs(&o, &loaded, &seeds, &dir);
-    let report = output::report(&loaded, Backend::Lab, &runs, Vec::new());
+    let (runs, report) = lab_runs(&o, &loaded, &seeds, &dir).report(&loaded, Backend::Lab);
     write(&dir, &loaded, &report, &runs, &o);
     super::emit(&summary_line(&report, &dir, started.elapsed().as_millis()));
+    exit_on_errors(&report);
 }
 
 /// `demls campaign ...`: N seeded runs (lab by default), one JSON line; exit status 1 unless
@@ -276,17 +308,11 @@ pub fn campaign(args: &[String]) {
     let loaded = load(path);
     let seeds: Vec<u64> = (0..count).map(|i| o.first + i).collect();
     let dir = out_dir(&o, path);
-    let (runs, backend, replay) = if o.sim {
-        let (runs, replay) = simulate_all(&o, &loaded, &seeds);
-        (runs, Backend::Simulator, replay)
+    let (runs, report) = if o.sim {
+        simulate_all(&o, &loaded, &seeds).report(&loaded, Backend::Simulator)
     } else {
-        (
-            lab_runs(&o, &loaded, &seeds, &dir),
-            Backend::Lab,
-            Vec::new(),
-        )
+        lab_runs(&o, &loaded, &seeds, &dir).report(&loaded, Backend::Lab)
     };
-    let report = output::report(&loaded, backend, &runs, replay);
     write(&dir, &loaded, &report, &runs, &o);
     let mut line = summary_line(&report, &dir, started.elapsed().as_millis());
     line["campaign"] = json!(report.scenario);
@@ -295,12 +321,13 @@ pub fn campaign(args: &[String]) {
         .iter()
         .filter(|r| !r.convergence.converged || r.delivery.lost > 0)
         .collect();
-    line["failed_runs"] = json!(failed.len());
+    line["failed_runs"] = json!(failed.len() + report.errors.len());
     // The first five, to keep the line short (metrics.json has every run).
-    let failures: Vec<String> = failed
+    let failures: Vec<String> = report
+        .errors
         .iter()
-        .take(5)
-        .map(|r| {
+        .map(|e| format!("seed {}: {}", e.seed, e.error))
+        .chain(failed.iter().map(|r| {
             format!(
                 "seed {}: {}",
                 r.seed,
@@ -309,7 +336,8 @@ pub fn campaign(args: &[String]) {
                     .clone()
                     .unwrap_or_else(|| format!("{} lost", r.delivery.lost))
             )
-        })
+        }))
+        .take(5)
         .collect();
     line["failures"] = json!(failures);
     super::emit(&line);

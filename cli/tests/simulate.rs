@@ -155,3 +155,46 @@ fn two_scenarios_are_compared_side_by_side() {
         "both series overlaid"
     );
 }
+
+#[test]
+fn a_run_that_cannot_complete_is_counted_and_the_other_seeds_still_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 60 members cannot form a group within 50 virtual ms: every run fails the same way.
+    let path = tmp.path().join("unformable.toml");
+    std::fs::write(
+        &path,
+        "name = \"unformable\"\nduration_s = 30\n\n[members]\ncount = 60\n\n[workload]\nform_timeout_s = 0.05\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let o = demls(&[
+        "campaign",
+        path.to_str().unwrap(),
+        "--runs",
+        "2",
+        "--sim",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{stdout}\n{stderr}");
+    let line: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(line["runs"], 2, "{line}");
+    assert_eq!(line["failed_runs"], 2, "{line}");
+    assert_eq!(line["converged"], 0, "{line}");
+    assert!(
+        line["failures"][0]
+            .as_str()
+            .unwrap()
+            .contains("did not form"),
+        "{line}"
+    );
+    assert!(
+        stderr.contains("seed 1") && stderr.contains("seed 2"),
+        "{stderr}"
+    );
+    let m = read_json(&out.join("metrics.json"));
+    assert_eq!(m["errors"].as_array().unwrap().len(), 2);
+    assert_eq!(m["errors"][1]["seed"], 2);
+}

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::metrics::{self, Replay, Report, RunMetrics, Summary};
+use crate::metrics::{self, Replay, Report, RunError, RunMetrics, Summary};
 use crate::observe::{Backend, Observations};
 use crate::plot::{self, Series};
 use crate::scenario::Loaded;
@@ -46,23 +46,27 @@ pub fn create_dir(dir: &Path) -> Result<(), OutputError> {
     })
 }
 
-/// The report of a scenario's runs.
+/// The report of a scenario's runs (`errors`: the runs that could not be completed).
 pub fn report(
     loaded: &Loaded,
     backend: Backend,
     runs: &[Observations],
     replay: Vec<Replay>,
+    errors: Vec<RunError>,
 ) -> Report {
     let metrics: Vec<RunMetrics> = runs.iter().map(metrics::compute).collect();
+    let mut summary = Summary::of(&metrics);
+    summary.runs += errors.len();
     Report {
         scenario: loaded.scenario.name.clone(),
         backend,
         steward: loaded.stack.steward_config.backend.clone(),
         consensus: loaded.stack.consensus_config.backend.clone(),
         members: loaded.scenario.members.count,
-        summary: Summary::of(&metrics),
+        summary,
         runs: metrics,
         replay,
+        errors,
     }
 }
 

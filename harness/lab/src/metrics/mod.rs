@@ -112,4 +112,17 @@ pub struct Report {
     pub runs: Vec<RunMetrics>,
     /// Simulator runs: what replays them (empty for the lab).
     pub replay: Vec<Replay>,
+    /// Runs that could not be completed (e.g. the group never formed), with why; they count
+    /// in `summary.runs` and never as converged.
+    #[serde(default)]
+    pub errors: Vec<RunError>,
+}
+
+/// A run that could not be completed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunError {
+    /// Its seed.
+    pub seed: u64,
+    /// Why.
+    pub error: String,
 }
