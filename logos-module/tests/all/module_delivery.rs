@@ -59,11 +59,13 @@ fn an_instance_on_delivery_module_starts_publishes_and_tears_down() {
 
     let convo = ok("create_group_conversation", json!(["n", "d"]));
     ok("send_message", json!([convo, "over delivery"]));
-    let sends = common::log()
-        .iter()
-        .filter(|l| l.starts_with("invoke_async send"))
-        .count();
-    assert!(sends >= 1);
+    // The node hands the message to delivery_module from its own task: `send_message` returns
+    // before the `send` call reaches the host, so wait for it rather than look once.
+    wait_for("invoke_async send", || {
+        common::log()
+            .iter()
+            .any(|l| l.starts_with("invoke_async send"))
+    });
     assert_eq!(
         call("get_messages", json!([convo]))[0]["content"],
         "over delivery"
