@@ -160,6 +160,35 @@ impl Plan {
             .unwrap_or(0)
     }
 
+    /// The steps in run time: workload messages shifted by `formed_at_ms` when the workload
+    /// starts with the group (see [`Plan::workload_start_ms`]) and those landing at or after
+    /// the stop dropped; stable in time. Both runners execute exactly this list.
+    pub fn in_run_time(&self, formed_at_ms: u64) -> Vec<(u64, Step)> {
+        let mut out: Vec<(u64, Step)> = self
+            .steps
+            .iter()
+            .filter_map(|t| match t.step {
+                Step::Message { .. } => {
+                    let at = match self.workload_start_ms {
+                        Some(_) => t.at_ms,
+                        None => t.at_ms + formed_at_ms,
+                    };
+                    (at < self.workload_stop_ms).then(|| (at, t.step.clone()))
+                }
+                _ => Some((t.at_ms, t.step.clone())),
+            })
+            .collect();
+        out.sort_by_key(|(at, _)| *at);
+        out
+    }
+
+    /// When a run may start looking for a settled group: after the last disruption and the
+    /// last of `steps` (as returned by [`Plan::in_run_time`]).
+    pub fn settle_after(&self, steps: &[(u64, Step)]) -> u64 {
+        self.last_disruption_ms()
+            .max(steps.iter().map(|(at, _)| *at).max().unwrap_or(0))
+    }
+
     /// The last workload message's time, ms.
     pub fn last_message_ms(&self) -> Option<u64> {
         self.steps

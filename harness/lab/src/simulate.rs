@@ -13,7 +13,7 @@ use crate::observe::{
     Backend, Ending, FinalState, Mark, MarkKind, MemberMeta, Observations, Observed, Sent,
     TrafficSample, TrafficUnit,
 };
-use crate::plan::{Plan, Step, pick_sender, plan};
+use crate::plan::{Step, pick_sender, plan};
 use crate::progress::Progress;
 use crate::scenario::{Action, Behaviour, Loaded};
 
@@ -81,6 +81,8 @@ struct Runner<'a, P: Progress + ?Sized> {
     /// Members told to leave or targeted by a removal: they no longer chat.
     quiet: BTreeSet<usize>,
     problems: Vec<String>,
+    /// Messages sent so far (numbers the payloads; refused sends do not count).
+    sent: usize,
     progress: &'a mut P,
     total_ms: u64,
 }
@@ -128,8 +130,11 @@ impl<P: Progress + ?Sized> Runner<'_, P> {
         }
     }
 
+    /// Up and a member (O(1): no group snapshot, which would copy the roster).
     fn in_group(&self, i: usize) -> bool {
-        self.sim.is_up(self.nodes[i]) && self.sim.group(self.nodes[i], &self.group).is_some()
+        self.sim
+            .engine(self.nodes[i])
+            .is_some_and(|e| e.epoch(&self.group).is_some())
     }
 
     fn mark(&mut self, kind: MarkKind) {
@@ -296,11 +301,13 @@ impl<P: Progress + ?Sized> Runner<'_, P> {
 
     fn send(&mut self, sender: usize) -> Result<(), SimError> {
         let bytes = self.loaded.scenario.workload.message_bytes;
-        let seq = self.sim.sent_messages(&self.group).len();
+        let seq = self.sent;
         let mut payload = format!("m{seq} from {sender} ").into_bytes();
         payload.resize(bytes, b'.');
         let g = self.group.clone();
-        self.sim.send(self.nodes[sender], &g, &payload).map(|_| ())
+        self.sim.send(self.nodes[sender], &g, &payload)?;
+        self.sent += 1;
+        Ok(())
     }
 
     /// Every up member in the group agrees and has every message it should have.
@@ -312,29 +319,6 @@ impl<P: Progress + ?Sized> Runner<'_, P> {
         !live.is_empty()
             && self.sim.converged_exactly(&self.group, &live)
             && self.sim.undelivered(&self.group, &live).is_empty()
-    }
-}
-
-impl Plan {
-    /// The steps with workload messages placed in run time (shifted by `formed_at_ms` when
-    /// the workload starts with the group) and those past the stop dropped; stable in time.
-    pub fn in_run_time(&self, formed_at_ms: u64) -> Vec<(u64, Step)> {
-        let mut out: Vec<(u64, Step)> = self
-            .steps
-            .iter()
-            .filter_map(|t| match t.step {
-                Step::Message { .. } => {
-                    let at = match self.workload_start_ms {
-                        Some(_) => t.at_ms,
-                        None => t.at_ms + formed_at_ms,
-                    };
-                    (at < self.workload_stop_ms).then(|| (at, t.step.clone()))
-                }
-                _ => Some((t.at_ms, t.step.clone())),
-            })
-            .collect();
-        out.sort_by_key(|(at, _)| *at);
-        out
     }
 }
 
@@ -381,6 +365,7 @@ pub fn run(
         next_sample_ms: 0,
         quiet: BTreeSet::new(),
         problems: Vec::new(),
+        sent: 0,
         progress,
         total_ms: plan.end_ms,
     };
@@ -388,9 +373,7 @@ pub fn run(
     runner.next_sample_ms = s.sampling.traffic_every_ms;
     let formed_at = runner.form()?;
     let steps = plan.in_run_time(formed_at);
-    let settle_after = plan
-        .last_disruption_ms()
-        .max(steps.last().map_or(0, |(at, _)| *at));
+    let settle_after = plan.settle_after(&steps);
     for (at, step) in &steps {
         if *at >= plan.end_ms {
             break;

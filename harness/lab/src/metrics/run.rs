@@ -229,10 +229,10 @@ pub fn compute(obs: &Observations) -> RunMetrics {
 
     // Commit latency: opened → the member reached an epoch that applies the decision.
     let mut commit_latency = Vec::new();
+    let members: BTreeSet<usize> = reached.keys().map(|(m, _)| *m).collect();
     for (d, eps) in decided_epochs(obs) {
         let Some(t0) = opened.get(&d) else { continue };
-        let members: BTreeSet<usize> = reached.keys().map(|(m, _)| *m).collect();
-        for m in members {
+        for &m in &members {
             if let Some(t) = eps.iter().filter_map(|e| reached.get(&(m, *e))).min() {
                 commit_latency.push(t.saturating_sub(*t0) as f64);
             }

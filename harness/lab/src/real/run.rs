@@ -237,31 +237,10 @@ impl Run<'_> {
         let formed_at = self.form(d, progress)?;
         tracing::info!(seed = self.seed, formed_at, "the group formed");
 
-        // The steps at their absolute times; shifted messages past the stop are dropped.
-        let mut steps: Vec<(u64, Step)> = Vec::new();
-        for s in &self.plan.steps {
-            match &s.step {
-                Step::Message { .. } => {
-                    let at = match self.plan.workload_start_ms {
-                        Some(_) => s.at_ms,
-                        None => s.at_ms + formed_at,
-                    };
-                    if at < self.plan.workload_stop_ms {
-                        steps.push((at, s.step.clone()));
-                    }
-                }
-                _ => steps.push((s.at_ms, s.step.clone())),
-            }
-        }
-        steps.sort_by_key(|(at, _)| *at);
-        let quiet_after = self.plan.last_disruption_ms().max(
-            steps
-                .iter()
-                .filter(|(_, s)| matches!(s, Step::Message { .. }))
-                .map(|(at, _)| *at)
-                .max()
-                .unwrap_or(0),
-        );
+        // The steps at their run times (shifted messages past the stop dropped), as the
+        // simulator runs them.
+        let steps = self.plan.in_run_time(formed_at);
+        let quiet_after = self.plan.settle_after(&steps);
 
         let every = self.scenario.sampling.traffic_every_ms.max(1);
         let mut next_sample = 0u64;
